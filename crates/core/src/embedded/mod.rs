@@ -1,0 +1,355 @@
+//! The embedded store: a Redis-compatible in-memory keyspace, used when no Redis server is
+//! configured. One mutex guards the keyspace; every command, batch and script takes it once, so
+//! batches are atomic (MULTI/EXEC) and scripts run without interleaving, as on a Redis server.
+
+mod commands;
+mod cursors;
+mod glob;
+mod scripts;
+mod sorted_set;
+mod store;
+mod value;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Weak};
+use std::thread;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::script::Script;
+use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
+use store::{now_ms, Keyspace};
+
+const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
+/// Expired entries reclaimed per lock acquisition, so that a mass expiry never stalls commands.
+const SWEEP_BATCH: usize = 2000;
+
+/// The in-process store. Clones share the same keyspace.
+#[derive(Clone)]
+pub struct EmbeddedBackend {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    keyspace: Mutex<Keyspace>,
+}
+
+impl Default for EmbeddedBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EmbeddedBackend {
+    /// An empty store, with a background thread that reclaims expired keys every 100 ms. The
+    /// thread holds only a weak reference and ends once the last clone is dropped.
+    pub fn new() -> EmbeddedBackend {
+        Self::with_sweeper(true)
+    }
+
+    fn with_sweeper(sweeper: bool) -> EmbeddedBackend {
+        let shared = Arc::new(Shared {
+            keyspace: Mutex::new(Keyspace::default()),
+        });
+        if sweeper {
+            let weak = Arc::downgrade(&shared);
+            // Without the thread, lazy expiry still hides expired keys; only reclamation waits.
+            let _ = thread::Builder::new()
+                .name("digis-redis-sweep".into())
+                .spawn(move || sweep_loop(weak));
+        }
+        EmbeddedBackend { shared }
+    }
+
+    /// Runs one command.
+    pub fn execute(&self, cmd: &Cmd) -> Result<Reply> {
+        let mut ks = self.lock();
+        run_guarded(&mut ks, cmd)
+    }
+
+    /// Runs `cmds` in order under one lock. With `atomic`, this is MULTI/EXEC: no other client
+    /// sees an intermediate state, and a command that Redis would refuse at queueing time
+    /// (unknown or wrong arity) discards the whole batch; every item then carries that error.
+    pub fn execute_batch(&self, cmds: &[Cmd], atomic: bool) -> Vec<Result<Reply>> {
+        match self.run_batch(cmds, atomic) {
+            Ok(results) => results,
+            Err(e) => vec![Err(e); cmds.len()],
+        }
+    }
+
+    /// Runs the native implementation of the script registered under `name`, atomically.
+    pub fn run_script(&self, name: &str, keys: &[Bytes], args: &[Bytes]) -> Result<Reply> {
+        let Some(script) = scripts::find(name) else {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("script '{name}' has no native implementation in the embedded store"),
+            ));
+        };
+        let mut ks = self.lock();
+        guarded(|| format!("script {name}"), || script(&mut ks, keys, args))
+    }
+
+    /// Entries physically held, including expired ones not reclaimed yet.
+    pub fn key_count(&self) -> usize {
+        self.shared.keyspace.lock().len()
+    }
+
+    /// Reclaims every expired entry now, in bounded batches; returns how many.
+    pub fn sweep_expired(&self) -> usize {
+        sweep_all(&self.shared)
+    }
+
+    /// The lock, with the clock of the execution unit that starts now.
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Keyspace> {
+        let mut ks = self.shared.keyspace.lock();
+        ks.set_now(now_ms());
+        ks
+    }
+
+    fn run_batch(&self, cmds: &[Cmd], atomic: bool) -> Result<Vec<Result<Reply>>> {
+        if atomic {
+            if let Some(e) = cmds.iter().find_map(|cmd| commands::check(cmd).err()) {
+                return Err(Error::new(
+                    e.kind,
+                    format!(
+                        "EXECABORT Transaction discarded because of previous errors: {}",
+                        e.message
+                    ),
+                ));
+            }
+        }
+        let mut ks = self.lock();
+        Ok(cmds.iter().map(|cmd| run_guarded(&mut ks, cmd)).collect())
+    }
+}
+
+fn run_guarded(ks: &mut Keyspace, cmd: &Cmd) -> Result<Reply> {
+    guarded(|| cmd.name(), || commands::dispatch(ks, cmd))
+}
+
+/// A panic must never unwind into (and abort) the host process: it becomes an Internal error.
+fn guarded(what: impl FnOnce() -> String, f: impl FnOnce() -> Result<Reply>) -> Result<Reply> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorKind::Internal,
+            format!("the embedded store panicked while running {}", what()),
+        ))
+    })
+}
+
+fn sweep_all(shared: &Shared) -> usize {
+    let mut total = 0;
+    loop {
+        // The lock is released between batches so that commands interleave with a long sweep.
+        let (removed, more) = shared.keyspace.lock().sweep(now_ms(), SWEEP_BATCH);
+        total += removed;
+        if !more {
+            return total;
+        }
+    }
+}
+
+fn sweep_loop(store: Weak<Shared>) {
+    loop {
+        thread::sleep(SWEEP_INTERVAL);
+        let Some(shared) = store.upgrade() else {
+            return;
+        };
+        sweep_all(&shared);
+    }
+}
+
+#[async_trait]
+impl Backend for EmbeddedBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Embedded
+    }
+
+    async fn call(&self, cmd: Cmd) -> Result<Reply> {
+        self.execute(&cmd)
+    }
+
+    async fn pipeline(&self, cmds: Vec<Cmd>, atomic: bool) -> Result<Vec<Result<Reply>>> {
+        self.run_batch(&cmds, atomic)
+    }
+
+    async fn eval(
+        &self,
+        script: &'static Script,
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+    ) -> Result<Reply> {
+        self.run_script(script.name, &keys, &args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    use super::commands::test_util::*;
+    use super::*;
+
+    fn cmd(line: &str) -> Cmd {
+        Cmd::from_parts(
+            line.split_whitespace()
+                .map(|p| Bytes::copy_from_slice(p.as_bytes()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn transactions_are_atomic_across_threads() {
+        let db = EmbeddedBackend::new();
+        let batch = [cmd("INCR a"), cmd("INCR b")];
+        let observer_batch = [cmd("GET a"), cmd("GET b")];
+        thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..1000 {
+                        let results = db.execute_batch(&batch, true);
+                        let a = results[0].as_ref().unwrap().as_int().unwrap();
+                        let b = results[1].as_ref().unwrap().as_int().unwrap();
+                        assert_eq!(a, b, "a batch saw another batch's half");
+                    }
+                });
+            }
+            scope.spawn(|| {
+                for _ in 0..2000 {
+                    let results = db.execute_batch(&observer_batch, true);
+                    let a = results[0].clone().unwrap();
+                    let b = results[1].clone().unwrap();
+                    assert_eq!(a, b, "an observer saw a half-applied batch");
+                }
+            });
+        });
+        assert_eq!(ok(&db, "GET a"), bulk("8000"));
+        assert_eq!(ok(&db, "GET b"), bulk("8000"));
+    }
+
+    #[test]
+    fn batches_keep_per_item_errors() {
+        let db = EmbeddedBackend::new();
+        ok(&db, "SET s text");
+        let results = db.execute_batch(&[cmd("INCR s"), cmd("SET k v"), cmd("GET k")], true);
+        assert_eq!(
+            results[0].as_ref().unwrap_err().message,
+            "ERR value is not an integer or out of range"
+        );
+        assert_eq!(results[1], Ok(Reply::ok()));
+        assert_eq!(results[2], Ok(bulk("v")));
+    }
+
+    #[tokio::test]
+    async fn queue_time_errors_discard_an_atomic_batch() {
+        let db = EmbeddedBackend::new();
+        let cmds = vec![cmd("SET k v"), cmd("GET"), cmd("SET j v")];
+        let e = db.pipeline(cmds.clone(), true).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Command);
+        assert!(e.message.starts_with("EXECABORT"), "{}", e.message);
+        assert_eq!(ok(&db, "EXISTS k j"), Reply::Int(0));
+        let items = db.execute_batch(&cmds, true);
+        assert_eq!(items.len(), 3);
+        assert!(items.iter().all(Result::is_err));
+
+        let unsupported = vec![cmd("SET k v"), cmd("XADD s * f v")];
+        let e = db.pipeline(unsupported, true).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unsupported);
+
+        // Without atomicity each command stands alone.
+        let items = db.pipeline(cmds, false).await.unwrap();
+        assert_eq!(items[0], Ok(Reply::ok()));
+        assert!(items[1].is_err());
+        assert_eq!(items[2], Ok(Reply::ok()));
+        assert_eq!(ok(&db, "EXISTS k j"), Reply::Int(2));
+    }
+
+    #[tokio::test]
+    async fn backend_trait() {
+        let db = EmbeddedBackend::new();
+        assert_eq!(db.kind(), BackendKind::Embedded);
+        assert_eq!(
+            db.call(Cmd::new("SET").arg("k").arg(5u64)).await,
+            Ok(Reply::ok())
+        );
+        assert_eq!(
+            db.call(Cmd::new("INCRBY").arg("k").arg(2i64)).await,
+            Ok(Reply::Int(7))
+        );
+        let shared: crate::SharedBackend = std::sync::Arc::new(db.clone());
+        assert_eq!(shared.call(Cmd::new("GET").arg("k")).await, Ok(bulk("7")));
+    }
+
+    #[test]
+    fn a_panic_becomes_an_internal_error_and_the_store_survives() {
+        let db = EmbeddedBackend::new();
+        ok(&db, "SET k v");
+        let e = run(&db, "__PANIC").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Internal);
+        let items = db.execute_batch(&[cmd("__PANIC"), cmd("GET k")], true);
+        assert_eq!(items[0].as_ref().unwrap_err().kind, ErrorKind::Internal);
+        assert_eq!(items[1], Ok(bulk("v")));
+        assert_eq!(ok(&db, "GET k"), bulk("v"));
+    }
+
+    #[test]
+    fn expired_keys_are_reclaimed_lazily_and_by_sweeping() {
+        // No background thread, so that only this test's own accesses and sweeps reclaim.
+        let db = EmbeddedBackend::with_sweeper(false);
+        for i in 0..5000 {
+            ok(&db, &format!("SET tmp:{i} v PX 20"));
+        }
+        ok(&db, "SET lazy v PX 20");
+        ok(&db, "SET keep v");
+        assert_eq!(db.key_count(), 5002);
+        thread::sleep(Duration::from_millis(40));
+        // Expired keys are invisible before anything reclaims them (DBSIZE still counts them,
+        // as Redis does)...
+        assert_eq!(ok(&db, "DBSIZE"), Reply::Int(5002));
+        assert_eq!(ok(&db, "KEYS *"), bulks(&["keep"]));
+        // ...an access reclaims the key it touches...
+        let before = db.key_count();
+        assert_eq!(ok(&db, "GET lazy"), Reply::Nil);
+        assert_eq!(db.key_count(), before - 1);
+        // ...and a sweep reclaims the rest, in batches.
+        let swept = db.sweep_expired();
+        assert_eq!(swept, before - 2);
+        assert_eq!(db.key_count(), 1);
+        assert_eq!(db.sweep_expired(), 0);
+        db.shared.keyspace.lock().assert_index_consistent();
+    }
+
+    #[test]
+    fn the_background_sweep_reclaims_without_any_access() {
+        let db = EmbeddedBackend::new();
+        for i in 0..100 {
+            ok(&db, &format!("SET tmp:{i} v PX 10"));
+        }
+        assert_eq!(db.key_count(), 100);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while db.key_count() > 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(db.key_count(), 0);
+    }
+
+    #[test]
+    fn the_sweep_thread_ends_with_the_store() {
+        let db = EmbeddedBackend::new();
+        let weak = Arc::downgrade(&db.shared);
+        let clone = db.clone();
+        drop(db);
+        assert!(weak.upgrade().is_some(), "a clone keeps the store alive");
+        drop(clone);
+        // The thread holds no strong reference between sweeps, so the store is freed at once.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while weak.upgrade().is_some() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert!(weak.upgrade().is_none());
+    }
+}

@@ -1,0 +1,306 @@
+//! The keyspace: ordered entries, an expiry index kept in step with them, and SCAN cursors.
+//!
+//! Entries are private to this module and every change of a deadline goes through it, which is
+//! what keeps the index exact: sweeping reads only the index, never the whole keyspace.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+use super::cursors::ScanCursors;
+use super::value::{Kind, Value};
+use crate::{Error, Result};
+
+/// Wall-clock milliseconds since the Unix epoch; deadlines are absolute, as in Redis.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[derive(Debug)]
+struct Entry {
+    value: Value,
+    deadline: Option<u64>,
+}
+
+impl Entry {
+    /// Redis's rule: a key expires once the clock has passed its deadline.
+    fn expired(&self, now: u64) -> bool {
+        self.deadline.is_some_and(|d| now > d)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Keyspace {
+    entries: BTreeMap<Bytes, Entry>,
+    expiries: BTreeSet<(u64, Bytes)>,
+    /// The clock of the current execution unit (command, transaction or script), frozen for its
+    /// duration as Redis 7 does, so that one unit sees one consistent keyspace.
+    now: u64,
+    pub(crate) cursors: ScanCursors,
+}
+
+impl Keyspace {
+    pub(crate) fn now(&self) -> u64 {
+        self.now
+    }
+
+    pub(crate) fn set_now(&mut self, now: u64) {
+        self.now = now;
+    }
+
+    /// Entries physically held, expired-but-not-yet-reclaimed ones included.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Lazy expiry: a key found expired on access is reclaimed there and then.
+    fn expire_if_needed(&mut self, key: &[u8]) {
+        if self.entries.get(key).is_some_and(|e| e.expired(self.now)) {
+            self.remove_entry(key);
+        }
+    }
+
+    fn remove_entry(&mut self, key: &[u8]) -> Option<Entry> {
+        let (key, entry) = self.entries.remove_entry(key)?;
+        if let Some(deadline) = entry.deadline {
+            self.expiries.remove(&(deadline, key));
+        }
+        Some(entry)
+    }
+
+    pub(crate) fn get(&mut self, key: &[u8]) -> Option<&Value> {
+        self.expire_if_needed(key);
+        self.entries.get(key).map(|e| &e.value)
+    }
+
+    pub(crate) fn contains(&mut self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The value at `key` as a `T`, `None` when missing, WRONGTYPE when it is something else.
+    pub(crate) fn read<T: Kind>(&mut self, key: &[u8]) -> Result<Option<&T>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(value) => T::of(value).map(Some).ok_or_else(Error::wrong_type),
+        }
+    }
+
+    pub(crate) fn write<T: Kind>(&mut self, key: &[u8]) -> Result<Option<&mut T>> {
+        self.expire_if_needed(key);
+        match self.entries.get_mut(key) {
+            None => Ok(None),
+            Some(entry) => T::of_mut(&mut entry.value)
+                .map(Some)
+                .ok_or_else(Error::wrong_type),
+        }
+    }
+
+    /// Like `write`, creating an empty `T` (without expiry) when the key is missing. A command
+    /// that may leave it empty must call `remove_if_empty` afterwards.
+    pub(crate) fn write_or_create<T: Kind>(&mut self, key: &Bytes) -> Result<&mut T> {
+        self.expire_if_needed(key);
+        let entry = self.entries.entry(key.clone()).or_insert_with(|| Entry {
+            value: T::default().wrap(),
+            deadline: None,
+        });
+        T::of_mut(&mut entry.value).ok_or_else(Error::wrong_type)
+    }
+
+    /// Stores `value` at `key`, replacing whatever was there along with its expiry.
+    pub(crate) fn set(&mut self, key: Bytes, value: Value, deadline: Option<u64>) {
+        self.remove_entry(&key);
+        if let Some(deadline) = deadline {
+            self.expiries.insert((deadline, key.clone()));
+        }
+        self.entries.insert(key, Entry { value, deadline });
+    }
+
+    /// Stores `value` at `key`, keeping the expiry of a live key that was there.
+    pub(crate) fn set_keep_ttl(&mut self, key: Bytes, value: Value) {
+        self.expire_if_needed(&key);
+        match self.entries.get_mut(&key) {
+            Some(entry) => entry.value = value,
+            None => self.set(key, value, None),
+        }
+    }
+
+    /// Deletes a live key; true when there was one.
+    pub(crate) fn remove(&mut self, key: &[u8]) -> bool {
+        self.expire_if_needed(key);
+        self.remove_entry(key).is_some()
+    }
+
+    /// Deletes `key` if it holds an empty aggregate, as Redis does after every removal.
+    pub(crate) fn remove_if_empty(&mut self, key: &[u8]) {
+        if self
+            .entries
+            .get(key)
+            .is_some_and(|e| e.value.is_empty_aggregate())
+        {
+            self.remove_entry(key);
+        }
+    }
+
+    /// `None` for a missing key, `Some(None)` for a key without expiry.
+    pub(crate) fn deadline(&mut self, key: &[u8]) -> Option<Option<u64>> {
+        self.expire_if_needed(key);
+        self.entries.get(key).map(|e| e.deadline)
+    }
+
+    /// Sets or clears the expiry of a live key; false when the key is missing.
+    pub(crate) fn set_deadline(&mut self, key: &[u8], deadline: Option<u64>) -> bool {
+        self.expire_if_needed(key);
+        let Some((key, entry)) = self.entries.get_key_value(key) else {
+            return false;
+        };
+        let key = key.clone();
+        let old = entry.deadline;
+        if let Some(old) = old {
+            self.expiries.remove(&(old, key.clone()));
+        }
+        if let Some(new) = deadline {
+            self.expiries.insert((new, key.clone()));
+        }
+        if let Some(entry) = self.entries.get_mut(&key) {
+            entry.deadline = deadline;
+        }
+        true
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.expiries.clear();
+    }
+
+    /// Live keys, in order, for which `keep` holds.
+    pub(crate) fn keys(&self, mut keep: impl FnMut(&Bytes, &Value) -> bool) -> Vec<Bytes> {
+        self.entries
+            .iter()
+            .filter(|(key, entry)| !entry.expired(self.now) && keep(key, &entry.value))
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
+    /// One SCAN step: examines up to `count` keys after `after` and returns the live ones for
+    /// which `keep` holds, plus the key to resume after (`None` once the keyspace is exhausted).
+    /// Resuming strictly after the last examined key is what guarantees that a key present for
+    /// the whole scan is returned.
+    pub(crate) fn scan(
+        &mut self,
+        after: Option<&Bytes>,
+        count: usize,
+        mut keep: impl FnMut(&Bytes, &Value) -> bool,
+    ) -> (Vec<Bytes>, Option<Bytes>) {
+        let lower = match after {
+            Some(key) => Bound::Excluded(key.as_ref()),
+            None => Bound::Unbounded,
+        };
+        let mut iter = self.entries.range::<[u8], _>((lower, Bound::Unbounded));
+        let mut found = Vec::new();
+        let mut expired = Vec::new();
+        let mut last = None;
+        for (key, entry) in iter.by_ref().take(count) {
+            if entry.expired(self.now) {
+                expired.push(key.clone());
+            } else if keep(key, &entry.value) {
+                found.push(key.clone());
+            }
+            last = Some(key.clone());
+        }
+        let exhausted = iter.next().is_none();
+        for key in expired {
+            self.remove_entry(&key);
+        }
+        (found, if exhausted { None } else { last })
+    }
+
+    /// Reclaims up to `limit` expired entries as of `now`, oldest deadline first. Returns how
+    /// many it removed and whether more are waiting.
+    pub(crate) fn sweep(&mut self, now: u64, limit: usize) -> (usize, bool) {
+        let mut removed = 0;
+        while let Some((deadline, _)) = self.expiries.first() {
+            if now <= *deadline {
+                return (removed, false);
+            }
+            if removed == limit {
+                return (removed, true);
+            }
+            if let Some((_, key)) = self.expiries.pop_first() {
+                self.entries.remove(&key);
+                removed += 1;
+            }
+        }
+        (removed, false)
+    }
+
+    /// Test-only consistency check between the entries and the expiry index.
+    #[cfg(test)]
+    pub(crate) fn assert_index_consistent(&self) {
+        let from_entries: BTreeSet<(u64, Bytes)> = self
+            .entries
+            .iter()
+            .filter_map(|(k, e)| e.deadline.map(|d| (d, k.clone())))
+            .collect();
+        assert_eq!(from_entries, self.expiries);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(Bytes::copy_from_slice(v.as_bytes()))
+    }
+
+    fn key(k: &str) -> Bytes {
+        Bytes::copy_from_slice(k.as_bytes())
+    }
+
+    #[test]
+    fn index_follows_every_deadline_change() {
+        let mut ks = Keyspace::default();
+        ks.set_now(1000);
+        ks.set(key("a"), s("1"), Some(2000));
+        ks.set(key("b"), s("2"), None);
+        ks.assert_index_consistent();
+        assert!(ks.set_deadline(b"b", Some(3000)));
+        assert!(ks.set_deadline(b"a", None));
+        assert!(!ks.set_deadline(b"zz", Some(1)));
+        ks.assert_index_consistent();
+        ks.set(key("b"), s("3"), Some(4000));
+        ks.set_keep_ttl(key("b"), s("4"));
+        assert_eq!(ks.deadline(b"b"), Some(Some(4000)));
+        ks.assert_index_consistent();
+        assert!(ks.remove(b"b"));
+        ks.assert_index_consistent();
+        assert_eq!(ks.expiries.len(), 0);
+    }
+
+    #[test]
+    fn lazy_expiry_and_bounded_sweep() {
+        let mut ks = Keyspace::default();
+        ks.set_now(1000);
+        for i in 0..10 {
+            ks.set(key(&format!("k{i}")), s("v"), Some(1000 + i));
+        }
+        ks.set(key("forever"), s("v"), None);
+        // At the deadline itself a key is still alive.
+        assert!(ks.contains(b"k0"));
+        ks.set_now(1005);
+        assert_eq!(ks.len(), 11);
+        assert!(!ks.contains(b"k0"));
+        assert_eq!(ks.len(), 10);
+        assert_eq!(ks.sweep(1005, 2), (2, true));
+        assert_eq!(ks.sweep(1005, 100), (2, false));
+        assert_eq!(ks.len(), 6);
+        assert_eq!(ks.sweep(2000, 100), (5, false));
+        assert_eq!(ks.len(), 1);
+        ks.assert_index_consistent();
+    }
+}

@@ -1,0 +1,72 @@
+//! The multi-key parts of `cache.*`.
+
+use bytes::Bytes;
+
+use super::{unexpected, Features};
+use crate::{Cmd, Reply, Result};
+
+/// Keys examined per SCAN step; large enough to keep round trips few, small enough that one
+/// step never holds the server for long.
+const SCAN_COUNT: u64 = 1000;
+
+impl Features {
+    pub async fn mget(&self, keys: Vec<String>) -> Result<Vec<Option<Bytes>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let reply = self.backend.call(Cmd::new("MGET").args(keys)).await?;
+        let items = reply
+            .clone()
+            .into_array()
+            .ok_or_else(|| unexpected("MGET", &reply))?;
+        items
+            .into_iter()
+            .map(|item| match item {
+                Reply::Nil => Ok(None),
+                Reply::Bulk(bytes) => Ok(Some(bytes)),
+                other => Err(unexpected("MGET", &other)),
+            })
+            .collect()
+    }
+
+    /// Every key matching the glob `pattern`, found with SCAN (never KEYS, which blocks the
+    /// server for the whole walk).
+    pub async fn scan_keys(&self, pattern: &str) -> Result<Vec<Bytes>> {
+        let mut cursor = Bytes::from_static(b"0");
+        let mut found = Vec::new();
+        loop {
+            let cmd = Cmd::new("SCAN")
+                .arg(&cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(SCAN_COUNT);
+            let reply = self.backend.call(cmd).await?;
+            let parts = reply.clone().into_array().unwrap_or_default();
+            let [next, Reply::Array(keys)] =
+                <[Reply; 2]>::try_from(parts).map_err(|_| unexpected("SCAN", &reply))?
+            else {
+                return Err(unexpected("SCAN", &reply));
+            };
+            found.extend(keys.into_iter().filter_map(Reply::into_bytes));
+            cursor = next
+                .into_bytes()
+                .ok_or_else(|| unexpected("SCAN", &reply))?;
+            if cursor.as_ref() == b"0" {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Deletes every key matching `pattern`; the number deleted.
+    pub async fn del_pattern(&self, pattern: &str) -> Result<u64> {
+        let keys = self.scan_keys(pattern).await?;
+        let mut deleted = 0;
+        // SCAN may return a key twice; DEL counts only what it really removed.
+        for chunk in keys.chunks(SCAN_COUNT as usize) {
+            let reply = self.backend.call(Cmd::new("DEL").args(chunk)).await?;
+            deleted += reply.as_int().ok_or_else(|| unexpected("DEL", &reply))? as u64;
+        }
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,46 @@
+//! The `utils/redis` features, written once against the `Backend` trait.
+
+mod cache;
+mod creators;
+mod otp;
+mod rate_limit;
+mod streams;
+mod target;
+mod values;
+
+pub use rate_limit::RateLimitDecision;
+pub use target::Target;
+
+use crate::{Error, Reply, Result, SharedBackend};
+
+pub struct Features {
+    backend: SharedBackend,
+}
+
+impl Features {
+    pub fn new(backend: SharedBackend) -> Features {
+        Features { backend }
+    }
+
+    pub fn backend(&self) -> &SharedBackend {
+        &self.backend
+    }
+
+    /// `testConnection()`: PING answered with PONG.
+    pub async fn ping(&self) -> Result<bool> {
+        let reply = self.backend.call(crate::Cmd::new("PING")).await?;
+        Ok(
+            matches!(reply, Reply::Status("PONG"))
+                || reply.into_bytes().as_deref() == Some(b"PONG"),
+        )
+    }
+}
+
+/// Every item of a pipeline must have succeeded; the first failure is the answer.
+fn all_ok(items: Vec<Result<Reply>>) -> Result<Vec<Reply>> {
+    items.into_iter().collect()
+}
+
+fn unexpected(what: &str, reply: &Reply) -> Error {
+    Error::protocol(format!("unexpected reply to {what}: {reply:?}"))
+}

@@ -1,0 +1,29 @@
+use crate::keys;
+
+/// The key a single-value feature call addresses. Built here so that every namespace's key
+/// format lives in `keys.rs` and nowhere else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `cache.*`: the key exactly as given.
+    Raw(String),
+    Session(String),
+    User(String),
+    Creator(String),
+    CreatorList,
+    ActiveStream(String),
+    Otp(String),
+}
+
+impl Target {
+    pub fn key(&self) -> String {
+        match self {
+            Target::Raw(key) => key.clone(),
+            Target::Session(id) => keys::session(id),
+            Target::User(id) => keys::user(id),
+            Target::Creator(id) => keys::creator(id),
+            Target::CreatorList => keys::CREATOR_LIST.to_string(),
+            Target::ActiveStream(id) => keys::active_stream(id),
+            Target::Otp(id) => keys::otp(id),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Single-key operations shared by cache, sessions, users, creators and OTP storage.
+
+use bytes::Bytes;
+
+use super::{unexpected, Features, Target};
+use crate::{Cmd, Reply, Result};
+
+/// SETEX when there is a TTL (value and expiry in one command), plain SET when there is none.
+pub(super) fn set_command(key: String, value: Bytes, ttl_seconds: Option<u64>) -> Cmd {
+    match ttl_seconds {
+        Some(ttl) => Cmd::new("SETEX").arg(key).arg(ttl).arg(value),
+        None => Cmd::new("SET").arg(key).arg(value),
+    }
+}
+
+impl Features {
+    pub async fn set(&self, target: &Target, value: Bytes, ttl_seconds: Option<u64>) -> Result<()> {
+        self.backend
+            .call(set_command(target.key(), value, ttl_seconds))
+            .await?;
+        Ok(())
+    }
+
+    /// The stored bytes, `None` only for a real miss (a stored `0` or `""` is a hit).
+    pub async fn get(&self, target: &Target) -> Result<Option<Bytes>> {
+        match self.backend.call(Cmd::new("GET").arg(target.key())).await? {
+            Reply::Nil => Ok(None),
+            Reply::Bulk(bytes) => Ok(Some(bytes)),
+            other => Err(unexpected("GET", &other)),
+        }
+    }
+
+    pub async fn del(&self, target: &Target) -> Result<()> {
+        self.backend.call(Cmd::new("DEL").arg(target.key())).await?;
+        Ok(())
+    }
+
+    pub async fn exists(&self, target: &Target) -> Result<bool> {
+        let reply = self
+            .backend
+            .call(Cmd::new("EXISTS").arg(target.key()))
+            .await?;
+        reply
+            .as_int()
+            .map(|n| n > 0)
+            .ok_or_else(|| unexpected("EXISTS", &reply))
+    }
+
+    /// Whether the key existed and got the expiry.
+    pub async fn expire(&self, target: &Target, seconds: u64) -> Result<bool> {
+        let reply = self
+            .backend
+            .call(Cmd::new("EXPIRE").arg(target.key()).arg(seconds))
+            .await?;
+        reply
+            .as_int()
+            .map(|n| n == 1)
+            .ok_or_else(|| unexpected("EXPIRE", &reply))
+    }
+
+    pub async fn incr(&self, target: &Target) -> Result<i64> {
+        let reply = self
+            .backend
+            .call(Cmd::new("INCR").arg(target.key()))
+            .await?;
+        reply.as_int().ok_or_else(|| unexpected("INCR", &reply))
+    }
+}

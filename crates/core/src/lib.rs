@@ -1,0 +1,18 @@
+//! Core of digis-redis: the backends behind one trait and the `utils/redis` features written once
+//! against it. Nothing here knows about Node; the napi binding is a thin layer on top.
+
+pub mod backend;
+pub mod cmd;
+pub mod embedded;
+pub mod error;
+pub mod features;
+pub mod keys;
+pub mod reply;
+pub mod reply_json;
+pub mod script;
+
+pub use backend::{Backend, BackendKind, SharedBackend};
+pub use cmd::Cmd;
+pub use error::{Error, ErrorKind, Result};
+pub use features::Features;
+pub use reply::Reply;

@@ -1,0 +1,76 @@
+'use strict'
+
+const { invalidArgument } = require('./errors')
+
+/** Largest TTL the binding takes (u32 seconds, about 136 years). */
+const MAX_TTL_SECONDS = 0xffffffff
+
+/** Keys and ids: strings, or finite numbers (`users.get(42)` is `users.get('42')`). */
+function toKey(value, what = 'key') {
+  if (typeof value === 'string') {
+    if (value.length === 0) throw invalidArgument(`${what} must not be empty`)
+    return value
+  }
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+  throw invalidArgument(`${what} must be a non-empty string or a finite number, got ${describe(value)}`)
+}
+
+/** A JS string is stored as-is; anything else as JSON.stringify would write it. */
+function encodeValue(value) {
+  if (typeof value === 'string') return value
+  let text
+  try {
+    text = JSON.stringify(value)
+  } catch (err) {
+    throw invalidArgument(`value cannot be encoded as JSON: ${err.message}`)
+  }
+  if (text === undefined) throw invalidArgument(`value cannot be encoded as JSON: ${describe(value)}`)
+  return text
+}
+
+/** JSON.parse when it can, else the raw string (so a stored '42' reads back as 42). */
+function decodeValue(text) {
+  if (text === null || text === undefined) return null
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+/** A whole number from `min` to MAX_TTL_SECONDS, or a string of digits (as Redis itself accepts). */
+function toWholeNumber(value, what, min, unit) {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value
+  if (typeof n === 'number' && Number.isInteger(n) && n >= min && n <= MAX_TTL_SECONDS) return n
+  throw invalidArgument(`${what} must be ${unit} (an integer from ${min} to ${MAX_TTL_SECONDS}), got ${describe(value)}`)
+}
+
+/** Whole seconds, 0 included. */
+function toSeconds(value, what) {
+  return toWholeNumber(value, what, 0, 'whole seconds')
+}
+
+/**
+ * A TTL argument: 0, null, false or '' means no expiry, as in the original; otherwise whole
+ * seconds. NaN, though falsy, is refused: it is a computation gone wrong, not "no expiry".
+ * `undefined` has already been replaced by the default.
+ */
+function toTtl(value) {
+  if (value === 0 || value === null || value === false || value === '') return null
+  return toSeconds(value, 'ttl')
+}
+
+/** A positive whole number (limits, windows, refresh TTLs). */
+function toPositiveInteger(value, what) {
+  return toWholeNumber(value, what, 1, 'a positive whole number')
+}
+
+function describe(value) {
+  if (value === null) return 'null'
+  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`
+  if (typeof value === 'string') return `a string of length ${value.length}`
+  if (Array.isArray(value)) return 'an array'
+  return typeof value
+}
+
+module.exports = { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe }

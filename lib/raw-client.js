@@ -1,0 +1,301 @@
+'use strict'
+
+const { DigisRedisError, invalidArgument, toTypedError } = require('./errors')
+const { describe } = require('./codec')
+
+/**
+ * The raw `redis` export, in the style of @upstash/redis: arguments that are not strings,
+ * numbers or booleans are JSON-encoded, and replies are JSON-parsed where they can be
+ * ("automatic deserialization"). Like @upstash/redis, its calls reject on errors; the
+ * feature namespaces are the never-rejecting API.
+ */
+
+/** @upstash/redis's defaultSerializer, to the strings the binding takes. */
+function serializeArg(arg) {
+  switch (typeof arg) {
+    case 'string':
+      return arg
+    case 'number':
+    case 'boolean':
+      return String(arg)
+    default: {
+      let text
+      try {
+        text = JSON.stringify(arg)
+      } catch (err) {
+        throw invalidArgument(`argument cannot be encoded as JSON: ${err.message}`)
+      }
+      if (text === undefined) throw invalidArgument(`argument cannot be encoded: ${describe(arg)}`)
+      return text
+    }
+  }
+}
+
+/** @upstash/redis's parseResponse: JSON-parse every string, keeping numbers that would change. */
+function parseRecursive(value) {
+  const parsed = Array.isArray(value)
+    ? value.map((item) => {
+        try {
+          return parseRecursive(item)
+        } catch {
+          return item
+        }
+      })
+    : JSON.parse(value)
+  if (typeof parsed === 'number' && parsed.toString() !== value) return value
+  return parsed
+}
+
+function parseResponse(result) {
+  try {
+    return parseRecursive(result)
+  } catch {
+    return result
+  }
+}
+
+function parseHashValue(value) {
+  const asNumber = Number(value)
+  // Large integers stay strings instead of losing precision.
+  if (!Number.isNaN(asNumber) && !Number.isSafeInteger(asNumber)) return value
+  try {
+    return JSON.parse(value)
+  } catch {
+    return value
+  }
+}
+
+const deserializers = {
+  default: parseResponse,
+  // The cursor stays a string; the keys are parsed like any reply.
+  scan: (result) => [result[0], ...parseResponse(result.slice(1))],
+  hgetall: (result) => {
+    if (!Array.isArray(result) || result.length === 0) return null
+    const obj = {}
+    for (let i = 0; i < result.length; i += 2) obj[result[i]] = parseHashValue(result[i + 1])
+    return obj
+  },
+}
+
+/** HMGET as an object of the asked fields, or null when none exists. */
+function hmgetDeserializer(result, [, ...fields]) {
+  if (result.every((value) => value === null)) return null
+  const obj = {}
+  fields.forEach((field, i) => {
+    try {
+      obj[field] = JSON.parse(result[i])
+    } catch {
+      obj[field] = result[i]
+    }
+  })
+  return obj
+}
+
+function setArgs(key, value, opts) {
+  const args = ['set', key, value]
+  if (opts) {
+    if (opts.nx) args.push('nx')
+    else if (opts.xx) args.push('xx')
+    if (opts.get) args.push('get')
+    if (typeof opts.ex === 'number') args.push('ex', opts.ex)
+    else if (typeof opts.px === 'number') args.push('px', opts.px)
+    else if (typeof opts.exat === 'number') args.push('exat', opts.exat)
+    else if (typeof opts.pxat === 'number') args.push('pxat', opts.pxat)
+    else if (opts.keepTtl) args.push('keepttl')
+  }
+  return args
+}
+
+function zaddArgs(key, first, ...rest) {
+  const args = ['zadd', key]
+  const opts = first || {}
+  if (opts.nx) args.push('nx')
+  else if (opts.xx) args.push('xx')
+  if (opts.ch) args.push('ch')
+  if (opts.incr) args.push('incr')
+  if (opts.lt) args.push('lt')
+  else if (opts.gt) args.push('gt')
+  if ('score' in opts && 'member' in opts) args.push(opts.score, opts.member)
+  for (const { score, member } of rest) args.push(score, member)
+  return args
+}
+
+function zrangeArgs(key, min, max, opts) {
+  const args = ['zrange', key, min, max]
+  if (opts?.byScore) args.push('byscore')
+  if (opts?.byLex) args.push('bylex')
+  if (opts?.rev) args.push('rev')
+  if (opts?.count !== undefined && opts.offset !== undefined) args.push('limit', opts.offset, opts.count)
+  if (opts?.withScores) args.push('withscores')
+  return args
+}
+
+function scanArgs(cursor, opts) {
+  const args = ['scan', cursor]
+  if (opts?.match) args.push('match', opts.match)
+  if (typeof opts?.count === 'number') args.push('count', opts.count)
+  if (opts?.type) args.push('type', opts.type)
+  return args
+}
+
+const flatEntries = (obj) => Object.entries(obj ?? {}).flat()
+const plain = (name) => (...args) => [name, ...args]
+
+/** Each method: a builder of its command parts, or [builder, deserializer(result, args)]. */
+const commands = {
+  get: plain('get'),
+  set: setArgs,
+  setex: plain('setex'),
+  psetex: plain('psetex'),
+  setnx: plain('setnx'),
+  getdel: plain('getdel'),
+  del: plain('del'),
+  unlink: plain('unlink'),
+  exists: plain('exists'),
+  expire: (key, seconds, option) => ['expire', key, seconds, ...(option ? [option] : [])],
+  pexpire: (key, ms, option) => ['pexpire', key, ms, ...(option ? [option] : [])],
+  expireat: plain('expireat'),
+  ttl: plain('ttl'),
+  pttl: plain('pttl'),
+  persist: plain('persist'),
+  type: plain('type'),
+  incr: plain('incr'),
+  incrby: plain('incrby'),
+  incrbyfloat: plain('incrbyfloat'),
+  decr: plain('decr'),
+  decrby: plain('decrby'),
+  mget: (...keys) => ['mget', ...(Array.isArray(keys[0]) ? keys[0] : keys)],
+  mset: (kv) => ['mset', ...flatEntries(kv)],
+  keys: plain('keys'),
+  scan: [scanArgs, deserializers.scan],
+  append: plain('append'),
+  strlen: plain('strlen'),
+  eval: (script, keys = [], args = []) => ['eval', script, keys.length, ...keys, ...args],
+  evalsha: (sha, keys = [], args = []) => ['evalsha', sha, keys.length, ...keys, ...args],
+  dbsize: plain('dbsize'),
+  hget: plain('hget'),
+  hset: (key, kv) => ['hset', key, ...flatEntries(kv)],
+  hmget: [plain('hmget'), hmgetDeserializer],
+  hgetall: [plain('hgetall'), deserializers.hgetall],
+  hdel: plain('hdel'),
+  hexists: plain('hexists'),
+  hlen: plain('hlen'),
+  hkeys: plain('hkeys'),
+  hincrby: plain('hincrby'),
+  sadd: plain('sadd'),
+  srem: plain('srem'),
+  smembers: plain('smembers'),
+  sismember: plain('sismember'),
+  scard: plain('scard'),
+  spop: plain('spop'),
+  zadd: zaddArgs,
+  zrem: plain('zrem'),
+  zrange: zrangeArgs,
+  zscore: plain('zscore'),
+  zincrby: plain('zincrby'),
+  zcard: plain('zcard'),
+  zcount: plain('zcount'),
+  zrank: plain('zrank'),
+  zremrangebyscore: plain('zremrangebyscore'),
+  lpush: plain('lpush'),
+  rpush: plain('rpush'),
+  lpop: plain('lpop'),
+  rpop: plain('rpop'),
+  lrange: plain('lrange'),
+  llen: plain('llen'),
+  ltrim: plain('ltrim'),
+  ping: plain('ping'),
+  echo: plain('echo'),
+  time: plain('time'),
+}
+
+/** Command parts (as strings) and the deserializer for one method call. */
+function prepare(method, args) {
+  const spec = commands[method]
+  const [build, deserializer] = Array.isArray(spec) ? spec : [spec, deserializers.default]
+  const parts = build(...args).map(serializeArg)
+  return { parts, deserialize: (result) => deserializer(result, args) }
+}
+
+function rejectWith(err) {
+  throw toTypedError(err)
+}
+
+const kNative = Symbol('native')
+const kAtomic = Symbol('atomic')
+const kQueued = Symbol('queued')
+
+/** A chain of commands sent in one round trip by `exec()`; `multi()` makes it atomic. */
+class Pipeline {
+  constructor(native, atomic) {
+    this[kNative] = native
+    this[kAtomic] = atomic
+    this[kQueued] = []
+  }
+
+  length() {
+    return this[kQueued].length
+  }
+
+  async exec(options) {
+    if (this[kQueued].length === 0) throw new Error('Pipeline is empty')
+    const queued = this[kQueued]
+    this[kQueued] = []
+    const text = await this[kNative]
+      .pipeline(
+        queued.map((c) => c.parts),
+        this[kAtomic],
+      )
+      .catch(rejectWith)
+    const items = JSON.parse(text)
+    if (options?.keepErrors) {
+      return items.map(({ error, result }, i) => ({ error, result: queued[i].deserialize(result) }))
+    }
+    return items.map(({ error, code, result }, i) => {
+      if (error !== undefined) {
+        throw new DigisRedisError(code, `Command ${i + 1} [ ${queued[i].parts[0]} ] failed: ${error}`)
+      }
+      return queued[i].deserialize(result)
+    })
+  }
+}
+
+class RawClient {
+  constructor(native) {
+    this[kNative] = native
+  }
+
+  pipeline() {
+    return new Pipeline(this[kNative], false)
+  }
+
+  multi() {
+    return new Pipeline(this[kNative], true)
+  }
+
+  toString() {
+    return '[digis-redis raw client]'
+  }
+}
+
+for (const method of Object.keys(commands)) {
+  Object.defineProperty(RawClient.prototype, method, {
+    value: async function (...args) {
+      const { parts, deserialize } = prepare(method, args)
+      const text = await this[kNative].command(parts).catch(rejectWith)
+      return deserialize(JSON.parse(text))
+    },
+    writable: true,
+    configurable: true,
+  })
+  Object.defineProperty(Pipeline.prototype, method, {
+    value: function (...args) {
+      this[kQueued].push(prepare(method, args))
+      return this
+    },
+    writable: true,
+    configurable: true,
+  })
+}
+
+module.exports = { RawClient, Pipeline, parseResponse, serializeArg }

@@ -1,0 +1,267 @@
+//! The napi binding: a thin layer that turns JS calls into core feature calls. Values cross as
+//! strings (V8 does the JSON work); errors cross as `"<CODE>: <message>"`, which the JS layer
+//! turns into typed errors or the contract's fallbacks.
+
+use std::sync::Arc;
+
+use digis_redis_core::{
+    embedded::EmbeddedBackend, features::Target, keys, reply_json, Cmd, Features,
+};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+/// Which key family a single-value call addresses; the key itself is built in Rust.
+#[napi]
+pub enum Namespace {
+    /// `cache.*`: the key exactly as given.
+    Raw,
+    Session,
+    User,
+    Creator,
+    /// `creator:list`; the id is ignored.
+    CreatorList,
+    ActiveStream,
+    Otp,
+}
+
+fn target(ns: Namespace, id: String) -> Target {
+    match ns {
+        Namespace::Raw => Target::Raw(id),
+        Namespace::Session => Target::Session(id),
+        Namespace::User => Target::User(id),
+        Namespace::Creator => Target::Creator(id),
+        Namespace::CreatorList => Target::CreatorList,
+        Namespace::ActiveStream => Target::ActiveStream(id),
+        Namespace::Otp => Target::Otp(id),
+    }
+}
+
+fn to_js(err: digis_redis_core::Error) -> Error {
+    Error::from_reason(err.to_string())
+}
+
+fn text(bytes: bytes::Bytes) -> String {
+    match String::from_utf8(bytes.to_vec()) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// `{ NAME: value, ... }` as JSON, in declaration order.
+fn constants_json<V: std::fmt::Display>(pairs: &[(&str, V)], quote: bool) -> String {
+    let body: Vec<String> = pairs
+        .iter()
+        .map(|(name, value)| {
+            if quote {
+                format!("\"{name}\":\"{value}\"")
+            } else {
+                format!("\"{name}\":{value}")
+            }
+        })
+        .collect();
+    format!("{{{}}}", body.join(","))
+}
+
+/// `CACHE_PREFIXES`, as JSON.
+#[napi]
+pub fn cache_prefixes_json() -> String {
+    constants_json(&keys::CACHE_PREFIXES, true)
+}
+
+/// `TTL` in seconds, as JSON.
+#[napi]
+pub fn ttl_json() -> String {
+    constants_json(&keys::TTL, false)
+}
+
+#[napi(object)]
+pub struct RateLimitResult {
+    pub allowed: bool,
+    pub remaining: f64,
+    pub reset: f64,
+}
+
+#[napi]
+pub struct NativeClient {
+    features: Arc<Features>,
+    embedded: Option<EmbeddedBackend>,
+}
+
+#[napi]
+impl NativeClient {
+    /// A client on the in-process store.
+    #[napi(factory)]
+    pub fn embedded() -> NativeClient {
+        let store = EmbeddedBackend::new();
+        NativeClient {
+            features: Arc::new(Features::new(Arc::new(store.clone()))),
+            embedded: Some(store),
+        }
+    }
+
+    /// `embedded`, `redis` or `upstash`.
+    #[napi(getter)]
+    pub fn backend(&self) -> &'static str {
+        self.features.backend().kind().name()
+    }
+
+    #[napi]
+    pub async fn set(
+        &self,
+        ns: Namespace,
+        id: String,
+        value: String,
+        ttl_seconds: Option<u32>,
+    ) -> Result<()> {
+        let ttl = ttl_seconds.map(u64::from);
+        self.features
+            .set(&target(ns, id), value.into(), ttl)
+            .await
+            .map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn get(&self, ns: Namespace, id: String) -> Result<Option<String>> {
+        let found = self.features.get(&target(ns, id)).await.map_err(to_js)?;
+        Ok(found.map(text))
+    }
+
+    #[napi]
+    pub async fn del(&self, ns: Namespace, id: String) -> Result<()> {
+        self.features.del(&target(ns, id)).await.map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn exists(&self, ns: Namespace, id: String) -> Result<bool> {
+        self.features.exists(&target(ns, id)).await.map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn expire(&self, ns: Namespace, id: String, seconds: u32) -> Result<bool> {
+        self.features
+            .expire(&target(ns, id), u64::from(seconds))
+            .await
+            .map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn incr(&self, ns: Namespace, id: String) -> Result<i64> {
+        self.features.incr(&target(ns, id)).await.map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn mget(&self, keys: Vec<String>) -> Result<Vec<Option<String>>> {
+        let found = self.features.mget(keys).await.map_err(to_js)?;
+        Ok(found.into_iter().map(|v| v.map(text)).collect())
+    }
+
+    #[napi]
+    pub async fn del_pattern(&self, pattern: String) -> Result<i64> {
+        let n = self.features.del_pattern(&pattern).await.map_err(to_js)?;
+        Ok(n as i64)
+    }
+
+    #[napi]
+    pub async fn creators_invalidate(&self, id: String) -> Result<()> {
+        self.features.creators_invalidate(&id).await.map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn streams_set_active(
+        &self,
+        id: String,
+        value: String,
+        ttl_seconds: Option<u32>,
+    ) -> Result<()> {
+        let ttl = ttl_seconds.map(u64::from);
+        self.features
+            .streams_set_active(&id, value.into(), ttl)
+            .await
+            .map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn streams_remove_active(&self, id: String) -> Result<()> {
+        self.features
+            .streams_remove_active(&id)
+            .await
+            .map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn streams_all_active(&self) -> Result<Vec<String>> {
+        let values = self.features.streams_all_active().await.map_err(to_js)?;
+        Ok(values.into_iter().map(text).collect())
+    }
+
+    #[napi]
+    pub async fn streams_reindex(&self) -> Result<i64> {
+        let n = self.features.streams_reindex().await.map_err(to_js)?;
+        Ok(n as i64)
+    }
+
+    #[napi]
+    pub async fn rate_limit_check(
+        &self,
+        id: String,
+        limit: u32,
+        window_seconds: u32,
+    ) -> Result<RateLimitResult> {
+        let d = self
+            .features
+            .rate_limit_check(&id, u64::from(limit), u64::from(window_seconds))
+            .await
+            .map_err(to_js)?;
+        Ok(RateLimitResult {
+            allowed: d.allowed,
+            remaining: d.remaining as f64,
+            reset: d.reset as f64,
+        })
+    }
+
+    #[napi]
+    pub async fn rate_limit_reset(&self, id: String) -> Result<()> {
+        self.features.rate_limit_reset(&id).await.map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn otp_verify(&self, id: String, code: String) -> Result<bool> {
+        self.features.otp_verify(&id, &code).await.map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn ping(&self) -> Result<bool> {
+        self.features.ping().await.map_err(to_js)
+    }
+
+    /// One raw command; the reply as JSON text.
+    #[napi]
+    pub async fn command(&self, parts: Vec<String>) -> Result<String> {
+        let cmd = Cmd::from_parts(parts.into_iter().map(Into::into).collect());
+        let reply = self.features.backend().call(cmd).await.map_err(to_js)?;
+        Ok(reply_json::reply_to_json(&reply))
+    }
+
+    /// Raw commands in one round trip (`atomic`: MULTI/EXEC); the items as JSON text.
+    #[napi]
+    pub async fn pipeline(&self, commands: Vec<Vec<String>>, atomic: bool) -> Result<String> {
+        let cmds = commands
+            .into_iter()
+            .map(|parts| Cmd::from_parts(parts.into_iter().map(Into::into).collect()))
+            .collect();
+        let items = self
+            .features
+            .backend()
+            .pipeline(cmds, atomic)
+            .await
+            .map_err(to_js)?;
+        Ok(reply_json::pipeline_to_json(&items))
+    }
+
+    /// Entries the embedded store holds in memory, expired ones not yet reclaimed included;
+    /// `null` on a server backend.
+    #[napi]
+    pub fn embedded_entry_count(&self) -> Option<u32> {
+        self.embedded.as_ref().map(|s| s.key_count() as u32)
+    }
+}
