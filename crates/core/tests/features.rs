@@ -1,0 +1,232 @@
+//! The features against the embedded backend, without Node.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use digis_redis_core::{
+    embedded::EmbeddedBackend, features::Target, Cmd, ErrorKind, Features, Reply,
+};
+
+fn features() -> (Features, EmbeddedBackend) {
+    let store = EmbeddedBackend::new();
+    (Features::new(Arc::new(store.clone())), store)
+}
+
+fn ttl(store: &EmbeddedBackend, key: &str) -> i64 {
+    store
+        .execute(&Cmd::new("TTL").arg(key))
+        .unwrap()
+        .as_int()
+        .unwrap()
+}
+
+fn user(id: &str) -> Target {
+    Target::User(id.to_string())
+}
+
+#[tokio::test]
+async fn set_uses_setex_when_there_is_a_ttl_and_set_when_there_is_none() {
+    let (f, store) = features();
+    f.set(&user("1"), Bytes::from("{}"), Some(3600))
+        .await
+        .unwrap();
+    f.set(&user("2"), Bytes::from("{}"), None).await.unwrap();
+    assert!((3595..=3600).contains(&ttl(&store, "user:1")));
+    assert_eq!(ttl(&store, "user:2"), -1);
+}
+
+#[tokio::test]
+async fn get_distinguishes_a_miss_from_an_empty_value() {
+    let (f, _) = features();
+    let key = Target::Raw("k".into());
+    assert_eq!(f.get(&key).await.unwrap(), None);
+    f.set(&key, Bytes::new(), None).await.unwrap();
+    assert_eq!(f.get(&key).await.unwrap(), Some(Bytes::new()));
+}
+
+#[tokio::test]
+async fn every_namespace_builds_the_original_key() {
+    let (f, store) = features();
+    for (target, key) in [
+        (Target::Session("s".into()), "session:s"),
+        (Target::User("u".into()), "user:u"),
+        (Target::Creator("c".into()), "creator:c"),
+        (Target::CreatorList, "creator:list"),
+        (Target::ActiveStream("x".into()), "stream:active:x"),
+        (Target::Otp("a@b".into()), "otp:a@b"),
+        (Target::Raw("raw key".into()), "raw key"),
+    ] {
+        f.set(&target, Bytes::from("v"), None).await.unwrap();
+        assert_eq!(
+            store.execute(&Cmd::new("GET").arg(key)).unwrap(),
+            Reply::bulk("v"),
+            "{key}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn del_pattern_counts_what_it_deleted() {
+    let (f, _) = features();
+    for i in 0..2500 {
+        f.set(&Target::Raw(format!("p:{i}")), Bytes::from("1"), None)
+            .await
+            .unwrap();
+    }
+    f.set(&Target::Raw("q:1".into()), Bytes::from("1"), None)
+        .await
+        .unwrap();
+    assert_eq!(f.del_pattern("p:*").await.unwrap(), 2500);
+    assert_eq!(f.del_pattern("p:*").await.unwrap(), 0);
+    assert!(f.exists(&Target::Raw("q:1".into())).await.unwrap());
+}
+
+#[tokio::test]
+async fn mget_keeps_order_and_misses() {
+    let (f, _) = features();
+    f.set(&Target::Raw("a".into()), Bytes::from("1"), None)
+        .await
+        .unwrap();
+    let got = f
+        .mget(vec!["a".into(), "missing".into(), "a".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![Some(Bytes::from("1")), None, Some(Bytes::from("1"))]
+    );
+    assert!(f.mget(Vec::new()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn creators_invalidate_removes_the_profile_and_the_list() {
+    let (f, _) = features();
+    f.set(&Target::Creator("7".into()), Bytes::from("{}"), None)
+        .await
+        .unwrap();
+    f.set(&Target::CreatorList, Bytes::from("[]"), None)
+        .await
+        .unwrap();
+    f.creators_invalidate("7").await.unwrap();
+    assert!(!f.exists(&Target::Creator("7".into())).await.unwrap());
+    assert!(!f.exists(&Target::CreatorList).await.unwrap());
+}
+
+#[tokio::test]
+async fn streams_are_listed_from_the_index_and_pruned() {
+    let (f, store) = features();
+    f.streams_set_active("b", Bytes::from("B"), Some(60))
+        .await
+        .unwrap();
+    f.streams_set_active("a", Bytes::from("A"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.streams_all_active().await.unwrap(),
+        vec![Bytes::from("A"), Bytes::from("B")]
+    );
+    // Deleted behind the index's back: not listed, and pruned from the index.
+    store
+        .execute(&Cmd::new("DEL").arg("stream:active:b"))
+        .unwrap();
+    assert_eq!(
+        f.streams_all_active().await.unwrap(),
+        vec![Bytes::from("A")]
+    );
+    assert_eq!(
+        store
+            .execute(&Cmd::new("SCARD").arg("stream:index:active"))
+            .unwrap(),
+        Reply::Int(1)
+    );
+    f.streams_remove_active("a").await.unwrap();
+    assert!(f.streams_all_active().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn reindex_adopts_streams_written_without_the_index() {
+    let (f, store) = features();
+    store
+        .execute(&Cmd::new("SET").arg("stream:active:legacy").arg("L"))
+        .unwrap();
+    assert!(f.streams_all_active().await.unwrap().is_empty());
+    assert_eq!(f.streams_reindex().await.unwrap(), 1);
+    assert_eq!(
+        f.streams_all_active().await.unwrap(),
+        vec![Bytes::from("L")]
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_counts_in_a_window_with_the_time_left() {
+    let (f, store) = features();
+    for expected_remaining in (0..3).rev() {
+        let d = f.rate_limit_check("ip", 3, 60).await.unwrap();
+        assert!(d.allowed);
+        assert_eq!(d.remaining, expected_remaining);
+        assert!((59..=60).contains(&d.reset));
+    }
+    let blocked = f.rate_limit_check("ip", 3, 60).await.unwrap();
+    assert!(!blocked.allowed);
+    assert_eq!(blocked.remaining, 0);
+    assert!((59..=60).contains(&ttl(&store, "rate:ip")));
+    f.rate_limit_reset("ip").await.unwrap();
+    assert!(f.rate_limit_check("ip", 3, 60).await.unwrap().allowed);
+}
+
+#[tokio::test]
+async fn rate_limit_repairs_a_counter_left_without_expiry() {
+    let (f, store) = features();
+    store
+        .execute(&Cmd::new("SET").arg("rate:stuck").arg("99"))
+        .unwrap();
+    let d = f.rate_limit_check("stuck", 10, 30).await.unwrap();
+    assert!(!d.allowed);
+    assert!((29..=30).contains(&ttl(&store, "rate:stuck")));
+}
+
+#[tokio::test]
+async fn otp_verify_compares_strings_and_consumes_once() {
+    let (f, _) = features();
+    let code = Target::Otp("me".into());
+    f.set(&code, Bytes::from("012345"), Some(300))
+        .await
+        .unwrap();
+    assert!(!f.otp_verify("me", "12345").await.unwrap());
+    assert!(!f.otp_verify("me", "0123456").await.unwrap());
+    assert!(f.otp_verify("me", "012345").await.unwrap());
+    assert!(!f.otp_verify("me", "012345").await.unwrap());
+    assert_eq!(f.get(&code).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_otp_verifications_succeed_exactly_once() {
+    let (f, _) = features();
+    let f = Arc::new(f);
+    f.set(&Target::Otp("race".into()), Bytes::from("999999"), None)
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let f = f.clone();
+            tokio::spawn(async move { f.otp_verify("race", "999999").await.unwrap() })
+        })
+        .collect();
+    let mut successes = 0;
+    for task in tasks {
+        successes += usize::from(task.await.unwrap());
+    }
+    assert_eq!(successes, 1);
+}
+
+#[tokio::test]
+async fn errors_keep_their_kind() {
+    let (f, store) = features();
+    store
+        .execute(&Cmd::new("HSET").arg("user:h").arg("f").arg("v"))
+        .unwrap();
+    let err = f.get(&user("h")).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Command);
+    assert!(err.message.starts_with("WRONGTYPE"));
+    assert!(f.ping().await.unwrap());
+}
