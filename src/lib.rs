@@ -2,6 +2,8 @@
 //! strings (V8 does the JSON work); errors cross as `"<CODE>: <message>"`, which the JS layer
 //! turns into typed errors or the contract's fallbacks.
 
+mod rest_server;
+
 use std::sync::Arc;
 
 use digis_redis_core::{

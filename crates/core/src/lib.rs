@@ -7,9 +7,12 @@ pub mod embedded;
 pub mod error;
 pub mod features;
 pub mod keys;
+pub mod options;
+pub mod redact;
 pub mod reply;
 pub mod reply_json;
 pub mod script;
+pub mod upstash;
 
 pub use backend::{Backend, BackendKind, SharedBackend};
 pub use cmd::Cmd;

@@ -1,0 +1,1 @@
+//! The Upstash REST backend (in progress).

@@ -1,0 +1,1 @@
+//! napi exposure of the rest-server (in progress).
