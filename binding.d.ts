@@ -12,8 +12,16 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeClient {
   /** A client on the in-process store. */
   static embedded(): NativeClient
+  /**
+   * A client on the Redis protocol (`redis://`, `rediss://`). Never throws: a bad URL makes
+   * every call fail with the reason.
+   */
+  static redis(url: string, options: TimeoutOptions): NativeClient
   /** `embedded`, `redis` or `upstash`. */
   get backend(): string
+  /** The backend and its address, secrets masked. */
+  get description(): string
+  setTimeouts(options: TimeoutOptions): void
   set(ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): Promise<void>
   get(ns: Namespace, id: string): Promise<string | null>
   del(ns: Namespace, id: string): Promise<void>
@@ -62,6 +70,15 @@ export interface RateLimitResult {
   allowed: boolean
   remaining: number
   reset: number
+}
+
+/** Deadlines and retries of the server backends (milliseconds); absent fields keep their value. */
+export interface TimeoutOptions {
+  /** The whole budget of one call, retries included. */
+  callTimeoutMs?: number
+  connectTimeoutMs?: number
+  /** Extra attempts after a transport failure of an idempotent REST command. */
+  retries?: number
 }
 
 /** `TTL` in seconds, as JSON. */

@@ -5,25 +5,27 @@
 require('dotenv').config({ quiet: true })
 
 const binding = require('./binding')
-const { selectBackend, EMBEDDED_WARNING } = require('./lib/environment')
+const { selectBackend, timeoutsFromEnv, EMBEDDED_WARNING } = require('./lib/environment')
 const { createFeatures } = require('./lib/features')
 const { RawClient } = require('./lib/raw-client')
-const { configure } = require('./lib/settings')
+const { configure, settings } = require('./lib/settings')
 const { DigisRedisError } = require('./lib/errors')
 
 function createNative(selection) {
-  if (selection.kind !== 'embedded') {
-    // Server backends arrive with the next release; say so instead of silently pretending.
-    console.error(
-      `[digis-redis] The ${selection.kind} backend selected by the environment is not available in this ` +
-        'version; falling back to the embedded store.',
-    )
+  const timeouts = timeoutsFromEnv()
+  switch (selection.kind) {
+    case 'upstash':
+      return binding.NativeClient.upstash(selection.url, selection.token, timeouts)
+    case 'redis':
+      return binding.NativeClient.redis(selection.url, timeouts)
+    default:
+      console.warn(EMBEDDED_WARNING)
+      return binding.NativeClient.embedded()
   }
-  console.warn(EMBEDDED_WARNING)
-  return binding.NativeClient.embedded()
 }
 
 const native = createNative(selectBackend())
+settings.applyTimeouts = (timeouts) => native.setTimeouts(timeouts)
 
 const TTL = Object.freeze(JSON.parse(binding.ttlJson()))
 const CACHE_PREFIXES = Object.freeze(JSON.parse(binding.cachePrefixesJson()))

@@ -1,6 +1,37 @@
 'use strict'
 
 const crypto = require('node:crypto')
+const { spawn } = require('node:child_process')
+const path = require('node:path')
+
+const ROOT = path.resolve(__dirname, '..')
+const BACKEND_VARIABLES = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'KV_REST_API_URL', 'KV_REST_API_TOKEN', 'REDIS_URL']
+
+/**
+ * Runs `script` in a fresh Node process whose backend comes only from `env` (the inherited
+ * backend variables are removed). Resolves with { code, stdout, stderr, ms }.
+ */
+function runNode(script, { env = {}, cwd = ROOT, timeoutMs = 15000 } = {}) {
+  const childEnv = { ...process.env }
+  for (const name of BACKEND_VARIABLES) delete childEnv[name]
+  Object.assign(childEnv, env)
+  const started = Date.now()
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script], { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`child did not exit within ${timeoutMs} ms; stderr: ${stderr}`))
+    }, timeoutMs)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr, ms: Date.now() - started })
+    })
+  })
+}
 
 /** A prefix no other test file (or earlier run) uses, so tests can share one server. */
 function uniquePrefix(label) {
@@ -32,7 +63,7 @@ function captureLogs(mod) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-module.exports = { uniquePrefix, captureLogs, sleep }
+module.exports = { uniquePrefix, captureLogs, sleep, runNode, ROOT }
 
 /**
  * The exact text stored under `key`. The raw client JSON-parses replies (as @upstash/redis

@@ -1,11 +1,14 @@
 'use strict'
 
 const { invalidArgument } = require('./errors')
+const { toTimeoutOptions } = require('./environment')
 
 /** Process-wide settings changed by `configure()`. */
 const settings = {
   strict: false,
   logger: console,
+  /** Set by index.js: hands deadline options to the native client. */
+  applyTimeouts: () => {},
 }
 
 function configure(options = {}) {
@@ -26,6 +29,8 @@ function configure(options = {}) {
       throw invalidArgument('configure({ logger }) takes an object with an error() method, or null to silence')
     }
   }
+  const timeouts = toTimeoutOptions(options)
+  if (Object.keys(timeouts).length > 0) settings.applyTimeouts(timeouts)
   return { strict: settings.strict }
 }
 

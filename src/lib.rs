@@ -7,7 +7,9 @@ mod rest_server;
 use std::sync::Arc;
 
 use digis_redis_core::{
-    embedded::EmbeddedBackend, features::Target, keys, reply_json, Cmd, Features,
+    backend::Unavailable, embedded::EmbeddedBackend, features::Target, keys,
+    options::Timeouts, redis_protocol::RedisBackend, reply_json, BackendKind, Cmd, Features,
+    SharedBackend,
 };
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -83,10 +85,65 @@ pub struct RateLimitResult {
     pub reset: f64,
 }
 
+/// Deadlines and retries of the server backends (milliseconds); absent fields keep their value.
+#[napi(object)]
+pub struct TimeoutOptions {
+    /// The whole budget of one call, retries included.
+    pub call_timeout_ms: Option<u32>,
+    pub connect_timeout_ms: Option<u32>,
+    /// Extra attempts after a transport failure of an idempotent REST command.
+    pub retries: Option<u32>,
+}
+
+fn apply(timeouts: &Timeouts, options: &TimeoutOptions) {
+    if let Some(ms) = options.call_timeout_ms {
+        timeouts.set_call_ms(u64::from(ms));
+    }
+    if let Some(ms) = options.connect_timeout_ms {
+        timeouts.set_connect_ms(u64::from(ms));
+    }
+    if let Some(n) = options.retries {
+        timeouts.set_retries(n);
+    }
+}
+
 #[napi]
 pub struct NativeClient {
     features: Arc<Features>,
     embedded: Option<EmbeddedBackend>,
+    timeouts: Arc<Timeouts>,
+    description: String,
+}
+
+impl NativeClient {
+    fn over(
+        backend: SharedBackend,
+        embedded: Option<EmbeddedBackend>,
+        timeouts: Arc<Timeouts>,
+        description: String,
+    ) -> NativeClient {
+        NativeClient {
+            features: Arc::new(Features::new(backend)),
+            embedded,
+            timeouts,
+            description,
+        }
+    }
+
+    /// A server backend, or, when it cannot be set up, one whose every call reports why.
+    fn server(
+        kind: BackendKind,
+        made: digis_redis_core::Result<(SharedBackend, String)>,
+        timeouts: Arc<Timeouts>,
+    ) -> NativeClient {
+        match made {
+            Ok((backend, description)) => NativeClient::over(backend, None, timeouts, description),
+            Err(err) => {
+                let description = format!("{} (unavailable: {})", kind.name(), err.message);
+                NativeClient::over(Arc::new(Unavailable::new(kind, err)), None, timeouts, description)
+            }
+        }
+    }
 }
 
 #[napi]
@@ -95,16 +152,38 @@ impl NativeClient {
     #[napi(factory)]
     pub fn embedded() -> NativeClient {
         let store = EmbeddedBackend::new();
-        NativeClient {
-            features: Arc::new(Features::new(Arc::new(store.clone()))),
-            embedded: Some(store),
-        }
+        let backend: SharedBackend = Arc::new(store.clone());
+        NativeClient::over(backend, Some(store), Arc::default(), "embedded".to_string())
+    }
+
+    /// A client on the Redis protocol (`redis://`, `rediss://`). Never throws: a bad URL makes
+    /// every call fail with the reason.
+    #[napi(factory)]
+    pub fn redis(url: String, options: TimeoutOptions) -> NativeClient {
+        let timeouts = Arc::new(Timeouts::default());
+        apply(&timeouts, &options);
+        let made = RedisBackend::new(&url, timeouts.clone()).map(|b| {
+            let description = b.describe();
+            (Arc::new(b) as SharedBackend, description)
+        });
+        NativeClient::server(BackendKind::Redis, made, timeouts)
     }
 
     /// `embedded`, `redis` or `upstash`.
     #[napi(getter)]
     pub fn backend(&self) -> &'static str {
         self.features.backend().kind().name()
+    }
+
+    /// The backend and its address, secrets masked.
+    #[napi(getter)]
+    pub fn description(&self) -> String {
+        self.description.clone()
+    }
+
+    #[napi]
+    pub fn set_timeouts(&self, options: TimeoutOptions) {
+        apply(&self.timeouts, &options);
     }
 
     #[napi]

@@ -42,3 +42,36 @@ pub trait Backend: Send + Sync {
 }
 
 pub type SharedBackend = Arc<dyn Backend>;
+
+/// Stands in for a backend that could not be set up (e.g. an invalid URL): every call fails
+/// with the same error, so the features answer their fallbacks and log why, and the process
+/// keeps running.
+pub struct Unavailable {
+    kind: BackendKind,
+    error: crate::Error,
+}
+
+impl Unavailable {
+    pub fn new(kind: BackendKind, error: crate::Error) -> Unavailable {
+        Unavailable { kind, error }
+    }
+}
+
+#[async_trait]
+impl Backend for Unavailable {
+    fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    async fn call(&self, _: Cmd) -> Result<Reply> {
+        Err(self.error.clone())
+    }
+
+    async fn pipeline(&self, _: Vec<Cmd>, _: bool) -> Result<Vec<Result<Reply>>> {
+        Err(self.error.clone())
+    }
+
+    async fn eval(&self, _: &'static Script, _: Vec<Bytes>, _: Vec<Bytes>) -> Result<Reply> {
+        Err(self.error.clone())
+    }
+}

@@ -1,0 +1,127 @@
+//! redis-rs values and errors to and from ours.
+
+use bytes::Bytes;
+
+use crate::{Cmd, Error, ErrorKind, Reply, Result};
+
+pub(super) fn to_redis_cmd(cmd: &Cmd) -> redis::Cmd {
+    let mut out = redis::Cmd::new();
+    for part in cmd.parts() {
+        out.arg(part.as_ref());
+    }
+    out
+}
+
+/// Status replies callers compare against; anything else becomes a bulk string.
+fn status(text: &str) -> Reply {
+    match text {
+        "OK" => Reply::Status("OK"),
+        "PONG" => Reply::Status("PONG"),
+        "QUEUED" => Reply::Status("QUEUED"),
+        "string" => Reply::Status("string"),
+        "hash" => Reply::Status("hash"),
+        "set" => Reply::Status("set"),
+        "zset" => Reply::Status("zset"),
+        "list" => Reply::Status("list"),
+        "none" => Reply::Status("none"),
+        other => Reply::Bulk(Bytes::copy_from_slice(other.as_bytes())),
+    }
+}
+
+/// RESP2 shapes; RESP3-only types (maps, doubles, booleans) are flattened the way RESP2 sends them.
+pub(super) fn from_value(value: redis::Value) -> Result<Reply> {
+    use redis::Value as V;
+    Ok(match value {
+        V::Nil => Reply::Nil,
+        V::Int(i) => Reply::Int(i),
+        V::BulkString(bytes) => Reply::Bulk(Bytes::from(bytes)),
+        V::SimpleString(text) => status(&text),
+        V::Okay => Reply::Status("OK"),
+        V::Array(items) | V::Set(items) => Reply::Array(
+            items
+                .into_iter()
+                .map(from_value)
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        V::Map(pairs) => {
+            let mut flat = Vec::with_capacity(pairs.len() * 2);
+            for (k, v) in pairs {
+                flat.push(from_value(k)?);
+                flat.push(from_value(v)?);
+            }
+            Reply::Array(flat)
+        }
+        V::Double(f) => Reply::Bulk(Bytes::from(f.to_string())),
+        V::Boolean(b) => Reply::Int(i64::from(b)),
+        V::VerbatimString { text, .. } => Reply::Bulk(Bytes::from(text)),
+        V::ServerError(err) => {
+            let text = match err.details() {
+                Some(details) => format!("{} {}", err.code(), details),
+                None => err.code().to_string(),
+            };
+            return Err(Error::command(text));
+        }
+        other => {
+            return Err(Error::protocol(format!(
+                "unexpected reply type from redis: {other:?}"
+            )));
+        }
+    })
+}
+
+/// Server errors keep Redis's own text (`WRONGTYPE ...`, `NOSCRIPT ...`) so callers can match it.
+pub(super) fn from_redis_error(err: &redis::RedisError) -> Error {
+    if let Some(code) = err.code() {
+        let text = match err.detail() {
+            Some(detail) => format!("{code} {detail}"),
+            None => code.to_string(),
+        };
+        return Error::command(text);
+    }
+    let kind = if err.is_timeout() {
+        ErrorKind::Timeout
+    } else if err.is_io_error() || err.is_connection_dropped() || err.is_connection_refusal() {
+        ErrorKind::Connection
+    } else if matches!(err.kind(), redis::ErrorKind::AuthenticationFailed) {
+        ErrorKind::Connection
+    } else {
+        ErrorKind::Protocol
+    };
+    Error::new(kind, format!("redis: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_become_resp2_replies() {
+        use redis::Value as V;
+        let value = V::Array(vec![
+            V::Okay,
+            V::Int(3),
+            V::Nil,
+            V::BulkString(b"x".to_vec()),
+            V::SimpleString("PONG".into()),
+            V::SimpleString("other".into()),
+        ]);
+        assert_eq!(
+            from_value(value).unwrap(),
+            Reply::Array(vec![
+                Reply::ok(),
+                Reply::Int(3),
+                Reply::Nil,
+                Reply::bulk("x"),
+                Reply::Status("PONG"),
+                Reply::bulk("other"),
+            ])
+        );
+    }
+
+    #[test]
+    fn commands_keep_binary_arguments() {
+        let cmd = Cmd::new("SET").arg("k").arg(vec![0xff, 0x00]);
+        let packed = to_redis_cmd(&cmd).get_packed_command();
+        assert!(packed.windows(2).any(|w| w == [0xff, 0x00]));
+    }
+}
