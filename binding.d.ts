@@ -17,6 +17,11 @@ export declare class NativeClient {
    * every call fail with the reason.
    */
   static redis(url: string, options: TimeoutOptions): NativeClient
+  /**
+   * A client on the Upstash REST API. Never throws: a bad URL or token makes every call fail
+   * with the reason.
+   */
+  static upstash(url: string, token: string, options: TimeoutOptions): NativeClient
   /** `embedded`, `redis` or `upstash`. */
   get backend(): string
   /** The backend and its address, secrets masked. */
@@ -50,6 +55,24 @@ export declare class NativeClient {
   embeddedEntryCount(): number | null
 }
 
+/**
+ * A listening server. Keep a reference: it does not keep Node's event loop alive, and it stops
+ * when closed or garbage-collected.
+ */
+export declare class RestServer {
+  /** The port it listens on (the one picked when asked for port 0). */
+  get port(): number
+  /** `http://<host>:<port>`, without the token. */
+  get url(): string
+  /** The Redis URL with its password masked, for display. */
+  get redisUrl(): string
+  /**
+   * Stops accepting, lets in-flight requests finish (a few seconds at most). Closing twice
+   * is harmless.
+   */
+  close(): Promise<void>
+}
+
 /** `CACHE_PREFIXES`, as JSON. */
 export declare function cachePrefixesJson(): string
 
@@ -71,6 +94,25 @@ export interface RateLimitResult {
   remaining: number
   reset: number
 }
+
+export interface RestServerOptions {
+  /** Interface to listen on; `127.0.0.1` by default. */
+  host?: string
+  /** `0` picks a free port; 8079 by default. */
+  port?: number
+  /** `redis://`, `rediss://` or `unix://`. */
+  redisUrl: string
+  /** The bearer token clients must send. */
+  token: string
+  /** Larger request bodies are answered with 413; 10 MiB by default. */
+  maxBodyBytes?: number
+}
+
+/**
+ * Starts the Upstash REST protocol server in front of `redisUrl`. Rejects on bad options or
+ * when it cannot listen; a Redis that is down does not prevent starting.
+ */
+export declare function startRestServer(options: RestServerOptions): Promise<RestServer>
 
 /** Deadlines and retries of the server backends (milliseconds); absent fields keep their value. */
 export interface TimeoutOptions {

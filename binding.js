@@ -836,6 +836,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeClient = nativeBinding.NativeClient
+module.exports.RestServer = nativeBinding.RestServer
 module.exports.cachePrefixesJson = nativeBinding.cachePrefixesJson
 module.exports.Namespace = nativeBinding.Namespace
+module.exports.startRestServer = nativeBinding.startRestServer
 module.exports.ttlJson = nativeBinding.ttlJson

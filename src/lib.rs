@@ -2,14 +2,20 @@
 //! strings (V8 does the JSON work); errors cross as `"<CODE>: <message>"`, which the JS layer
 //! turns into typed errors or the contract's fallbacks.
 
-mod rest_server;
+pub mod rest_server;
 
 use std::sync::Arc;
 
 use digis_redis_core::{
-    backend::Unavailable, embedded::EmbeddedBackend, features::Target, keys,
-    options::Timeouts, redis_protocol::RedisBackend, reply_json, BackendKind, Cmd, Features,
-    SharedBackend,
+    backend::Unavailable,
+    embedded::EmbeddedBackend,
+    features::Target,
+    keys,
+    options::Timeouts,
+    redis_protocol::RedisBackend,
+    reply_json,
+    upstash::{UpstashBackend, UpstashConfig},
+    BackendKind, Cmd, Features, SharedBackend,
 };
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -140,7 +146,12 @@ impl NativeClient {
             Ok((backend, description)) => NativeClient::over(backend, None, timeouts, description),
             Err(err) => {
                 let description = format!("{} (unavailable: {})", kind.name(), err.message);
-                NativeClient::over(Arc::new(Unavailable::new(kind, err)), None, timeouts, description)
+                NativeClient::over(
+                    Arc::new(Unavailable::new(kind, err)),
+                    None,
+                    timeouts,
+                    description,
+                )
             }
         }
     }
@@ -167,6 +178,19 @@ impl NativeClient {
             (Arc::new(b) as SharedBackend, description)
         });
         NativeClient::server(BackendKind::Redis, made, timeouts)
+    }
+
+    /// A client on the Upstash REST API. Never throws: a bad URL or token makes every call fail
+    /// with the reason.
+    #[napi(factory)]
+    pub fn upstash(url: String, token: String, options: TimeoutOptions) -> NativeClient {
+        let timeouts = Arc::new(Timeouts::default());
+        apply(&timeouts, &options);
+        let made = UpstashBackend::new(UpstashConfig { url, token }, timeouts.clone()).map(|b| {
+            let description = b.describe();
+            (Arc::new(b) as SharedBackend, description)
+        });
+        NativeClient::server(BackendKind::Upstash, made, timeouts)
     }
 
     /// `embedded`, `redis` or `upstash`.

@@ -1,1 +1,104 @@
-//! napi exposure of the rest-server (in progress).
+//! `startRestServer`: the Upstash REST stand-in (crates/rest-server) for Node, used by
+//! `bin/digis-redis.js rest-server`.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use digis_redis_core::redact::redact_url;
+use digis_redis_rest_server::{RestServerConfig, RunningServer};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+#[napi(object)]
+pub struct RestServerOptions {
+    /// Interface to listen on; `127.0.0.1` by default.
+    pub host: Option<String>,
+    /// `0` picks a free port; 8079 by default.
+    pub port: Option<u32>,
+    /// `redis://`, `rediss://` or `unix://`.
+    pub redis_url: String,
+    /// The bearer token clients must send.
+    pub token: String,
+    /// Larger request bodies are answered with 413; 10 MiB by default.
+    pub max_body_bytes: Option<u32>,
+}
+
+/// A listening server. Keep a reference: it does not keep Node's event loop alive, and it stops
+/// when closed or garbage-collected.
+#[napi]
+pub struct RestServer {
+    addr: SocketAddr,
+    redis_url: String,
+    running: Mutex<Option<RunningServer>>,
+}
+
+#[napi]
+impl RestServer {
+    /// The port it listens on (the one picked when asked for port 0).
+    #[napi(getter)]
+    pub fn port(&self) -> u32 {
+        u32::from(self.addr.port())
+    }
+
+    /// `http://<host>:<port>`, without the token.
+    #[napi(getter)]
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The Redis URL with its password masked, for display.
+    #[napi(getter)]
+    pub fn redis_url(&self) -> String {
+        self.redis_url.clone()
+    }
+
+    /// Stops accepting, lets in-flight requests finish (a few seconds at most). Closing twice
+    /// is harmless.
+    #[napi]
+    pub async fn close(&self) -> Result<()> {
+        let running = self
+            .running
+            .lock()
+            .map_err(|_| Error::from_reason("rest server state is poisoned"))?
+            .take();
+        if let Some(running) = running {
+            running.shutdown().await;
+        }
+        Ok(())
+    }
+}
+
+/// Starts the Upstash REST protocol server in front of `redisUrl`. Rejects on bad options or
+/// when it cannot listen; a Redis that is down does not prevent starting.
+#[napi]
+pub async fn start_rest_server(options: RestServerOptions) -> Result<RestServer> {
+    let port = match options.port {
+        None => RestServerConfig::DEFAULT_PORT,
+        Some(port) => u16::try_from(port)
+            .map_err(|_| Error::from_reason(format!("port must be 0..65535, got {port}")))?,
+    };
+    let max_body_bytes = match options.max_body_bytes {
+        None => RestServerConfig::DEFAULT_MAX_BODY_BYTES,
+        Some(0) => return Err(Error::from_reason("maxBodyBytes must be at least 1")),
+        Some(n) => n as usize,
+    };
+    let redis_url = redact_url(&options.redis_url);
+    let config = RestServerConfig {
+        host: options
+            .host
+            .unwrap_or_else(|| RestServerConfig::DEFAULT_HOST.to_string()),
+        port,
+        redis_url: options.redis_url,
+        token: options.token,
+        max_body_bytes,
+    };
+    // The crate's errors never quote the token or the Redis password.
+    let running = digis_redis_rest_server::start(config)
+        .await
+        .map_err(Error::from_reason)?;
+    Ok(RestServer {
+        addr: running.local_addr(),
+        redis_url,
+        running: Mutex::new(Some(running)),
+    })
+}

@@ -80,9 +80,11 @@ pub(super) fn from_redis_error(err: &redis::RedisError) -> Error {
     }
     let kind = if err.is_timeout() {
         ErrorKind::Timeout
-    } else if err.is_io_error() || err.is_connection_dropped() || err.is_connection_refusal() {
-        ErrorKind::Connection
-    } else if matches!(err.kind(), redis::ErrorKind::AuthenticationFailed) {
+    } else if err.is_io_error()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || matches!(err.kind(), redis::ErrorKind::AuthenticationFailed)
+    {
         ErrorKind::Connection
     } else {
         ErrorKind::Protocol

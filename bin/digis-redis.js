@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+'use strict'
+
+// The digis-redis command line: a table of subcommands, each with its own flags.
+
+const { parseArgs } = require('node:util')
+
+const PROGRAM = 'digis-redis'
+
+/** Bad input on the command line: a message and exit code 2. */
+class UsageError extends Error {}
+
+const REST_SERVER_HELP = `Usage: ${PROGRAM} rest-server [options]
+
+Serves the Upstash Redis REST protocol in front of any Redis, as a local stand-in for Upstash
+(point UPSTASH_REDIS_REST_URL at the printed URL and UPSTASH_REDIS_REST_TOKEN at the token).
+
+Options (environment alternatives in brackets):
+  --port <n>             port to listen on, 0 picks a free one [DIGIS_REST_PORT] (default 8079)
+  --host <addr>          interface to listen on [DIGIS_REST_HOST] (default 127.0.0.1)
+  --redis <url>          redis:// or rediss:// URL [DIGIS_REST_REDIS_URL, then REDIS_URL]
+                         (default redis://127.0.0.1:6379)
+  --token <token>        bearer token clients must send, required [DIGIS_REST_TOKEN]
+                         (prefer the environment: flags show up in process lists)
+  --max-body-bytes <n>   larger request bodies get 413 [DIGIS_REST_MAX_BODY_BYTES] (default 10 MiB)
+  -h, --help             show this help
+
+Prints one line when ready; stops on SIGINT or SIGTERM.`
+
+const commands = {
+  'rest-server': {
+    summary: 'serve the Upstash REST protocol in front of a Redis',
+    help: REST_SERVER_HELP,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      redis: { type: 'string' },
+      token: { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+    },
+    run: restServer,
+  },
+}
+
+function mainHelp() {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length))
+  const lines = Object.entries(commands).map(
+    ([name, { summary }]) => `  ${name.padEnd(width)}  ${summary}`,
+  )
+  return `Usage: ${PROGRAM} <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun '${PROGRAM} <command> --help' for a command's options.`
+}
+
+/** An integer in [min, max] from a flag or environment value, or a UsageError naming it. */
+function integer(value, name, min, max) {
+  const n = Number(value)
+  if (!/^\s*\d+\s*$/.test(String(value)) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${name} must be an integer from ${min} to ${max}, got '${value}'`)
+  }
+  return n
+}
+
+/** The first value that is set and not empty. */
+function pick(...values) {
+  return values.find((v) => v !== undefined && v !== '')
+}
+
+async function restServer(flags) {
+  const env = process.env
+  const port = integer(pick(flags.port, env.DIGIS_REST_PORT, '8079'), '--port', 0, 65535)
+  const host = pick(flags.host, env.DIGIS_REST_HOST, '127.0.0.1')
+  const redisUrl = pick(flags.redis, env.DIGIS_REST_REDIS_URL, env.REDIS_URL, 'redis://127.0.0.1:6379')
+  const token = pick(flags.token, env.DIGIS_REST_TOKEN)
+  if (token === undefined) {
+    throw new UsageError('a token is required: --token <token> or DIGIS_REST_TOKEN')
+  }
+  const maxBody = pick(flags['max-body-bytes'], env.DIGIS_REST_MAX_BODY_BYTES)
+  const maxBodyBytes =
+    maxBody === undefined ? undefined : integer(maxBody, '--max-body-bytes', 1, 2 ** 32 - 1)
+
+  // The generated loader, not the package entry point: that one picks a backend from the
+  // environment and warns about the embedded store.
+  const { startRestServer } = require('../binding')
+  let server
+  try {
+    server = await startRestServer({ host, port, redisUrl, token, maxBodyBytes })
+  } catch (err) {
+    throw new UsageError(err.message)
+  }
+  console.log(`${PROGRAM} rest-server listening on ${server.url} (redis ${server.redisUrl})`)
+
+  // The native server does not hold Node's event loop open; this timer does, until close.
+  const keepAlive = setInterval(() => {}, 1 << 30)
+  let closing = false
+  const stop = () => {
+    if (closing) return
+    closing = true
+    server
+      .close()
+      .catch((err) => console.error(`${PROGRAM} rest-server: ${err.message}`))
+      .finally(() => {
+        clearInterval(keepAlive)
+        process.exit(0)
+      })
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}
+
+/** A flag parsing error may quote any argument; never the token's value. */
+function hideTokens(message, args) {
+  const tokens = args.flatMap((arg, i) => {
+    if (arg === '--token') return args[i + 1] ? [args[i + 1]] : []
+    return arg.startsWith('--token=') ? [arg.slice('--token='.length)] : []
+  })
+  return tokens.filter(Boolean).reduce((text, token) => text.split(token).join('***'), message)
+}
+
+async function main(argv) {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    const out = name === undefined ? console.error : console.log
+    out(mainHelp())
+    return name === undefined ? 2 : 0
+  }
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined
+  if (!command) throw new UsageError(`unknown command '${name}'\n\n${mainHelp()}`)
+  let flags
+  try {
+    ;({ values: flags } = parseArgs({
+      args: rest,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }))
+  } catch (err) {
+    throw new UsageError(`${hideTokens(err.message, rest)}\n\n${command.help}`)
+  }
+  if (flags.help) {
+    console.log(command.help)
+    return 0
+  }
+  await command.run(flags)
+  return undefined
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code
+  },
+  (err) => {
+    if (err instanceof UsageError) {
+      console.error(`${PROGRAM}: ${err.message}`)
+      process.exitCode = 2
+    } else {
+      console.error(`${PROGRAM}: ${err && err.stack ? err.stack : err}`)
+      process.exitCode = 1
+    }
+  },
+)

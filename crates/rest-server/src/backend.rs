@@ -1,0 +1,255 @@
+//! The Redis side: one shared multiplexed connection for commands and pipelines, and a
+//! dedicated connection per transaction (MULTI state must not mix with other requests).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, RedisError, Value};
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::command::Args;
+use crate::reply::{server_error_text, Outcome};
+
+/// Connecting gives up after this long, so an unreachable Redis answers 500 quickly.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// A reply slower than this is treated as a dead connection (blocking commands are refused, so
+/// only a slow script or a huge KEYS gets near it).
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Each transaction opens its own connection; cap how many at once.
+const MAX_CONCURRENT_TRANSACTIONS: usize = 64;
+
+/// Redis could not be reached or stopped answering: HTTP 500.
+#[derive(Debug)]
+pub struct Unavailable(pub String);
+
+/// How a transaction ended.
+pub enum Transaction {
+    /// EXEC ran: one outcome per command.
+    Executed(Vec<Outcome>),
+    /// Redis discarded the whole transaction (EXECABORT), nothing ran.
+    Discarded(String),
+}
+
+pub struct Backend {
+    client: Client,
+    config: AsyncConnectionConfig,
+    shared: Mutex<Slot>,
+    attempts: AtomicU64,
+    transactions: Semaphore,
+    secrets: Vec<String>,
+}
+
+#[derive(Default)]
+struct Slot {
+    conn: Option<(u64, MultiplexedConnection)>,
+    /// The last failed attempt: its number and error, shared with requests that waited for it.
+    failure: Option<(u64, String)>,
+}
+
+impl Backend {
+    /// Validates the URL; connects only when the first request comes (a Redis that is down must
+    /// not keep the server from starting).
+    pub fn new(redis_url: &str, secrets: Vec<String>) -> Result<Backend, String> {
+        let client = Client::open(redis_url).map_err(|e| {
+            format!(
+                "invalid redis URL (expected redis://, rediss:// or unix://): {}",
+                redact(&e.to_string(), &secrets)
+            )
+        })?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
+        Ok(Backend {
+            client,
+            config,
+            shared: Mutex::new(Slot::default()),
+            attempts: AtomicU64::new(0),
+            transactions: Semaphore::new(MAX_CONCURRENT_TRANSACTIONS),
+            secrets,
+        })
+    }
+
+    /// The shared connection, connecting if there is none. Requests that queued behind a failed
+    /// attempt get its error instead of each waiting for a connect timeout in turn.
+    async fn shared(&self) -> Result<(u64, MultiplexedConnection), Unavailable> {
+        let seen = self.attempts.load(Ordering::SeqCst);
+        let mut slot = self.shared.lock().await;
+        if let Some((id, conn)) = &slot.conn {
+            return Ok((*id, conn.clone()));
+        }
+        if let Some((attempt, err)) = &slot.failure {
+            if *attempt > seen {
+                return Err(Unavailable(err.clone()));
+            }
+        }
+        let attempt = self.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+        match self.connect().await {
+            Ok(conn) => {
+                slot.conn = Some((attempt, conn.clone()));
+                slot.failure = None;
+                Ok((attempt, conn))
+            }
+            Err(Unavailable(err)) => {
+                slot.failure = Some((attempt, err.clone()));
+                Err(Unavailable(err))
+            }
+        }
+    }
+
+    /// Forgets the shared connection after a transport error, unless another request already
+    /// replaced it.
+    async fn drop_shared(&self, id: u64) {
+        let mut slot = self.shared.lock().await;
+        if slot
+            .conn
+            .as_ref()
+            .is_some_and(|(current, _)| *current == id)
+        {
+            slot.conn = None;
+        }
+    }
+
+    async fn connect(&self) -> Result<MultiplexedConnection, Unavailable> {
+        self.client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await
+            .map_err(|e| self.unavailable("cannot connect to redis", &e))
+    }
+
+    fn unavailable(&self, what: &str, err: &RedisError) -> Unavailable {
+        let text = redact(&err.to_string(), &self.secrets);
+        Unavailable(format!("ERR {what}: {text}"))
+    }
+
+    /// Starts connecting in the background so the first request does not pay for it.
+    pub async fn warm_up(&self) {
+        let _ = self.shared().await;
+    }
+
+    /// One command on the shared connection.
+    pub async fn call(&self, args: &Args) -> Result<Outcome, Unavailable> {
+        let (id, mut conn) = self.shared().await?;
+        match conn.send_packed_command(&to_cmd(args)).await {
+            Ok(value) => Ok(Outcome::from_value(value)),
+            Err(err) => match server_error(&err) {
+                Some(text) => Ok(Outcome::Error(text)),
+                None => {
+                    self.drop_shared(id).await;
+                    Err(self.unavailable("redis request failed", &err))
+                }
+            },
+        }
+    }
+
+    /// Commands in one round trip on the shared connection; not atomic, errors per command.
+    pub async fn pipeline(&self, commands: &[Args]) -> Result<Vec<Outcome>, Unavailable> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (id, mut conn) = self.shared().await?;
+        let mut pipe = redis::pipe();
+        for args in commands {
+            pipe.add_command(to_cmd(args));
+        }
+        match conn.send_packed_commands(&pipe, 0, commands.len()).await {
+            Ok(values) if values.len() == commands.len() => {
+                Ok(values.into_iter().map(Outcome::from_value).collect())
+            }
+            Ok(_) => {
+                self.drop_shared(id).await;
+                Err(Unavailable(
+                    "ERR redis answered the pipeline with the wrong number of replies".into(),
+                ))
+            }
+            Err(err) => {
+                self.drop_shared(id).await;
+                Err(self.unavailable("redis request failed", &err))
+            }
+        }
+    }
+
+    /// MULTI … EXEC on a connection of its own, dropped afterwards so no transaction state can
+    /// leak into another request.
+    pub async fn transaction(&self, commands: &[Args]) -> Result<Transaction, Unavailable> {
+        let _permit = self
+            .transactions
+            .acquire()
+            .await
+            .map_err(|_| Unavailable("ERR server is shutting down".into()))?;
+        let mut conn = self.connect().await?;
+        let failed = |err: RedisError| self.unavailable("redis transaction failed", &err);
+
+        // MULTI alone first: if it were refused (an ACL, say), pipelining the commands behind it
+        // would run them one by one, outside any transaction.
+        match conn.send_packed_command(&redis::cmd("MULTI")).await {
+            Ok(Value::Okay) => {}
+            Ok(value) => {
+                return Ok(Transaction::Discarded(match Outcome::from_value(value) {
+                    Outcome::Error(text) => text,
+                    Outcome::Reply(_) => "ERR MULTI was not accepted".into(),
+                }))
+            }
+            Err(err) => {
+                return match server_error(&err) {
+                    Some(text) => Ok(Transaction::Discarded(text)),
+                    None => Err(failed(err)),
+                }
+            }
+        }
+
+        let mut pipe = redis::pipe();
+        for args in commands {
+            pipe.add_command(to_cmd(args));
+        }
+        pipe.add_command(redis::cmd("EXEC"));
+        let mut replies = conn
+            .send_packed_commands(&pipe, 0, commands.len() + 1)
+            .await
+            .map_err(failed)?;
+        let exec = replies.pop();
+        match exec {
+            Some(Value::Array(items)) if items.len() == commands.len() => Ok(
+                Transaction::Executed(items.into_iter().map(Outcome::from_value).collect()),
+            ),
+            Some(Value::ServerError(err)) => {
+                let mut text = server_error_text(err.code(), err.details());
+                // Say which command made Redis discard the transaction.
+                let queued = replies.into_iter().enumerate().find_map(|(i, v)| match v {
+                    Value::ServerError(e) => Some((i, server_error_text(e.code(), e.details()))),
+                    _ => None,
+                });
+                if let Some((i, cause)) = queued {
+                    text.push_str(&format!(" (command {}: {cause})", i + 1));
+                }
+                Ok(Transaction::Discarded(text))
+            }
+            Some(Value::Nil) => Ok(Transaction::Discarded(
+                "EXECABORT Transaction discarded".into(),
+            )),
+            _ => Err(Unavailable(
+                "ERR redis answered EXEC with an unexpected reply".into(),
+            )),
+        }
+    }
+}
+
+/// Foreign error texts might quote a password or the token; they never leave unmasked.
+fn redact(text: &str, secrets: &[String]) -> String {
+    secrets.iter().fold(text.to_string(), |acc, secret| {
+        acc.replace(secret.as_str(), "***")
+    })
+}
+
+fn to_cmd(args: &Args) -> redis::Cmd {
+    let mut cmd = redis::Cmd::new();
+    for arg in args {
+        cmd.arg(arg.as_slice());
+    }
+    cmd
+}
+
+/// The server's error line when `err` is an error reply rather than a transport failure.
+fn server_error(err: &RedisError) -> Option<String> {
+    err.code().map(|code| server_error_text(code, err.detail()))
+}

@@ -1,0 +1,304 @@
+//! One HTTP request: auth, body, routing, and the JSON reply.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body as _, Incoming};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_TYPE};
+use hyper::http::request::Parts;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{json, Value as Json};
+use subtle::ConstantTimeEq;
+
+use crate::backend::{Backend, Transaction, Unavailable};
+use crate::command::{parse_batch, parse_command, parse_path, refusal, Args};
+use crate::reply::{result, Encoding, Outcome};
+
+/// After a body passes the limit it is still read (and discarded) up to this much more, so the
+/// client gets to read the 413 instead of a reset connection while it is still sending.
+const DRAIN_CAP: usize = 64 * 1024 * 1024;
+/// A body that takes longer than this to arrive is abandoned.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Shared {
+    pub token: Vec<u8>,
+    pub max_body: usize,
+    pub backend: Backend,
+    /// Source of `upstash-sync-token` values. One Redis has no replicas to catch up with, so a
+    /// counter that only grows is all the token needs to be.
+    pub sync: AtomicU64,
+}
+
+struct Reply {
+    status: StatusCode,
+    body: Json,
+    /// The request body was not read to its end, so the connection cannot be reused.
+    close: bool,
+}
+
+impl Reply {
+    fn ok(body: Json) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body,
+            close: false,
+        }
+    }
+
+    fn error(status: StatusCode, text: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            body: json!({ "error": text.into() }),
+            close: false,
+        }
+    }
+}
+
+pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let sync = shared.sync.fetch_add(1, Ordering::Relaxed) + 1;
+    let reply = route(&shared, req).await;
+    let mut response = Response::new(Full::new(Bytes::from(reply.body.to_string())));
+    *response.status_mut() = reply.status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("upstash-sync-token", HeaderValue::from(sync));
+    if reply.close {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+async fn route(shared: &Shared, req: Request<Incoming>) -> Reply {
+    let (parts, body) = req.into_parts();
+    let authorized = is_authorized(&parts, &shared.token);
+    // Read (or drain) the body before answering anything, so the client is never cut off
+    // mid-upload and a keep-alive connection stays usable.
+    let body = read_body(body, shared.max_body).await;
+    let close = !matches!(
+        body,
+        BodyRead::Complete(_) | BodyRead::TooLarge { drained: true }
+    );
+    let mut reply = dispatch(shared, &parts, authorized, body).await;
+    reply.close |= close;
+    reply
+}
+
+async fn dispatch(shared: &Shared, parts: &Parts, authorized: bool, body: BodyRead) -> Reply {
+    if !authorized {
+        return Reply::error(
+            StatusCode::UNAUTHORIZED,
+            "WRONGPASS invalid or missing auth token",
+        );
+    }
+    let body = match body {
+        BodyRead::Complete(body) => body,
+        BodyRead::TooLarge { .. } => {
+            return Reply::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "ERR request body too large (limit {} bytes)",
+                    shared.max_body
+                ),
+            )
+        }
+        BodyRead::Failed(why) => return Reply::error(StatusCode::BAD_REQUEST, why),
+    };
+    let post = match parts.method {
+        Method::POST => true,
+        Method::GET => false,
+        _ => {
+            return Reply::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "ERR only GET and POST are supported",
+            )
+        }
+    };
+    let encoding = match parts.headers.get("upstash-encoding") {
+        Some(v) if v.as_bytes().eq_ignore_ascii_case(b"base64") => Encoding::Base64,
+        _ => Encoding::Utf8,
+    };
+    let bad_request = |text: String| Reply::error(StatusCode::BAD_REQUEST, text);
+
+    match (parts.uri.path(), post) {
+        ("/", true) => match parse_command(&body) {
+            Ok(args) => single(shared, args, encoding).await,
+            Err(text) => bad_request(text),
+        },
+        ("/pipeline" | "/pipeline/", true) => match parse_batch(&body) {
+            Ok(commands) => pipeline(shared, commands, encoding).await,
+            Err(text) => bad_request(text),
+        },
+        ("/multi-exec" | "/multi-exec/", true) => match parse_batch(&body) {
+            Ok(commands) => transaction(shared, commands, encoding).await,
+            Err(text) => bad_request(text),
+        },
+        ("/pipeline" | "/pipeline/" | "/multi-exec" | "/multi-exec/", false) => Reply::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "ERR use POST with a JSON array of commands",
+        ),
+        (path, _) => match parse_path(path, post.then_some(&body[..])) {
+            Ok(args) => single(shared, args, encoding).await,
+            Err(text) => bad_request(text),
+        },
+    }
+}
+
+async fn single(shared: &Shared, args: Args, encoding: Encoding) -> Reply {
+    if let Some(why) = refusal(&args) {
+        return Reply::error(StatusCode::BAD_REQUEST, why);
+    }
+    match shared.backend.call(&args).await {
+        Ok(Outcome::Reply(value)) => Reply::ok(json!({ "result": result(&value, encoding) })),
+        Ok(Outcome::Error(text)) => Reply::error(StatusCode::BAD_REQUEST, text),
+        Err(Unavailable(text)) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, text),
+    }
+}
+
+async fn pipeline(shared: &Shared, commands: Vec<Args>, encoding: Encoding) -> Reply {
+    // Refused commands answer inline, like any failing item; the rest go in one round trip.
+    let refusals: Vec<Option<String>> = commands.iter().map(refusal).collect();
+    let allowed: Vec<Args> = commands
+        .into_iter()
+        .zip(&refusals)
+        .filter(|(_, refused)| refused.is_none())
+        .map(|(args, _)| args)
+        .collect();
+    let mut outcomes = match shared.backend.pipeline(&allowed).await {
+        Ok(outcomes) => outcomes.into_iter(),
+        Err(Unavailable(text)) => {
+            return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, text);
+        }
+    };
+    let items = refusals
+        .into_iter()
+        .map(|refused| match refused {
+            Some(why) => Outcome::Error(why).to_item(encoding),
+            None => outcomes
+                .next()
+                .map_or(Json::Null, |outcome| outcome.to_item(encoding)),
+        })
+        .collect();
+    Reply::ok(Json::Array(items))
+}
+
+async fn transaction(shared: &Shared, commands: Vec<Args>, encoding: Encoding) -> Reply {
+    // A refused command cannot be queued, so the whole transaction is refused, as Redis
+    // discards one with a command it cannot queue.
+    if let Some((i, why)) = commands
+        .iter()
+        .enumerate()
+        .find_map(|(i, args)| refusal(args).map(|why| (i, why)))
+    {
+        return Reply::error(
+            StatusCode::BAD_REQUEST,
+            format!("{why} (command {} of the transaction)", i + 1),
+        );
+    }
+    match shared.backend.transaction(&commands).await {
+        Ok(Transaction::Executed(outcomes)) => Reply::ok(Json::Array(
+            outcomes.iter().map(|o| o.to_item(encoding)).collect(),
+        )),
+        Ok(Transaction::Discarded(text)) => Reply::error(StatusCode::BAD_REQUEST, text),
+        Err(Unavailable(text)) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, text),
+    }
+}
+
+fn is_authorized(parts: &Parts, token: &[u8]) -> bool {
+    let matches = |given: &[u8]| bool::from(given.ct_eq(token));
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| bearer(v.as_bytes()))
+        .is_some_and(matches);
+    let query = parts
+        .uri
+        .query()
+        .and_then(query_token)
+        .is_some_and(|t| matches(&t));
+    header | query
+}
+
+/// `Bearer <token>`, the scheme in any case.
+fn bearer(value: &[u8]) -> Option<&[u8]> {
+    let rest = value
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
+        .map(|_| &value[7..])?;
+    Some(rest.trim_ascii())
+}
+
+/// `_token=<token>` from the query string, percent-decoded (a `+` stays a `+`).
+fn query_token(query: &str) -> Option<Vec<u8>> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("_token="))
+        .map(|raw| percent_encoding::percent_decode_str(raw).collect())
+}
+
+enum BodyRead {
+    Complete(Bytes),
+    /// Over the limit; `drained` when it was still read to its end.
+    TooLarge {
+        drained: bool,
+    },
+    Failed(String),
+}
+
+async fn read_body(mut body: Incoming, limit: usize) -> BodyRead {
+    if body
+        .size_hint()
+        .exact()
+        .is_some_and(|n| n > (limit + DRAIN_CAP) as u64)
+    {
+        return BodyRead::TooLarge { drained: false };
+    }
+    let deadline = tokio::time::Instant::now() + BODY_TIMEOUT;
+    let mut buf = BytesMut::new();
+    let mut total = 0usize;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(frame) => frame,
+            Err(_) if total > limit => return BodyRead::TooLarge { drained: false },
+            Err(_) => return BodyRead::Failed("ERR timed out reading the request body".into()),
+        };
+        match frame {
+            None => break,
+            Some(Err(_)) if total > limit => return BodyRead::TooLarge { drained: false },
+            Some(Err(e)) => return BodyRead::Failed(format!("ERR cannot read request body: {e}")),
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                total = total.saturating_add(data.len());
+                if total > limit.saturating_add(DRAIN_CAP) {
+                    return BodyRead::TooLarge { drained: false };
+                }
+                if total <= limit {
+                    buf.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+    if total > limit {
+        BodyRead::TooLarge { drained: true }
+    } else {
+        BodyRead::Complete(buf.freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_and_query_tokens_are_read() {
+        assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"bearer  abc "), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"Basic abc"), None);
+        assert_eq!(query_token("a=1&_token=x%2By+z"), Some(b"x+y+z".to_vec()));
+        assert_eq!(query_token("token=x"), None);
+    }
+}

@@ -1,0 +1,188 @@
+//! `digis-redis rest-server`: the Upstash Redis REST protocol in front of any Redis, as a local
+//! stand-in for Upstash in development and CI.
+//!
+//! - `POST /` with `["SET","k","v"]` → `{"result": X}` (a failing command: 400 `{"error"}`)
+//! - `POST /pipeline` and `POST /multi-exec` with an array of commands → an array of
+//!   `{"result"}` / `{"error"}` items
+//! - path style: `GET|POST /set/k/v` (a POST body is appended as the last argument)
+//! - `Authorization: Bearer <token>` or `?_token=`; `Upstash-Encoding: base64`
+
+mod backend;
+mod command;
+mod http;
+mod reply;
+
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// How long in-flight requests get to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// A client that does not finish sending its headers in this time is disconnected.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct RestServerConfig {
+    /// Interface to listen on; `127.0.0.1` by default.
+    pub host: String,
+    /// `0` picks a free port (see [`RunningServer::local_addr`]).
+    pub port: u16,
+    /// `redis://`, `rediss://` or `unix://`; the database comes from the URL.
+    pub redis_url: String,
+    /// The bearer token clients must send; must not be empty.
+    pub token: String,
+    /// Larger request bodies are answered with 413.
+    pub max_body_bytes: usize,
+}
+
+impl RestServerConfig {
+    pub const DEFAULT_HOST: &'static str = "127.0.0.1";
+    pub const DEFAULT_PORT: u16 = 8079;
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+    /// Defaults for everything but the Redis URL and the token.
+    pub fn new(redis_url: impl Into<String>, token: impl Into<String>) -> RestServerConfig {
+        RestServerConfig {
+            host: Self::DEFAULT_HOST.to_string(),
+            port: Self::DEFAULT_PORT,
+            redis_url: redis_url.into(),
+            token: token.into(),
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+// By hand, so the token and the Redis password never end up in a log line.
+impl fmt::Debug for RestServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RestServerConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("redis_url", &"<redacted>")
+            .field("token", &"<redacted>")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// A listening server. Dropping it stops accepting connections, as `shutdown` does without
+/// waiting.
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to a few seconds), then returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Binds and starts serving on the current tokio runtime. Redis is connected on first use, so a
+/// Redis that is down does not keep the server from starting (requests then answer 500).
+pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
+    if config.token.is_empty() {
+        return Err("a token is required".into());
+    }
+    if config.max_body_bytes == 0 {
+        return Err("max_body_bytes must be at least 1".into());
+    }
+    let backend = backend::Backend::new(&config.redis_url, secrets(&config))?;
+    let listener = TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let shared = Arc::new(http::Shared {
+        token: config.token.into_bytes(),
+        max_body: config.max_body_bytes,
+        backend,
+        sync: AtomicU64::new(0),
+    });
+    let warm = shared.clone();
+    tokio::spawn(async move { warm.backend.warm_up().await });
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(serve(listener, shared, stopped));
+    Ok(RunningServer { addr, stop, task })
+}
+
+/// The token and the URL's password (as written and decoded), masked in any error text.
+fn secrets(config: &RestServerConfig) -> Vec<String> {
+    let mut secrets = vec![config.token.clone()];
+    if let Some(password) = url::Url::parse(&config.redis_url)
+        .ok()
+        .and_then(|u| u.password().map(str::to_string))
+    {
+        let decoded = percent_encoding::percent_decode_str(&password)
+            .decode_utf8_lossy()
+            .into_owned();
+        secrets.push(password);
+        secrets.push(decoded);
+    }
+    // Very short "secrets" would mask ordinary words.
+    secrets.retain(|s| s.len() >= 3);
+    secrets
+}
+
+async fn serve(listener: TcpListener, shared: Arc<http::Shared>, mut stop: oneshot::Receiver<()>) {
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            // A dropped `RunningServer` stops the server too.
+            _ = &mut stop => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = shared.clone();
+                let service = service_fn(move |req| {
+                    let shared = shared.clone();
+                    async move { Ok::<_, Infallible>(http::handle(shared, req).await) }
+                });
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                connections.spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        }
+    }
+    drop(listener);
+    // Idle keep-alive connections close at once; busy ones after their current request.
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        connections.abort_all();
+    }
+    while connections.join_next().await.is_some() {}
+}

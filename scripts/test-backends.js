@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+'use strict'
+
+// Runs the jest suite once per backend: embedded (every test file), then the Redis protocol and
+// Upstash REST (through a `digis-redis rest-server` started here) for the conformance suite and
+// the backend-specific files. The backend comes from the environment, as in production.
+
+const { spawn, spawnSync } = require('node:child_process')
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const net = require('node:net')
+const os = require('node:os')
+const path = require('node:path')
+
+const ROOT = path.resolve(__dirname, '..')
+const JEST = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js')
+// Database 9 keeps the suite's keys away from anything else on a shared server.
+const REDIS_URL = process.env.REDIS_TEST_URL || 'redis://127.0.0.1:6379/9'
+const SHARED_FILES = ['__test__/conformance', '__test__/module-shape.test.js', '__test__/test-redis-script.test.js']
+const BACKEND_VARIABLES = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'KV_REST_API_URL', 'KV_REST_API_TOKEN', 'REDIS_URL']
+
+function redisReachable(url) {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: hostname, port: Number(port) || 6379 })
+    socket.setTimeout(1000)
+    socket.once('connect', () => {
+      socket.end('PING\r\n')
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+    socket.once('timeout', () => {
+      socket.destroy()
+      resolve(false)
+    })
+  })
+}
+
+/** Starts `digis-redis rest-server` on a free port; resolves with its URL and a stop(). */
+function startRestServer(redisUrl, token) {
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin', 'digis-redis.js'), 'rest-server', '--port', '0', '--redis', redisUrl, '--token', token],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  return new Promise((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => reject(new Error(`rest-server did not start: ${out}`)), 15000)
+    child.stdout.on('data', (chunk) => {
+      out += chunk
+      const match = /listening on (http:\/\/\S+)/.exec(out)
+      if (match) {
+        clearTimeout(timer)
+        resolve({
+          url: match[1],
+          stop: () =>
+            new Promise((done) => {
+              child.once('exit', done)
+              child.kill('SIGTERM')
+            }),
+        })
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`rest-server exited with ${code}: ${out}`)))
+  })
+}
+
+function runJest(label, env, files) {
+  const report = path.join(os.tmpdir(), `digis-redis-jest-${process.pid}-${label}.json`)
+  console.log(`\n=== jest on the ${label} backend ===\n`)
+  const result = spawnSync(process.execPath, [JEST, '--json', `--outputFile=${report}`, ...files], {
+    cwd: ROOT,
+    env,
+    stdio: 'inherit',
+  })
+  let counts = { passed: 0, failed: 0, skipped: 0 }
+  try {
+    const json = JSON.parse(fs.readFileSync(report, 'utf8'))
+    counts = { passed: json.numPassedTests, failed: json.numFailedTests, skipped: json.numPendingTests }
+    fs.rmSync(report, { force: true })
+  } catch {
+    counts.failed = 1
+  }
+  return { label, ok: result.status === 0, ...counts }
+}
+
+async function main() {
+  const baseEnv = { ...process.env }
+  for (const name of BACKEND_VARIABLES) delete baseEnv[name]
+  // Every file once on the embedded store; backends/ holds what only server backends have.
+  const results = [runJest('embedded', baseEnv, ['--testPathIgnorePatterns', '/__test__/backends/'])]
+
+  if (await redisReachable(REDIS_URL)) {
+    results.push(runJest('redis', { ...baseEnv, REDIS_URL }, [...SHARED_FILES, '__test__/backends/redis', '__test__/backends/mixed-fleet.test.js']))
+    const token = crypto.randomBytes(16).toString('hex')
+    const server = await startRestServer(REDIS_URL, token)
+    try {
+      results.push(
+        runJest(
+          'upstash',
+          { ...baseEnv, UPSTASH_REDIS_REST_URL: server.url, UPSTASH_REDIS_REST_TOKEN: token },
+          [...SHARED_FILES, '__test__/backends/upstash', '__test__/backends/mixed-fleet.test.js'],
+        ),
+      )
+    } finally {
+      await server.stop()
+    }
+  } else {
+    const reason = `no Redis answers at ${REDIS_URL} (start redis-server, or set REDIS_TEST_URL)`
+    console.error(`\n${'!'.repeat(78)}\n!! SKIPPED the redis and upstash backends: ${reason}\n${'!'.repeat(78)}\n`)
+    if (process.env.CI) {
+      console.error('CI must run every backend: failing.')
+      process.exitCode = 1
+    }
+  }
+
+  console.log('\n=== jest summary ===')
+  for (const r of results) {
+    console.log(`${r.label.padEnd(9)} ${r.ok ? 'ok  ' : 'FAIL'} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`)
+  }
+  const passed = results.reduce((n, r) => n + r.passed, 0)
+  const failed = results.reduce((n, r) => n + r.failed, 0)
+  console.log(`jest: ${passed} passed, ${failed} failed`)
+  if (results.some((r) => !r.ok)) process.exitCode = 1
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exitCode = 1
+})
