@@ -80,30 +80,28 @@ async function restServer(flags) {
   // The generated loader, not the package entry point: that one picks a backend from the
   // environment and warns about the embedded store.
   const { startRestServer } = require('../binding')
+
+  // Handlers go in before the ready line: whoever reads it may signal at once.
   let server
+  let stopping = false
+  const stop = () => {
+    if (stopping) return
+    stopping = true
+    Promise.resolve(server && server.close())
+      .catch((err) => console.error(`${PROGRAM} rest-server: ${err.message}`))
+      .finally(() => process.exit(0))
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+
   try {
     server = await startRestServer({ host, port, redisUrl, token, maxBodyBytes })
   } catch (err) {
     throw new UsageError(err.message)
   }
+  // The native server does not hold Node's event loop open; this timer does, until exit.
+  setInterval(() => {}, 1 << 30)
   console.log(`${PROGRAM} rest-server listening on ${server.url} (redis ${server.redisUrl})`)
-
-  // The native server does not hold Node's event loop open; this timer does, until close.
-  const keepAlive = setInterval(() => {}, 1 << 30)
-  let closing = false
-  const stop = () => {
-    if (closing) return
-    closing = true
-    server
-      .close()
-      .catch((err) => console.error(`${PROGRAM} rest-server: ${err.message}`))
-      .finally(() => {
-        clearInterval(keepAlive)
-        process.exit(0)
-      })
-  }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
 }
 
 /** A flag parsing error may quote any argument; never the token's value. */
@@ -112,7 +110,8 @@ function hideTokens(message, args) {
     if (arg === '--token') return args[i + 1] ? [args[i + 1]] : []
     return arg.startsWith('--token=') ? [arg.slice('--token='.length)] : []
   })
-  return tokens.filter(Boolean).reduce((text, token) => text.split(token).join('***'), message)
+  // Very short values would mask ordinary words of the message.
+  return tokens.filter((t) => t.length >= 3).reduce((text, token) => text.split(token).join('***'), message)
 }
 
 async function main(argv) {

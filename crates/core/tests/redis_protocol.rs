@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use digis_redis_core::{
-    Backend, Cmd, ErrorKind, Features, Reply, options::Timeouts, redis_protocol::RedisBackend,
-    script::OTP_VERIFY,
+    options::Timeouts, redis_protocol::RedisBackend, script::OTP_VERIFY, Backend, Cmd, ErrorKind,
+    Features, Reply,
 };
 
 const SHARED: &str = "redis://127.0.0.1:6379";
@@ -81,13 +81,19 @@ async fn commands_pipelines_and_transactions() {
     let db = backend(SHARED, 2000);
     let p = prefix("basic");
     assert_eq!(
-        db.call(Cmd::new("SET").arg(format!("{p}:a")).arg(vec![0xffu8, 0, 1]))
-            .await
-            .unwrap(),
+        db.call(
+            Cmd::new("SET")
+                .arg(format!("{p}:a"))
+                .arg(vec![0xffu8, 0, 1])
+        )
+        .await
+        .unwrap(),
         Reply::ok()
     );
     assert_eq!(
-        db.call(Cmd::new("GET").arg(format!("{p}:a"))).await.unwrap(),
+        db.call(Cmd::new("GET").arg(format!("{p}:a")))
+            .await
+            .unwrap(),
         Reply::Bulk(Bytes::from_static(&[0xff, 0, 1]))
     );
     let items = db
@@ -104,7 +110,10 @@ async fn commands_pipelines_and_transactions() {
     assert_eq!(items[0], Ok(Reply::Int(1)));
     let err = items[1].clone().unwrap_err();
     assert_eq!(err.kind, ErrorKind::Command);
-    assert!(err.message.starts_with("ERR value is not an integer"), "{err}");
+    assert!(
+        err.message.starts_with("ERR value is not an integer"),
+        "{err}"
+    );
     assert_eq!(items[2], Ok(Reply::bulk("1")));
     let tx = db
         .pipeline(
@@ -235,7 +244,9 @@ async fn reconnects_after_the_server_restarts() {
     }
     // Nothing was persisted, and the db index from the URL is used again after reconnecting.
     assert_eq!(db.call(Cmd::new("GET").arg("k")).await.unwrap(), Reply::Nil);
-    db.call(Cmd::new("SET").arg("k").arg("again")).await.unwrap();
+    db.call(Cmd::new("SET").arg("k").arg("again"))
+        .await
+        .unwrap();
     let other_db = backend(&format!("redis://127.0.0.1:{port}/0"), 500);
     assert_eq!(
         other_db.call(Cmd::new("GET").arg("k")).await.unwrap(),

@@ -186,25 +186,34 @@ async fn multi_exec_is_atomic_and_reports_per_command() {
     assert!(text.contains("command 2"), "{text}");
     assert_eq!(h.ok(json!(["GET", c])).await, json!("2"));
 
-    // Concurrent transactions never interleave: each sees its two INCRs back to back.
+    // Concurrent transactions never interleave, with each other or with single commands on the
+    // shared connection (which never see a MULTI: they answer integers, not "QUEUED").
     let a = h.key("atomic");
-    let runs: Vec<_> = (0..40)
-        .map(|_| {
-            let req = h.post("/multi-exec", json!([["INCR", a], ["INCR", a]]).to_string());
-            tokio::spawn(async move {
-                let res = req.send().await.unwrap();
-                assert_eq!(res.status(), 200);
-                serde_json::from_str::<Value>(&res.text().await.unwrap()).unwrap()
-            })
+    let spawn = |path: &str, body: Value| {
+        let req = h.post(path, body.to_string());
+        tokio::spawn(async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            serde_json::from_str::<Value>(&res.text().await.unwrap()).unwrap()
         })
-        .collect();
-    for run in runs {
+    };
+    let mut transactions = Vec::new();
+    let mut singles = Vec::new();
+    for _ in 0..40 {
+        transactions.push(spawn("/multi-exec", json!([["INCR", a], ["INCR", a]])));
+        singles.push(spawn("/", json!(["INCR", a])));
+    }
+    for run in transactions {
         let json = run.await.unwrap();
         let first = json[0]["result"].as_i64().unwrap();
         let second = json[1]["result"].as_i64().unwrap();
         assert_eq!(second, first + 1, "interleaved: {json}");
     }
-    assert_eq!(h.ok(json!(["GET", a])).await, json!("80"));
+    for run in singles {
+        let json = run.await.unwrap();
+        assert!(json["result"].is_i64(), "{json}");
+    }
+    assert_eq!(h.ok(json!(["GET", a])).await, json!("120"));
 
     // Connection-state commands are refused as a whole, and the shared connection is untouched.
     let answer = h

@@ -13,8 +13,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
 use crate::options::Timeouts;
-use crate::redact::{Secrets, redact_url};
-use crate::script::{Script, eval_by_sha};
+use crate::redact::{redact_url, Secrets};
+use crate::script::{eval_by_sha, Script};
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 
 use convert::{from_redis_error, from_value, to_redis_cmd};
@@ -102,12 +102,14 @@ impl RedisBackend {
         work: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
         let deadline = self.timeouts.call();
-        tokio::time::timeout(deadline, work).await.unwrap_or_else(|_| {
-            Err(Error::new(
-                ErrorKind::Timeout,
-                format!("redis call timed out after {} ms", deadline.as_millis()),
-            ))
-        })
+        tokio::time::timeout(deadline, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("redis call timed out after {} ms", deadline.as_millis()),
+                ))
+            })
     }
 
     async fn call_now(&self, cmd: Cmd) -> Result<Reply> {
