@@ -63,7 +63,21 @@ function captureLogs(mod) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-module.exports = { uniquePrefix, captureLogs, sleep, runNode, ROOT }
+/**
+ * A child-process script (for runNode) that loads the package, runs `setup`, times `call` and
+ * prints `{ ms, value }` or `{ error: { code, message } }` as JSON.
+ */
+const timedCall = (call, setup = '') => `
+  const r = require(${JSON.stringify(ROOT)})
+  ${setup}
+  const started = process.hrtime.bigint()
+  ${call}.then((value) => {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6
+    console.log(JSON.stringify({ ms, value }))
+  }, (err) => console.log(JSON.stringify({ error: { code: err.code, message: err.message } })))
+`
+
+module.exports = { uniquePrefix, captureLogs, sleep, runNode, timedCall, ROOT }
 
 /**
  * The exact text stored under `key`. The raw client JSON-parses replies (as @upstash/redis

@@ -4,7 +4,7 @@
 // secrets kept out of every message. Each case runs in a child process whose environment
 // selects the server under test.
 const net = require('node:net')
-const { runNode, ROOT } = require('../../helpers')
+const { runNode, timedCall, ROOT } = require('../../helpers')
 
 const PASSWORD = 'pw-never-shown-7f3a'
 const MOD = JSON.stringify(ROOT)
@@ -39,17 +39,6 @@ function freePort() {
     })
   })
 }
-
-/** Times one call in the child; prints { ms, value } as JSON. */
-const timedCall = (call, setup = '') => `
-  const r = require(${MOD})
-  ${setup}
-  const started = process.hrtime.bigint()
-  ${call}.then((value) => {
-    const ms = Number(process.hrtime.bigint() - started) / 1e6
-    console.log(JSON.stringify({ ms, value }))
-  }, (err) => console.log(JSON.stringify({ error: { code: err.code, message: err.message } })))
-`
 
 describe('redis backend', () => {
   test('a refused connection answers the fallback quickly, logging no password', async () => {

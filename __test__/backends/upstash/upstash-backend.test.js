@@ -3,7 +3,7 @@
 // What only the Upstash REST backend has: the token, HTTP-level failures and deadlines. Each
 // case runs in a child process whose environment points at the server under test.
 const http = require('node:http')
-const { runNode, ROOT } = require('../../helpers')
+const { runNode, timedCall, ROOT } = require('../../helpers')
 
 const TOKEN = 'tok-never-shown-91c2e7'
 const MOD = JSON.stringify(ROOT)
@@ -38,16 +38,6 @@ function httpServer(handler) {
     )
   })
 }
-
-const timedCall = (call, setup = '') => `
-  const r = require(${MOD})
-  ${setup}
-  const started = process.hrtime.bigint()
-  ${call}.then((value) => {
-    const ms = Number(process.hrtime.bigint() - started) / 1e6
-    console.log(JSON.stringify({ ms, value }))
-  }, (err) => console.log(JSON.stringify({ error: { code: err.code, message: err.message } })))
-`
 
 describe('upstash backend', () => {
   test('sends requests the way @upstash/redis does', async () => {

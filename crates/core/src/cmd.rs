@@ -84,6 +84,11 @@ impl Cmd {
         &self.args
     }
 
+    /// `"SET k v"` as a command, split on whitespace; for tests and examples.
+    pub fn from_line(line: &str) -> Cmd {
+        Cmd::from_parts(line.split_whitespace().map(ToArg::to_arg).collect())
+    }
+
     pub fn name(&self) -> String {
         self.args
             .first()

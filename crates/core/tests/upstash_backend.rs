@@ -181,14 +181,6 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     })
 }
 
-fn cmd(line: &str) -> Cmd {
-    Cmd::from_parts(
-        line.split_whitespace()
-            .map(|p| Bytes::copy_from_slice(p.as_bytes()))
-            .collect(),
-    )
-}
-
 fn bulk(text: &str) -> Reply {
     Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()))
 }
@@ -216,7 +208,10 @@ async fn requests_look_like_upstash_redis_and_echo_the_sync_token() {
     let backend = mock.backend(quick());
     assert_eq!(backend.kind(), BackendKind::Upstash);
     for _ in 0..3 {
-        assert_eq!(backend.call(cmd("SET k vé EX 100")).await, Ok(Reply::ok()));
+        assert_eq!(
+            backend.call(Cmd::from_line("SET k vé EX 100")).await,
+            Ok(Reply::ok())
+        );
     }
     let requests = mock.requests();
     assert_eq!(requests.len(), 3);
@@ -250,7 +245,7 @@ async fn replies_are_decoded_from_base64_at_every_depth() {
     });
     let backend = mock.backend(quick());
     assert_eq!(
-        backend.call(cmd("NESTED")).await,
+        backend.call(Cmd::from_line("NESTED")).await,
         Ok(Reply::Array(vec![
             bulk("v1"),
             Reply::Nil,
@@ -260,14 +255,17 @@ async fn replies_are_decoded_from_base64_at_every_depth() {
         ]))
     );
     // Upstash leaves a top-level OK plain; its local proxy encodes it.
-    assert_eq!(backend.call(cmd("SET k v")).await, Ok(Reply::ok()));
-    let encoded = backend.call(cmd("ENCODED_OK")).await.unwrap();
+    assert_eq!(
+        backend.call(Cmd::from_line("SET k v")).await,
+        Ok(Reply::ok())
+    );
+    let encoded = backend.call(Cmd::from_line("ENCODED_OK")).await.unwrap();
     assert_eq!(encoded.into_bytes().as_deref(), Some(&b"OK"[..]));
     assert_eq!(
-        backend.call(cmd("BINARY")).await,
+        backend.call(Cmd::from_line("BINARY")).await,
         Ok(Reply::Bulk(Bytes::from_static(&[0xff, 0x00, 0xfe])))
     );
-    let err = backend.call(cmd("PLAIN")).await.unwrap_err();
+    let err = backend.call(Cmd::from_line("PLAIN")).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Protocol);
 }
 
@@ -289,18 +287,18 @@ async fn command_errors_pass_verbatim_and_bad_bodies_are_protocol_errors() {
         ),
     });
     let backend = mock.backend(quick());
-    let err = backend.call(cmd("INCR h")).await.unwrap_err();
+    let err = backend.call(Cmd::from_line("INCR h")).await.unwrap_err();
     assert_eq!(
         err,
         Error::command("WRONGTYPE Operation against a key holding the wrong kind of value")
     );
-    let err = backend.call(cmd("AUTH401")).await.unwrap_err();
+    let err = backend.call(Cmd::from_line("AUTH401")).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Command);
     assert!(err
         .message
         .starts_with("WRONGPASS invalid or missing auth token"));
     assert_no_token(&err);
-    let err = backend.call(cmd("HTML")).await.unwrap_err();
+    let err = backend.call(Cmd::from_line("HTML")).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Protocol);
     assert!(
         err.message
@@ -347,7 +345,14 @@ async fn pipelines_keep_inline_errors_and_transactions_can_abort() {
     });
     let backend = mock.backend(quick());
     let items = backend
-        .pipeline(vec![cmd("SET a 1"), cmd("INCR s"), cmd("EVAL x 0")], false)
+        .pipeline(
+            vec![
+                Cmd::from_line("SET a 1"),
+                Cmd::from_line("INCR s"),
+                Cmd::from_line("EVAL x 0"),
+            ],
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -367,18 +372,24 @@ async fn pipelines_keep_inline_errors_and_transactions_can_abort() {
 
     // One reply for two commands.
     let err = backend
-        .pipeline(vec![cmd("GET a"), cmd("GET b")], false)
+        .pipeline(
+            vec![Cmd::from_line("GET a"), Cmd::from_line("GET b")],
+            false,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Protocol);
 
     let items = backend
-        .pipeline(vec![cmd("INCR a"), cmd("INCR a")], true)
+        .pipeline(
+            vec![Cmd::from_line("INCR a"), Cmd::from_line("INCR a")],
+            true,
+        )
         .await
         .unwrap();
     assert_eq!(items, vec![Ok(Reply::Int(1)), Ok(Reply::Int(2))]);
     let err = backend
-        .pipeline(vec![cmd("BAD"), cmd("INCR a")], true)
+        .pipeline(vec![Cmd::from_line("BAD"), Cmd::from_line("INCR a")], true)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Command);
@@ -423,7 +434,7 @@ async fn a_server_that_never_answers_hits_the_call_deadline() {
     let mock = Mock::start(|_, _| Action::Hang);
     let backend = mock.backend(Timeouts::new(200, 500, 2));
     let started = Instant::now();
-    let err = backend.call(cmd("GET k")).await.unwrap_err();
+    let err = backend.call(Cmd::from_line("GET k")).await.unwrap_err();
     let elapsed = started.elapsed();
     assert_eq!(err.kind, ErrorKind::Timeout);
     assert_eq!(err.message, "upstash call timed out after 200 ms");
@@ -451,7 +462,7 @@ async fn idempotent_commands_are_retried_after_a_dropped_connection() {
         }
     });
     let backend = mock.backend(quick());
-    assert_eq!(backend.call(cmd("GET k")).await, Ok(bulk("v")));
+    assert_eq!(backend.call(Cmd::from_line("GET k")).await, Ok(bulk("v")));
     assert_eq!(mock.requests().len(), 2);
 }
 
@@ -466,7 +477,10 @@ async fn idempotent_batches_are_retried_too() {
     });
     let backend = mock.backend(quick());
     let items = backend
-        .pipeline(vec![cmd("SET k v"), cmd("GET k")], false)
+        .pipeline(
+            vec![Cmd::from_line("SET k v"), Cmd::from_line("GET k")],
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(items, vec![Ok(Reply::ok()), Ok(bulk("v"))]);
@@ -483,7 +497,7 @@ async fn non_idempotent_commands_are_not_retried() {
         }
     });
     let backend = mock.backend(quick());
-    let err = backend.call(cmd("INCR k")).await.unwrap_err();
+    let err = backend.call(Cmd::from_line("INCR k")).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Connection);
     assert!(
         err.message.starts_with("upstash request failed"),
@@ -497,7 +511,10 @@ async fn non_idempotent_commands_are_not_retried() {
     let mock = Mock::start(|_, _| Action::Close);
     let backend = mock.backend(quick());
     let err = backend
-        .pipeline(vec![cmd("GET a"), cmd("INCR a")], false)
+        .pipeline(
+            vec![Cmd::from_line("GET a"), Cmd::from_line("INCR a")],
+            false,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Connection);
@@ -508,7 +525,7 @@ async fn non_idempotent_commands_are_not_retried() {
 async fn retries_stop_after_the_configured_count() {
     let mock = Mock::start(|_, _| Action::Close);
     let backend = mock.backend(Timeouts::new(1000, 500, 2));
-    let err = backend.call(cmd("GET k")).await.unwrap_err();
+    let err = backend.call(Cmd::from_line("GET k")).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Connection);
     assert!(err.message.contains("(3 attempts)"), "{}", err.message);
     assert_eq!(mock.requests().len(), 3);
@@ -524,7 +541,7 @@ async fn an_unreachable_server_fails_fast_without_leaking_the_token() {
         .port();
     let url = format!("http://127.0.0.1:{port}/?_token={TOKEN}");
     let backend = backend_at(&url, quick());
-    let err = backend.call(cmd("GET k")).await.unwrap_err();
+    let err = backend.call(Cmd::from_line("GET k")).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Connection);
     assert_no_token(&err);
 }

@@ -194,19 +194,11 @@ mod tests {
     use super::commands::test_util::*;
     use super::*;
 
-    fn cmd(line: &str) -> Cmd {
-        Cmd::from_parts(
-            line.split_whitespace()
-                .map(|p| Bytes::copy_from_slice(p.as_bytes()))
-                .collect(),
-        )
-    }
-
     #[test]
     fn transactions_are_atomic_across_threads() {
         let db = EmbeddedBackend::new();
-        let batch = [cmd("INCR a"), cmd("INCR b")];
-        let observer_batch = [cmd("GET a"), cmd("GET b")];
+        let batch = [Cmd::from_line("INCR a"), Cmd::from_line("INCR b")];
+        let observer_batch = [Cmd::from_line("GET a"), Cmd::from_line("GET b")];
         thread::scope(|scope| {
             for _ in 0..8 {
                 scope.spawn(|| {
@@ -235,7 +227,14 @@ mod tests {
     fn batches_keep_per_item_errors() {
         let db = EmbeddedBackend::new();
         ok(&db, "SET s text");
-        let results = db.execute_batch(&[cmd("INCR s"), cmd("SET k v"), cmd("GET k")], true);
+        let results = db.execute_batch(
+            &[
+                Cmd::from_line("INCR s"),
+                Cmd::from_line("SET k v"),
+                Cmd::from_line("GET k"),
+            ],
+            true,
+        );
         assert_eq!(
             results[0].as_ref().unwrap_err().message,
             "ERR value is not an integer or out of range"
@@ -247,7 +246,11 @@ mod tests {
     #[tokio::test]
     async fn queue_time_errors_discard_an_atomic_batch() {
         let db = EmbeddedBackend::new();
-        let cmds = vec![cmd("SET k v"), cmd("GET"), cmd("SET j v")];
+        let cmds = vec![
+            Cmd::from_line("SET k v"),
+            Cmd::from_line("GET"),
+            Cmd::from_line("SET j v"),
+        ];
         let e = db.pipeline(cmds.clone(), true).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Command);
         assert!(e.message.starts_with("EXECABORT"), "{}", e.message);
@@ -256,7 +259,7 @@ mod tests {
         assert_eq!(items.len(), 3);
         assert!(items.iter().all(Result::is_err));
 
-        let unsupported = vec![cmd("SET k v"), cmd("XADD s * f v")];
+        let unsupported = vec![Cmd::from_line("SET k v"), Cmd::from_line("XADD s * f v")];
         let e = db.pipeline(unsupported, true).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Unsupported);
 
@@ -290,7 +293,7 @@ mod tests {
         ok(&db, "SET k v");
         let e = run(&db, "__PANIC").unwrap_err();
         assert_eq!(e.kind, ErrorKind::Internal);
-        let items = db.execute_batch(&[cmd("__PANIC"), cmd("GET k")], true);
+        let items = db.execute_batch(&[Cmd::from_line("__PANIC"), Cmd::from_line("GET k")], true);
         assert_eq!(items[0].as_ref().unwrap_err().kind, ErrorKind::Internal);
         assert_eq!(items[1], Ok(bulk("v")));
         assert_eq!(ok(&db, "GET k"), bulk("v"));

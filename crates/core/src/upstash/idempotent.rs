@@ -81,17 +81,7 @@ pub(super) fn all_idempotent(cmds: &[Cmd]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-
     use super::*;
-
-    fn cmd(line: &str) -> Cmd {
-        Cmd::from_parts(
-            line.split_whitespace()
-                .map(|p| Bytes::copy_from_slice(p.as_bytes()))
-                .collect(),
-        )
-    }
 
     #[test]
     fn reads_are_idempotent_in_any_case() {
@@ -105,7 +95,7 @@ mod tests {
             "PING",
             "ttl k",
         ] {
-            assert!(is_idempotent(&cmd(line)), "{line}");
+            assert!(is_idempotent(&Cmd::from_line(line)), "{line}");
         }
     }
 
@@ -119,7 +109,7 @@ mod tests {
             "PSETEX k 10 v",
             "MSET a 1 b 2",
         ] {
-            assert!(is_idempotent(&cmd(line)), "{line}");
+            assert!(is_idempotent(&Cmd::from_line(line)), "{line}");
         }
     }
 
@@ -131,10 +121,10 @@ mod tests {
             "SET k v XX",
             "SET k v GET",
         ] {
-            assert!(!is_idempotent(&cmd(line)), "{line}");
+            assert!(!is_idempotent(&Cmd::from_line(line)), "{line}");
         }
         // A value that happens to read "NX" is not an option.
-        assert!(is_idempotent(&cmd("SET k NX")));
+        assert!(is_idempotent(&Cmd::from_line("SET k NX")));
     }
 
     #[test]
@@ -154,14 +144,20 @@ mod tests {
             "MSETNX a 1",
             "",
         ] {
-            assert!(!is_idempotent(&cmd(line)), "{line:?}");
+            assert!(!is_idempotent(&Cmd::from_line(line)), "{line:?}");
         }
     }
 
     #[test]
     fn a_batch_needs_every_command_idempotent() {
-        assert!(all_idempotent(&[cmd("GET a"), cmd("SET b 1")]));
-        assert!(!all_idempotent(&[cmd("GET a"), cmd("INCR b")]));
+        assert!(all_idempotent(&[
+            Cmd::from_line("GET a"),
+            Cmd::from_line("SET b 1")
+        ]));
+        assert!(!all_idempotent(&[
+            Cmd::from_line("GET a"),
+            Cmd::from_line("INCR b")
+        ]));
         assert!(all_idempotent(&[]));
     }
 }
