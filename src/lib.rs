@@ -51,7 +51,8 @@ fn to_js(err: digis_redis_core::Error) -> Error {
 }
 
 fn text(bytes: bytes::Bytes) -> String {
-    match String::from_utf8(bytes.to_vec()) {
+    // Vec::from takes the buffer without copying when the Bytes is its only owner.
+    match String::from_utf8(Vec::from(bytes)) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     }

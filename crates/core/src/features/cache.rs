@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 
-use super::{unexpected, Features};
-use crate::{Cmd, Reply, Result};
+use super::{array, unexpected, Features};
+use crate::{Cmd, Error, Reply, Result};
 
 /// Keys examined per SCAN step; large enough to keep round trips few, small enough that one
 /// step never holds the server for long.
@@ -15,11 +15,7 @@ impl Features {
             return Ok(Vec::new());
         }
         let reply = self.backend.call(Cmd::new("MGET").args(keys)).await?;
-        let items = reply
-            .clone()
-            .into_array()
-            .ok_or_else(|| unexpected("MGET", &reply))?;
-        items
+        array("MGET", reply)?
             .into_iter()
             .map(|item| match item {
                 Reply::Nil => Ok(None),
@@ -41,17 +37,14 @@ impl Features {
                 .arg(pattern)
                 .arg("COUNT")
                 .arg(SCAN_COUNT);
-            let reply = self.backend.call(cmd).await?;
-            let parts = reply.clone().into_array().unwrap_or_default();
-            let [next, Reply::Array(keys)] =
-                <[Reply; 2]>::try_from(parts).map_err(|_| unexpected("SCAN", &reply))?
-            else {
-                return Err(unexpected("SCAN", &reply));
+            let parts = array("SCAN", self.backend.call(cmd).await?)?;
+            let Ok([next, Reply::Array(keys)]) = <[Reply; 2]>::try_from(parts) else {
+                return Err(Error::protocol("SCAN did not answer [cursor, keys]"));
             };
             found.extend(keys.into_iter().filter_map(Reply::into_bytes));
             cursor = next
                 .into_bytes()
-                .ok_or_else(|| unexpected("SCAN", &reply))?;
+                .ok_or_else(|| Error::protocol("SCAN answered a cursor that is not a string"))?;
             if cursor.as_ref() == b"0" {
                 return Ok(found);
             }

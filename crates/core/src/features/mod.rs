@@ -41,6 +41,14 @@ fn all_ok(items: Vec<Result<Reply>>) -> Result<Vec<Reply>> {
     items.into_iter().collect()
 }
 
+/// The items of an array reply, without copying it.
+fn array(what: &str, reply: Reply) -> Result<Vec<Reply>> {
+    match reply {
+        Reply::Array(items) => Ok(items),
+        other => Err(unexpected(what, &other)),
+    }
+}
+
 fn unexpected(what: &str, reply: &Reply) -> Error {
     Error::protocol(format!("unexpected reply to {what}: {reply:?}"))
 }

@@ -1,7 +1,7 @@
 use bytes::Bytes;
 
-use super::{unexpected, Features};
-use crate::{keys, script::RATE_LIMIT_FIXED_WINDOW, Result};
+use super::{array, Features};
+use crate::{keys, script::RATE_LIMIT_FIXED_WINDOW, Reply, Result};
 
 /// The answer of `rateLimiter.check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,12 +29,14 @@ impl Features {
                 vec![Bytes::from(window_ms.to_string())],
             )
             .await?;
-        let parts = reply.clone().into_array().unwrap_or_default();
+        let parts = array("rate_limit_fixed_window", reply)?;
         let (Some(count), Some(ttl_ms)) = (
-            parts.first().and_then(|r| r.as_int()),
-            parts.get(1).and_then(|r| r.as_int()),
+            parts.first().and_then(Reply::as_int),
+            parts.get(1).and_then(Reply::as_int),
         ) else {
-            return Err(unexpected("rate_limit_fixed_window", &reply));
+            return Err(crate::Error::protocol(format!(
+                "rate_limit_fixed_window answered {parts:?}"
+            )));
         };
         let count = count.max(0) as u64;
         Ok(RateLimitDecision {

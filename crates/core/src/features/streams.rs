@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use super::{all_ok, unexpected, values::set_command, Features, Target};
+use super::{all_ok, array, values::set_command, Features, Target};
 use crate::{keys, Cmd, Reply, Result};
 
 impl Features {
@@ -41,10 +41,7 @@ impl Features {
             .backend
             .call(Cmd::new("SMEMBERS").arg(keys::ACTIVE_STREAM_INDEX))
             .await?;
-        let mut ids: Vec<Bytes> = reply
-            .clone()
-            .into_array()
-            .ok_or_else(|| unexpected("SMEMBERS", &reply))?
+        let mut ids: Vec<Bytes> = array("SMEMBERS", reply)?
             .into_iter()
             .filter_map(Reply::into_bytes)
             .collect();
