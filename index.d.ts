@@ -191,6 +191,8 @@ export interface Pipeline extends RawCommands<Pipeline> {
 }
 
 export interface RawClient extends RawCommands<Promise<any>> {
+  /** `[digis-redis raw client: <backend and address, secrets masked>]` */
+  toString(): string
   pipeline(): Pipeline
   /** Like pipeline(), but atomic (MULTI/EXEC). */
   multi(): Pipeline
@@ -232,6 +234,12 @@ export interface ConfigureOptions {
   strict?: boolean
   /** Where failures are reported, once per call. Default `console`; `null` silences. */
   logger?: Logger | null | false
+  /** Deadline of one call on a server backend, connecting and retries included (ms). Default 1000; env DIGIS_REDIS_TIMEOUT_MS. */
+  timeoutMs?: number
+  /** Bound on opening a connection (ms). Default 1000; env DIGIS_REDIS_CONNECT_TIMEOUT_MS. */
+  connectTimeoutMs?: number
+  /** Extra attempts after a transport failure of an idempotent REST command. Default 2; env DIGIS_REDIS_RETRIES. */
+  retries?: number
 }
 
 /** Changes process-wide settings; returns the current `{ strict }`. */

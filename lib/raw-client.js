@@ -273,8 +273,9 @@ class RawClient {
     return new Pipeline(this[kNative], true)
   }
 
+  /** Names the backend and its address; secrets are masked by the binding. */
   toString() {
-    return '[digis-redis raw client]'
+    return `[digis-redis raw client: ${this[kNative].description}]`
   }
 }
 

@@ -1,0 +1,50 @@
+'use strict'
+
+// Backend selection from the environment, as the original module reads it.
+const { selectBackend, timeoutsFromEnv } = require('../lib/environment')
+const { runNode, ROOT } = require('./helpers')
+
+describe('selectBackend', () => {
+  test('Upstash needs both URL and token, and wins over REDIS_URL', () => {
+    expect(selectBackend({ UPSTASH_REDIS_REST_URL: 'https://u', UPSTASH_REDIS_REST_TOKEN: 't', REDIS_URL: 'redis://r' })).toEqual({
+      kind: 'upstash',
+      url: 'https://u',
+      token: 't',
+    })
+    expect(selectBackend({ UPSTASH_REDIS_REST_URL: 'https://u', REDIS_URL: 'redis://r' })).toEqual({ kind: 'redis', url: 'redis://r' })
+    expect(selectBackend({ UPSTASH_REDIS_REST_URL: 'https://u' })).toEqual({ kind: 'embedded' })
+  })
+
+  test('KV_REST_API_URL / KV_REST_API_TOKEN are fallbacks for the Upstash variables', () => {
+    expect(selectBackend({ KV_REST_API_URL: 'https://kv', KV_REST_API_TOKEN: 'kt' })).toEqual({ kind: 'upstash', url: 'https://kv', token: 'kt' })
+    expect(selectBackend({ UPSTASH_REDIS_REST_URL: 'https://u', KV_REST_API_TOKEN: 'kt' })).toEqual({ kind: 'upstash', url: 'https://u', token: 'kt' })
+  })
+
+  test('nothing set selects the embedded store', () => {
+    expect(selectBackend({})).toEqual({ kind: 'embedded' })
+  })
+})
+
+describe('timeouts from the environment', () => {
+  test('whole numbers are taken, anything else is reported and ignored', () => {
+    const reports = []
+    const options = timeoutsFromEnv(
+      { DIGIS_REDIS_TIMEOUT_MS: '250', DIGIS_REDIS_CONNECT_TIMEOUT_MS: '-1', DIGIS_REDIS_RETRIES: '0' },
+      (message) => reports.push(message),
+    )
+    expect(options).toEqual({ callTimeoutMs: 250, retries: 0 })
+    expect(reports).toHaveLength(1)
+    expect(reports[0]).toMatch(/DIGIS_REDIS_CONNECT_TIMEOUT_MS/)
+  })
+})
+
+describe('the raw client names its backend without secrets', () => {
+  test.each([
+    ['redis', { REDIS_URL: 'redis://app:hunter2-secret@127.0.0.1:6399/4' }, /redis redis:\/\/app:\*\*\*@127\.0\.0\.1:6399\/4/],
+    ['upstash', { UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:8099', UPSTASH_REDIS_REST_TOKEN: 'hunter2-secret' }, /upstash http:\/\/127\.0\.0\.1:8099\/? \(token \*\*\*\)/],
+  ])('%s', async (_, env, expected) => {
+    const { stdout } = await runNode(`console.log(String(require(${JSON.stringify(ROOT)}).redis))`, { env })
+    expect(stdout).toMatch(expected)
+    expect(stdout).not.toContain('hunter2-secret')
+  })
+})
