@@ -38,21 +38,23 @@ export declare class NativeClient {
   creatorsInvalidate(id: string): Promise<void>
   streamsSetActive(id: string, value: string, ttlSeconds?: number | undefined | null): Promise<void>
   streamsRemoveActive(id: string): Promise<void>
-  streamsAllActive(): Promise<Array<string>>
+  streamsAllActive(presenceMs: number): Promise<Array<ActiveStreamItem>>
+  streamsViewerJoined(stream: string, viewer: string, presenceMs: number): Promise<void>
+  streamsViewerLeft(stream: string, viewer: string): Promise<void>
+  streamsViewerCount(stream: string, presenceMs: number): Promise<number>
+  /** `status` null clears it. */
+  creatorsSetStatus(id: string, status: string | undefined | null, ttlSeconds: number): Promise<void>
+  creatorsOnline(): Promise<Array<CreatorStatusItem>>
   streamsReindex(): Promise<number>
-  rateLimitCheck(id: string, limit: number, windowSeconds: number): Promise<RateLimitResult>
+  rateLimitCheck(id: string, algorithm: RateLimitAlgorithm, limit: number, windowSeconds: number, cost: number): Promise<RateLimitResult>
   rateLimitReset(id: string): Promise<void>
-  otpVerify(id: string, code: string): Promise<boolean>
+  otpStore(id: string, code: string, ttlSeconds?: number | undefined | null): Promise<void>
+  otpVerify(id: string, code: string, maxAttempts: number): Promise<boolean>
   ping(): Promise<boolean>
   /** One raw command; the reply as JSON text. */
   command(parts: Array<string>): Promise<string>
   /** Raw commands in one round trip (`atomic`: MULTI/EXEC); the items as JSON text. */
   pipeline(commands: Array<Array<string>>, atomic: boolean): Promise<string>
-  /**
-   * Entries the embedded store holds in memory, expired ones not yet reclaimed included;
-   * `null` on a server backend.
-   */
-  embeddedEntryCount(): number | null
 }
 
 /**
@@ -73,8 +75,19 @@ export declare class RestServer {
   close(): Promise<void>
 }
 
+export interface ActiveStreamItem {
+  /** The stored text, JSON-parsed by the JS layer. */
+  data: string
+  viewers: number
+}
+
 /** `CACHE_PREFIXES`, as JSON. */
 export declare function cachePrefixesJson(): string
+
+export interface CreatorStatusItem {
+  creatorId: string
+  status: string
+}
 
 /** Which key family a single-value call addresses; the key itself is built in Rust. */
 export declare const enum Namespace {
@@ -87,12 +100,24 @@ export declare const enum Namespace {
   CreatorList = 4,
   ActiveStream = 5,
   Otp = 6,
+  /** A creator's availability (`{creator:<id>}:status`). */
+  CreatorStatus = 7,
+  /** `token:<id>`. */
+  TokenBalance = 8,
+}
+
+/** `rateLimiter.check`'s `algorithm` option. */
+export declare const enum RateLimitAlgorithm {
+  TokenBucket = 0,
+  SlidingWindow = 1,
+  FixedWindow = 2,
 }
 
 export interface RateLimitResult {
   allowed: boolean
   remaining: number
-  reset: number
+  resetMs: number
+  retryAfterMs: number
 }
 
 export interface RestServerOptions {

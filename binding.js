@@ -839,5 +839,6 @@ module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.RestServer = nativeBinding.RestServer
 module.exports.cachePrefixesJson = nativeBinding.cachePrefixesJson
 module.exports.Namespace = nativeBinding.Namespace
+module.exports.RateLimitAlgorithm = nativeBinding.RateLimitAlgorithm
 module.exports.startRestServer = nativeBinding.startRestServer
 module.exports.ttlJson = nativeBinding.ttlJson

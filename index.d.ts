@@ -60,30 +60,67 @@ export interface Creators {
   getList<T = any>(): Promise<T | null>
   /** Deletes `creator:<id>` and `creator:list`. */
   invalidate(creatorId: Id): Promise<boolean>
+  /** Availability for `ttl` seconds (default TTL.SHORT); 'offline' clears it. Fallback `false`. */
+  setStatus(creatorId: Id, status: CreatorStatus, ttl?: number | string): Promise<boolean>
+  /** 'offline' when unknown or expired (also the fallback). */
+  getStatus(creatorId: Id): Promise<CreatorStatus>
+  /** Creators with a live status, from an index (never KEYS). Fallback `[]`. */
+  getOnline(): Promise<Array<{ creatorId: string; status: Exclude<CreatorStatus, 'offline'> }>>
 }
+
+export type CreatorStatus = 'online' | 'busy' | 'away' | 'offline'
 
 export interface Streams {
   /** `stream:active:<id>`, default TTL.LONG, and an entry in the live-stream index. */
   setActive(streamId: Id, streamData: unknown, ttl?: Ttl): Promise<boolean>
   getActive<T = any>(streamId: Id): Promise<T | null>
   removeActive(streamId: Id): Promise<boolean>
-  /** The data of every live stream, ordered by id (from the index, never KEYS). Fallback `[]`. */
-  getAllActive<T = any>(): Promise<T[]>
-  /** Extra: indexes `stream:active:*` keys written without the index (e.g. by the original module), using SCAN. The number found; fallback `0`. */
+  /** The data of every live stream, ordered by id (from the index, never KEYS); object data gains `viewers`. Fallback `[]`. */
+  getAllActive<T = any>(): Promise<Array<T & { viewers: number }>>
+  /** Indexes `stream:active:*` keys written without the index (e.g. by the original module), using SCAN. The number found; fallback `0`. */
   reindex(): Promise<number>
+  /** Marks a viewer present for the presence window (default 60 s); call again as a heartbeat. */
+  viewerJoined(streamId: Id, viewerId: Id): Promise<boolean>
+  viewerLeft(streamId: Id, viewerId: Id): Promise<boolean>
+  /** Unique viewers seen within the presence window. Fallback `0`. */
+  viewerCount(streamId: Id): Promise<number>
 }
 
 export interface RateLimitResult {
   allowed: boolean
   remaining: number
-  /** Whole seconds until the window ends. */
+  /** Whole seconds until the whole quota is available again. */
   reset: number
+  limit: number
+  /** Whole seconds until a request of the same cost would be allowed; 0 when allowed. */
+  retryAfter: number
+}
+
+export type RateLimitAlgorithm = 'token-bucket' | 'sliding-window' | 'fixed-window'
+
+export interface RateLimitOptions {
+  /** Default 'token-bucket'; 'fixed-window' shares the original module's `rate:<id>` counter. */
+  algorithm?: RateLimitAlgorithm
+  /** Tokens this request takes (default 1, at most `limit`). */
+  cost?: number
+  /** On a backend failure, block instead of allowing (default false: fail open). */
+  failClosed?: boolean
+}
+
+export interface RateLimitMiddlewareOptions extends RateLimitOptions {
+  limit?: number
+  window?: number
+  /** The identifier of a request; default: its client address (IPv6 grouped by /56). */
+  key?: (req: any) => string | Promise<string>
 }
 
 export interface RateLimiter {
-  /** Counts one request against `limit` per `window` seconds (defaults 10 and 60). Fails open: `{ allowed: true, remaining: limit, reset: window }`. */
-  check(identifier: Id, limit?: number, window?: number): Promise<RateLimitResult>
+  /** Checks one request against `limit` per `window` seconds (defaults 10 and 60), atomically, in one round trip. Fails open: `{ allowed: true, remaining: limit, reset: window, limit, retryAfter: 0 }`. */
+  check(identifier: Id, limit?: number, window?: number, options?: RateLimitOptions): Promise<RateLimitResult>
+  /** Clears every algorithm's state for the identifier, and any local block. */
   reset(identifier: Id): Promise<boolean>
+  /** Express middleware with draft-7 RateLimit headers; 429 + Retry-After + `{ error, retryAfter }` when blocked. Throws a TypeError for bad options. */
+  middleware(options?: RateLimitMiddlewareOptions): (req: any, res: any, next: (err?: unknown) => void) => Promise<void>
 }
 
 export interface Otp {
@@ -93,6 +130,19 @@ export interface Otp {
   verify(identifier: Id, code: string | number): Promise<boolean>
   /** The stored code as a string, or `null`. */
   get(identifier: Id): Promise<string | null>
+  /** Draws a code from the OS CSPRNG (digits 4–12, default 6), stores it for `ttl` (default TTL.SHORT), resets the guess count, returns it. Fallback `null`. */
+  generate(identifier: Id, options?: { digits?: number; ttl?: Ttl }): Promise<string | null>
+}
+
+/** A token balance: numbers, BigInts and decimal strings round-trip exactly. */
+export type Balance = number | bigint | string
+
+export interface Tokens {
+  /** `token:<userId>`, default TTL.SHORT. Fallback `false`. */
+  cacheBalance(userId: Id, balance: Balance, ttl?: Ttl): Promise<boolean>
+  /** The balance as cached (integers beyond 2^53 as BigInt), or `null`. */
+  getBalance(userId: Id): Promise<Balance | null>
+  invalidate(userId: Id): Promise<boolean>
 }
 
 export interface SetOptions {
@@ -206,6 +256,7 @@ export declare const creators: Creators
 export declare const streams: Streams
 export declare const rateLimiter: RateLimiter
 export declare const otp: Otp
+export declare const tokens: Tokens
 /** PING; `true` when the backend answers. Fallback `false`. */
 export declare function testConnection(): Promise<boolean>
 
@@ -240,10 +291,14 @@ export interface ConfigureOptions {
   connectTimeoutMs?: number
   /** Extra attempts after a transport failure of an idempotent REST command. Default 2; env DIGIS_REDIS_RETRIES. */
   retries?: number
+  /** Wrong guesses that destroy a one-time code. Default 5. */
+  otpMaxAttempts?: number
+  /** Seconds a viewer counts as present after their last viewerJoined(). Default 60. */
+  viewerPresenceSeconds?: number
 }
 
-/** Changes process-wide settings; returns the current `{ strict }`. */
-export declare function configure(options: ConfigureOptions): { strict: boolean }
+/** Changes process-wide settings; returns the current feature settings. */
+export declare function configure(options: ConfigureOptions): { strict: boolean; otpMaxAttempts: number; viewerPresenceSeconds: number }
 
 export type ErrorCode =
   | 'ERR_COMMAND'

@@ -29,7 +29,7 @@ settings.applyTimeouts = (timeouts) => native.setTimeouts(timeouts)
 
 const TTL = Object.freeze(JSON.parse(binding.ttlJson()))
 const CACHE_PREFIXES = Object.freeze(JSON.parse(binding.cachePrefixesJson()))
-const features = createFeatures(native, binding.Namespace, TTL)
+const features = createFeatures(native, binding, TTL)
 
 module.exports = {
   redis: new RawClient(native),

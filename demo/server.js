@@ -100,9 +100,9 @@ app.get('/streams/active', async (req, res) => {
 app.post('/otp/request', async (req, res) => {
   const email = req.body?.email
   if (!isNonEmptyString(email)) return res.status(400).json({ error: 'email is required' })
-  // Always 6 digits, leading zeros kept: codes are strings, not numbers.
-  const code = String(crypto.randomInt(0, 1_000_000)).padStart(6, '0')
-  if (!(await otp.store(email, code))) return res.status(503).json({ error: 'Could not store the code' })
+  // A fresh 6-digit code from the CSPRNG; a resend replaces the old one and its guess count.
+  const code = await otp.generate(email)
+  if (!code) return res.status(503).json({ error: 'Could not store the code' })
   // Demo only: a real backend emails the code and never returns it.
   res.json({ sent: true, devCode: code })
 })

@@ -1,21 +1,30 @@
 'use strict'
 
+const crypto = require('node:crypto')
 const { guarded } = require('./guard')
 const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe } = require('./codec')
 const { invalidArgument } = require('./errors')
+const { encodeBalance, decodeBalance } = require('./balance')
+const { createRateLimiter } = require('./rate-limiter')
+const { settings } = require('./settings')
+
+const CREATOR_STATUSES = ['online', 'busy', 'away', 'offline']
 
 /**
- * The contract's namespaces over one native client. Parameter lists (names, defaults and so
- * `fn.length`) follow the original module; each call answers its contract fallback on failure.
+ * The contract's namespaces over one native client, plus the design document's additions.
+ * Parameter lists (names, defaults and so `fn.length`) follow the original module; each call
+ * answers its contract fallback on failure.
  */
-function createFeatures(native, Namespace, TTL) {
+function createFeatures(native, binding, TTL) {
+  const { Namespace } = binding
   // Single-value helpers shared by every namespace: the key is built in Rust from (ns, id).
   const set = (op, ns, id, value, ttl, encode = encodeValue) =>
     guarded(op, false, async () => {
       await native.set(ns, toKey(id, 'id'), encode(value), toTtl(ttl))
       return true
     })
-  const get = (op, ns, id) => guarded(op, null, async () => decodeValue(await native.get(ns, toKey(id, 'id'))))
+  const get = (op, ns, id, decode = decodeValue) =>
+    guarded(op, null, async () => decode(await native.get(ns, toKey(id, 'id'))))
   const del = (op, ns, id) =>
     guarded(op, false, async () => {
       await native.del(ns, toKey(id, 'id'))
@@ -76,7 +85,29 @@ function createFeatures(native, Namespace, TTL) {
         await native.creatorsInvalidate(toKey(creatorId, 'id'))
         return true
       }),
+    /** Availability: 'online', 'busy' or 'away' for `ttl` seconds; 'offline' clears it. */
+    setStatus: (creatorId, status, ttl = TTL.SHORT) =>
+      guarded('creators.setStatus', false, async () => {
+        if (!CREATOR_STATUSES.includes(status)) {
+          throw invalidArgument(`status must be one of ${CREATOR_STATUSES.join(', ')}, got ${describe(status)}`)
+        }
+        const id = toKey(creatorId, 'id')
+        await native.creatorsSetStatus(id, status === 'offline' ? null : status, toPositiveInteger(ttl, 'ttl'))
+        return true
+      }),
+    getStatus: (creatorId) =>
+      guarded('creators.getStatus', 'offline', async () => {
+        return (await native.get(Namespace.CreatorStatus, toKey(creatorId, 'id'))) ?? 'offline'
+      }),
+    /** `[{ creatorId, status }]` of every creator with a live status, from an index. */
+    getOnline: () => guarded('creators.getOnline', () => [], () => native.creatorsOnline()),
   }
+
+  const presenceMs = () => settings.viewerPresenceSeconds * 1000
+  // Streams the original module set have no index entry: adopt them once, before the first
+  // listing, with an incremental SCAN (server backends only; an embedded store starts empty).
+  let adopted = native.backend === 'embedded' ? Promise.resolve() : null
+  const adoptLegacyStreams = () => (adopted ??= guarded('streams.reindex', 0, () => native.streamsReindex()))
 
   const streams = {
     setActive: (streamId, streamData, ttl = TTL.LONG) =>
@@ -90,52 +121,78 @@ function createFeatures(native, Namespace, TTL) {
         await native.streamsRemoveActive(toKey(streamId, 'id'))
         return true
       }),
+    /** Live streams' data by id; object data gains a `viewers` count. */
     getAllActive: () =>
-      guarded('streams.getAllActive', () => [], async () => (await native.streamsAllActive()).map(decodeValue)),
-    /** Extra: indexes `stream:active:*` keys written without the index (by the original module). */
-    reindex: () => guarded('streams.reindex', 0, () => native.streamsReindex()),
-  }
-
-  const rateLimiter = {
-    check: (identifier, limit = 10, window = 60) =>
       guarded(
-        'rateLimiter.check',
-        // Fails open, as the original: a cache outage must not lock every user out.
-        () => ({ allowed: true, remaining: numberOr(limit, 10), reset: numberOr(window, 60) }),
+        'streams.getAllActive',
+        () => [],
         async () => {
-          const decision = await native.rateLimitCheck(
-            toKey(identifier, 'identifier'),
-            toPositiveInteger(limit, 'limit'),
-            toPositiveInteger(window, 'window'),
-          )
-          return { allowed: decision.allowed, remaining: decision.remaining, reset: decision.reset }
+          await adoptLegacyStreams()
+          const items = await native.streamsAllActive(presenceMs())
+          return items.map(({ data, viewers }) => {
+            const value = decodeValue(data)
+            return value !== null && typeof value === 'object' && !Array.isArray(value) ? { ...value, viewers } : value
+          })
         },
       ),
-    reset: (identifier) =>
-      guarded('rateLimiter.reset', false, async () => {
-        await native.rateLimitReset(toKey(identifier, 'identifier'))
+    /** Extra: indexes `stream:active:*` keys written without the index (by the original module). */
+    reindex: () => guarded('streams.reindex', 0, () => native.streamsReindex()),
+    /** A viewer is present for the presence window (default 60 s); call again as a heartbeat. */
+    viewerJoined: (streamId, viewerId) =>
+      guarded('streams.viewerJoined', false, async () => {
+        await native.streamsViewerJoined(toKey(streamId, 'id'), toKey(viewerId, 'viewerId'), presenceMs())
         return true
       }),
+    viewerLeft: (streamId, viewerId) =>
+      guarded('streams.viewerLeft', false, async () => {
+        await native.streamsViewerLeft(toKey(streamId, 'id'), toKey(viewerId, 'viewerId'))
+        return true
+      }),
+    /** Unique viewers seen within the presence window. */
+    viewerCount: (streamId) =>
+      guarded('streams.viewerCount', 0, () => native.streamsViewerCount(toKey(streamId, 'id'), presenceMs())),
   }
 
   const otp = {
-    store: (identifier, code, ttl = TTL.SHORT) => set('otp.store', Namespace.Otp, identifier, code, ttl, toCode),
-    // Compared as strings (the original compared a number with a string and always failed).
+    store: (identifier, code, ttl = TTL.SHORT) =>
+      guarded('otp.store', false, async () => {
+        await native.otpStore(toKey(identifier, 'identifier'), toCode(code), toTtl(ttl))
+        return true
+      }),
+    // Compared as strings (the original compared a number with a string and always failed);
+    // wrong guesses are counted and destroy the code after settings.otpMaxAttempts.
     verify: (identifier, code) =>
-      guarded('otp.verify', false, () => native.otpVerify(toKey(identifier, 'identifier'), toCode(code))),
+      guarded('otp.verify', false, () =>
+        native.otpVerify(toKey(identifier, 'identifier'), toCode(code), settings.otpMaxAttempts),
+      ),
     // The code as stored, a string: codes are not numbers ('012345' keeps its zero).
     get: (identifier) => guarded('otp.get', null, () => native.get(Namespace.Otp, toKey(identifier, 'identifier'))),
+    /** Draws a code from the OS CSPRNG, stores it (a resend resets the guess count), returns it. */
+    generate: (identifier, options = {}) =>
+      guarded('otp.generate', null, async () => {
+        const { digits = 6, ttl = TTL.SHORT } = options ?? {}
+        if (!Number.isInteger(digits) || digits < 4 || digits > 12) {
+          throw invalidArgument(`digits must be an integer from 4 to 12, got ${describe(digits)}`)
+        }
+        const code = String(crypto.randomInt(0, 10 ** digits)).padStart(digits, '0')
+        await native.otpStore(toKey(identifier, 'identifier'), code, toTtl(ttl))
+        return code
+      }),
   }
+
+  const tokens = {
+    /** `token:<userId>`; numbers, BigInts and decimal strings round-trip exactly. */
+    cacheBalance: (userId, balance, ttl = TTL.SHORT) =>
+      set('tokens.cacheBalance', Namespace.TokenBalance, userId, balance, ttl, encodeBalance),
+    getBalance: (userId) => get('tokens.getBalance', Namespace.TokenBalance, userId, decodeBalance),
+    invalidate: (userId) => del('tokens.invalidate', Namespace.TokenBalance, userId),
+  }
+
+  const rateLimiter = createRateLimiter(native, binding.RateLimitAlgorithm)
 
   const testConnection = () => guarded('testConnection', false, () => native.ping())
 
-  return { cache, sessions, users, creators, streams, rateLimiter, otp, testConnection }
-}
-
-/** The caller's number (or digit string) for a fail-open answer, else the default. */
-function numberOr(value, otherwise) {
-  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value
-  return typeof n === 'number' && Number.isFinite(n) ? n : otherwise
+  return { cache, sessions, users, creators, streams, rateLimiter, otp, tokens, testConnection }
 }
 
 /** One-time codes: strings of any length, or non-negative integers (123456 is '123456'). */

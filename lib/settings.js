@@ -7,6 +7,10 @@ const { toTimeoutOptions } = require('./environment')
 const settings = {
   strict: false,
   logger: console,
+  /** Wrong guesses that destroy a one-time code. */
+  otpMaxAttempts: 5,
+  /** How long a viewer counts as present after their last viewerJoined() heartbeat. */
+  viewerPresenceSeconds: 60,
   /** Set by index.js: hands deadline options to the native client. */
   applyTimeouts: () => {},
 }
@@ -29,9 +33,15 @@ function configure(options = {}) {
       throw invalidArgument('configure({ logger }) takes an object with an error() method, or null to silence')
     }
   }
+  for (const name of ['otpMaxAttempts', 'viewerPresenceSeconds']) {
+    if (!(name in options)) continue
+    const n = options[name]
+    if (!Number.isInteger(n) || n < 1 || n > 86400) throw invalidArgument(`configure({ ${name} }) takes an integer from 1 to 86400`)
+    settings[name] = n
+  }
   const timeouts = toTimeoutOptions(options)
   if (Object.keys(timeouts).length > 0) settings.applyTimeouts(timeouts)
-  return { strict: settings.strict }
+  return { strict: settings.strict, otpMaxAttempts: settings.otpMaxAttempts, viewerPresenceSeconds: settings.viewerPresenceSeconds }
 }
 
 module.exports = { settings, configure }

@@ -16,7 +16,7 @@ const ROOT = path.resolve(__dirname, '..')
 const JEST = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js')
 // Database 9 keeps the suite's keys away from anything else on a shared server.
 const REDIS_URL = process.env.REDIS_TEST_URL || 'redis://127.0.0.1:6379/9'
-const SHARED_FILES = ['__test__/conformance', '__test__/module-shape.test.js', '__test__/test-redis-script.test.js']
+const SHARED_FILES = ['__test__/conformance', '__test__/module-shape.test.js', '__test__/test-redis-script.test.js', '__test__/backends/servers']
 const BACKEND_VARIABLES = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'KV_REST_API_URL', 'KV_REST_API_TOKEN', 'REDIS_URL']
 
 function redisReachable(url) {
@@ -65,10 +65,12 @@ function startRestServer(redisUrl, token) {
   })
 }
 
+/** Server runs go file by file: their tests share one server and read its command counters. */
 function runJest(label, env, files) {
   const report = path.join(os.tmpdir(), `digis-redis-jest-${process.pid}-${label}.json`)
   console.log(`\n=== jest on the ${label} backend ===\n`)
-  const result = spawnSync(process.execPath, [JEST, '--json', `--outputFile=${report}`, ...files], {
+  const serial = label === 'embedded' ? [] : ['--runInBand']
+  const result = spawnSync(process.execPath, [JEST, ...serial, '--json', `--outputFile=${report}`, ...files], {
     cwd: ROOT,
     env,
     stdio: 'inherit',
@@ -91,15 +93,15 @@ async function main() {
   const results = [runJest('embedded', baseEnv, ['--testPathIgnorePatterns', '/__test__/backends/'])]
 
   if (await redisReachable(REDIS_URL)) {
-    results.push(runJest('redis', { ...baseEnv, REDIS_URL }, [...SHARED_FILES, '__test__/backends/redis', '__test__/backends/mixed-fleet.test.js']))
+    results.push(runJest('redis', { ...baseEnv, REDIS_URL, REDIS_TEST_URL: REDIS_URL }, [...SHARED_FILES, '__test__/backends/redis']))
     const token = crypto.randomBytes(16).toString('hex')
     const server = await startRestServer(REDIS_URL, token)
     try {
       results.push(
         runJest(
           'upstash',
-          { ...baseEnv, UPSTASH_REDIS_REST_URL: server.url, UPSTASH_REDIS_REST_TOKEN: token },
-          [...SHARED_FILES, '__test__/backends/upstash', '__test__/backends/mixed-fleet.test.js'],
+          { ...baseEnv, UPSTASH_REDIS_REST_URL: server.url, UPSTASH_REDIS_REST_TOKEN: token, REDIS_TEST_URL: REDIS_URL },
+          [...SHARED_FILES, '__test__/backends/upstash'],
         ),
       )
     } finally {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use digis_redis_core::{
     backend::Unavailable,
     embedded::EmbeddedBackend,
-    features::Target,
+    features::{Algorithm, Target},
     keys,
     options::Timeouts,
     redis_protocol::RedisBackend,
@@ -32,6 +32,18 @@ pub enum Namespace {
     CreatorList,
     ActiveStream,
     Otp,
+    /// A creator's availability (`{creator:<id>}:status`).
+    CreatorStatus,
+    /// `token:<id>`.
+    TokenBalance,
+}
+
+/// `rateLimiter.check`'s `algorithm` option.
+#[napi]
+pub enum RateLimitAlgorithm {
+    TokenBucket,
+    SlidingWindow,
+    FixedWindow,
 }
 
 fn target(ns: Namespace, id: String) -> Target {
@@ -43,6 +55,8 @@ fn target(ns: Namespace, id: String) -> Target {
         Namespace::CreatorList => Target::CreatorList,
         Namespace::ActiveStream => Target::ActiveStream(id),
         Namespace::Otp => Target::Otp(id),
+        Namespace::CreatorStatus => Target::CreatorStatus(id),
+        Namespace::TokenBalance => Target::TokenBalance(id),
     }
 }
 
@@ -89,7 +103,21 @@ pub fn ttl_json() -> String {
 pub struct RateLimitResult {
     pub allowed: bool,
     pub remaining: f64,
-    pub reset: f64,
+    pub reset_ms: f64,
+    pub retry_after_ms: f64,
+}
+
+#[napi(object)]
+pub struct ActiveStreamItem {
+    /// The stored text, JSON-parsed by the JS layer.
+    pub data: String,
+    pub viewers: f64,
+}
+
+#[napi(object)]
+pub struct CreatorStatusItem {
+    pub creator_id: String,
+    pub status: String,
 }
 
 /// Deadlines and retries of the server backends (milliseconds); absent fields keep their value.
@@ -117,21 +145,14 @@ fn apply(timeouts: &Timeouts, options: &TimeoutOptions) {
 #[napi]
 pub struct NativeClient {
     features: Arc<Features>,
-    embedded: Option<EmbeddedBackend>,
     timeouts: Arc<Timeouts>,
     description: String,
 }
 
 impl NativeClient {
-    fn over(
-        backend: SharedBackend,
-        embedded: Option<EmbeddedBackend>,
-        timeouts: Arc<Timeouts>,
-        description: String,
-    ) -> NativeClient {
+    fn over(backend: SharedBackend, timeouts: Arc<Timeouts>, description: String) -> NativeClient {
         NativeClient {
             features: Arc::new(Features::new(backend)),
-            embedded,
             timeouts,
             description,
         }
@@ -144,15 +165,10 @@ impl NativeClient {
         timeouts: Arc<Timeouts>,
     ) -> NativeClient {
         match made {
-            Ok((backend, description)) => NativeClient::over(backend, None, timeouts, description),
+            Ok((backend, description)) => NativeClient::over(backend, timeouts, description),
             Err(err) => {
                 let description = format!("{} (unavailable: {})", kind.name(), err.message);
-                NativeClient::over(
-                    Arc::new(Unavailable::new(kind, err)),
-                    None,
-                    timeouts,
-                    description,
-                )
+                NativeClient::over(Arc::new(Unavailable::new(kind, err)), timeouts, description)
             }
         }
     }
@@ -163,9 +179,11 @@ impl NativeClient {
     /// A client on the in-process store.
     #[napi(factory)]
     pub fn embedded() -> NativeClient {
-        let store = EmbeddedBackend::new();
-        let backend: SharedBackend = Arc::new(store.clone());
-        NativeClient::over(backend, Some(store), Arc::default(), "embedded".to_string())
+        NativeClient::over(
+            Arc::new(EmbeddedBackend::new()),
+            Arc::default(),
+            "embedded".to_string(),
+        )
     }
 
     /// A client on the Redis protocol (`redis://`, `rediss://`). Never throws: a bad URL makes
@@ -295,9 +313,76 @@ impl NativeClient {
     }
 
     #[napi]
-    pub async fn streams_all_active(&self) -> Result<Vec<String>> {
-        let values = self.features.streams_all_active().await.map_err(to_js)?;
-        Ok(values.into_iter().map(text).collect())
+    pub async fn streams_all_active(&self, presence_ms: u32) -> Result<Vec<ActiveStreamItem>> {
+        let streams = self
+            .features
+            .streams_all_active(u64::from(presence_ms))
+            .await
+            .map_err(to_js)?;
+        Ok(streams
+            .into_iter()
+            .map(|s| ActiveStreamItem {
+                data: text(s.data),
+                viewers: s.viewers as f64,
+            })
+            .collect())
+    }
+
+    #[napi]
+    pub async fn streams_viewer_joined(
+        &self,
+        stream: String,
+        viewer: String,
+        presence_ms: u32,
+    ) -> Result<()> {
+        self.features
+            .streams_viewer_joined(&stream, &viewer, u64::from(presence_ms))
+            .await
+            .map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn streams_viewer_left(&self, stream: String, viewer: String) -> Result<()> {
+        self.features
+            .streams_viewer_left(&stream, &viewer)
+            .await
+            .map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn streams_viewer_count(&self, stream: String, presence_ms: u32) -> Result<f64> {
+        let n = self
+            .features
+            .streams_viewer_count(&stream, u64::from(presence_ms))
+            .await
+            .map_err(to_js)?;
+        Ok(n as f64)
+    }
+
+    /// `status` null clears it.
+    #[napi]
+    pub async fn creators_set_status(
+        &self,
+        id: String,
+        status: Option<String>,
+        ttl_seconds: u32,
+    ) -> Result<()> {
+        self.features
+            .creators_set_status(&id, status.as_deref(), u64::from(ttl_seconds))
+            .await
+            .map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn creators_online(&self) -> Result<Vec<CreatorStatusItem>> {
+        let online = self.features.creators_online().await.map_err(to_js)?;
+        Ok(online
+            .into_iter()
+            .map(|(creator_id, status)| CreatorStatusItem {
+                creator_id,
+                status: text(status),
+            })
+            .collect())
     }
 
     #[napi]
@@ -310,18 +395,32 @@ impl NativeClient {
     pub async fn rate_limit_check(
         &self,
         id: String,
+        algorithm: RateLimitAlgorithm,
         limit: u32,
         window_seconds: u32,
+        cost: u32,
     ) -> Result<RateLimitResult> {
+        let algorithm = match algorithm {
+            RateLimitAlgorithm::TokenBucket => Algorithm::TokenBucket,
+            RateLimitAlgorithm::SlidingWindow => Algorithm::SlidingWindow,
+            RateLimitAlgorithm::FixedWindow => Algorithm::FixedWindow,
+        };
         let d = self
             .features
-            .rate_limit_check(&id, u64::from(limit), u64::from(window_seconds))
+            .rate_limit_check(
+                &id,
+                algorithm,
+                u64::from(limit),
+                u64::from(window_seconds),
+                u64::from(cost),
+            )
             .await
             .map_err(to_js)?;
         Ok(RateLimitResult {
             allowed: d.allowed,
             remaining: d.remaining as f64,
-            reset: d.reset as f64,
+            reset_ms: d.reset_ms as f64,
+            retry_after_ms: d.retry_after_ms as f64,
         })
     }
 
@@ -331,8 +430,24 @@ impl NativeClient {
     }
 
     #[napi]
-    pub async fn otp_verify(&self, id: String, code: String) -> Result<bool> {
-        self.features.otp_verify(&id, &code).await.map_err(to_js)
+    pub async fn otp_store(
+        &self,
+        id: String,
+        code: String,
+        ttl_seconds: Option<u32>,
+    ) -> Result<()> {
+        self.features
+            .otp_store(&id, code.into(), ttl_seconds.map(u64::from))
+            .await
+            .map_err(to_js)
+    }
+
+    #[napi]
+    pub async fn otp_verify(&self, id: String, code: String, max_attempts: u32) -> Result<bool> {
+        self.features
+            .otp_verify(&id, &code, max_attempts)
+            .await
+            .map_err(to_js)
     }
 
     #[napi]
@@ -362,12 +477,5 @@ impl NativeClient {
             .await
             .map_err(to_js)?;
         Ok(reply_json::pipeline_to_json(&items))
-    }
-
-    /// Entries the embedded store holds in memory, expired ones not yet reclaimed included;
-    /// `null` on a server backend.
-    #[napi]
-    pub fn embedded_entry_count(&self) -> Option<u32> {
-        self.embedded.as_ref().map(|s| s.key_count() as u32)
     }
 }

@@ -1,7 +1,7 @@
 'use strict'
 
 const mod = require('../..')
-const { cache, sessions, users, creators, streams, rateLimiter, otp, redis, DigisRedisError } = mod
+const { cache, sessions, users, creators, streams, rateLimiter, otp, tokens, redis, DigisRedisError } = mod
 const { uniquePrefix, captureLogs } = require('../helpers')
 
 const P = uniquePrefix('fallback')
@@ -14,8 +14,8 @@ beforeEach(() => {
 afterEach(() => logs.restore())
 afterAll(async () => {
   await cache.delPattern(`${P}*`)
-  for (const prefix of ['user', 'session', 'creator', 'rate', 'otp', 'stream:active']) {
-    await redis.del(`${prefix}:${P}`)
+  for (const prefix of ['user', 'session', 'creator', 'rate', 'otp', 'stream:active', 'token']) {
+    await redis.del(`${prefix}:${P}`, `{${prefix}:${P}}:tb`)
   }
 })
 
@@ -55,12 +55,19 @@ describe('operational failures answer the contract fallback and log once', () =>
     expectOneLog(operation, 'ERR_COMMAND')
   })
 
-  test('rateLimiter.check fails open with the given limit and window', async () => {
-    await wrongTypeKey(`rate:${P}`)
+  test('rateLimiter.check fails open with the given limit and window, or closed when asked', async () => {
+    await redis.set(`{rate:${P}}:tb`, 'not a hash')
     logs.clear()
-    await expect(rateLimiter.check(P, 7, 30)).resolves.toEqual({ allowed: true, remaining: 7, reset: 30 })
+    await expect(rateLimiter.check(P, 7, 30)).resolves.toEqual({ allowed: true, remaining: 7, reset: 30, limit: 7, retryAfter: 0 })
     expectOneLog('rateLimiter.check', 'ERR_COMMAND')
-    await expect(rateLimiter.check(P)).resolves.toEqual({ allowed: true, remaining: 10, reset: 60 })
+    await expect(rateLimiter.check(P)).resolves.toEqual({ allowed: true, remaining: 10, reset: 60, limit: 10, retryAfter: 0 })
+    await expect(rateLimiter.check(P, 7, 30, { failClosed: true })).resolves.toEqual({
+      allowed: false,
+      remaining: 0,
+      reset: 30,
+      limit: 7,
+      retryAfter: 30,
+    })
   })
 
   test('strict mode rejects the same calls with typed errors', async () => {
@@ -70,7 +77,7 @@ describe('operational failures answer the contract fallback and log once', () =>
     expect(err).toBeInstanceOf(DigisRedisError)
     expect(err.code).toBe('ERR_COMMAND')
     expect(err.message).toMatch(/WRONGTYPE/)
-    await wrongTypeKey(`rate:${P}`)
+    await redis.set(`{rate:${P}}:tb`, 'not a hash')
     await expect(rateLimiter.check(P)).rejects.toMatchObject({ code: 'ERR_COMMAND' })
     expect(logs.errors).toHaveLength(0)
   })
@@ -108,13 +115,26 @@ describe('bad input answers the fallback with a reason, or a TypeError in strict
     ['creators.invalidate', () => creators.invalidate(undefined), false],
     ['streams.setActive', () => streams.setActive(P, 1n), false],
     ['streams.removeActive', () => streams.removeActive({}), false],
-    ['rateLimiter.check', () => rateLimiter.check(P, 0, 60), { allowed: true, remaining: 0, reset: 60 }],
-    ['rateLimiter.check', () => rateLimiter.check(P, 10, -1), { allowed: true, remaining: 10, reset: -1 }],
+    ['rateLimiter.check', () => rateLimiter.check(P, 0, 60), { allowed: true, remaining: 0, reset: 60, limit: 0, retryAfter: 0 }],
+    ['rateLimiter.check', () => rateLimiter.check(P, 10, -1), { allowed: true, remaining: 10, reset: -1, limit: 10, retryAfter: 0 }],
+    ['rateLimiter.check', () => rateLimiter.check(P, 10, 60, { cost: 11 }), { allowed: true, remaining: 10, reset: 60, limit: 10, retryAfter: 0 }],
+    ['rateLimiter.check', () => rateLimiter.check(P, 10, 60, { algorithm: 'leaky' }), { allowed: true, remaining: 10, reset: 60, limit: 10, retryAfter: 0 }],
+    ['rateLimiter.check', () => rateLimiter.check(P, 10, 60, 'fast'), { allowed: true, remaining: 10, reset: 60, limit: 10, retryAfter: 0 }],
     ['rateLimiter.reset', () => rateLimiter.reset(undefined), false],
     ['otp.store', () => otp.store(P, undefined), false],
     ['otp.verify', () => otp.verify(P, undefined), false],
     ['otp.verify', () => otp.verify(P, { code: 1 }), false],
     ['otp.get', () => otp.get(undefined), null],
+    ['otp.generate', () => otp.generate(P, { digits: 3 }), null],
+    ['otp.generate', () => otp.generate(P, { ttl: -1 }), null],
+    ['creators.setStatus', () => creators.setStatus(P, 'dancing'), false],
+    ['creators.setStatus', () => creators.setStatus(P, 'online', 0), false],
+    ['creators.getStatus', () => creators.getStatus(undefined), 'offline'],
+    ['streams.viewerJoined', () => streams.viewerJoined(P, undefined), false],
+    ['streams.viewerCount', () => streams.viewerCount(null), 0],
+    ['tokens.cacheBalance', () => tokens.cacheBalance(P, '12,50'), false],
+    ['tokens.cacheBalance', () => tokens.cacheBalance(P, NaN), false],
+    ['tokens.getBalance', () => tokens.getBalance({}), null],
   ]
 
   test.each(badCalls)('%s (case %#) → fallback, reason logged, stored data untouched', async (operation, call, fallback) => {

@@ -1,6 +1,7 @@
 'use strict'
 
-const { otp, redis, TTL } = require('../..')
+const mod = require('../..')
+const { otp, redis, TTL } = mod
 const { uniquePrefix, storedText } = require('../helpers')
 
 const P = uniquePrefix('otp')
@@ -11,7 +12,7 @@ const id = (name) => {
   return value
 }
 afterAll(async () => {
-  for (const value of created) await redis.del(`otp:${value}`)
+  for (const value of created) await redis.del(`otp:${value}`, `{otp:${value}}:tries`)
 })
 
 describe('otp', () => {
@@ -66,10 +67,76 @@ describe('otp', () => {
     await expect(otp.verify(id('nobody'), '000000')).resolves.toBe(false)
   })
 
-  test('concurrent verifications of the right code succeed exactly once (atomic)', async () => {
+  test('1000 concurrent verifications of the right code succeed exactly once (atomic)', async () => {
     const who = id('race')
     await otp.store(who, '424242')
-    const results = await Promise.all(Array.from({ length: 200 }, () => otp.verify(who, '424242')))
+    const results = await Promise.all(Array.from({ length: 1000 }, () => otp.verify(who, '424242')))
     expect(results.filter(Boolean)).toHaveLength(1)
+  })
+
+  test('wrong guesses are counted, and the 5th destroys the code', async () => {
+    const who = id('guesses')
+    await otp.store(who, '777777')
+    for (let i = 0; i < 4; i++) await expect(otp.verify(who, `00000${i}`)).resolves.toBe(false)
+    await expect(redis.get(`{otp:${who}}:tries`)).resolves.toBe(4)
+    const ttl = await redis.pttl(`{otp:${who}}:tries`)
+    expect(ttl).toBeGreaterThan(0)
+    expect(ttl).toBeLessThanOrEqual(TTL.SHORT * 1000)
+    await expect(otp.verify(who, '000009')).resolves.toBe(false)
+    await expect(otp.get(who)).resolves.toBeNull()
+    await expect(otp.verify(who, '777777')).resolves.toBe(false)
+    await expect(redis.exists(`otp:${who}`, `{otp:${who}}:tries`)).resolves.toBe(0)
+  })
+
+  test('concurrent wrong guesses cannot exceed the cap', async () => {
+    const who = id('guess-storm')
+    await otp.store(who, '135790')
+    const guesses = Array.from({ length: 200 }, (_, i) => otp.verify(who, String(100000 + i)))
+    await Promise.all(guesses)
+    await expect(otp.verify(who, '135790')).resolves.toBe(false)
+  })
+
+  test('the cap is configurable', async () => {
+    const who = id('cap')
+    mod.configure({ otpMaxAttempts: 2 })
+    try {
+      await otp.store(who, '246810')
+      await otp.verify(who, '1')
+      await expect(otp.get(who)).resolves.toBe('246810')
+      await otp.verify(who, '2')
+      await expect(otp.get(who)).resolves.toBeNull()
+    } finally {
+      mod.configure({ otpMaxAttempts: 5 })
+    }
+  })
+
+  test('a right code consumes the guess count too', async () => {
+    const who = id('cleanup')
+    await otp.store(who, '112233')
+    await otp.verify(who, '000000')
+    await expect(otp.verify(who, '112233')).resolves.toBe(true)
+    await expect(redis.exists(`{otp:${who}}:tries`)).resolves.toBe(0)
+  })
+
+  test('generate draws a fresh code, stores it, and a resend resets the guesses', async () => {
+    const who = id('generate')
+    const code = await otp.generate(who)
+    expect(code).toMatch(/^\d{6}$/)
+    await expect(otp.get(who)).resolves.toBe(code)
+    const ttl = await redis.ttl(`otp:${who}`)
+    expect(ttl).toBeGreaterThan(TTL.SHORT - 5)
+    for (let i = 0; i < 4; i++) await otp.verify(who, 'wrong')
+    const resent = await otp.generate(who, { digits: 8, ttl: 60 })
+    expect(resent).toMatch(/^\d{8}$/)
+    await expect(redis.exists(`{otp:${who}}:tries`)).resolves.toBe(0)
+    await otp.verify(who, 'wrong') // one guess after the resend does not destroy it
+    await expect(otp.verify(who, resent)).resolves.toBe(true)
+    expect(await redis.ttl(`otp:${who}`)).toBe(-2)
+  })
+
+  test('generated codes are spread over the whole range', async () => {
+    const codes = await Promise.all(Array.from({ length: 200 }, (_, i) => otp.generate(id(`spread-${i % 5}`), { digits: 4 })))
+    expect(new Set(codes).size).toBeGreaterThan(150)
+    expect(codes.some((c) => c.startsWith('0') || c.startsWith('1') || c.startsWith('2'))).toBe(true)
   })
 })

@@ -90,7 +90,7 @@ describe('redis backend', () => {
       { env: { REDIS_URL: `memcached://app:${PASSWORD}@127.0.0.1:11211` } },
     )
     expect(code).toBe(0)
-    expect(JSON.parse(stdout)).toEqual([false, false, { allowed: true, remaining: 10, reset: 60 }])
+    expect(JSON.parse(stdout)).toEqual([false, false, { allowed: true, remaining: 10, reset: 60, limit: 10, retryAfter: 0 }])
     expect(stderr).toMatch(/must start with redis:\/\/ or rediss:\/\//)
     expect(stderr).not.toContain(PASSWORD)
   })

@@ -103,7 +103,7 @@ describe('upstash backend', () => {
       const { stdout, stderr } = await runNode(timedCall(`r.rateLimiter.check('ip', 5, 30)`), {
         env: { UPSTASH_REDIS_REST_URL: server.url, UPSTASH_REDIS_REST_TOKEN: TOKEN },
       })
-      expect(JSON.parse(stdout).value).toEqual({ allowed: true, remaining: 5, reset: 30 })
+      expect(JSON.parse(stdout).value).toEqual({ allowed: true, remaining: 5, reset: 30, limit: 5, retryAfter: 0 })
       expect(stderr).toMatch(/rateLimiter\.check failed \(ERR_PROTOCOL\)/)
     } finally {
       await server.close()

@@ -33,6 +33,11 @@ pub const TTL: [(&str, u64); 5] = [
     ("WEEK", 604800),
 ];
 
+/// A key that belongs with `original` (same Redis Cluster slot): `{original}:suffix`.
+pub fn companion(original: &str, suffix: &str) -> String {
+    format!("{{{original}}}:{suffix}")
+}
+
 pub fn user(id: &str) -> String {
     format!("{USER}{id}")
 }
@@ -57,12 +62,46 @@ pub fn active_stream(id: &str) -> String {
 /// `stream:active:*` pattern, so the original module's `KEYS stream:active:*` never sees it.
 pub const ACTIVE_STREAM_INDEX: &str = "stream:index:active";
 
+/// The original module's fixed-window counter; also our fixed-window state.
 pub fn rate_limit(id: &str) -> String {
     format!("{RATE_LIMIT}{id}")
 }
 
+/// Token-bucket state, a hash: never the original's counter key, so old and new processes
+/// side by side never meet a WRONGTYPE.
+pub fn rate_limit_token_bucket(id: &str) -> String {
+    companion(&rate_limit(id), "tb")
+}
+
+/// Sliding-window state, a hash.
+pub fn rate_limit_sliding_window(id: &str) -> String {
+    companion(&rate_limit(id), "sw")
+}
+
 pub fn otp(id: &str) -> String {
     format!("{OTP}{id}")
+}
+
+/// Wrong guesses against the code at `otp:<id>`.
+pub fn otp_tries(id: &str) -> String {
+    companion(&otp(id), "tries")
+}
+
+/// Viewers of a live stream: a sorted set of viewer ids scored by when they were last seen.
+pub fn stream_viewers(id: &str) -> String {
+    companion(&active_stream(id), "viewers")
+}
+
+/// A creator's availability (`online`, `busy`, `away`), expiring with its TTL.
+pub fn creator_status(id: &str) -> String {
+    companion(&creator(id), "status")
+}
+
+/// Set of creators with a status; pruned by readers when a status has expired.
+pub const CREATOR_STATUS_INDEX: &str = "creator:index:status";
+
+pub fn token_balance(id: &str) -> String {
+    format!("{TOKEN}{id}")
 }
 
 #[cfg(test)]
@@ -77,6 +116,17 @@ mod tests {
         assert_eq!(active_stream("s1"), "stream:active:s1");
         assert_eq!(rate_limit("1.2.3.4"), "rate:1.2.3.4");
         assert_eq!(otp("a@b.c"), "otp:a@b.c");
+        assert_eq!(token_balance("9"), "token:9");
         assert!(!ACTIVE_STREAM_INDEX.starts_with(ACTIVE_STREAM_PREFIX));
+    }
+
+    #[test]
+    fn companion_keys_share_the_original_keys_slot() {
+        // The hash tag is the whole original key, which Redis Cluster hashes when it has no tag.
+        assert_eq!(otp_tries("abc"), "{otp:abc}:tries");
+        assert_eq!(rate_limit_token_bucket("1.2.3.4"), "{rate:1.2.3.4}:tb");
+        assert_eq!(rate_limit_sliding_window("x"), "{rate:x}:sw");
+        assert_eq!(stream_viewers("s"), "{stream:active:s}:viewers");
+        assert_eq!(creator_status("7"), "{creator:7}:status");
     }
 }

@@ -29,13 +29,29 @@ impl Script {
     }
 }
 
-/// `otp:<id>` compared as a string and deleted on a match, in one step.
+/// `otp:<id>` compared in constant time and deleted on a match; a wrong guess is counted in
+/// `{otp:<id>}:tries` (expiring with the code), and enough of them destroy both keys.
 pub static OTP_VERIFY: Script = Script::new("otp_verify", include_str!("scripts/otp_verify.lua"));
 
-/// Fixed-window counter: INCR, and an expiry whenever the key has none, in one step.
+/// Fixed-window counter: INCRBY the cost, and an expiry whenever the key has none, in one step.
+/// Answers `{allowed, remaining, reset_ms, retry_ms}`.
 pub static RATE_LIMIT_FIXED_WINDOW: Script = Script::new(
     "rate_limit_fixed_window",
     include_str!("scripts/rate_limit_fixed_window.lua"),
+);
+
+/// Token bucket in a hash `{tokens, ts}`, timed by the server's clock. Answers
+/// `{allowed, remaining, reset_ms, retry_ms}`.
+pub static RATE_LIMIT_TOKEN_BUCKET: Script = Script::new(
+    "rate_limit_token_bucket",
+    include_str!("scripts/rate_limit_token_bucket.lua"),
+);
+
+/// Sliding window (weighted previous window) in a hash `{start, cur, prev}`, timed by the
+/// server's clock. Answers `{allowed, remaining, reset_ms, retry_ms}`.
+pub static RATE_LIMIT_SLIDING_WINDOW: Script = Script::new(
+    "rate_limit_sliding_window",
+    include_str!("scripts/rate_limit_sliding_window.lua"),
 );
 
 /// Runs `script` on a server: EVALSHA first (the server usually has it cached), then EVAL with

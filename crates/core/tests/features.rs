@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use digis_redis_core::{
-    embedded::EmbeddedBackend, features::Target, Cmd, ErrorKind, Features, Reply,
+    embedded::EmbeddedBackend,
+    features::{ActiveStream, Algorithm, Target},
+    Cmd, ErrorKind, Features, Reply,
 };
 
 fn features() -> (Features, EmbeddedBackend) {
@@ -18,6 +20,13 @@ fn ttl(store: &EmbeddedBackend, key: &str) -> i64 {
         .unwrap()
         .as_int()
         .unwrap()
+}
+
+fn live(data: &'static str, viewers: u64) -> ActiveStream {
+    ActiveStream {
+        data: Bytes::from(data),
+        viewers,
+    }
 }
 
 fn user(id: &str) -> Target {
@@ -122,16 +131,16 @@ async fn streams_are_listed_from_the_index_and_pruned() {
         .await
         .unwrap();
     assert_eq!(
-        f.streams_all_active().await.unwrap(),
-        vec![Bytes::from("A"), Bytes::from("B")]
+        f.streams_all_active(60_000).await.unwrap(),
+        vec![live("A", 0), live("B", 0)]
     );
     // Deleted behind the index's back: not listed, and pruned from the index.
     store
         .execute(&Cmd::new("DEL").arg("stream:active:b"))
         .unwrap();
     assert_eq!(
-        f.streams_all_active().await.unwrap(),
-        vec![Bytes::from("A")]
+        f.streams_all_active(60_000).await.unwrap(),
+        vec![live("A", 0)]
     );
     assert_eq!(
         store
@@ -140,7 +149,7 @@ async fn streams_are_listed_from_the_index_and_pruned() {
         Reply::Int(1)
     );
     f.streams_remove_active("a").await.unwrap();
-    assert!(f.streams_all_active().await.unwrap().is_empty());
+    assert!(f.streams_all_active(60_000).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -149,11 +158,11 @@ async fn reindex_adopts_streams_written_without_the_index() {
     store
         .execute(&Cmd::new("SET").arg("stream:active:legacy").arg("L"))
         .unwrap();
-    assert!(f.streams_all_active().await.unwrap().is_empty());
+    assert!(f.streams_all_active(60_000).await.unwrap().is_empty());
     assert_eq!(f.streams_reindex().await.unwrap(), 1);
     assert_eq!(
-        f.streams_all_active().await.unwrap(),
-        vec![Bytes::from("L")]
+        f.streams_all_active(60_000).await.unwrap(),
+        vec![live("L", 0)]
     );
 }
 
@@ -161,17 +170,28 @@ async fn reindex_adopts_streams_written_without_the_index() {
 async fn rate_limit_counts_in_a_window_with_the_time_left() {
     let (f, store) = features();
     for expected_remaining in (0..3).rev() {
-        let d = f.rate_limit_check("ip", 3, 60).await.unwrap();
+        let d = f
+            .rate_limit_check("ip", Algorithm::FixedWindow, 3, 60, 1)
+            .await
+            .unwrap();
         assert!(d.allowed);
         assert_eq!(d.remaining, expected_remaining);
-        assert!((59..=60).contains(&d.reset));
+        assert!((59_000..=60_000).contains(&d.reset_ms));
     }
-    let blocked = f.rate_limit_check("ip", 3, 60).await.unwrap();
+    let blocked = f
+        .rate_limit_check("ip", Algorithm::FixedWindow, 3, 60, 1)
+        .await
+        .unwrap();
     assert!(!blocked.allowed);
     assert_eq!(blocked.remaining, 0);
     assert!((59..=60).contains(&ttl(&store, "rate:ip")));
     f.rate_limit_reset("ip").await.unwrap();
-    assert!(f.rate_limit_check("ip", 3, 60).await.unwrap().allowed);
+    assert!(
+        f.rate_limit_check("ip", Algorithm::FixedWindow, 3, 60, 1)
+            .await
+            .unwrap()
+            .allowed
+    );
 }
 
 #[tokio::test]
@@ -180,7 +200,10 @@ async fn rate_limit_repairs_a_counter_left_without_expiry() {
     store
         .execute(&Cmd::new("SET").arg("rate:stuck").arg("99"))
         .unwrap();
-    let d = f.rate_limit_check("stuck", 10, 30).await.unwrap();
+    let d = f
+        .rate_limit_check("stuck", Algorithm::FixedWindow, 10, 30, 1)
+        .await
+        .unwrap();
     assert!(!d.allowed);
     assert!((29..=30).contains(&ttl(&store, "rate:stuck")));
 }
@@ -192,10 +215,10 @@ async fn otp_verify_compares_strings_and_consumes_once() {
     f.set(&code, Bytes::from("012345"), Some(300))
         .await
         .unwrap();
-    assert!(!f.otp_verify("me", "12345").await.unwrap());
-    assert!(!f.otp_verify("me", "0123456").await.unwrap());
-    assert!(f.otp_verify("me", "012345").await.unwrap());
-    assert!(!f.otp_verify("me", "012345").await.unwrap());
+    assert!(!f.otp_verify("me", "12345", 5).await.unwrap());
+    assert!(!f.otp_verify("me", "0123456", 5).await.unwrap());
+    assert!(f.otp_verify("me", "012345", 5).await.unwrap());
+    assert!(!f.otp_verify("me", "012345", 5).await.unwrap());
     assert_eq!(f.get(&code).await.unwrap(), None);
 }
 
@@ -209,7 +232,7 @@ async fn concurrent_otp_verifications_succeed_exactly_once() {
     let tasks: Vec<_> = (0..1000)
         .map(|_| {
             let f = f.clone();
-            tokio::spawn(async move { f.otp_verify("race", "999999").await.unwrap() })
+            tokio::spawn(async move { f.otp_verify("race", "999999", 5).await.unwrap() })
         })
         .collect();
     let mut successes = 0;
@@ -229,4 +252,100 @@ async fn errors_keep_their_kind() {
     assert_eq!(err.kind, ErrorKind::Command);
     assert!(err.message.starts_with("WRONGTYPE"));
     assert!(f.ping().await.unwrap());
+}
+
+#[tokio::test]
+async fn viewers_are_counted_once_within_the_presence_window() {
+    let (f, _) = features();
+    f.streams_set_active("s", Bytes::from("{}"), None)
+        .await
+        .unwrap();
+    for viewer in ["a", "b", "a"] {
+        f.streams_viewer_joined("s", viewer, 60_000).await.unwrap();
+    }
+    assert_eq!(f.streams_viewer_count("s", 60_000).await.unwrap(), 2);
+    assert_eq!(
+        f.streams_all_active(60_000).await.unwrap(),
+        vec![live("{}", 2)]
+    );
+    f.streams_viewer_left("s", "a").await.unwrap();
+    assert_eq!(f.streams_viewer_count("s", 60_000).await.unwrap(), 1);
+    // Presence ends after the window: a 1 ms window has passed by the time we count.
+    f.streams_viewer_joined("s", "c", 1).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(f.streams_viewer_count("s", 1).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn creator_statuses_are_listed_from_their_index() {
+    let (f, store) = features();
+    f.creators_set_status("b", Some("busy"), 60).await.unwrap();
+    f.creators_set_status("a", Some("online"), 60)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.creators_online().await.unwrap(),
+        vec![
+            ("a".to_string(), Bytes::from("online")),
+            ("b".to_string(), Bytes::from("busy"))
+        ]
+    );
+    f.creators_set_status("a", None, 60).await.unwrap();
+    store
+        .execute(&Cmd::new("DEL").arg("{creator:b}:status"))
+        .unwrap();
+    assert!(f.creators_online().await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .execute(&Cmd::new("SCARD").arg("creator:index:status"))
+            .unwrap(),
+        Reply::Int(0)
+    );
+}
+
+#[tokio::test]
+async fn otp_store_resets_the_guess_count() {
+    let (f, store) = features();
+    f.otp_store("me", Bytes::from("123456"), Some(300))
+        .await
+        .unwrap();
+    assert!(!f.otp_verify("me", "000000", 5).await.unwrap());
+    assert_eq!(
+        store
+            .execute(&Cmd::new("GET").arg("{otp:me}:tries"))
+            .unwrap(),
+        Reply::bulk("1")
+    );
+    f.otp_store("me", Bytes::from("654321"), Some(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .execute(&Cmd::new("EXISTS").arg("{otp:me}:tries"))
+            .unwrap(),
+        Reply::Int(0)
+    );
+}
+
+#[tokio::test]
+async fn every_algorithm_answers_through_the_same_call() {
+    let (f, _) = features();
+    for algorithm in [
+        Algorithm::TokenBucket,
+        Algorithm::SlidingWindow,
+        Algorithm::FixedWindow,
+    ] {
+        let first = f.rate_limit_check("x", algorithm, 1, 60, 1).await.unwrap();
+        assert!(first.allowed, "{algorithm:?}");
+        let second = f.rate_limit_check("x", algorithm, 1, 60, 1).await.unwrap();
+        assert!(!second.allowed, "{algorithm:?}");
+        assert!(second.retry_after_ms > 0, "{algorithm:?}");
+    }
+    f.rate_limit_reset("x").await.unwrap();
+    assert!(
+        f.rate_limit_check("x", Algorithm::TokenBucket, 1, 60, 1)
+            .await
+            .unwrap()
+            .allowed
+    );
 }

@@ -153,7 +153,7 @@ async fn scripts_fall_back_to_eval_after_a_script_flush() {
     db.call(Cmd::new("SET").arg(format!("otp:{p}")).arg("123456"))
         .await
         .unwrap();
-    assert!(features.otp_verify(&p, "123456").await.unwrap());
+    assert!(features.otp_verify(&p, "123456", 5).await.unwrap());
     let loaded = db
         .call(Cmd::new("SCRIPT").arg("EXISTS").arg(OTP_VERIFY.sha1()))
         .await

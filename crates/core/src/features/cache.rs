@@ -55,10 +55,11 @@ impl Features {
     pub async fn del_pattern(&self, pattern: &str) -> Result<u64> {
         let keys = self.scan_keys(pattern).await?;
         let mut deleted = 0;
-        // SCAN may return a key twice; DEL counts only what it really removed.
+        // SCAN may return a key twice; UNLINK counts only what it really removed, and frees
+        // the memory in the background instead of blocking the server.
         for chunk in keys.chunks(SCAN_COUNT as usize) {
-            let reply = self.backend.call(Cmd::new("DEL").args(chunk)).await?;
-            deleted += reply.as_int().ok_or_else(|| unexpected("DEL", &reply))? as u64;
+            let reply = self.backend.call(Cmd::new("UNLINK").args(chunk)).await?;
+            deleted += reply.as_int().ok_or_else(|| unexpected("UNLINK", &reply))? as u64;
         }
         Ok(deleted)
     }

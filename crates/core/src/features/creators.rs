@@ -1,5 +1,12 @@
-use super::{all_ok, Features, Target};
-use crate::{keys, Cmd, Result};
+//! Creator profile invalidation and availability status.
+//!
+//! A status key and its index entry change together in one MULTI (on Redis Cluster they sit in
+//! different slots: there writes are idempotent and readers prune entries whose status expired).
+
+use bytes::Bytes;
+
+use super::{all_ok, array, Features, Target};
+use crate::{keys, Cmd, Reply, Result};
 
 impl Features {
     /// Deletes `creator:<id>` and `creator:list`. Two DELs in one pipeline rather than one
@@ -11,5 +18,61 @@ impl Features {
         ];
         all_ok(self.backend.pipeline(cmds, false).await?)?;
         Ok(())
+    }
+
+    /// Sets a status for `ttl_seconds`; `None` clears it (the creator is offline).
+    pub async fn creators_set_status(
+        &self,
+        id: &str,
+        status: Option<&str>,
+        ttl_seconds: u64,
+    ) -> Result<()> {
+        let key = keys::creator_status(id);
+        let cmds = match status {
+            Some(status) => vec![
+                Cmd::new("SETEX")
+                    .arg(key)
+                    .arg(ttl_seconds.max(1))
+                    .arg(status),
+                Cmd::new("SADD").arg(keys::CREATOR_STATUS_INDEX).arg(id),
+            ],
+            None => vec![
+                Cmd::new("DEL").arg(key),
+                Cmd::new("SREM").arg(keys::CREATOR_STATUS_INDEX).arg(id),
+            ],
+        };
+        all_ok(self.backend.pipeline(cmds, true).await?)?;
+        Ok(())
+    }
+
+    /// `(creator id, status)` of every creator with a live status, ordered by id.
+    pub async fn creators_online(&self) -> Result<Vec<(String, Bytes)>> {
+        let reply = self
+            .backend
+            .call(Cmd::new("SMEMBERS").arg(keys::CREATOR_STATUS_INDEX))
+            .await?;
+        let mut ids: Vec<String> = array("SMEMBERS", reply)?
+            .into_iter()
+            .filter_map(Reply::into_bytes)
+            .map(|id| String::from_utf8_lossy(&id).into_owned())
+            .collect();
+        ids.sort();
+        let statuses = self
+            .mget(ids.iter().map(|id| keys::creator_status(id)).collect())
+            .await?;
+        let mut online = Vec::new();
+        let mut gone = Vec::new();
+        for (id, status) in ids.into_iter().zip(statuses) {
+            match status {
+                Some(status) => online.push((id, status)),
+                None => gone.push(id),
+            }
+        }
+        if !gone.is_empty() {
+            let prune = Cmd::new("SREM").arg(keys::CREATOR_STATUS_INDEX).args(gone);
+            // Best effort: the next reader prunes whatever is left.
+            let _ = self.backend.call(prune).await;
+        }
+        Ok(online)
     }
 }

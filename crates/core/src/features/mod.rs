@@ -8,7 +8,8 @@ mod streams;
 mod target;
 mod values;
 
-pub use rate_limit::RateLimitDecision;
+pub use rate_limit::{Algorithm, RateLimitDecision};
+pub use streams::ActiveStream;
 pub use target::Target;
 
 use crate::{Error, Reply, Result, SharedBackend};
@@ -34,6 +35,15 @@ impl Features {
                 || reply.into_bytes().as_deref() == Some(b"PONG"),
         )
     }
+}
+
+/// Wall-clock milliseconds of this process, for viewer presence (a window of tens of seconds,
+/// where the clock skew between servers does not matter).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Every item of a pipeline must have succeeded; the first failure is the answer.

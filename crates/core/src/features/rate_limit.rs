@@ -1,56 +1,92 @@
 use bytes::Bytes;
 
 use super::{array, Features};
-use crate::{keys, script::RATE_LIMIT_FIXED_WINDOW, Reply, Result};
+use crate::script::{
+    Script, RATE_LIMIT_FIXED_WINDOW, RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET,
+};
+use crate::{keys, Cmd, Error, Reply, Result};
 
-/// The answer of `rateLimiter.check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// Capacity `limit`, refilled at `limit` per window: bursts up to the limit, then a steady
+    /// rate. The default.
+    TokenBucket,
+    SlidingWindow,
+    /// The original module's counter at `rate:<id>`, made atomic.
+    FixedWindow,
+}
+
+impl Algorithm {
+    fn script_and_key(self, id: &str) -> (&'static Script, String) {
+        match self {
+            Algorithm::TokenBucket => (&RATE_LIMIT_TOKEN_BUCKET, keys::rate_limit_token_bucket(id)),
+            Algorithm::SlidingWindow => (
+                &RATE_LIMIT_SLIDING_WINDOW,
+                keys::rate_limit_sliding_window(id),
+            ),
+            Algorithm::FixedWindow => (&RATE_LIMIT_FIXED_WINDOW, keys::rate_limit(id)),
+        }
+    }
+}
+
+/// The answer of one check, in milliseconds so callers can cache a block precisely.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimitDecision {
     pub allowed: bool,
     pub remaining: u64,
-    /// Whole seconds until the window ends and the quota is restored.
-    pub reset: u64,
+    /// Until the whole quota is available again.
+    pub reset_ms: u64,
+    /// Until a request of the same cost would be allowed; 0 when allowed.
+    pub retry_after_ms: u64,
 }
 
 impl Features {
-    /// Fixed window on `rate:<id>`, the original's key and counter format, made atomic.
+    /// One atomic script call: one round trip whatever the algorithm.
     pub async fn rate_limit_check(
         &self,
         id: &str,
+        algorithm: Algorithm,
         limit: u64,
         window_seconds: u64,
+        cost: u64,
     ) -> Result<RateLimitDecision> {
+        let (script, key) = algorithm.script_and_key(id);
         let window_ms = window_seconds.saturating_mul(1000);
         let reply = self
             .backend
             .eval(
-                &RATE_LIMIT_FIXED_WINDOW,
-                vec![Bytes::from(keys::rate_limit(id))],
-                vec![Bytes::from(window_ms.to_string())],
+                script,
+                vec![Bytes::from(key)],
+                [limit, window_ms, cost]
+                    .iter()
+                    .map(|n| Bytes::from(n.to_string()))
+                    .collect(),
             )
             .await?;
-        let parts = array("rate_limit_fixed_window", reply)?;
-        let (Some(count), Some(ttl_ms)) = (
-            parts.first().and_then(Reply::as_int),
-            parts.get(1).and_then(Reply::as_int),
-        ) else {
-            return Err(crate::Error::protocol(format!(
-                "rate_limit_fixed_window answered {parts:?}"
+        let parts = array(script.name, reply)?;
+        let numbers: Vec<i64> = parts.iter().filter_map(Reply::as_int).collect();
+        let [allowed, remaining, reset_ms, retry_after_ms] = numbers[..] else {
+            return Err(Error::protocol(format!(
+                "{} answered {parts:?}",
+                script.name
             )));
         };
-        let count = count.max(0) as u64;
+        let non_negative = |n: i64| n.max(0) as u64;
         Ok(RateLimitDecision {
-            allowed: count <= limit,
-            remaining: limit.saturating_sub(count),
-            // At least 1: a window in its last millisecond still ends in the future.
-            reset: (ttl_ms.max(1) as u64).div_ceil(1000),
+            allowed: allowed == 1,
+            remaining: non_negative(remaining),
+            reset_ms: non_negative(reset_ms),
+            retry_after_ms: non_negative(retry_after_ms),
         })
     }
 
+    /// Forgets every algorithm's state for `id` (one DEL: the keys share a cluster slot).
     pub async fn rate_limit_reset(&self, id: &str) -> Result<()> {
-        self.backend
-            .call(crate::Cmd::new("DEL").arg(keys::rate_limit(id)))
-            .await?;
+        let cmd = Cmd::new("DEL")
+            .arg(keys::rate_limit(id))
+            .arg(keys::rate_limit_token_bucket(id))
+            .arg(keys::rate_limit_sliding_window(id));
+        self.backend.call(cmd).await?;
         Ok(())
     }
 }

@@ -1,13 +1,22 @@
-//! Active streams with an index set, so listing them never walks the keyspace.
+//! Active streams with an index set, so listing them never walks the keyspace, and viewer
+//! presence per stream.
 //!
-//! The value key and the index live in different cluster slots, so they are not updated
-//! atomically: writes are idempotent and readers prune index entries whose value is gone
-//! (expired, or removed by the original module, which knows nothing of the index).
+//! A stream's value and its index entry change together in one MULTI. On Redis Cluster they sit
+//! in different slots, so there the pair is not atomic: writes are idempotent and readers prune
+//! index entries whose value is gone (expired, or removed by the original module, which knows
+//! nothing of the index).
 
 use bytes::Bytes;
 
-use super::{all_ok, array, values::set_command, Features, Target};
-use crate::{keys, Cmd, Reply, Result};
+use super::{all_ok, array, now_ms, values::set_command, Features, Target};
+use crate::{keys, Cmd, Error, Reply, Result};
+
+/// A live stream's data and its current viewer count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveStream {
+    pub data: Bytes,
+    pub viewers: u64,
+}
 
 impl Features {
     pub async fn streams_set_active(
@@ -21,50 +30,64 @@ impl Features {
             set_command(key, value, ttl_seconds),
             Cmd::new("SADD").arg(keys::ACTIVE_STREAM_INDEX).arg(id),
         ];
-        all_ok(self.backend.pipeline(cmds, false).await?)?;
+        all_ok(self.backend.pipeline(cmds, true).await?)?;
         Ok(())
     }
 
     pub async fn streams_remove_active(&self, id: &str) -> Result<()> {
-        let key = Target::ActiveStream(id.to_string()).key();
         let cmds = vec![
-            Cmd::new("DEL").arg(key),
+            Cmd::new("DEL")
+                .arg(keys::active_stream(id))
+                .arg(keys::stream_viewers(id)),
             Cmd::new("SREM").arg(keys::ACTIVE_STREAM_INDEX).arg(id),
         ];
-        all_ok(self.backend.pipeline(cmds, false).await?)?;
+        all_ok(self.backend.pipeline(cmds, true).await?)?;
         Ok(())
     }
 
-    /// The data of every live stream, ordered by stream id.
-    pub async fn streams_all_active(&self) -> Result<Vec<Bytes>> {
+    /// Every live stream with its viewer count, ordered by stream id: the index, then one
+    /// pipeline for the values and the counts. Cost grows with the live streams only.
+    pub async fn streams_all_active(&self, presence_ms: u64) -> Result<Vec<ActiveStream>> {
         let reply = self
             .backend
             .call(Cmd::new("SMEMBERS").arg(keys::ACTIVE_STREAM_INDEX))
             .await?;
-        let mut ids: Vec<Bytes> = array("SMEMBERS", reply)?
+        let mut ids: Vec<String> = array("SMEMBERS", reply)?
             .into_iter()
             .filter_map(Reply::into_bytes)
+            .map(|id| String::from_utf8_lossy(&id).into_owned())
             .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         ids.sort();
-        let stream_keys = ids
-            .iter()
-            .map(|id| keys::active_stream(&String::from_utf8_lossy(id)))
-            .collect();
-        let values = self.mget(stream_keys).await?;
-        let (live, gone): (Vec<_>, Vec<_>) =
-            ids.into_iter().zip(values).partition(|(_, v)| v.is_some());
+        let since = now_ms().saturating_sub(presence_ms);
+        let mut cmds = vec![Cmd::new("MGET").args(ids.iter().map(|id| keys::active_stream(id)))];
+        cmds.extend(ids.iter().map(|id| viewer_count_command(id, since)));
+        let mut items = all_ok(self.backend.pipeline(cmds, false).await?)?.into_iter();
+        let values = array("MGET", items.next().unwrap_or(Reply::Nil))?;
+        let mut live = Vec::new();
+        let mut gone = Vec::new();
+        for ((id, value), count) in ids.into_iter().zip(values).zip(items) {
+            match value {
+                Reply::Bulk(data) => live.push(ActiveStream {
+                    data,
+                    viewers: count.as_int().unwrap_or(0).max(0) as u64,
+                }),
+                _ => gone.push(id),
+            }
+        }
         if !gone.is_empty() {
-            let prune = Cmd::new("SREM")
-                .arg(keys::ACTIVE_STREAM_INDEX)
-                .args(gone.into_iter().map(|(id, _)| id));
+            let prune = Cmd::new("SREM").arg(keys::ACTIVE_STREAM_INDEX).args(gone);
             // Best effort: a failed prune only leaves entries the next reader prunes again.
             let _ = self.backend.call(prune).await;
         }
-        Ok(live.into_iter().filter_map(|(_, v)| v).collect())
+        Ok(live)
     }
 
     /// Adds to the index every `stream:active:*` key already present, e.g. written by the
-    /// original module during a rollout. Uses SCAN; the number of streams found.
+    /// original module during a rollout. Walks the keyspace with SCAN, so it is meant for
+    /// start-up and explicit calls, never per read; the number of streams found.
     pub async fn streams_reindex(&self) -> Result<u64> {
         let pattern = format!("{}*", keys::ACTIVE_STREAM_PREFIX);
         let found = self.scan_keys(&pattern).await?;
@@ -82,4 +105,56 @@ impl Features {
         }
         Ok(ids.len() as u64)
     }
+
+    /// Marks `viewer` present now (a heartbeat); forgets viewers silent for `presence_ms`.
+    pub async fn streams_viewer_joined(
+        &self,
+        stream: &str,
+        viewer: &str,
+        presence_ms: u64,
+    ) -> Result<()> {
+        let key = keys::stream_viewers(stream);
+        let now = now_ms();
+        let cmds = vec![
+            Cmd::new("ZADD").arg(key.as_str()).arg(now).arg(viewer),
+            Cmd::new("ZREMRANGEBYSCORE")
+                .arg(key.as_str())
+                .arg("-inf")
+                .arg(format!("({}", now.saturating_sub(presence_ms))),
+            // The whole set goes once nobody has been seen for a presence window.
+            Cmd::new("PEXPIRE")
+                .arg(key.as_str())
+                .arg(presence_ms.max(1)),
+        ];
+        all_ok(self.backend.pipeline(cmds, true).await?)?;
+        Ok(())
+    }
+
+    pub async fn streams_viewer_left(&self, stream: &str, viewer: &str) -> Result<()> {
+        let cmd = Cmd::new("ZREM")
+            .arg(keys::stream_viewers(stream))
+            .arg(viewer);
+        self.backend.call(cmd).await?;
+        Ok(())
+    }
+
+    /// Unique viewers seen within the last `presence_ms`.
+    pub async fn streams_viewer_count(&self, stream: &str, presence_ms: u64) -> Result<u64> {
+        let since = now_ms().saturating_sub(presence_ms);
+        let reply = self
+            .backend
+            .call(viewer_count_command(stream, since))
+            .await?;
+        let count = reply
+            .as_int()
+            .ok_or_else(|| Error::protocol(format!("ZCOUNT answered {reply:?}")))?;
+        Ok(count.max(0) as u64)
+    }
+}
+
+fn viewer_count_command(stream: &str, since_ms: u64) -> Cmd {
+    Cmd::new("ZCOUNT")
+        .arg(keys::stream_viewers(stream))
+        .arg(since_ms)
+        .arg("+inf")
 }

@@ -12,6 +12,8 @@ pub enum Target {
     CreatorList,
     ActiveStream(String),
     Otp(String),
+    CreatorStatus(String),
+    TokenBalance(String),
 }
 
 impl Target {
@@ -24,6 +26,8 @@ impl Target {
             Target::CreatorList => keys::CREATOR_LIST.to_string(),
             Target::ActiveStream(id) => keys::active_stream(id),
             Target::Otp(id) => keys::otp(id),
+            Target::CreatorStatus(id) => keys::creator_status(id),
+            Target::TokenBalance(id) => keys::token_balance(id),
         }
     }
 }

@@ -8,9 +8,9 @@ const { spawn } = require('node:child_process')
 const crypto = require('node:crypto')
 const path = require('node:path')
 const { Redis } = require('@upstash/redis')
-const mod = require('../..')
-const { selectBackend } = require('../../lib/environment')
-const { uniquePrefix, ROOT } = require('../helpers')
+const mod = require('../../..')
+const { selectBackend } = require('../../../lib/environment')
+const { uniquePrefix, ROOT } = require('../../helpers')
 
 const selection = selectBackend()
 const describeServer = selection.kind === 'embedded' ? describe.skip : describe
@@ -67,7 +67,7 @@ describeServer('mixed fleet: original module and digis-redis on one database', (
     await originalSet(original, `session:${id('s')}`, { userId: 7 }, 86400)
     await originalSet(original, `creator:${id('c')}`, { handle: '@ada', live: false }, 1800)
     await originalSet(original, `otp:${id('o')}`, '123456', 300)
-    await originalSet(original, `stream:active:${id('st')}`, { id: id('st'), viewers: 3 }, 3600)
+    await originalSet(original, `stream:active:${id('st')}`, { id: id('st'), title: 'Live' }, 3600)
     await originalSet(original, id('raw'), 'plain text', 300)
     await originalSet(original, id('num'), '42', 300)
 
@@ -76,19 +76,19 @@ describeServer('mixed fleet: original module and digis-redis on one database', (
     await expect(mod.creators.get(id('c'))).resolves.toEqual({ handle: '@ada', live: false })
     await expect(mod.cache.get(id('raw'))).resolves.toBe('plain text')
     await expect(mod.cache.get(id('num'))).resolves.toBe(42)
-    await expect(mod.streams.getActive(id('st'))).resolves.toEqual({ id: id('st'), viewers: 3 })
+    await expect(mod.streams.getActive(id('st'))).resolves.toEqual({ id: id('st'), title: 'Live' })
     await mod.streams.reindex()
-    expect(await mod.streams.getAllActive()).toContainEqual({ id: id('st'), viewers: 3 })
+    expect(await mod.streams.getAllActive()).toContainEqual({ id: id('st'), title: 'Live', viewers: 0 })
     await expect(mod.otp.verify(id('o'), '123456')).resolves.toBe(true)
     await expect(original.exists(`otp:${id('o')}`)).resolves.toBe(0)
     await mod.streams.removeActive(id('st'))
   })
 
-  test("the original's rate-limit counter and ours are one counter", async () => {
+  test("the original's rate-limit counter and our fixed window are one counter", async () => {
     const ip = id('ip')
     await original.incr(`rate:${ip}`)
     await original.expire(`rate:${ip}`, 60)
-    const ours = await mod.rateLimiter.check(ip, 3, 60)
+    const ours = await mod.rateLimiter.check(ip, 3, 60, { algorithm: 'fixed-window' })
     expect(ours).toMatchObject({ allowed: true, remaining: 1 })
     await expect(original.get(`rate:${ip}`)).resolves.toBe(2)
   })
@@ -100,7 +100,7 @@ describeServer('mixed fleet: original module and digis-redis on one database', (
     await mod.otp.store(id('o2'), '654321')
     await mod.streams.setActive(id('st2'), { id: id('st2') })
     await mod.cache.set(id('raw2'), 'plain')
-    await mod.rateLimiter.check(id('ip2'))
+    await mod.rateLimiter.check(id('ip2'), 10, 60, { algorithm: 'fixed-window' })
 
     await expect(original.get(`user:${id('u2')}`)).resolves.toEqual({ id: 8, tags: ['a'] })
     await expect(original.get(`session:${id('s2')}`)).resolves.toEqual({ userId: 8 })
@@ -114,5 +114,12 @@ describeServer('mixed fleet: original module and digis-redis on one database', (
     expect(await original.ttl(`user:${id('u2')}`)).toBeGreaterThan(3590)
     await mod.streams.removeActive(id('st2'))
     await mod.creators.invalidate('none')
+  })
+
+  test("our default token bucket never meets the original's counter with another type", async () => {
+    const ip = id('ip3')
+    await original.incr(`rate:${ip}`)
+    await expect(mod.rateLimiter.check(ip, 5, 60)).resolves.toMatchObject({ allowed: true, remaining: 4 })
+    await expect(original.incr(`rate:${ip}`)).resolves.toBe(2)
   })
 })

@@ -1,0 +1,44 @@
+'use strict'
+
+// getAllActive reads its index: no KEYS and no keyspace SCAN per call, however many unrelated
+// keys the database holds (checked in the server's own INFO commandstats).
+const mod = require('../../..')
+const { selectBackend } = require('../../../lib/environment')
+const { uniquePrefix } = require('../../helpers')
+const { send, commandCalls } = require('./resp')
+
+const REDIS_URL = process.env.REDIS_TEST_URL
+const describeServer = selectBackend().kind !== 'embedded' && REDIS_URL ? describe : describe.skip
+const P = uniquePrefix('index')
+const UNRELATED = 100000
+
+describeServer('streams.getAllActive with 100k unrelated keys', () => {
+  beforeAll(async () => {
+    const batches = []
+    for (let start = 0; start < UNRELATED; start += 5000) {
+      const args = ['MSET']
+      for (let i = start; i < start + 5000; i++) args.push(`${P}:noise:${i}`, 'x')
+      batches.push(args)
+    }
+    await send(REDIS_URL, batches)
+  }, 60000)
+
+  afterAll(async () => {
+    await mod.cache.delPattern(`${P}:noise:*`)
+    for (let i = 0; i < 3; i++) await mod.streams.removeActive(`${P}-s${i}`)
+  }, 60000)
+
+  test('issues no KEYS and no SCAN', async () => {
+    for (let i = 0; i < 3; i++) await mod.streams.setActive(`${P}-s${i}`, { id: `${P}-s${i}` })
+    // The first listing adopts legacy streams once (one SCAN walk, at start-up); measure after it.
+    await mod.streams.getAllActive()
+    const before = await commandCalls(REDIS_URL, ['keys', 'scan'])
+    for (let i = 0; i < 5; i++) {
+      const live = await mod.streams.getAllActive()
+      expect(live.filter((s) => s.id && s.id.startsWith(P))).toHaveLength(3)
+    }
+    const after = await commandCalls(REDIS_URL, ['keys', 'scan'])
+    expect(after.keys).toBe(before.keys)
+    expect(after.scan).toBe(before.scan)
+  })
+})

@@ -1,0 +1,128 @@
+'use strict'
+
+const { guarded } = require('./guard')
+const { toKey, toPositiveInteger, describe } = require('./codec')
+const { invalidArgument } = require('./errors')
+const { BlockCache } = require('./block-cache')
+const { clientAddressKey, requestAddress } = require('./client-ip')
+
+const ALGORITHM_NAMES = ['token-bucket', 'sliding-window', 'fixed-window']
+
+/** The caller's number (or digit string) for a fallback answer, else the default. */
+function numberOr(value, otherwise) {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value
+  return typeof n === 'number' && Number.isFinite(n) ? n : otherwise
+}
+
+/** The contract's fail-open answer, or a block when the caller asked to fail closed. */
+function fallbackResult(limit, window, failClosed) {
+  const lim = numberOr(limit, 10)
+  const win = numberOr(window, 60)
+  return failClosed
+    ? { allowed: false, remaining: 0, reset: win, limit: lim, retryAfter: win }
+    : { allowed: true, remaining: lim, reset: win, limit: lim, retryAfter: 0 }
+}
+
+function readOptions(options) {
+  if (options === undefined || options === null) return { algorithm: 'token-bucket', cost: 1, failClosed: false }
+  if (typeof options !== 'object') throw invalidArgument(`options must be an object, got ${describe(options)}`)
+  const { algorithm = 'token-bucket', cost = 1, failClosed = false } = options
+  if (!ALGORITHM_NAMES.includes(algorithm)) {
+    throw invalidArgument(`algorithm must be one of ${ALGORITHM_NAMES.join(', ')}, got ${JSON.stringify(algorithm)}`)
+  }
+  if (typeof failClosed !== 'boolean') throw invalidArgument('failClosed must be a boolean')
+  return { algorithm, cost, failClosed }
+}
+
+function createRateLimiter(native, RateLimitAlgorithm) {
+  const blocks = new BlockCache()
+  const algorithmIds = {
+    'token-bucket': RateLimitAlgorithm.TokenBucket,
+    'sliding-window': RateLimitAlgorithm.SlidingWindow,
+    'fixed-window': RateLimitAlgorithm.FixedWindow,
+  }
+
+  function check(identifier, limit = 10, window = 60, options = undefined) {
+    const failClosed = Boolean(options && options.failClosed === true)
+    return guarded(
+      'rateLimiter.check',
+      () => fallbackResult(limit, window, failClosed),
+      async () => {
+        const id = toKey(identifier, 'identifier')
+        const lim = toPositiveInteger(limit, 'limit')
+        const win = toPositiveInteger(window, 'window')
+        const { algorithm, cost: rawCost } = readOptions(options)
+        const cost = toPositiveInteger(rawCost, 'cost')
+        if (cost > lim) throw invalidArgument(`cost (${cost}) must not exceed limit (${lim}): it could never be allowed`)
+        const cacheKey = BlockCache.key(id, algorithm, lim, win, cost)
+        const known = blocks.get(cacheKey)
+        if (known) {
+          const now = Date.now()
+          return {
+            allowed: false,
+            remaining: 0,
+            reset: Math.ceil(Math.max(0, known.resetAt - now) / 1000),
+            limit: lim,
+            retryAfter: Math.ceil((known.until - now) / 1000),
+          }
+        }
+        const d = await native.rateLimitCheck(id, algorithmIds[algorithm], lim, win, cost)
+        if (!d.allowed && d.retryAfterMs > 0) {
+          const now = Date.now()
+          blocks.set(cacheKey, now + d.retryAfterMs, now + d.resetMs)
+        }
+        return {
+          allowed: d.allowed,
+          remaining: d.remaining,
+          reset: Math.ceil(d.resetMs / 1000),
+          limit: lim,
+          // A refusal always asks for at least a second, even in a window's last millisecond.
+          retryAfter: d.allowed ? 0 : Math.max(1, Math.ceil(d.retryAfterMs / 1000)),
+        }
+      },
+    )
+  }
+
+  const reset = (identifier) =>
+    guarded('rateLimiter.reset', false, async () => {
+      const id = toKey(identifier, 'identifier')
+      blocks.forget(id)
+      await native.rateLimitReset(id)
+      return true
+    })
+
+  /**
+   * Express middleware: one check per request, keyed by client address unless `key(req)` says
+   * otherwise; IETF draft-7 `RateLimit` / `RateLimit-Policy` headers on every answer; 429 with
+   * `Retry-After` and `{ error, retryAfter }` when blocked. Bad options throw at setup.
+   */
+  function middleware(options = {}) {
+    const { limit = 10, window = 60, key, algorithm = 'token-bucket', failClosed = false, cost = 1 } = options ?? {}
+    toPositiveInteger(limit, 'limit')
+    toPositiveInteger(window, 'window')
+    readOptions({ algorithm, failClosed, cost })
+    if (key !== undefined && typeof key !== 'function') throw invalidArgument('key must be a function (req) => string')
+    const policy = `${limit};w=${window}`
+    return async function digisRateLimit(req, res, next) {
+      let result
+      try {
+        const identifier = key ? await key(req) : `ip:${clientAddressKey(requestAddress(req))}`
+        result = await check(identifier, limit, window, { algorithm, failClosed, cost })
+      } catch (err) {
+        // Only a throwing `key` (or strict mode) lands here: hand it to Express's error handling.
+        return next(err)
+      }
+      res.setHeader('RateLimit-Policy', policy)
+      res.setHeader('RateLimit', `limit=${result.limit}, remaining=${result.remaining}, reset=${result.reset}`)
+      if (result.allowed) return next()
+      res.statusCode = 429
+      res.setHeader('Retry-After', String(result.retryAfter))
+      res.setHeader('Content-Type', 'application/json; charset=utf-8')
+      res.end(JSON.stringify({ error: 'Too many requests', retryAfter: result.retryAfter }))
+    }
+  }
+
+  return { check, reset, middleware }
+}
+
+module.exports = { createRateLimiter, ALGORITHM_NAMES }
