@@ -16,17 +16,21 @@ export declare class NativeClient {
    * A client on the Redis protocol (`redis://`, `rediss://`). Never throws: a bad URL makes
    * every call fail with the reason.
    */
-  static redis(url: string, options: TimeoutOptions): NativeClient
+  static redis(url: string, options: BackendOptions): NativeClient
   /**
    * A client on the Upstash REST API. Never throws: a bad URL or token makes every call fail
    * with the reason.
    */
-  static upstash(url: string, token: string, options: TimeoutOptions): NativeClient
+  static upstash(url: string, token: string, options: BackendOptions): NativeClient
+  /** `closed`, `open` or `half-open`; always `closed` on the embedded store. */
+  get circuit(): string
+  /** Never rejects: a PING through the breaker, timed. */
+  health(): Promise<Health>
   /** `embedded`, `redis` or `upstash`. */
   get backend(): string
   /** The backend and its address, secrets masked. */
   get description(): string
-  setTimeouts(options: TimeoutOptions): void
+  setOptions(options: BackendOptions): void
   set(ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): Promise<void>
   get(ns: Namespace, id: string): Promise<string | null>
   del(ns: Namespace, id: string): Promise<void>
@@ -81,12 +85,38 @@ export interface ActiveStreamItem {
   viewers: number
 }
 
+/**
+ * Deadlines, retries and circuit breaker of the server backends (milliseconds); absent fields
+ * keep their value.
+ */
+export interface BackendOptions {
+  /** The whole budget of one call, retries included. */
+  callTimeoutMs?: number
+  connectTimeoutMs?: number
+  /** Extra attempts after a transport failure of an idempotent REST command. */
+  retries?: number
+  /** Consecutive transport failures that open the circuit. */
+  breakerThreshold?: number
+  /** How long an open circuit fails fast before one probe. */
+  breakerCooldownMs?: number
+}
+
 /** `CACHE_PREFIXES`, as JSON. */
 export declare function cachePrefixesJson(): string
 
 export interface CreatorStatusItem {
   creatorId: string
   status: string
+}
+
+export interface Health {
+  backend: string
+  ok: boolean
+  /** Round trip of a PING; null when it failed. */
+  latencyMs?: number
+  circuit: string
+  /** The failing PING's error, else the last transport failure seen; secrets masked. */
+  lastError?: string
 }
 
 /** Which key family a single-value call addresses; the key itself is built in Rust. */
@@ -138,15 +168,6 @@ export interface RestServerOptions {
  * when it cannot listen; a Redis that is down does not prevent starting.
  */
 export declare function startRestServer(options: RestServerOptions): Promise<RestServer>
-
-/** Deadlines and retries of the server backends (milliseconds); absent fields keep their value. */
-export interface TimeoutOptions {
-  /** The whole budget of one call, retries included. */
-  callTimeoutMs?: number
-  connectTimeoutMs?: number
-  /** Extra attempts after a transport failure of an idempotent REST command. */
-  retries?: number
-}
 
 /** `TTL` in seconds, as JSON. */
 export declare function ttlJson(): string

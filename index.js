@@ -5,19 +5,20 @@
 require('dotenv').config({ quiet: true })
 
 const binding = require('./binding')
-const { selectBackend, timeoutsFromEnv, EMBEDDED_WARNING } = require('./lib/environment')
+const { selectBackend, backendOptionsFromEnv, EMBEDDED_WARNING } = require('./lib/environment')
 const { createFeatures } = require('./lib/features')
 const { RawClient } = require('./lib/raw-client')
 const { configure, settings } = require('./lib/settings')
 const { DigisRedisError } = require('./lib/errors')
+const { watchCircuit } = require('./lib/circuit-log')
 
 function createNative(selection) {
-  const timeouts = timeoutsFromEnv()
+  const options = backendOptionsFromEnv()
   switch (selection.kind) {
     case 'upstash':
-      return binding.NativeClient.upstash(selection.url, selection.token, timeouts)
+      return binding.NativeClient.upstash(selection.url, selection.token, options)
     case 'redis':
-      return binding.NativeClient.redis(selection.url, timeouts)
+      return binding.NativeClient.redis(selection.url, options)
     default:
       console.warn(EMBEDDED_WARNING)
       return binding.NativeClient.embedded()
@@ -25,17 +26,25 @@ function createNative(selection) {
 }
 
 const native = createNative(selectBackend())
-settings.applyTimeouts = (timeouts) => native.setTimeouts(timeouts)
+settings.applyBackendOptions = (options) => native.setOptions(options)
+if (native.backend !== 'embedded') settings.afterCall = watchCircuit(native)
 
 const TTL = Object.freeze(JSON.parse(binding.ttlJson()))
 const CACHE_PREFIXES = Object.freeze(JSON.parse(binding.cachePrefixesJson()))
 const features = createFeatures(native, binding, TTL)
+
+/** `{ backend, ok, latencyMs, circuit, lastError }`; never rejects. */
+async function health() {
+  const { backend, ok, latencyMs, circuit, lastError } = await native.health()
+  return { backend, ok, latencyMs: latencyMs ?? null, circuit, lastError: lastError ?? null }
+}
 
 module.exports = {
   redis: new RawClient(native),
   ...features,
   CACHE_PREFIXES,
   TTL,
+  health,
   // Extras (the contract allows additions; none of them is a name callers probe for).
   configure,
   DigisRedisError,

@@ -1,7 +1,7 @@
 'use strict'
 
 // Backend selection from the environment, as the original module reads it.
-const { selectBackend, timeoutsFromEnv } = require('../lib/environment')
+const { selectBackend, backendOptionsFromEnv } = require('../lib/environment')
 const { runNode, ROOT } = require('./helpers')
 
 describe('selectBackend', () => {
@@ -28,11 +28,17 @@ describe('selectBackend', () => {
 describe('timeouts from the environment', () => {
   test('whole numbers are taken, anything else is reported and ignored', () => {
     const reports = []
-    const options = timeoutsFromEnv(
-      { DIGIS_REDIS_TIMEOUT_MS: '250', DIGIS_REDIS_CONNECT_TIMEOUT_MS: '-1', DIGIS_REDIS_RETRIES: '0' },
+    const options = backendOptionsFromEnv(
+      {
+        DIGIS_REDIS_TIMEOUT_MS: '250',
+        DIGIS_REDIS_CONNECT_TIMEOUT_MS: '-1',
+        DIGIS_REDIS_RETRIES: '0',
+        DIGIS_REDIS_BREAKER_THRESHOLD: '3',
+        DIGIS_REDIS_BREAKER_COOLDOWN_MS: '0',
+      },
       (message) => reports.push(message),
     )
-    expect(options).toEqual({ callTimeoutMs: 250, retries: 0 })
+    expect(options).toEqual({ callTimeoutMs: 250, retries: 0, breakerThreshold: 3, breakerCooldownMs: 0 })
     expect(reports).toHaveLength(1)
     expect(reports[0]).toMatch(/DIGIS_REDIS_CONNECT_TIMEOUT_MS/)
   })

@@ -18,6 +18,7 @@ describe('module shape (the contract)', () => {
         'CACHE_PREFIXES',
         'TTL',
         // documented extras
+        'health',
         'tokens',
         'configure',
         'DigisRedisError',
@@ -132,5 +133,17 @@ describe('module shape (the contract)', () => {
 
   test('testConnection answers true on a working backend', async () => {
     await expect(mod.testConnection()).resolves.toBe(true)
+  })
+
+  test('health() reports the backend, a latency and a closed circuit', async () => {
+    const health = await mod.health()
+    expect(health).toEqual({
+      backend: expect.stringMatching(/^(embedded|redis|upstash)$/),
+      ok: true,
+      latencyMs: expect.any(Number),
+      circuit: 'closed',
+      lastError: null,
+    })
+    expect(health.latencyMs).toBeGreaterThanOrEqual(0)
   })
 })

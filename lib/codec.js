@@ -9,6 +9,7 @@ const MAX_TTL_SECONDS = 0xffffffff
 function toKey(value, what = 'key') {
   if (typeof value === 'string') {
     if (value.length === 0) throw invalidArgument(`${what} must not be empty`)
+    wellFormed(value, what)
     return value
   }
   if (typeof value === 'number' && Number.isFinite(value)) return String(value)
@@ -17,7 +18,7 @@ function toKey(value, what = 'key') {
 
 /** A JS string is stored as-is; anything else as JSON.stringify would write it. */
 function encodeValue(value) {
-  if (typeof value === 'string') return value
+  if (typeof value === 'string') return wellFormed(value, 'value')
   let text
   try {
     text = JSON.stringify(value)
@@ -25,6 +26,16 @@ function encodeValue(value) {
     throw invalidArgument(`value cannot be encoded as JSON: ${err.message}`)
   }
   if (text === undefined) throw invalidArgument(`value cannot be encoded as JSON: ${describe(value)}`)
+  return text
+}
+
+/**
+ * Strings cross to Rust as UTF-8, where an unpaired surrogate has no encoding and would be
+ * stored as U+FFFD: refuse it rather than store something else. (Inside objects, JSON.stringify
+ * escapes lone surrogates, so those values are stored faithfully.)
+ */
+function wellFormed(text, what) {
+  if (!text.isWellFormed()) throw invalidArgument(`${what} contains an unpaired UTF-16 surrogate, which cannot be stored as UTF-8`)
   return text
 }
 
@@ -73,4 +84,4 @@ function describe(value) {
   return typeof value
 }
 
-module.exports = { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe }
+module.exports = { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, wellFormed }

@@ -15,25 +15,28 @@ function selectBackend(env = process.env) {
   return { kind: 'embedded' }
 }
 
-/** Environment names of the timeout options, beside their configure() names. */
-const TIMEOUT_VARIABLES = {
-  timeoutMs: 'DIGIS_REDIS_TIMEOUT_MS',
-  connectTimeoutMs: 'DIGIS_REDIS_CONNECT_TIMEOUT_MS',
-  retries: 'DIGIS_REDIS_RETRIES',
+/**
+ * The server backends' options: configure() name → [binding field, environment variable,
+ * smallest allowed value].
+ */
+const BACKEND_OPTIONS = {
+  timeoutMs: ['callTimeoutMs', 'DIGIS_REDIS_TIMEOUT_MS', 1],
+  connectTimeoutMs: ['connectTimeoutMs', 'DIGIS_REDIS_CONNECT_TIMEOUT_MS', 1],
+  retries: ['retries', 'DIGIS_REDIS_RETRIES', 0],
+  breakerThreshold: ['breakerThreshold', 'DIGIS_REDIS_BREAKER_THRESHOLD', 1],
+  breakerCooldownMs: ['breakerCooldownMs', 'DIGIS_REDIS_BREAKER_COOLDOWN_MS', 0],
 }
 
 /**
- * `{ timeoutMs, connectTimeoutMs, retries }` → the binding's TimeoutOptions. Throws a TypeError
- * naming `source` (an option or a variable) for anything but a whole number in range.
+ * configure()-style options → the binding's BackendOptions. Throws a TypeError naming `source`
+ * (an option or a variable) for anything but a whole number in range.
  */
-function toTimeoutOptions(options, source = (name) => name) {
+function toBackendOptions(options, source = (name) => name) {
   const out = {}
-  const fields = { timeoutMs: 'callTimeoutMs', connectTimeoutMs: 'connectTimeoutMs', retries: 'retries' }
-  for (const [name, field] of Object.entries(fields)) {
+  for (const [name, [field, , min]] of Object.entries(BACKEND_OPTIONS)) {
     const raw = options[name]
     if (raw === undefined) continue
     const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw
-    const min = name === 'retries' ? 0 : 1
     if (!Number.isInteger(n) || n < min || n > 600000) {
       throw invalidArgument(`${source(name)} must be a whole number from ${min} to 600000, got ${JSON.stringify(raw)}`)
     }
@@ -42,13 +45,13 @@ function toTimeoutOptions(options, source = (name) => name) {
   return out
 }
 
-/** Timeout options from DIGIS_REDIS_* variables; a bad value is reported and ignored. */
-function timeoutsFromEnv(env = process.env, report = console.error) {
+/** Backend options from DIGIS_REDIS_* variables; a bad value is reported and ignored. */
+function backendOptionsFromEnv(env = process.env, report = console.error) {
   const options = {}
-  for (const [name, variable] of Object.entries(TIMEOUT_VARIABLES)) {
+  for (const [name, [, variable]] of Object.entries(BACKEND_OPTIONS)) {
     if (env[variable] === undefined || env[variable] === '') continue
     try {
-      Object.assign(options, toTimeoutOptions({ [name]: env[variable] }, () => variable))
+      Object.assign(options, toBackendOptions({ [name]: env[variable] }, () => variable))
     } catch (err) {
       report(`[digis-redis] ignoring ${err.message}`)
     }
@@ -61,4 +64,4 @@ const EMBEDDED_WARNING =
   'embedded in-process store. Data lives in this process only: other processes do not see it and it ' +
   'is lost when the process exits.'
 
-module.exports = { selectBackend, toTimeoutOptions, timeoutsFromEnv, TIMEOUT_VARIABLES, EMBEDDED_WARNING }
+module.exports = { selectBackend, toBackendOptions, backendOptionsFromEnv, BACKEND_OPTIONS, EMBEDDED_WARNING }

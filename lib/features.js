@@ -2,7 +2,7 @@
 
 const crypto = require('node:crypto')
 const { guarded } = require('./guard')
-const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe } = require('./codec')
+const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, wellFormed } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { encodeBalance, decodeBalance } = require('./balance')
 const { createRateLimiter } = require('./rate-limiter')
@@ -197,7 +197,7 @@ function createFeatures(native, binding, TTL) {
 
 /** One-time codes: strings of any length, or non-negative integers (123456 is '123456'). */
 function toCode(code) {
-  if (typeof code === 'string' && code.length > 0) return code
+  if (typeof code === 'string' && code.length > 0) return wellFormed(code, 'code')
   if (typeof code === 'number' && Number.isSafeInteger(code) && code >= 0) return String(code)
   throw invalidArgument(`code must be a non-empty string or a non-negative integer, got ${describe(code)}`)
 }

@@ -16,6 +16,8 @@ async function guarded(operation, fallback, run) {
     if (settings.strict) throw err
     settings.logger.error(`[digis-redis] ${operation} failed (${err.code}): ${err.message}`)
     return typeof fallback === 'function' ? fallback() : fallback
+  } finally {
+    settings.afterCall()
   }
 }
 

@@ -1,7 +1,7 @@
 'use strict'
 
 const { invalidArgument } = require('./errors')
-const { toTimeoutOptions } = require('./environment')
+const { toBackendOptions } = require('./environment')
 
 /** Process-wide settings changed by `configure()`. */
 const settings = {
@@ -11,8 +11,10 @@ const settings = {
   otpMaxAttempts: 5,
   /** How long a viewer counts as present after their last viewerJoined() heartbeat. */
   viewerPresenceSeconds: 60,
-  /** Set by index.js: hands deadline options to the native client. */
-  applyTimeouts: () => {},
+  /** Set by index.js: hands deadline and breaker options to the native client. */
+  applyBackendOptions: () => {},
+  /** Set by index.js: called after every public call (circuit state changes are logged). */
+  afterCall: () => {},
 }
 
 function configure(options = {}) {
@@ -39,8 +41,8 @@ function configure(options = {}) {
     if (!Number.isInteger(n) || n < 1 || n > 86400) throw invalidArgument(`configure({ ${name} }) takes an integer from 1 to 86400`)
     settings[name] = n
   }
-  const timeouts = toTimeoutOptions(options)
-  if (Object.keys(timeouts).length > 0) settings.applyTimeouts(timeouts)
+  const backendOptions = toBackendOptions(options)
+  if (Object.keys(backendOptions).length > 0) settings.applyBackendOptions(backendOptions)
   return { strict: settings.strict, otpMaxAttempts: settings.otpMaxAttempts, viewerPresenceSeconds: settings.viewerPresenceSeconds }
 }
 

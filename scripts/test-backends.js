@@ -40,7 +40,7 @@ function redisReachable(url) {
 function startRestServer(redisUrl, token) {
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'bin', 'digis-redis.js'), 'rest-server', '--port', '0', '--redis', redisUrl, '--token', token],
+    [path.join(ROOT, 'bin', 'digis-redis.js'), 'rest-server', '--port', '0', '--redis', redisUrl, '--token', token, '--max-body-bytes', String(64 * 1024 * 1024)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
   return new Promise((resolve, reject) => {

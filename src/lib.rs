@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use digis_redis_core::{
     backend::Unavailable,
+    circuit::{CircuitBreaker, CircuitState},
     embedded::EmbeddedBackend,
     features::{Algorithm, Target},
     keys,
-    options::Timeouts,
+    options::{BreakerPolicy, Timeouts},
     redis_protocol::RedisBackend,
     reply_json,
     upstash::{UpstashBackend, UpstashConfig},
@@ -120,56 +121,98 @@ pub struct CreatorStatusItem {
     pub status: String,
 }
 
-/// Deadlines and retries of the server backends (milliseconds); absent fields keep their value.
+/// Deadlines, retries and circuit breaker of the server backends (milliseconds); absent fields
+/// keep their value.
 #[napi(object)]
-pub struct TimeoutOptions {
+pub struct BackendOptions {
     /// The whole budget of one call, retries included.
     pub call_timeout_ms: Option<u32>,
     pub connect_timeout_ms: Option<u32>,
     /// Extra attempts after a transport failure of an idempotent REST command.
     pub retries: Option<u32>,
+    /// Consecutive transport failures that open the circuit.
+    pub breaker_threshold: Option<u32>,
+    /// How long an open circuit fails fast before one probe.
+    pub breaker_cooldown_ms: Option<u32>,
 }
 
-fn apply(timeouts: &Timeouts, options: &TimeoutOptions) {
-    if let Some(ms) = options.call_timeout_ms {
-        timeouts.set_call_ms(u64::from(ms));
+#[napi(object)]
+pub struct Health {
+    pub backend: String,
+    pub ok: bool,
+    /// Round trip of a PING; null when it failed.
+    pub latency_ms: Option<f64>,
+    pub circuit: String,
+    /// The failing PING's error, else the last transport failure seen; secrets masked.
+    pub last_error: Option<String>,
+}
+
+/// What `configure()` can change while the client runs.
+#[derive(Default)]
+struct Tuning {
+    timeouts: Arc<Timeouts>,
+    breaker: Arc<BreakerPolicy>,
+}
+
+impl Tuning {
+    fn from_options(options: &BackendOptions) -> Tuning {
+        let tuning = Tuning::default();
+        tuning.apply(options);
+        tuning
     }
-    if let Some(ms) = options.connect_timeout_ms {
-        timeouts.set_connect_ms(u64::from(ms));
-    }
-    if let Some(n) = options.retries {
-        timeouts.set_retries(n);
+
+    fn apply(&self, options: &BackendOptions) {
+        if let Some(ms) = options.call_timeout_ms {
+            self.timeouts.set_call_ms(u64::from(ms));
+        }
+        if let Some(ms) = options.connect_timeout_ms {
+            self.timeouts.set_connect_ms(u64::from(ms));
+        }
+        if let Some(n) = options.retries {
+            self.timeouts.set_retries(n);
+        }
+        if let Some(n) = options.breaker_threshold {
+            self.breaker.set_threshold(n);
+        }
+        if let Some(ms) = options.breaker_cooldown_ms {
+            self.breaker.set_cooldown_ms(u64::from(ms));
+        }
     }
 }
 
 #[napi]
 pub struct NativeClient {
     features: Arc<Features>,
-    timeouts: Arc<Timeouts>,
+    /// None for the embedded store, which has no network to fail.
+    breaker: Option<Arc<CircuitBreaker>>,
+    tuning: Tuning,
     description: String,
 }
 
 impl NativeClient {
-    fn over(backend: SharedBackend, timeouts: Arc<Timeouts>, description: String) -> NativeClient {
-        NativeClient {
-            features: Arc::new(Features::new(backend)),
-            timeouts,
-            description,
-        }
-    }
-
-    /// A server backend, or, when it cannot be set up, one whose every call reports why.
+    /// A server backend behind its circuit breaker, or, when it cannot be set up, one whose
+    /// every call reports why.
     fn server(
         kind: BackendKind,
         made: digis_redis_core::Result<(SharedBackend, String)>,
-        timeouts: Arc<Timeouts>,
+        tuning: Tuning,
     ) -> NativeClient {
-        match made {
-            Ok((backend, description)) => NativeClient::over(backend, timeouts, description),
+        let (backend, description) = match made {
+            Ok(made) => made,
             Err(err) => {
                 let description = format!("{} (unavailable: {})", kind.name(), err.message);
-                NativeClient::over(Arc::new(Unavailable::new(kind, err)), timeouts, description)
+                (
+                    Arc::new(Unavailable::new(kind, err)) as SharedBackend,
+                    description,
+                )
             }
+        };
+        let breaker = Arc::new(CircuitBreaker::new(backend, tuning.breaker.clone()));
+        NativeClient {
+            features: Arc::new(Features::new(breaker.clone())),
+            breaker: Some(breaker),
+            tuning,
+            description,
         }
     }
 }
@@ -179,37 +222,65 @@ impl NativeClient {
     /// A client on the in-process store.
     #[napi(factory)]
     pub fn embedded() -> NativeClient {
-        NativeClient::over(
-            Arc::new(EmbeddedBackend::new()),
-            Arc::default(),
-            "embedded".to_string(),
-        )
+        NativeClient {
+            features: Arc::new(Features::new(Arc::new(EmbeddedBackend::new()))),
+            breaker: None,
+            tuning: Tuning::default(),
+            description: "embedded".to_string(),
+        }
     }
 
     /// A client on the Redis protocol (`redis://`, `rediss://`). Never throws: a bad URL makes
     /// every call fail with the reason.
     #[napi(factory)]
-    pub fn redis(url: String, options: TimeoutOptions) -> NativeClient {
-        let timeouts = Arc::new(Timeouts::default());
-        apply(&timeouts, &options);
-        let made = RedisBackend::new(&url, timeouts.clone()).map(|b| {
+    pub fn redis(url: String, options: BackendOptions) -> NativeClient {
+        let tuning = Tuning::from_options(&options);
+        let made = RedisBackend::new(&url, tuning.timeouts.clone()).map(|b| {
             let description = b.describe();
             (Arc::new(b) as SharedBackend, description)
         });
-        NativeClient::server(BackendKind::Redis, made, timeouts)
+        NativeClient::server(BackendKind::Redis, made, tuning)
     }
 
     /// A client on the Upstash REST API. Never throws: a bad URL or token makes every call fail
     /// with the reason.
     #[napi(factory)]
-    pub fn upstash(url: String, token: String, options: TimeoutOptions) -> NativeClient {
-        let timeouts = Arc::new(Timeouts::default());
-        apply(&timeouts, &options);
-        let made = UpstashBackend::new(UpstashConfig { url, token }, timeouts.clone()).map(|b| {
-            let description = b.describe();
-            (Arc::new(b) as SharedBackend, description)
-        });
-        NativeClient::server(BackendKind::Upstash, made, timeouts)
+    pub fn upstash(url: String, token: String, options: BackendOptions) -> NativeClient {
+        let tuning = Tuning::from_options(&options);
+        let made =
+            UpstashBackend::new(UpstashConfig { url, token }, tuning.timeouts.clone()).map(|b| {
+                let description = b.describe();
+                (Arc::new(b) as SharedBackend, description)
+            });
+        NativeClient::server(BackendKind::Upstash, made, tuning)
+    }
+
+    /// `closed`, `open` or `half-open`; always `closed` on the embedded store.
+    #[napi(getter)]
+    pub fn circuit(&self) -> &'static str {
+        self.breaker
+            .as_ref()
+            .map_or(CircuitState::Closed, |b| b.state())
+            .name()
+    }
+
+    /// Never rejects: a PING through the breaker, timed.
+    #[napi]
+    pub async fn health(&self) -> Health {
+        let started = std::time::Instant::now();
+        let result = self.features.ping().await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let ok = matches!(result, Ok(true));
+        Health {
+            backend: self.features.backend().kind().name().to_string(),
+            ok,
+            latency_ms: ok.then_some(latency_ms),
+            circuit: self.circuit().to_string(),
+            last_error: match result {
+                Err(err) => Some(err.to_string()),
+                Ok(_) => self.breaker.as_ref().and_then(|b| b.last_error()),
+            },
+        }
     }
 
     /// `embedded`, `redis` or `upstash`.
@@ -225,8 +296,8 @@ impl NativeClient {
     }
 
     #[napi]
-    pub fn set_timeouts(&self, options: TimeoutOptions) {
-        apply(&self.timeouts, &options);
+    pub fn set_options(&self, options: BackendOptions) {
+        self.tuning.apply(&options);
     }
 
     #[napi]

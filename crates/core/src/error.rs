@@ -17,6 +17,8 @@ pub enum ErrorKind {
     Protocol,
     /// A bug on our side, including a caught panic.
     Internal,
+    /// The circuit breaker is open: the call failed fast without touching the network.
+    CircuitOpen,
 }
 
 impl ErrorKind {
@@ -29,6 +31,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "ERR_TIMEOUT",
             ErrorKind::Protocol => "ERR_PROTOCOL",
             ErrorKind::Internal => "ERR_INTERNAL",
+            ErrorKind::CircuitOpen => "ERR_CIRCUIT_OPEN",
         }
     }
 }
@@ -53,6 +56,14 @@ impl Error {
     /// A Redis-style error reply, e.g. `Error::command("WRONGTYPE Operation against ...")`.
     pub fn command(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Command, message)
+    }
+
+    /// A failure of the path to the server (not an answer from it): what trips the breaker.
+    pub fn is_transport(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Connection | ErrorKind::Timeout | ErrorKind::Protocol
+        )
     }
 
     pub fn protocol(message: impl Into<String>) -> Error {

@@ -2,6 +2,7 @@
 //! against it. Nothing here knows about Node; the napi binding is a thin layer on top.
 
 pub mod backend;
+pub mod circuit;
 pub mod cmd;
 pub mod embedded;
 pub mod error;

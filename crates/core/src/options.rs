@@ -60,3 +60,42 @@ impl Timeouts {
         self.retries.store(retries, Ordering::Relaxed);
     }
 }
+
+pub const DEFAULT_BREAKER_THRESHOLD: u32 = 5;
+pub const DEFAULT_BREAKER_COOLDOWN_MS: u64 = 1000;
+
+/// When the circuit breaker opens and how long it stays open; adjustable at run time.
+#[derive(Debug)]
+pub struct BreakerPolicy {
+    threshold: AtomicU32,
+    cooldown_ms: AtomicU64,
+}
+
+impl Default for BreakerPolicy {
+    fn default() -> Self {
+        BreakerPolicy {
+            threshold: AtomicU32::new(DEFAULT_BREAKER_THRESHOLD),
+            cooldown_ms: AtomicU64::new(DEFAULT_BREAKER_COOLDOWN_MS),
+        }
+    }
+}
+
+impl BreakerPolicy {
+    /// Consecutive transport failures that open the circuit.
+    pub fn threshold(&self) -> u32 {
+        self.threshold.load(Ordering::Relaxed)
+    }
+
+    /// How long an open circuit fails fast before letting one probe through.
+    pub fn cooldown(&self) -> Duration {
+        Duration::from_millis(self.cooldown_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn set_threshold(&self, n: u32) {
+        self.threshold.store(n.max(1), Ordering::Relaxed);
+    }
+
+    pub fn set_cooldown_ms(&self, ms: u64) {
+        self.cooldown_ms.store(ms, Ordering::Relaxed);
+    }
+}
