@@ -260,6 +260,19 @@ export declare const tokens: Tokens
 /** PING; `true` when the backend answers. Fallback `false`. */
 export declare function testConnection(): Promise<boolean>
 
+export interface Health {
+  backend: 'embedded' | 'redis' | 'upstash'
+  ok: boolean
+  /** Round trip of a PING in ms; null when it failed. */
+  latencyMs: number | null
+  circuit: 'closed' | 'open' | 'half-open'
+  /** The failing PING's error, else the last transport failure seen (secrets masked). */
+  lastError: string | null
+}
+
+/** Never rejects. */
+export declare function health(): Promise<Health>
+
 export declare const CACHE_PREFIXES: Readonly<{
   USER: 'user:'
   SESSION: 'session:'
@@ -291,6 +304,10 @@ export interface ConfigureOptions {
   connectTimeoutMs?: number
   /** Extra attempts after a transport failure of an idempotent REST command. Default 2; env DIGIS_REDIS_RETRIES. */
   retries?: number
+  /** Consecutive transport failures that open the circuit. Default 5; env DIGIS_REDIS_BREAKER_THRESHOLD. */
+  breakerThreshold?: number
+  /** How long an open circuit fails fast before one probe (ms). Default 1000; env DIGIS_REDIS_BREAKER_COOLDOWN_MS. */
+  breakerCooldownMs?: number
   /** Wrong guesses that destroy a one-time code. Default 5. */
   otpMaxAttempts?: number
   /** Seconds a viewer counts as present after their last viewerJoined(). Default 60. */
@@ -307,6 +324,7 @@ export type ErrorCode =
   | 'ERR_TIMEOUT'
   | 'ERR_PROTOCOL'
   | 'ERR_INTERNAL'
+  | 'ERR_CIRCUIT_OPEN'
 
 /** An operational failure, thrown in strict mode and by the raw client. */
 export declare class DigisRedisError extends Error {
