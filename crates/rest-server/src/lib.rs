@@ -9,6 +9,8 @@
 
 mod backend;
 mod command;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod reply;
 
