@@ -31,29 +31,38 @@ export declare class NativeClient {
   /** The backend and its address, secrets masked. */
   get description(): string
   setOptions(options: BackendOptions): void
-  set(ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): Promise<void>
-  get(ns: Namespace, id: string): Promise<string | null>
-  del(ns: Namespace, id: string): Promise<void>
-  exists(ns: Namespace, id: string): Promise<boolean>
-  expire(ns: Namespace, id: string, seconds: number): Promise<boolean>
-  incr(ns: Namespace, id: string): Promise<number>
-  mget(keys: Array<string>): Promise<Array<string | undefined | null>>
+  set(ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): void | Promise<void>
+  get(ns: Namespace, id: string): string | null | Promise<string | null>
+  /** GETs gathered by the JS layer within one tick, sent as one pipeline. */
+  getMany(namespaces: Array<Namespace>, ids: Array<string>): Promise<BatchReply>
+  /**
+   * SETs gathered within one tick, as one pipeline; a negative TTL means none. The errors at
+   * each index (null where the write succeeded).
+   */
+  setMany(namespaces: Array<Namespace>, ids: Array<string>, values: Array<string>, ttlSeconds: Array<number>): Promise<Array<string | undefined | null>>
+  del(ns: Namespace, id: string): void | Promise<void>
+  exists(ns: Namespace, id: string): boolean | Promise<boolean>
+  expire(ns: Namespace, id: string, seconds: number): boolean | Promise<boolean>
+  incr(ns: Namespace, id: string): number | Promise<number>
+  mget(keys: Array<string>): Array<string | null> | Promise<Array<string | null>>
   delPattern(pattern: string): Promise<number>
-  creatorsInvalidate(id: string): Promise<void>
-  streamsSetActive(id: string, value: string, ttlSeconds?: number | undefined | null): Promise<void>
-  streamsRemoveActive(id: string): Promise<void>
+  creatorsInvalidate(id: string): void | Promise<void>
+  streamsSetActive(id: string, value: string, ttlSeconds?: number | undefined | null): void | Promise<void>
+  streamsRemoveActive(id: string): void | Promise<void>
+  /** Walks the index and the values: always off the main thread. */
   streamsAllActive(presenceMs: number): Promise<Array<ActiveStreamItem>>
-  streamsViewerJoined(stream: string, viewer: string, presenceMs: number): Promise<void>
-  streamsViewerLeft(stream: string, viewer: string): Promise<void>
-  streamsViewerCount(stream: string, presenceMs: number): Promise<number>
+  streamsViewerJoined(stream: string, viewer: string, presenceMs: number): void | Promise<void>
+  streamsViewerLeft(stream: string, viewer: string): void | Promise<void>
+  streamsViewerCount(stream: string, presenceMs: number): number | Promise<number>
   /** `status` null clears it. */
-  creatorsSetStatus(id: string, status: string | undefined | null, ttlSeconds: number): Promise<void>
+  creatorsSetStatus(id: string, status: string | undefined | null, ttlSeconds: number): void | Promise<void>
+  /** Walks the status index: always off the main thread. */
   creatorsOnline(): Promise<Array<CreatorStatusItem>>
   streamsReindex(): Promise<number>
-  rateLimitCheck(id: string, algorithm: RateLimitAlgorithm, limit: number, windowSeconds: number, cost: number): Promise<RateLimitResult>
-  rateLimitReset(id: string): Promise<void>
-  otpStore(id: string, code: string, ttlSeconds?: number | undefined | null): Promise<void>
-  otpVerify(id: string, code: string, maxAttempts: number): Promise<boolean>
+  rateLimitCheck(id: string, algorithm: RateLimitAlgorithm, limit: number, windowSeconds: number, cost: number): RateLimitResult | Promise<RateLimitResult>
+  rateLimitReset(id: string): void | Promise<void>
+  otpStore(id: string, code: string, ttlSeconds?: number | undefined | null): void | Promise<void>
+  otpVerify(id: string, code: string, maxAttempts: number): boolean | Promise<boolean>
   ping(): Promise<boolean>
   /** One raw command; the reply as JSON text. */
   command(parts: Array<string>): Promise<string>
@@ -99,6 +108,12 @@ export interface BackendOptions {
   breakerThreshold?: number
   /** How long an open circuit fails fast before one probe. */
   breakerCooldownMs?: number
+}
+
+/** Per-item outcomes of a batch: a value or an error (`"<CODE>: <message>"`) at each index. */
+export interface BatchReply {
+  values: Array<string | undefined | null>
+  errors: Array<string | undefined | null>
 }
 
 /** `CACHE_PREFIXES`, as JSON. */

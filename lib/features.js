@@ -7,6 +7,7 @@ const { invalidArgument } = require('./errors')
 const { encodeBalance, decodeBalance } = require('./balance')
 const { createRateLimiter } = require('./rate-limiter')
 const { settings } = require('./settings')
+const { createCoalescer } = require('./coalescer')
 
 const CREATOR_STATUSES = ['online', 'busy', 'away', 'offline']
 
@@ -17,14 +18,41 @@ const CREATOR_STATUSES = ['online', 'busy', 'away', 'offline']
  */
 function createFeatures(native, binding, TTL) {
   const { Namespace } = binding
+  // The embedded store answers at once on the calling thread; server backends gather the reads
+  // and writes of one tick into one pipeline.
+  const embedded = native.backend === 'embedded'
+  const read = embedded
+    ? ([ns, id]) => native.get(ns, id)
+    : createCoalescer(
+        ([ns, id]) => native.get(ns, id),
+        (items) =>
+          native.getMany(items.map((i) => i[0]), items.map((i) => i[1])).then(({ values, errors }) =>
+            values.map((value, i) => ({ value, error: errors[i] })),
+          ),
+      )
+  const write = embedded
+    ? ([ns, id, value, ttl]) => native.set(ns, id, value, ttl)
+    : createCoalescer(
+        ([ns, id, value, ttl]) => native.set(ns, id, value, ttl),
+        (items) =>
+          native
+            .setMany(
+              items.map((i) => i[0]),
+              items.map((i) => i[1]),
+              items.map((i) => i[2]),
+              items.map((i) => i[3] ?? -1),
+            )
+            .then((errors) => errors.map((error) => ({ error }))),
+      )
+
   // Single-value helpers shared by every namespace: the key is built in Rust from (ns, id).
   const set = (op, ns, id, value, ttl, encode = encodeValue) =>
     guarded(op, false, async () => {
-      await native.set(ns, toKey(id, 'id'), encode(value), toTtl(ttl))
+      await write([ns, toKey(id, 'id'), encode(value), toTtl(ttl)])
       return true
     })
   const get = (op, ns, id, decode = decodeValue) =>
-    guarded(op, null, async () => decode(await native.get(ns, toKey(id, 'id'))))
+    guarded(op, null, async () => decode(await read([ns, toKey(id, 'id')])))
   const del = (op, ns, id) =>
     guarded(op, false, async () => {
       await native.del(ns, toKey(id, 'id'))

@@ -4,7 +4,10 @@
 
 pub mod rest_server;
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use digis_redis_core::{
     backend::Unavailable,
@@ -108,6 +111,13 @@ pub struct RateLimitResult {
     pub retry_after_ms: f64,
 }
 
+/// Per-item outcomes of a batch: a value or an error (`"<CODE>: <message>"`) at each index.
+#[napi(object)]
+pub struct BatchReply {
+    pub values: Vec<Option<String>>,
+    pub errors: Vec<Option<String>>,
+}
+
 #[napi(object)]
 pub struct ActiveStreamItem {
     /// The stored text, JSON-parsed by the JS layer.
@@ -189,7 +199,55 @@ pub struct NativeClient {
     description: String,
 }
 
+/// A plain value when the work finished at once (the embedded store), else a promise.
+type Answer<'env, T> = Either<T, PromiseRaw<'env, T>>;
+
+/// Embedded-store batches up to this size run on the calling thread; larger ones (which could
+/// hold Node's main thread for long) run on the worker pool.
+const INLINE_BATCH_LIMIT: usize = 256;
+
 impl NativeClient {
+    /// Runs `work` on the calling thread when it completes without waiting, as every embedded
+    /// store call does: no thread hop and no wake-up of Node's loop. Anything else becomes a
+    /// promise resolved from the worker pool.
+    fn answer<'env, T, F>(&self, env: &'env Env, work: F) -> Result<Answer<'env, T>>
+    where
+        T: ToNapiValue + Send + 'static,
+        F: Future<Output = digis_redis_core::Result<T>> + Send + 'static,
+    {
+        self.answer_if(self.breaker.is_none(), env, work)
+    }
+
+    /// `inline` only for work that never waits on a socket: it is polled once, outside tokio.
+    fn answer_if<'env, T, F>(
+        &self,
+        inline: bool,
+        env: &'env Env,
+        work: F,
+    ) -> Result<Answer<'env, T>>
+    where
+        T: ToNapiValue + Send + 'static,
+        F: Future<Output = digis_redis_core::Result<T>> + Send + 'static,
+    {
+        let mut work = Box::pin(work);
+        if inline {
+            let mut cx = Context::from_waker(Waker::noop());
+            let polled = std::panic::catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(&mut cx)));
+            match polled {
+                Ok(Poll::Ready(outcome)) => return outcome.map(Either::A).map_err(to_js),
+                Ok(Poll::Pending) => {}
+                Err(_) => {
+                    return Err(to_js(digis_redis_core::Error::new(
+                        digis_redis_core::ErrorKind::Internal,
+                        "a panic in the embedded store was caught",
+                    )))
+                }
+            }
+        }
+        env.spawn_future(async move { work.await.map_err(to_js) })
+            .map(Either::B)
+    }
+
     /// A server backend behind its circuit breaker, or, when it cannot be set up, one whose
     /// every call reports why.
     fn server(
@@ -300,54 +358,149 @@ impl NativeClient {
         self.tuning.apply(&options);
     }
 
-    #[napi]
-    pub async fn set(
+    #[napi(ts_return_type = "void | Promise<void>")]
+    pub fn set<'env>(
         &self,
+        env: &'env Env,
         ns: Namespace,
         id: String,
         value: String,
         ttl_seconds: Option<u32>,
-    ) -> Result<()> {
+    ) -> Result<Answer<'env, ()>> {
+        let f = self.features.clone();
         let ttl = ttl_seconds.map(u64::from);
-        self.features
-            .set(&target(ns, id), value.into(), ttl)
-            .await
-            .map_err(to_js)
+        self.answer(env, async move {
+            f.set(&target(ns, id), value.into(), ttl).await
+        })
     }
 
-    #[napi]
-    pub async fn get(&self, ns: Namespace, id: String) -> Result<Option<String>> {
-        let found = self.features.get(&target(ns, id)).await.map_err(to_js)?;
-        Ok(found.map(text))
+    #[napi(ts_return_type = "string | null | Promise<string | null>")]
+    pub fn get<'env>(
+        &self,
+        env: &'env Env,
+        ns: Namespace,
+        id: String,
+    ) -> Result<Answer<'env, Option<String>>> {
+        let f = self.features.clone();
+        self.answer(
+            env,
+            async move { Ok(f.get(&target(ns, id)).await?.map(text)) },
+        )
     }
 
+    /// GETs gathered by the JS layer within one tick, sent as one pipeline.
     #[napi]
-    pub async fn del(&self, ns: Namespace, id: String) -> Result<()> {
-        self.features.del(&target(ns, id)).await.map_err(to_js)
+    pub async fn get_many(
+        &self,
+        namespaces: Vec<Namespace>,
+        ids: Vec<String>,
+    ) -> Result<BatchReply> {
+        let targets: Vec<Target> = namespaces
+            .into_iter()
+            .zip(ids)
+            .map(|(ns, id)| target(ns, id))
+            .collect();
+        let items = self.features.get_many(&targets).await.map_err(to_js)?;
+        let mut reply = BatchReply {
+            values: Vec::with_capacity(items.len()),
+            errors: Vec::with_capacity(items.len()),
+        };
+        for item in items {
+            match item {
+                Ok(value) => {
+                    reply.values.push(value.map(text));
+                    reply.errors.push(None);
+                }
+                Err(err) => {
+                    reply.values.push(None);
+                    reply.errors.push(Some(err.to_string()));
+                }
+            }
+        }
+        Ok(reply)
     }
 
+    /// SETs gathered within one tick, as one pipeline; a negative TTL means none. The errors at
+    /// each index (null where the write succeeded).
     #[napi]
-    pub async fn exists(&self, ns: Namespace, id: String) -> Result<bool> {
-        self.features.exists(&target(ns, id)).await.map_err(to_js)
+    pub async fn set_many(
+        &self,
+        namespaces: Vec<Namespace>,
+        ids: Vec<String>,
+        values: Vec<String>,
+        ttl_seconds: Vec<i64>,
+    ) -> Result<Vec<Option<String>>> {
+        let items = namespaces
+            .into_iter()
+            .zip(ids)
+            .zip(values)
+            .zip(ttl_seconds)
+            .map(|(((ns, id), value), ttl)| (target(ns, id), value.into(), u64::try_from(ttl).ok()))
+            .collect();
+        let outcomes = self.features.set_many(items).await.map_err(to_js)?;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.err().map(|e| e.to_string()))
+            .collect())
     }
 
-    #[napi]
-    pub async fn expire(&self, ns: Namespace, id: String, seconds: u32) -> Result<bool> {
-        self.features
-            .expire(&target(ns, id), u64::from(seconds))
-            .await
-            .map_err(to_js)
+    #[napi(ts_return_type = "void | Promise<void>")]
+    pub fn del<'env>(&self, env: &'env Env, ns: Namespace, id: String) -> Result<Answer<'env, ()>> {
+        let f = self.features.clone();
+        self.answer(env, async move { f.del(&target(ns, id)).await })
     }
 
-    #[napi]
-    pub async fn incr(&self, ns: Namespace, id: String) -> Result<i64> {
-        self.features.incr(&target(ns, id)).await.map_err(to_js)
+    #[napi(ts_return_type = "boolean | Promise<boolean>")]
+    pub fn exists<'env>(
+        &self,
+        env: &'env Env,
+        ns: Namespace,
+        id: String,
+    ) -> Result<Answer<'env, bool>> {
+        let f = self.features.clone();
+        self.answer(env, async move { f.exists(&target(ns, id)).await })
     }
 
-    #[napi]
-    pub async fn mget(&self, keys: Vec<String>) -> Result<Vec<Option<String>>> {
-        let found = self.features.mget(keys).await.map_err(to_js)?;
-        Ok(found.into_iter().map(|v| v.map(text)).collect())
+    #[napi(ts_return_type = "boolean | Promise<boolean>")]
+    pub fn expire<'env>(
+        &self,
+        env: &'env Env,
+        ns: Namespace,
+        id: String,
+        seconds: u32,
+    ) -> Result<Answer<'env, bool>> {
+        let f = self.features.clone();
+        self.answer(env, async move {
+            f.expire(&target(ns, id), u64::from(seconds)).await
+        })
+    }
+
+    #[napi(ts_return_type = "number | Promise<number>")]
+    pub fn incr<'env>(
+        &self,
+        env: &'env Env,
+        ns: Namespace,
+        id: String,
+    ) -> Result<Answer<'env, i64>> {
+        let f = self.features.clone();
+        self.answer(env, async move { f.incr(&target(ns, id)).await })
+    }
+
+    #[napi(ts_return_type = "Array<string | null> | Promise<Array<string | null>>")]
+    pub fn mget<'env>(
+        &self,
+        env: &'env Env,
+        keys: Vec<String>,
+    ) -> Result<Answer<'env, Vec<Option<String>>>> {
+        let f = self.features.clone();
+        let inline = self.breaker.is_none() && keys.len() <= INLINE_BATCH_LIMIT;
+        self.answer_if(inline, env, async move {
+            Ok(f.mget(keys)
+                .await?
+                .into_iter()
+                .map(|v| v.map(text))
+                .collect())
+        })
     }
 
     #[napi]
@@ -356,33 +509,42 @@ impl NativeClient {
         Ok(n as i64)
     }
 
-    #[napi]
-    pub async fn creators_invalidate(&self, id: String) -> Result<()> {
-        self.features.creators_invalidate(&id).await.map_err(to_js)
+    #[napi(ts_return_type = "void | Promise<void>")]
+    pub fn creators_invalidate<'env>(
+        &self,
+        env: &'env Env,
+        id: String,
+    ) -> Result<Answer<'env, ()>> {
+        let f = self.features.clone();
+        self.answer(env, async move { f.creators_invalidate(&id).await })
     }
 
-    #[napi]
-    pub async fn streams_set_active(
+    #[napi(ts_return_type = "void | Promise<void>")]
+    pub fn streams_set_active<'env>(
         &self,
+        env: &'env Env,
         id: String,
         value: String,
         ttl_seconds: Option<u32>,
-    ) -> Result<()> {
+    ) -> Result<Answer<'env, ()>> {
+        let f = self.features.clone();
         let ttl = ttl_seconds.map(u64::from);
-        self.features
-            .streams_set_active(&id, value.into(), ttl)
-            .await
-            .map_err(to_js)
+        self.answer(env, async move {
+            f.streams_set_active(&id, value.into(), ttl).await
+        })
     }
 
-    #[napi]
-    pub async fn streams_remove_active(&self, id: String) -> Result<()> {
-        self.features
-            .streams_remove_active(&id)
-            .await
-            .map_err(to_js)
+    #[napi(ts_return_type = "void | Promise<void>")]
+    pub fn streams_remove_active<'env>(
+        &self,
+        env: &'env Env,
+        id: String,
+    ) -> Result<Answer<'env, ()>> {
+        let f = self.features.clone();
+        self.answer(env, async move { f.streams_remove_active(&id).await })
     }
 
+    /// Walks the index and the values: always off the main thread.
     #[napi]
     pub async fn streams_all_active(&self, presence_ms: u32) -> Result<Vec<ActiveStreamItem>> {
         let streams = self
@@ -399,51 +561,68 @@ impl NativeClient {
             .collect())
     }
 
-    #[napi]
-    pub async fn streams_viewer_joined(
+    #[napi(ts_return_type = "void | Promise<void>")]
+    pub fn streams_viewer_joined<'env>(
         &self,
+        env: &'env Env,
         stream: String,
         viewer: String,
         presence_ms: u32,
-    ) -> Result<()> {
-        self.features
-            .streams_viewer_joined(&stream, &viewer, u64::from(presence_ms))
-            .await
-            .map_err(to_js)
+    ) -> Result<Answer<'env, ()>> {
+        let f = self.features.clone();
+        self.answer(env, async move {
+            f.streams_viewer_joined(&stream, &viewer, u64::from(presence_ms))
+                .await
+        })
     }
 
-    #[napi]
-    pub async fn streams_viewer_left(&self, stream: String, viewer: String) -> Result<()> {
-        self.features
-            .streams_viewer_left(&stream, &viewer)
-            .await
-            .map_err(to_js)
+    #[napi(ts_return_type = "void | Promise<void>")]
+    pub fn streams_viewer_left<'env>(
+        &self,
+        env: &'env Env,
+        stream: String,
+        viewer: String,
+    ) -> Result<Answer<'env, ()>> {
+        let f = self.features.clone();
+        self.answer(
+            env,
+            async move { f.streams_viewer_left(&stream, &viewer).await },
+        )
     }
 
-    #[napi]
-    pub async fn streams_viewer_count(&self, stream: String, presence_ms: u32) -> Result<f64> {
-        let n = self
-            .features
-            .streams_viewer_count(&stream, u64::from(presence_ms))
-            .await
-            .map_err(to_js)?;
-        Ok(n as f64)
+    #[napi(ts_return_type = "number | Promise<number>")]
+    pub fn streams_viewer_count<'env>(
+        &self,
+        env: &'env Env,
+        stream: String,
+        presence_ms: u32,
+    ) -> Result<Answer<'env, f64>> {
+        let f = self.features.clone();
+        self.answer(env, async move {
+            let n = f
+                .streams_viewer_count(&stream, u64::from(presence_ms))
+                .await?;
+            Ok(n as f64)
+        })
     }
 
     /// `status` null clears it.
-    #[napi]
-    pub async fn creators_set_status(
+    #[napi(ts_return_type = "void | Promise<void>")]
+    pub fn creators_set_status<'env>(
         &self,
+        env: &'env Env,
         id: String,
         status: Option<String>,
         ttl_seconds: u32,
-    ) -> Result<()> {
-        self.features
-            .creators_set_status(&id, status.as_deref(), u64::from(ttl_seconds))
-            .await
-            .map_err(to_js)
+    ) -> Result<Answer<'env, ()>> {
+        let f = self.features.clone();
+        self.answer(env, async move {
+            f.creators_set_status(&id, status.as_deref(), u64::from(ttl_seconds))
+                .await
+        })
     }
 
+    /// Walks the status index: always off the main thread.
     #[napi]
     pub async fn creators_online(&self) -> Result<Vec<CreatorStatusItem>> {
         let online = self.features.creators_online().await.map_err(to_js)?;
@@ -462,63 +641,75 @@ impl NativeClient {
         Ok(n as i64)
     }
 
-    #[napi]
-    pub async fn rate_limit_check(
+    #[napi(ts_return_type = "RateLimitResult | Promise<RateLimitResult>")]
+    pub fn rate_limit_check<'env>(
         &self,
+        env: &'env Env,
         id: String,
         algorithm: RateLimitAlgorithm,
         limit: u32,
         window_seconds: u32,
         cost: u32,
-    ) -> Result<RateLimitResult> {
+    ) -> Result<Answer<'env, RateLimitResult>> {
         let algorithm = match algorithm {
             RateLimitAlgorithm::TokenBucket => Algorithm::TokenBucket,
             RateLimitAlgorithm::SlidingWindow => Algorithm::SlidingWindow,
             RateLimitAlgorithm::FixedWindow => Algorithm::FixedWindow,
         };
-        let d = self
-            .features
-            .rate_limit_check(
-                &id,
-                algorithm,
-                u64::from(limit),
-                u64::from(window_seconds),
-                u64::from(cost),
-            )
-            .await
-            .map_err(to_js)?;
-        Ok(RateLimitResult {
-            allowed: d.allowed,
-            remaining: d.remaining as f64,
-            reset_ms: d.reset_ms as f64,
-            retry_after_ms: d.retry_after_ms as f64,
+        let f = self.features.clone();
+        self.answer(env, async move {
+            let d = f
+                .rate_limit_check(
+                    &id,
+                    algorithm,
+                    u64::from(limit),
+                    u64::from(window_seconds),
+                    u64::from(cost),
+                )
+                .await?;
+            Ok(RateLimitResult {
+                allowed: d.allowed,
+                remaining: d.remaining as f64,
+                reset_ms: d.reset_ms as f64,
+                retry_after_ms: d.retry_after_ms as f64,
+            })
         })
     }
 
-    #[napi]
-    pub async fn rate_limit_reset(&self, id: String) -> Result<()> {
-        self.features.rate_limit_reset(&id).await.map_err(to_js)
+    #[napi(ts_return_type = "void | Promise<void>")]
+    pub fn rate_limit_reset<'env>(&self, env: &'env Env, id: String) -> Result<Answer<'env, ()>> {
+        let f = self.features.clone();
+        self.answer(env, async move { f.rate_limit_reset(&id).await })
     }
 
-    #[napi]
-    pub async fn otp_store(
+    #[napi(ts_return_type = "void | Promise<void>")]
+    pub fn otp_store<'env>(
         &self,
+        env: &'env Env,
         id: String,
         code: String,
         ttl_seconds: Option<u32>,
-    ) -> Result<()> {
-        self.features
-            .otp_store(&id, code.into(), ttl_seconds.map(u64::from))
-            .await
-            .map_err(to_js)
+    ) -> Result<Answer<'env, ()>> {
+        let f = self.features.clone();
+        self.answer(env, async move {
+            f.otp_store(&id, code.into(), ttl_seconds.map(u64::from))
+                .await
+        })
     }
 
-    #[napi]
-    pub async fn otp_verify(&self, id: String, code: String, max_attempts: u32) -> Result<bool> {
-        self.features
-            .otp_verify(&id, &code, max_attempts)
-            .await
-            .map_err(to_js)
+    #[napi(ts_return_type = "boolean | Promise<boolean>")]
+    pub fn otp_verify<'env>(
+        &self,
+        env: &'env Env,
+        id: String,
+        code: String,
+        max_attempts: u32,
+    ) -> Result<Answer<'env, bool>> {
+        let f = self.features.clone();
+        self.answer(
+            env,
+            async move { f.otp_verify(&id, &code, max_attempts).await },
+        )
     }
 
     #[napi]

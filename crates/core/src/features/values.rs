@@ -66,3 +66,35 @@ impl Features {
         reply.as_int().ok_or_else(|| unexpected("INCR", &reply))
     }
 }
+
+impl Features {
+    /// Many GETs in one pipeline (one round trip); each item keeps its own outcome.
+    pub async fn get_many(&self, targets: &[Target]) -> Result<Vec<Result<Option<Bytes>>>> {
+        let cmds = targets
+            .iter()
+            .map(|t| Cmd::new("GET").arg(t.key()))
+            .collect();
+        let items = self.backend.pipeline(cmds, false).await?;
+        Ok(items
+            .into_iter()
+            .map(|item| match item? {
+                Reply::Nil => Ok(None),
+                Reply::Bulk(bytes) => Ok(Some(bytes)),
+                other => Err(unexpected("GET", &other)),
+            })
+            .collect())
+    }
+
+    /// Many SETEX/SETs in one pipeline (one round trip); each item keeps its own outcome.
+    pub async fn set_many(
+        &self,
+        items: Vec<(Target, Bytes, Option<u64>)>,
+    ) -> Result<Vec<Result<()>>> {
+        let cmds = items
+            .into_iter()
+            .map(|(target, value, ttl)| set_command(target.key(), value, ttl))
+            .collect();
+        let replies = self.backend.pipeline(cmds, false).await?;
+        Ok(replies.into_iter().map(|r| r.map(|_| ())).collect())
+    }
+}
