@@ -58,9 +58,10 @@ macro_rules! int_arg {
 int_arg!(i64, u64, u32, usize);
 
 impl Cmd {
-    pub fn new(name: &str) -> Cmd {
+    /// A command named by a literal: the name is shared, not copied.
+    pub fn new(name: &'static str) -> Cmd {
         Cmd {
-            args: vec![name.to_arg()],
+            args: vec![Bytes::from_static(name.as_bytes())],
         }
     }
 

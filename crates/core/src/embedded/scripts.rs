@@ -1198,7 +1198,12 @@ mod tests {
             }
 
             /// Runs a command on both sides (the key is its first argument).
-            async fn command(&mut self, name: &str, key: &str, rest: &[&str]) -> (Reply, Reply) {
+            async fn command(
+                &mut self,
+                name: &'static str,
+                key: &str,
+                rest: &[&str],
+            ) -> (Reply, Reply) {
                 let mine = call(
                     &mut self.ks,
                     Cmd::new(name).arg(key).args(rest.iter().copied()),

@@ -129,8 +129,17 @@ pub(crate) fn check(cmd: &Cmd) -> Result<Spec> {
     if cmd.parts().is_empty() {
         return Err(Error::new(ErrorKind::InvalidArgument, "empty command"));
     }
-    let name = cmd.name();
-    let spec = lookup(&name).ok_or_else(|| {
+    // Upper-cased on the stack: this runs for every command, so no allocation here.
+    let raw = &cmd.parts()[0];
+    let mut buf = [0u8; 24];
+    let upper = buf.get_mut(..raw.len()).map(|dst| {
+        dst.copy_from_slice(raw);
+        dst.make_ascii_uppercase();
+        &*dst
+    });
+    let name_str = upper.and_then(|b| std::str::from_utf8(b).ok());
+    let spec = name_str.and_then(lookup).ok_or_else(|| {
+        let name = cmd.name();
         Error::new(
             ErrorKind::Unsupported,
             format!(
@@ -141,7 +150,7 @@ pub(crate) fn check(cmd: &Cmd) -> Result<Spec> {
     })?;
     let argc = i32::try_from(cmd.parts().len()).unwrap_or(i32::MAX);
     if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
-        return Err(Error::wrong_arity(&name));
+        return Err(Error::wrong_arity(&cmd.name()));
     }
     Ok(spec)
 }
