@@ -24,6 +24,8 @@ export declare class NativeClient {
   static upstash(url: string, token: string, options: BackendOptions): NativeClient
   /** `closed`, `open` or `half-open`; always `closed` on the embedded store. */
   get circuit(): string
+  /** The circuit's state changes since the last call, oldest first (each is logged once). */
+  takeCircuitEvents(): Array<string>
   /** Never rejects: a PING through the breaker, timed. */
   health(): Promise<Health>
   /** `embedded`, `redis` or `upstash`. */

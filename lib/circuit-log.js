@@ -9,18 +9,16 @@ const MESSAGES = {
 }
 
 /**
- * An after-call hook that logs each circuit state change once (not once per call). It reads
- * the state synchronously after every call on a server backend: one cheap getter, next to a
- * network round trip.
+ * An after-call hook that logs each circuit state change once, in order (not once per call).
+ * The breaker queues its changes; one cheap synchronous call per completed call collects them,
+ * next to a network round trip.
  */
 function watchCircuit(native) {
-  let last = 'closed'
   return () => {
-    const state = native.circuit
-    if (state === last) return
-    last = state
-    const log = settings.logger.warn ?? settings.logger.error
-    log.call(settings.logger, `[digis-redis] ${MESSAGES[state] ?? `circuit ${state}`}`)
+    for (const state of native.takeCircuitEvents()) {
+      const log = settings.logger.warn ?? settings.logger.error
+      log.call(settings.logger, `[digis-redis] ${MESSAGES[state] ?? `circuit ${state}`}`)
+    }
   }
 }
 

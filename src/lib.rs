@@ -322,6 +322,20 @@ impl NativeClient {
             .name()
     }
 
+    /// The circuit's state changes since the last call, oldest first (each is logged once).
+    #[napi]
+    pub fn take_circuit_events(&self) -> Vec<&'static str> {
+        self.breaker
+            .as_ref()
+            .map(|b| {
+                b.take_transitions()
+                    .into_iter()
+                    .map(CircuitState::name)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Never rejects: a PING through the breaker, timed.
     #[napi]
     pub async fn health(&self) -> Health {

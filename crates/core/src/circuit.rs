@@ -38,6 +38,24 @@ struct Status {
     opened_at: Option<Instant>,
     probe_in_flight: bool,
     last_error: Option<String>,
+    /// State changes not yet collected by `take_transitions`, oldest first.
+    transitions: Vec<CircuitState>,
+}
+
+/// Uncollected transitions kept at most (only the latest matter once this many pile up).
+const MAX_TRANSITIONS: usize = 64;
+
+impl Status {
+    fn enter(&mut self, state: CircuitState) {
+        if self.state == state {
+            return;
+        }
+        self.state = state;
+        if self.transitions.len() == MAX_TRANSITIONS {
+            self.transitions.remove(0);
+        }
+        self.transitions.push(state);
+    }
 }
 
 pub struct CircuitBreaker {
@@ -73,6 +91,7 @@ impl CircuitBreaker {
                 opened_at: None,
                 probe_in_flight: false,
                 last_error: None,
+                transitions: Vec::new(),
             }),
         }
     }
@@ -89,6 +108,11 @@ impl CircuitBreaker {
         }
     }
 
+    /// Every state change since the last call, in order, so each can be reported once.
+    pub fn take_transitions(&self) -> Vec<CircuitState> {
+        std::mem::take(&mut self.status.lock().transitions)
+    }
+
     /// The last transport failure, if any (already free of secrets).
     pub fn last_error(&self) -> Option<String> {
         self.status.lock().last_error.clone()
@@ -102,7 +126,7 @@ impl CircuitBreaker {
         let probe = match status.state {
             CircuitState::Closed => false,
             CircuitState::Open if cooled => {
-                status.state = CircuitState::HalfOpen;
+                status.enter(CircuitState::HalfOpen);
                 true
             }
             CircuitState::HalfOpen if !status.probe_in_flight => true,
@@ -137,13 +161,13 @@ impl CircuitBreaker {
                 status.last_error = Some(err.to_string());
                 let trips = status.consecutive_failures >= self.policy.threshold();
                 if ticket.probe || (status.state == CircuitState::Closed && trips) {
-                    status.state = CircuitState::Open;
+                    status.enter(CircuitState::Open);
                     status.opened_at = Some(Instant::now());
                 }
             }
             _ => {
                 status.consecutive_failures = 0;
-                status.state = CircuitState::Closed;
+                status.enter(CircuitState::Closed);
                 status.opened_at = None;
             }
         }
@@ -251,6 +275,15 @@ mod tests {
         assert_eq!(breaker.state(), CircuitState::HalfOpen);
         assert_eq!(breaker.call(Cmd::new("PING")).await, Ok(Reply::ok()));
         assert_eq!(breaker.state(), CircuitState::Closed);
+        assert_eq!(
+            breaker.take_transitions(),
+            vec![
+                CircuitState::Open,
+                CircuitState::HalfOpen,
+                CircuitState::Closed
+            ]
+        );
+        assert!(breaker.take_transitions().is_empty());
     }
 
     #[tokio::test]

@@ -1,16 +1,20 @@
-//! The Redis protocol backend (`REDIS_URL`): one shared, auto-reconnecting multiplexed
-//! connection (redis-rs's connection manager), opened lazily on first use so that `require`
-//! never blocks and a server that is down at start-up is retried by later calls.
+//! The Redis protocol backend (`REDIS_URL`): one shared multiplexed connection (redis-rs's
+//! connection manager), opened lazily on first use so that `require` never blocks and a server
+//! that is down at start-up is retried by later calls.
+//!
+//! A connection that failed or timed out is discarded, and the next call opens a fresh one:
+//! replies still owed on it could otherwise be paired with later calls, and a reconnect attempt
+//! that failed while the server was down must not answer the first call after it is back.
 
 mod convert;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::OnceCell;
 
 use crate::options::Timeouts;
 use crate::redact::{redact_url, Secrets};
@@ -21,7 +25,12 @@ use convert::{from_redis_error, from_value, to_redis_cmd};
 
 pub struct RedisBackend {
     client: redis::Client,
-    connection: OnceCell<ConnectionManager>,
+    /// The live connection and its generation, so a failed call discards only the connection
+    /// it used, never a newer one.
+    current: Mutex<Option<(u64, ConnectionManager)>>,
+    /// One connection attempt at a time; the others wait for its result.
+    connecting: tokio::sync::Mutex<()>,
+    generations: AtomicU64,
     timeouts: Arc<Timeouts>,
     secrets: Secrets,
     display_url: String,
@@ -59,7 +68,9 @@ impl RedisBackend {
         })?;
         Ok(RedisBackend {
             client,
-            connection: OnceCell::new(),
+            current: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+            generations: AtomicU64::new(0),
             timeouts,
             secrets,
             display_url,
@@ -71,23 +82,31 @@ impl RedisBackend {
         format!("redis {}", self.display_url)
     }
 
-    async fn connection(&self) -> Result<ConnectionManager> {
-        let manager = self
-            .connection
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.timeouts.connect()))
-                    // Reconnection attempts run in the background; each call is bounded by its
-                    // own deadline, so a few quick attempts are enough.
-                    .set_number_of_retries(2)
-                    .set_min_delay(Duration::from_millis(50))
-                    .set_max_delay(Duration::from_millis(500));
-                ConnectionManager::new_with_config(self.client.clone(), config)
-                    .await
-                    .map_err(|e| self.error(e))
-            })
-            .await?;
-        Ok(manager.clone())
+    async fn connection(&self) -> Result<(u64, ConnectionManager)> {
+        if let Some(live) = self.current.lock().clone() {
+            return Ok(live);
+        }
+        let _turn = self.connecting.lock().await;
+        if let Some(live) = self.current.lock().clone() {
+            return Ok(live);
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeouts.connect()))
+            // A failed connection is replaced by the next call, not retried in the background.
+            .set_number_of_retries(0);
+        let manager = ConnectionManager::new_with_config(self.client.clone(), config)
+            .await
+            .map_err(|e| self.error(e))?;
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        *self.current.lock() = Some((generation, manager.clone()));
+        Ok((generation, manager))
+    }
+
+    fn discard(&self, generation: u64) {
+        let mut current = self.current.lock();
+        if matches!(&*current, Some((g, _)) if *g == generation) {
+            *current = None;
+        }
     }
 
     fn error(&self, err: redis::RedisError) -> Error {
@@ -96,24 +115,38 @@ impl RedisBackend {
         converted
     }
 
-    /// Bounds `work` by the call deadline.
-    async fn within_deadline<T>(
-        &self,
-        work: impl std::future::Future<Output = Result<T>>,
-    ) -> Result<T> {
+    /// Runs `op` on the connection within the call deadline; a transport failure or timeout
+    /// discards the connection it used.
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         let deadline = self.timeouts.call();
-        tokio::time::timeout(deadline, work)
+        let used = AtomicU64::new(0);
+        let work = async {
+            let (generation, conn) = self.connection().await?;
+            used.store(generation, Ordering::Relaxed);
+            op(conn).await
+        };
+        let outcome = tokio::time::timeout(deadline, work)
             .await
             .unwrap_or_else(|_| {
                 Err(Error::new(
                     ErrorKind::Timeout,
                     format!("redis call timed out after {} ms", deadline.as_millis()),
                 ))
-            })
+            });
+        if let Err(err) = &outcome {
+            let generation = used.load(Ordering::Relaxed);
+            if err.is_transport() && generation != 0 {
+                self.discard(generation);
+            }
+        }
+        outcome
     }
 
-    async fn call_now(&self, cmd: Cmd) -> Result<Reply> {
-        let mut conn = self.connection().await?;
+    async fn query(&self, mut conn: ConnectionManager, cmd: Cmd) -> Result<Reply> {
         let value: redis::Value = to_redis_cmd(&cmd)
             .query_async(&mut conn)
             .await
@@ -129,12 +162,11 @@ impl Backend for RedisBackend {
     }
 
     async fn call(&self, cmd: Cmd) -> Result<Reply> {
-        self.within_deadline(self.call_now(cmd)).await
+        self.run(|conn| self.query(conn, cmd)).await
     }
 
     async fn pipeline(&self, cmds: Vec<Cmd>, atomic: bool) -> Result<Vec<Result<Reply>>> {
-        self.within_deadline(async {
-            let mut conn = self.connection().await?;
+        self.run(|mut conn| async move {
             let mut pipe = redis::pipe();
             // Per-item errors come back as values instead of failing the whole batch.
             pipe.ignore_errors();
@@ -166,7 +198,7 @@ impl Backend for RedisBackend {
         keys: Vec<Bytes>,
         args: Vec<Bytes>,
     ) -> Result<Reply> {
-        self.within_deadline(eval_by_sha(script, keys, args, |cmd| self.call_now(cmd)))
+        self.run(|conn| eval_by_sha(script, keys, args, move |cmd| self.query(conn.clone(), cmd)))
             .await
     }
 }
