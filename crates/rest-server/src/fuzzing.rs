@@ -1,0 +1,33 @@
+//! Entry points for the cargo-fuzz targets in `fuzz/` (not a public API; may change at any
+//! time). Thin wrappers around the code that reads untrusted request bytes, so the targets can
+//! reach it without the internal modules becoming public.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+
+pub use crate::command::{parse_batch, parse_command, parse_path, refusal, Args};
+pub use crate::reply::{result as encode_result, Encoding};
+
+/// The state one server shares between its requests, for [`handle`].
+pub struct Server(Arc<crate::http::Shared>);
+
+/// A server as `start` builds it, without listening. Redis is only contacted when a request
+/// gets past authentication and parsing; point `redis_url` at a closed port to fuzz offline.
+pub fn server(redis_url: &str, token: &str, max_body: usize) -> Result<Server, String> {
+    Ok(Server(Arc::new(crate::http::Shared {
+        token: token.as_bytes().to_vec(),
+        max_body,
+        backend: crate::backend::Backend::new(redis_url, vec![token.to_string()])?,
+        sync: AtomicU64::new(0),
+    })))
+}
+
+/// One request, exactly as the listening server handles it.
+pub async fn handle(server: &Server, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    crate::http::handle(server.0.clone(), req).await
+}
