@@ -58,10 +58,13 @@ fn match_impl(mut p: &[u8], mut s: &[u8], skip_longer: &mut bool, nesting: usize
                         // advance below lands exactly on the end.
                         [] => break,
                         [start, b'-', end, ..] => {
+                            // Redis compares range ends as C `char`, signed on x86-64: bytes
+                            // from 0x80 sort below ASCII, so match it byte for byte.
+                            let (start, end, c) = (*start as i8, *end as i8, c as i8);
                             let (lo, hi) = if start > end {
-                                (*end, *start)
+                                (end, start)
                             } else {
-                                (*start, *end)
+                                (start, end)
                             };
                             p = &p[2..];
                             if (lo..=hi).contains(&c) {
@@ -103,6 +106,24 @@ fn match_impl(mut p: &[u8], mut s: &[u8], skip_longer: &mut bool, nesting: usize
         }
     }
     p.is_empty() && s.is_empty()
+}
+
+#[cfg(test)]
+mod signed_range_tests {
+    use super::*;
+
+    #[test]
+    fn ranges_compare_bytes_as_signed_like_redis_on_x86_64() {
+        // As redis-server 7.0 answers on x86-64: [a-\xff] is the signed range -1..=97.
+        assert!(matches(b"k:[a-\xff]", b"k:a"));
+        assert!(!matches(b"k:[a-\xff]", b"k:b"));
+        assert!(!matches(b"k:[a-\xff]", b"k:\xe9"));
+        // [\x80-a] is -128..=97: it holds \xe9 (-23).
+        assert!(matches(b"k:[\x80-a]", b"k:\xe9"));
+        assert!(matches(b"k:[\x80-a]", b"k:a"));
+        assert!(!matches(b"k:[\x80-a]", b"k:b"));
+        assert!(matches(b"k:[a-c]", b"k:b"));
+    }
 }
 
 #[cfg(test)]
