@@ -1,6 +1,7 @@
 'use strict'
 
 const crypto = require('node:crypto')
+const net = require('node:net')
 const { spawn } = require('node:child_process')
 const path = require('node:path')
 
@@ -77,7 +78,41 @@ const timedCall = (call, setup = '') => `
   }, (err) => console.log(JSON.stringify({ error: { code: err.code, message: err.message } })))
 `
 
-module.exports = { uniquePrefix, captureLogs, sleep, runNode, timedCall, ROOT }
+/** A TCP server that accepts connections and never answers (a hung server): `{ port, close() }`. */
+function blackHole() {
+  const sockets = new Set()
+  const server = net.createServer((socket) => {
+    sockets.add(socket)
+    socket.on('error', () => {})
+    socket.on('close', () => sockets.delete(socket))
+  })
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: server.address().port,
+        close: () =>
+          new Promise((done) => {
+            for (const s of sockets) s.destroy()
+            server.close(done)
+          }),
+      }),
+    )
+  })
+}
+
+/** A port nothing listens on (free when asked). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+module.exports = { uniquePrefix, captureLogs, sleep, runNode, timedCall, blackHole, freePort, ROOT }
 
 /**
  * The exact text stored under `key`. The raw client JSON-parses replies (as @upstash/redis

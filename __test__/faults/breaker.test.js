@@ -6,29 +6,15 @@
 // cool-down one probe goes through; a failed probe re-opens it, a successful one closes it;
 // every state change is logged once through the logger's warn. And the first call after a
 // server comes back is answered by the server, not by a stale connection error.
-const crypto = require('node:crypto')
 const { runNode, uniquePrefix, ROOT } = require('../helpers')
-const { startRedisServer, startRestServer, describeWithRedisServer, sleep } = require('./redis-server')
+const { usePrivateServers, startRedisServer, startRestServer, describeWithRedisServer, sleep } = require('./redis-server')
 const { proxiedScript, runScenario, failureLines, circuitStates } = require('./scenario')
 
 const DEADLINE_MS = 300
 const KINDS = ['redis', 'rest']
 
 describeWithRedisServer('circuit breaker', () => {
-  let redis
-  let rest
-  const token = crypto.randomBytes(12).toString('hex')
-  const targets = {}
-  beforeAll(async () => {
-    redis = await startRedisServer()
-    rest = await startRestServer(redis.url, token)
-    targets.redis = redis.port
-    targets.rest = rest.port
-  }, 30000)
-  afterAll(async () => {
-    if (rest) await rest.stop()
-    if (redis) await redis.stop()
-  })
+  const { targets, token } = usePrivateServers()
 
   const scenario = (kind, label, body, env = {}) =>
     runScenario(

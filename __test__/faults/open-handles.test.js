@@ -5,36 +5,13 @@
 // is a `node -e` script that makes its calls and then simply ends (no process.exit); it must be
 // gone within 5 s of starting, and promptly after its last call.
 const crypto = require('node:crypto')
-const net = require('node:net')
-const { runNode, uniquePrefix, ROOT } = require('../helpers')
-const { startRedisServer, startRestServer, describeWithRedisServer, freePort } = require('./redis-server')
+const { runNode, uniquePrefix, blackHole, freePort, ROOT } = require('../helpers')
+const { startRedisServer, startRestServer, describeWithRedisServer } = require('./redis-server')
 
 const MOD = JSON.stringify(ROOT)
 const BOUND_MS = 5000
 const EXIT_LAG_MS = 1000
 const ENV = { DIGIS_REDIS_TIMEOUT_MS: '300', DIGIS_REDIS_CONNECT_TIMEOUT_MS: '300' }
-
-/** A TCP server that accepts connections and never answers (a hung server). */
-function blackHole() {
-  const sockets = new Set()
-  const server = net.createServer((socket) => {
-    sockets.add(socket)
-    socket.on('error', () => {})
-    socket.on('close', () => sockets.delete(socket))
-  })
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: server.address().port,
-        close: () =>
-          new Promise((done) => {
-            for (const s of sockets) s.destroy()
-            server.close(done)
-          }),
-      }),
-    )
-  })
-}
 
 /**
  * Runs `body` (async code using `r`, the package) in a child; it reports `out` and ends on its

@@ -9,9 +9,8 @@
 //   rateLimiter.check, twice: enough to open the breaker at its default threshold of 5) →
 //   mode `pass` → the service works again (set/get round trips, with the right values) within the
 //   breaker cool-down + 1 s → the process exits by itself.
-const crypto = require('node:crypto')
 const { uniquePrefix } = require('../helpers')
-const { startRedisServer, startRestServer, describeWithRedisServer } = require('./redis-server')
+const { usePrivateServers, describeWithRedisServer } = require('./redis-server')
 const { proxiedScript, runScenario, failureLines } = require('./scenario')
 
 const DEADLINE_MS = 300
@@ -81,22 +80,7 @@ const CHILD_ENV = {
 const fallbackOf = (op) => ({ 'cache.get': null, 'cache.set': false, 'rateLimiter.check': RL_FALLBACK })[op]
 
 describeWithRedisServer('fault proxy: every call answers within its deadline, then the service recovers', () => {
-  let redis
-  let rest
-  const token = crypto.randomBytes(12).toString('hex')
-  const targets = {}
-
-  beforeAll(async () => {
-    redis = await startRedisServer()
-    rest = await startRestServer(redis.url, token)
-    targets.redis = redis.port
-    targets.rest = rest.port
-  }, 30000)
-
-  afterAll(async () => {
-    if (rest) await rest.stop()
-    if (redis) await redis.stop()
-  })
+  const { targets, token } = usePrivateServers()
 
   const cases = []
   for (const kind of ['redis', 'rest']) for (const [mode, options] of FAULTS) cases.push([kind, mode, options])

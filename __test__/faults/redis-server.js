@@ -8,11 +8,13 @@
 //   const rest = await startRestServer(redis.url, token)   // { url, port, stop() }
 //   describeWithRedisServer('name', () => { … })            // describe, or describe.skip + a loud warning
 
+const crypto = require('node:crypto')
 const { spawn, spawnSync } = require('node:child_process')
 const net = require('node:net')
 const path = require('node:path')
 
-const ROOT = path.resolve(__dirname, '..', '..')
+const { freePort, ROOT } = require('../helpers')
+const { encode } = require('../resp')
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN || 'redis-server'
 
 let available
@@ -34,27 +36,7 @@ function describeWithRedisServer(name, fn) {
   return describe.skip(name, fn)
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
-
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function encode(args) {
-  let out = `*${args.length}\r\n`
-  for (const arg of args) {
-    const text = String(arg)
-    out += `$${Buffer.byteLength(text)}\r\n${text}\r\n`
-  }
-  return out
-}
 
 /**
  * Parses one RESP2 reply at `buf[offset]`: `{ value, end }`, or null when incomplete. Errors are
@@ -248,12 +230,32 @@ function startRestServer(redisUrl, token) {
   })
 }
 
+/**
+ * For the enclosing describe: a private redis-server and a rest-server (with a random token) in
+ * front of it, started in beforeAll and stopped in afterAll. `targets` maps a backend kind
+ * ('redis', 'rest') to the port a client of that kind talks to; it is filled before the tests.
+ */
+function usePrivateServers() {
+  const servers = { token: crypto.randomBytes(12).toString('hex'), targets: {} }
+  beforeAll(async () => {
+    servers.redis = await startRedisServer()
+    servers.rest = await startRestServer(servers.redis.url, servers.token)
+    servers.targets.redis = servers.redis.port
+    servers.targets.rest = servers.rest.port
+  }, 30000)
+  afterAll(async () => {
+    if (servers.rest) await servers.rest.stop()
+    if (servers.redis) await servers.redis.stop()
+  })
+  return servers
+}
+
 module.exports = {
+  usePrivateServers,
   startRedisServer,
   startRestServer,
   redisServerAvailable,
   describeWithRedisServer,
   rawCommands,
-  freePort,
   sleep,
 }

@@ -3,42 +3,10 @@
 // What only the Redis protocol backend has: its URL, deadlines against broken servers, and
 // secrets kept out of every message. Each case runs in a child process whose environment
 // selects the server under test.
-const net = require('node:net')
-const { runNode, timedCall, ROOT } = require('../../helpers')
+const { runNode, timedCall, blackHole, freePort, ROOT } = require('../../helpers')
 
 const PASSWORD = 'pw-never-shown-7f3a'
 const MOD = JSON.stringify(ROOT)
-
-/** A TCP server that accepts connections and never answers. */
-function blackHole() {
-  const sockets = new Set()
-  const server = net.createServer((socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: server.address().port,
-        close: () =>
-          new Promise((done) => {
-            for (const s of sockets) s.destroy()
-            server.close(done)
-          }),
-      }),
-    )
-  })
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 describe('redis backend', () => {
   test('a refused connection answers the fallback quickly, logging no password', async () => {

@@ -5,7 +5,7 @@
 const mod = require('../../..')
 const { selectBackend } = require('../../../lib/environment')
 const { uniquePrefix } = require('../../helpers')
-const { send, commandCalls } = require('./resp')
+const { send, commandCalls } = require('../../resp')
 
 const REDIS_URL = process.env.REDIS_TEST_URL
 const describeServer = selectBackend().kind !== 'embedded' && REDIS_URL ? describe : describe.skip

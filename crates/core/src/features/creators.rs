@@ -5,8 +5,8 @@
 
 use bytes::Bytes;
 
-use super::{all_ok, array, Features, Target};
-use crate::{keys, Cmd, Reply, Result};
+use super::{all_ok, Features, Target};
+use crate::{keys, Cmd, Result};
 
 impl Features {
     /// Deletes `creator:<id>` and `creator:list`. Two DELs in one pipeline rather than one
@@ -47,16 +47,7 @@ impl Features {
 
     /// `(creator id, status)` of every creator with a live status, ordered by id.
     pub async fn creators_online(&self) -> Result<Vec<(String, Bytes)>> {
-        let reply = self
-            .backend
-            .call(Cmd::new("SMEMBERS").arg(keys::CREATOR_STATUS_INDEX))
-            .await?;
-        let mut ids: Vec<String> = array("SMEMBERS", reply)?
-            .into_iter()
-            .filter_map(Reply::into_bytes)
-            .map(|id| String::from_utf8_lossy(&id).into_owned())
-            .collect();
-        ids.sort();
+        let ids = self.index_members(keys::CREATOR_STATUS_INDEX).await?;
         let statuses = self
             .mget(ids.iter().map(|id| keys::creator_status(id)).collect())
             .await?;
@@ -68,11 +59,7 @@ impl Features {
                 None => gone.push(id),
             }
         }
-        if !gone.is_empty() {
-            let prune = Cmd::new("SREM").arg(keys::CREATOR_STATUS_INDEX).args(gone);
-            // Best effort: the next reader prunes whatever is left.
-            let _ = self.backend.call(prune).await;
-        }
+        self.index_prune(keys::CREATOR_STATUS_INDEX, gone).await;
         Ok(online)
     }
 }

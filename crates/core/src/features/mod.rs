@@ -2,6 +2,7 @@
 
 mod cache;
 mod creators;
+mod index;
 mod otp;
 mod rate_limit;
 mod streams;

@@ -48,19 +48,10 @@ impl Features {
     /// Every live stream with its viewer count, ordered by stream id: the index, then one
     /// pipeline for the values and the counts. Cost grows with the live streams only.
     pub async fn streams_all_active(&self, presence_ms: u64) -> Result<Vec<ActiveStream>> {
-        let reply = self
-            .backend
-            .call(Cmd::new("SMEMBERS").arg(keys::ACTIVE_STREAM_INDEX))
-            .await?;
-        let mut ids: Vec<String> = array("SMEMBERS", reply)?
-            .into_iter()
-            .filter_map(Reply::into_bytes)
-            .map(|id| String::from_utf8_lossy(&id).into_owned())
-            .collect();
+        let ids = self.index_members(keys::ACTIVE_STREAM_INDEX).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        ids.sort();
         let since = now_ms().saturating_sub(presence_ms);
         let mut cmds = vec![Cmd::new("MGET").args(ids.iter().map(|id| keys::active_stream(id)))];
         cmds.extend(ids.iter().map(|id| viewer_count_command(id, since)));
@@ -77,11 +68,7 @@ impl Features {
                 _ => gone.push(id),
             }
         }
-        if !gone.is_empty() {
-            let prune = Cmd::new("SREM").arg(keys::ACTIVE_STREAM_INDEX).args(gone);
-            // Best effort: a failed prune only leaves entries the next reader prunes again.
-            let _ = self.backend.call(prune).await;
-        }
+        self.index_prune(keys::ACTIVE_STREAM_INDEX, gone).await;
         Ok(live)
     }
 

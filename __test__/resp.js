@@ -72,4 +72,4 @@ async function commandCalls(url, names) {
   return calls
 }
 
-module.exports = { send, commandCalls }
+module.exports = { encode, send, commandCalls }
