@@ -62,8 +62,18 @@ export declare class NativeClient {
   creatorsOnline(): Promise<Array<CreatorStatusItem>>
   streamsReindex(): Promise<number>
   rateLimitCheck(id: string, algorithm: RateLimitAlgorithm, limit: number, windowSeconds: number, cost: number): RateLimitResult | Promise<RateLimitResult>
+  /**
+   * Checks gathered within one tick, as one pipeline of scripts. Each item is a result or
+   * its error (`"<CODE>: <message>"`).
+   */
+  rateLimitCheckMany(ids: Array<string>, algorithms: Array<RateLimitAlgorithm>, limits: Array<number>, windows: Array<number>, costs: Array<number>): Promise<Array<RateLimitItem>>
   rateLimitReset(id: string): void | Promise<void>
   otpStore(id: string, code: string, ttlSeconds?: number | undefined | null): void | Promise<void>
+  /**
+   * Verifications gathered within one tick, as one pipeline of scripts: per item `true` /
+   * `false`, or null with its error at the same index of `errors`.
+   */
+  otpVerifyMany(ids: Array<string>, codes: Array<string>, maxAttempts: number): Promise<OtpVerifyBatch>
   otpVerify(id: string, code: string, maxAttempts: number): boolean | Promise<boolean>
   ping(): Promise<boolean>
   /** One raw command; the reply as JSON text. */
@@ -153,11 +163,22 @@ export declare const enum Namespace {
   TokenBalance = 8,
 }
 
+export interface OtpVerifyBatch {
+  values: Array<boolean | undefined | null>
+  errors: Array<string | undefined | null>
+}
+
 /** `rateLimiter.check`'s `algorithm` option. */
 export declare const enum RateLimitAlgorithm {
   TokenBucket = 0,
   SlidingWindow = 1,
   FixedWindow = 2,
+}
+
+/** One item of a batch of rate-limit checks: `value`, or `error` (`"<CODE>: <message>"`). */
+export interface RateLimitItem {
+  value?: RateLimitResult
+  error?: string
 }
 
 export interface RateLimitResult {

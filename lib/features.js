@@ -45,6 +45,22 @@ function createFeatures(native, binding, TTL) {
             .then((errors) => errors.map((error) => ({ error }))),
       )
 
+  // One-time code checks, gathered per tick on a server backend like reads and writes.
+  const verifyCode = embedded
+    ? ([id, code, max]) => native.otpVerify(id, code, max)
+    : createCoalescer(
+        ([id, code, max]) => native.otpVerify(id, code, max),
+        (items) =>
+          native
+            .otpVerifyMany(
+              items.map((i) => i[0]),
+              items.map((i) => i[1]),
+              // One cap per batch: every item of a tick read the same setting.
+              items[0][2],
+            )
+            .then(({ values, errors }) => values.map((value, i) => ({ value, error: errors[i] }))),
+      )
+
   // Single-value helpers shared by every namespace: the key is built in Rust from (ns, id).
   const set = (op, ns, id, value, ttl, encode = encodeValue) =>
     guarded(op, false, async () => {
@@ -191,7 +207,7 @@ function createFeatures(native, binding, TTL) {
     // wrong guesses are counted and destroy the code after settings.otpMaxAttempts.
     verify: (identifier, code) =>
       guarded('otp.verify', false, () =>
-        native.otpVerify(toKey(identifier, 'identifier'), toCode(code), settings.otpMaxAttempts),
+        verifyCode([toKey(identifier, 'identifier'), toCode(code), settings.otpMaxAttempts]),
       ),
     // The code as stored, a string: codes are not numbers ('012345' keeps its zero).
     get: (identifier) => guarded('otp.get', null, () => native.get(Namespace.Otp, toKey(identifier, 'identifier'))),

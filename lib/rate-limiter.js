@@ -5,6 +5,7 @@ const { toKey, toPositiveInteger, describe } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { BlockCache } = require('./block-cache')
 const { clientAddressKey, requestAddress } = require('./client-ip')
+const { createCoalescer } = require('./coalescer')
 
 const ALGORITHM_NAMES = ['token-bucket', 'sliding-window', 'fixed-window']
 
@@ -36,6 +37,14 @@ function readOptions(options) {
 
 function createRateLimiter(native, RateLimitAlgorithm) {
   const blocks = new BlockCache()
+  // On a server backend the checks of one tick go down as one pipeline of scripts.
+  const runOne = (args) => native.rateLimitCheck(...args)
+  const checkScript =
+    native.backend === 'embedded'
+      ? runOne
+      : createCoalescer(runOne, (items) =>
+          native.rateLimitCheckMany(...[0, 1, 2, 3, 4].map((field) => items.map((args) => args[field]))),
+        )
   const algorithmIds = {
     'token-bucket': RateLimitAlgorithm.TokenBucket,
     'sliding-window': RateLimitAlgorithm.SlidingWindow,
@@ -66,7 +75,7 @@ function createRateLimiter(native, RateLimitAlgorithm) {
             retryAfter: Math.ceil((known.until - now) / 1000),
           }
         }
-        const d = await native.rateLimitCheck(id, algorithmIds[algorithm], lim, win, cost)
+        const d = await checkScript([id, algorithmIds[algorithm], lim, win, cost])
         if (!d.allowed && d.retryAfterMs > 0) {
           const now = Date.now()
           blocks.set(cacheKey, now + d.retryAfterMs, now + d.resetMs)

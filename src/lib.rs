@@ -13,7 +13,7 @@ use digis_redis_core::{
     backend::Unavailable,
     circuit::{CircuitBreaker, CircuitState},
     embedded::EmbeddedBackend,
-    features::{Algorithm, Target},
+    features::{Algorithm, RateLimitDecision, RateLimitRequest, Target},
     keys,
     options::{BreakerPolicy, Timeouts},
     redis_protocol::RedisBackend,
@@ -116,6 +116,50 @@ pub struct RateLimitResult {
 pub struct BatchReply {
     pub values: Vec<Option<String>>,
     pub errors: Vec<Option<String>>,
+}
+
+/// One item of a batch of rate-limit checks: `value`, or `error` (`"<CODE>: <message>"`).
+#[napi(object)]
+pub struct RateLimitItem {
+    pub value: Option<RateLimitResult>,
+    pub error: Option<String>,
+}
+
+#[napi(object)]
+pub struct OtpVerifyBatch {
+    pub values: Vec<Option<bool>>,
+    pub errors: Vec<Option<String>>,
+}
+
+impl From<RateLimitDecision> for RateLimitResult {
+    fn from(d: RateLimitDecision) -> RateLimitResult {
+        RateLimitResult {
+            allowed: d.allowed,
+            remaining: d.remaining as f64,
+            reset_ms: d.reset_ms as f64,
+            retry_after_ms: d.retry_after_ms as f64,
+        }
+    }
+}
+
+fn rate_limit_request(
+    id: String,
+    algorithm: RateLimitAlgorithm,
+    limit: u32,
+    window_seconds: u32,
+    cost: u32,
+) -> RateLimitRequest {
+    RateLimitRequest {
+        id,
+        algorithm: match algorithm {
+            RateLimitAlgorithm::TokenBucket => Algorithm::TokenBucket,
+            RateLimitAlgorithm::SlidingWindow => Algorithm::SlidingWindow,
+            RateLimitAlgorithm::FixedWindow => Algorithm::FixedWindow,
+        },
+        limit: u64::from(limit),
+        window_seconds: u64::from(window_seconds),
+        cost: u64::from(cost),
+    }
 }
 
 #[napi(object)]
@@ -665,29 +709,50 @@ impl NativeClient {
         window_seconds: u32,
         cost: u32,
     ) -> Result<Answer<'env, RateLimitResult>> {
-        let algorithm = match algorithm {
-            RateLimitAlgorithm::TokenBucket => Algorithm::TokenBucket,
-            RateLimitAlgorithm::SlidingWindow => Algorithm::SlidingWindow,
-            RateLimitAlgorithm::FixedWindow => Algorithm::FixedWindow,
-        };
+        let request = rate_limit_request(id, algorithm, limit, window_seconds, cost);
         let f = self.features.clone();
         self.answer(env, async move {
-            let d = f
-                .rate_limit_check(
-                    &id,
-                    algorithm,
-                    u64::from(limit),
-                    u64::from(window_seconds),
-                    u64::from(cost),
-                )
-                .await?;
-            Ok(RateLimitResult {
-                allowed: d.allowed,
-                remaining: d.remaining as f64,
-                reset_ms: d.reset_ms as f64,
-                retry_after_ms: d.retry_after_ms as f64,
-            })
+            Ok(f.rate_limit_check(&request).await?.into())
         })
+    }
+
+    /// Checks gathered within one tick, as one pipeline of scripts. Each item is a result or
+    /// its error (`"<CODE>: <message>"`).
+    #[napi]
+    pub async fn rate_limit_check_many(
+        &self,
+        ids: Vec<String>,
+        algorithms: Vec<RateLimitAlgorithm>,
+        limits: Vec<u32>,
+        windows: Vec<u32>,
+        costs: Vec<u32>,
+    ) -> Result<Vec<RateLimitItem>> {
+        let requests: Vec<RateLimitRequest> = ids
+            .into_iter()
+            .zip(algorithms)
+            .zip(limits.into_iter().zip(windows).zip(costs))
+            .map(|((id, algorithm), ((limit, window), cost))| {
+                rate_limit_request(id, algorithm, limit, window, cost)
+            })
+            .collect();
+        let items = self
+            .features
+            .rate_limit_check_many(&requests)
+            .await
+            .map_err(to_js)?;
+        Ok(items
+            .into_iter()
+            .map(|item| match item {
+                Ok(d) => RateLimitItem {
+                    value: Some(d.into()),
+                    error: None,
+                },
+                Err(err) => RateLimitItem {
+                    value: None,
+                    error: Some(err.to_string()),
+                },
+            })
+            .collect())
     }
 
     #[napi(ts_return_type = "void | Promise<void>")]
@@ -709,6 +774,40 @@ impl NativeClient {
             f.otp_store(&id, code.into(), ttl_seconds.map(u64::from))
                 .await
         })
+    }
+
+    /// Verifications gathered within one tick, as one pipeline of scripts: per item `true` /
+    /// `false`, or null with its error at the same index of `errors`.
+    #[napi]
+    pub async fn otp_verify_many(
+        &self,
+        ids: Vec<String>,
+        codes: Vec<String>,
+        max_attempts: u32,
+    ) -> Result<OtpVerifyBatch> {
+        let attempts: Vec<(String, String)> = ids.into_iter().zip(codes).collect();
+        let items = self
+            .features
+            .otp_verify_many(&attempts, max_attempts)
+            .await
+            .map_err(to_js)?;
+        let mut batch = OtpVerifyBatch {
+            values: Vec::with_capacity(items.len()),
+            errors: Vec::with_capacity(items.len()),
+        };
+        for item in items {
+            match item {
+                Ok(ok) => {
+                    batch.values.push(Some(ok));
+                    batch.errors.push(None);
+                }
+                Err(err) => {
+                    batch.values.push(None);
+                    batch.errors.push(Some(err.to_string()));
+                }
+            }
+        }
+        Ok(batch)
     }
 
     #[napi(ts_return_type = "boolean | Promise<boolean>")]

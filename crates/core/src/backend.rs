@@ -3,7 +3,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{script::Script, Cmd, Reply, Result};
+use crate::script::{Script, ScriptCall};
+use crate::{Cmd, Reply, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendKind {
@@ -39,6 +40,17 @@ pub trait Backend: Send + Sync {
         keys: Vec<Bytes>,
         args: Vec<Bytes>,
     ) -> Result<Reply>;
+
+    /// Many script calls, in one round trip where the backend can; each keeps its own outcome.
+    /// By default they run one after the other (right for the embedded store, which has no
+    /// round trips to save).
+    async fn eval_many(&self, calls: Vec<ScriptCall>) -> Result<Vec<Result<Reply>>> {
+        let mut items = Vec::with_capacity(calls.len());
+        for call in calls {
+            items.push(self.eval(call.script, call.keys, call.args).await);
+        }
+        Ok(items)
+    }
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::options::BreakerPolicy;
-use crate::script::Script;
+use crate::script::{Script, ScriptCall};
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result, SharedBackend};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,6 +202,10 @@ impl Backend for CircuitBreaker {
         args: Vec<Bytes>,
     ) -> Result<Reply> {
         self.guarded(self.inner.eval(script, keys, args)).await
+    }
+
+    async fn eval_many(&self, calls: Vec<ScriptCall>) -> Result<Vec<Result<Reply>>> {
+        self.guarded(self.inner.eval_many(calls)).await
     }
 }
 

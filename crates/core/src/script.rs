@@ -67,12 +67,60 @@ where
     Fut: Future<Output = Result<Reply>>,
 {
     let with_operands = |cmd: Cmd| cmd.arg(keys.len()).args(keys.iter()).args(args.iter());
-    match call(with_operands(Cmd::new("EVALSHA").arg(script.sha1()))).await {
-        Err(err) if err.kind == ErrorKind::Command && err.message.starts_with("NOSCRIPT") => {
-            call(with_operands(Cmd::new("EVAL").arg(script.source))).await
-        }
-        other => other,
+    let first = call(with_operands(Cmd::new("EVALSHA").arg(script.sha1()))).await;
+    if is_noscript(&first) {
+        return call(with_operands(Cmd::new("EVAL").arg(script.source))).await;
     }
+    first
+}
+
+/// One script invocation, for batches.
+#[derive(Clone)]
+pub struct ScriptCall {
+    pub script: &'static Script,
+    pub keys: Vec<Bytes>,
+    pub args: Vec<Bytes>,
+}
+
+impl ScriptCall {
+    fn command(&self, by_sha: bool) -> Cmd {
+        let head = if by_sha {
+            Cmd::new("EVALSHA").arg(self.script.sha1())
+        } else {
+            Cmd::new("EVAL").arg(self.script.source)
+        };
+        head.arg(self.keys.len())
+            .args(self.keys.iter())
+            .args(self.args.iter())
+    }
+}
+
+fn is_noscript(item: &Result<Reply>) -> bool {
+    matches!(item, Err(err) if err.kind == ErrorKind::Command && err.message.starts_with("NOSCRIPT"))
+}
+
+/// Many script calls in one pipeline of EVALSHA; the calls the server answered NOSCRIPT (its
+/// script cache was flushed) go again, by EVAL, in a second pipeline. Each call keeps its own
+/// outcome.
+pub async fn eval_many_by_sha<F, Fut>(
+    calls: &[ScriptCall],
+    mut pipeline: F,
+) -> Result<Vec<Result<Reply>>>
+where
+    F: FnMut(Vec<Cmd>) -> Fut,
+    Fut: Future<Output = Result<Vec<Result<Reply>>>>,
+{
+    let mut items = pipeline(calls.iter().map(|c| c.command(true)).collect()).await?;
+    let lost: Vec<usize> = (0..items.len())
+        .filter(|&i| is_noscript(&items[i]))
+        .collect();
+    if !lost.is_empty() {
+        let again = pipeline(lost.iter().map(|&i| calls[i].command(false)).collect()).await?;
+        for (i, item) in lost.into_iter().zip(again) {
+            items[i] = item;
+        }
+    }
+    Ok(items)
 }
 
 #[cfg(test)]
@@ -126,5 +174,52 @@ mod tests {
         })
         .await;
         assert!(reply.unwrap_err().message.starts_with("WRONGTYPE"));
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+    use crate::Error;
+
+    #[tokio::test]
+    async fn only_the_lost_scripts_go_again_by_eval() {
+        let calls = vec![
+            ScriptCall {
+                script: script_static(),
+                keys: vec![],
+                args: vec![],
+            };
+            3
+        ];
+        let mut rounds = Vec::new();
+        let items = eval_many_by_sha(&calls, |cmds| {
+            rounds.push(cmds.iter().map(Cmd::name).collect::<Vec<_>>());
+            let first = rounds.len() == 1;
+            async move {
+                Ok(if first {
+                    vec![
+                        Ok(Reply::Int(1)),
+                        Err(Error::command("NOSCRIPT No matching script.")),
+                        Err(Error::wrong_type()),
+                    ]
+                } else {
+                    vec![Ok(Reply::Int(2))]
+                })
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            rounds,
+            vec![vec!["EVALSHA".to_string(); 3], vec!["EVAL".to_string()]]
+        );
+        assert_eq!(items[0], Ok(Reply::Int(1)));
+        assert_eq!(items[1], Ok(Reply::Int(2)));
+        assert!(items[2].is_err());
+    }
+
+    fn script_static() -> &'static Script {
+        &OTP_VERIFY
     }
 }

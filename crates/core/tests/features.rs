@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use digis_redis_core::{
     embedded::EmbeddedBackend,
-    features::{ActiveStream, Algorithm, Target},
+    features::{ActiveStream, Algorithm, RateLimitRequest, Target},
     Cmd, ErrorKind, Features, Reply,
 };
 
@@ -20,6 +20,22 @@ fn ttl(store: &EmbeddedBackend, key: &str) -> i64 {
         .unwrap()
         .as_int()
         .unwrap()
+}
+
+fn req(
+    id: &str,
+    algorithm: Algorithm,
+    limit: u64,
+    window_seconds: u64,
+    cost: u64,
+) -> RateLimitRequest {
+    RateLimitRequest {
+        id: id.to_string(),
+        algorithm,
+        limit,
+        window_seconds,
+        cost,
+    }
 }
 
 fn live(data: &'static str, viewers: u64) -> ActiveStream {
@@ -171,7 +187,7 @@ async fn rate_limit_counts_in_a_window_with_the_time_left() {
     let (f, store) = features();
     for expected_remaining in (0..3).rev() {
         let d = f
-            .rate_limit_check("ip", Algorithm::FixedWindow, 3, 60, 1)
+            .rate_limit_check(&req("ip", Algorithm::FixedWindow, 3, 60, 1))
             .await
             .unwrap();
         assert!(d.allowed);
@@ -179,7 +195,7 @@ async fn rate_limit_counts_in_a_window_with_the_time_left() {
         assert!((59_000..=60_000).contains(&d.reset_ms));
     }
     let blocked = f
-        .rate_limit_check("ip", Algorithm::FixedWindow, 3, 60, 1)
+        .rate_limit_check(&req("ip", Algorithm::FixedWindow, 3, 60, 1))
         .await
         .unwrap();
     assert!(!blocked.allowed);
@@ -187,7 +203,7 @@ async fn rate_limit_counts_in_a_window_with_the_time_left() {
     assert!((59..=60).contains(&ttl(&store, "rate:ip")));
     f.rate_limit_reset("ip").await.unwrap();
     assert!(
-        f.rate_limit_check("ip", Algorithm::FixedWindow, 3, 60, 1)
+        f.rate_limit_check(&req("ip", Algorithm::FixedWindow, 3, 60, 1))
             .await
             .unwrap()
             .allowed
@@ -201,7 +217,7 @@ async fn rate_limit_repairs_a_counter_left_without_expiry() {
         .execute(&Cmd::new("SET").arg("rate:stuck").arg("99"))
         .unwrap();
     let d = f
-        .rate_limit_check("stuck", Algorithm::FixedWindow, 10, 30, 1)
+        .rate_limit_check(&req("stuck", Algorithm::FixedWindow, 10, 30, 1))
         .await
         .unwrap();
     assert!(!d.allowed);
@@ -335,17 +351,59 @@ async fn every_algorithm_answers_through_the_same_call() {
         Algorithm::SlidingWindow,
         Algorithm::FixedWindow,
     ] {
-        let first = f.rate_limit_check("x", algorithm, 1, 60, 1).await.unwrap();
+        let first = f
+            .rate_limit_check(&req("x", algorithm, 1, 60, 1))
+            .await
+            .unwrap();
         assert!(first.allowed, "{algorithm:?}");
-        let second = f.rate_limit_check("x", algorithm, 1, 60, 1).await.unwrap();
+        let second = f
+            .rate_limit_check(&req("x", algorithm, 1, 60, 1))
+            .await
+            .unwrap();
         assert!(!second.allowed, "{algorithm:?}");
         assert!(second.retry_after_ms > 0, "{algorithm:?}");
     }
     f.rate_limit_reset("x").await.unwrap();
     assert!(
-        f.rate_limit_check("x", Algorithm::TokenBucket, 1, 60, 1)
+        f.rate_limit_check(&req("x", Algorithm::TokenBucket, 1, 60, 1))
             .await
             .unwrap()
             .allowed
     );
+}
+
+#[tokio::test]
+async fn batched_checks_and_verifications_keep_each_outcome() {
+    let (f, _) = features();
+    let requests = vec![
+        req("a", Algorithm::TokenBucket, 1, 60, 1),
+        req("a", Algorithm::TokenBucket, 1, 60, 1),
+        req("b", Algorithm::FixedWindow, 5, 60, 2),
+    ];
+    let decisions: Vec<_> = f
+        .rate_limit_check_many(&requests)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.unwrap())
+        .collect();
+    assert!(decisions[0].allowed);
+    assert!(!decisions[1].allowed);
+    assert_eq!(decisions[2].remaining, 3);
+    f.otp_store("me", Bytes::from("123456"), None)
+        .await
+        .unwrap();
+    let attempts = vec![
+        ("me".to_string(), "000000".to_string()),
+        ("me".to_string(), "123456".to_string()),
+        ("me".to_string(), "123456".to_string()),
+    ];
+    let outcomes: Vec<bool> = f
+        .otp_verify_many(&attempts, 5)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.unwrap())
+        .collect();
+    assert_eq!(outcomes, vec![false, true, false]);
 }

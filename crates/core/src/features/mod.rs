@@ -9,7 +9,7 @@ mod streams;
 mod target;
 mod values;
 
-pub use rate_limit::{Algorithm, RateLimitDecision};
+pub use rate_limit::{Algorithm, RateLimitDecision, RateLimitRequest};
 pub use streams::ActiveStream;
 pub use target::Target;
 

@@ -1,7 +1,27 @@
 use bytes::Bytes;
 
 use super::{all_ok, unexpected, values::set_command, Features};
-use crate::{keys, script::OTP_VERIFY, Cmd, Result};
+use crate::script::{ScriptCall, OTP_VERIFY};
+use crate::{keys, Cmd, Reply, Result};
+
+/// The script call that checks `code` against `otp:<id>`.
+fn verify_call(id: &str, code: &str, max_attempts: u32) -> ScriptCall {
+    ScriptCall {
+        script: &OTP_VERIFY,
+        keys: vec![Bytes::from(keys::otp(id)), Bytes::from(keys::otp_tries(id))],
+        args: vec![
+            Bytes::copy_from_slice(code.as_bytes()),
+            Bytes::from(max_attempts.max(1).to_string()),
+        ],
+    }
+}
+
+fn verified(reply: Reply) -> Result<bool> {
+    match reply.as_int() {
+        Some(n) => Ok(n == 1),
+        None => Err(unexpected("otp_verify", &reply)),
+    }
+}
 
 impl Features {
     /// Stores a code and forgets the wrong guesses made against an earlier one (a resend), in
@@ -19,20 +39,21 @@ impl Features {
     /// mismatch counts a wrong guess and `max_attempts` of them destroy it. One atomic step,
     /// so concurrent verifications of the right code succeed exactly once.
     pub async fn otp_verify(&self, id: &str, code: &str, max_attempts: u32) -> Result<bool> {
-        let reply = self
-            .backend
-            .eval(
-                &OTP_VERIFY,
-                vec![Bytes::from(keys::otp(id)), Bytes::from(keys::otp_tries(id))],
-                vec![
-                    Bytes::copy_from_slice(code.as_bytes()),
-                    Bytes::from(max_attempts.max(1).to_string()),
-                ],
-            )
-            .await?;
-        match reply.as_int() {
-            Some(n) => Ok(n == 1),
-            None => Err(unexpected("otp_verify", &reply)),
-        }
+        let call = verify_call(id, code, max_attempts);
+        verified(self.backend.eval(call.script, call.keys, call.args).await?)
+    }
+
+    /// Many verifications in one round trip where the backend can; each keeps its outcome.
+    pub async fn otp_verify_many(
+        &self,
+        attempts: &[(String, String)],
+        max_attempts: u32,
+    ) -> Result<Vec<Result<bool>>> {
+        let calls = attempts
+            .iter()
+            .map(|(id, code)| verify_call(id, code, max_attempts))
+            .collect();
+        let items = self.backend.eval_many(calls).await?;
+        Ok(items.into_iter().map(|item| verified(item?)).collect())
     }
 }

@@ -2,7 +2,7 @@ use bytes::Bytes;
 
 use super::{array, Features};
 use crate::script::{
-    Script, RATE_LIMIT_FIXED_WINDOW, RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET,
+    Script, ScriptCall, RATE_LIMIT_FIXED_WINDOW, RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET,
 };
 use crate::{keys, Cmd, Error, Reply, Result};
 
@@ -40,44 +40,71 @@ pub struct RateLimitDecision {
     pub retry_after_ms: u64,
 }
 
+/// One check: which limit, for whom.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimitRequest {
+    pub id: String,
+    pub algorithm: Algorithm,
+    pub limit: u64,
+    pub window_seconds: u64,
+    pub cost: u64,
+}
+
+impl RateLimitRequest {
+    fn call(&self) -> ScriptCall {
+        let (script, key) = self.algorithm.script_and_key(&self.id);
+        let window_ms = self.window_seconds.saturating_mul(1000);
+        ScriptCall {
+            script,
+            keys: vec![Bytes::from(key)],
+            args: [self.limit, window_ms, self.cost]
+                .iter()
+                .map(|n| Bytes::from(n.to_string()))
+                .collect(),
+        }
+    }
+}
+
+/// `{allowed, remaining, reset ms, retry-after ms}`, as every rate-limit script answers.
+fn decision(script: &str, reply: Reply) -> Result<RateLimitDecision> {
+    let parts = array(script, reply)?;
+    let numbers: Vec<i64> = parts.iter().filter_map(Reply::as_int).collect();
+    let [allowed, remaining, reset_ms, retry_after_ms] = numbers[..] else {
+        return Err(Error::protocol(format!("{script} answered {parts:?}")));
+    };
+    let non_negative = |n: i64| n.max(0) as u64;
+    Ok(RateLimitDecision {
+        allowed: allowed == 1,
+        remaining: non_negative(remaining),
+        reset_ms: non_negative(reset_ms),
+        retry_after_ms: non_negative(retry_after_ms),
+    })
+}
+
 impl Features {
     /// One atomic script call: one round trip whatever the algorithm.
-    pub async fn rate_limit_check(
+    pub async fn rate_limit_check(&self, request: &RateLimitRequest) -> Result<RateLimitDecision> {
+        let call = request.call();
+        let name = call.script.name;
+        decision(
+            name,
+            self.backend.eval(call.script, call.keys, call.args).await?,
+        )
+    }
+
+    /// Many checks in one round trip where the backend can; each keeps its own outcome.
+    pub async fn rate_limit_check_many(
         &self,
-        id: &str,
-        algorithm: Algorithm,
-        limit: u64,
-        window_seconds: u64,
-        cost: u64,
-    ) -> Result<RateLimitDecision> {
-        let (script, key) = algorithm.script_and_key(id);
-        let window_ms = window_seconds.saturating_mul(1000);
-        let reply = self
-            .backend
-            .eval(
-                script,
-                vec![Bytes::from(key)],
-                [limit, window_ms, cost]
-                    .iter()
-                    .map(|n| Bytes::from(n.to_string()))
-                    .collect(),
-            )
-            .await?;
-        let parts = array(script.name, reply)?;
-        let numbers: Vec<i64> = parts.iter().filter_map(Reply::as_int).collect();
-        let [allowed, remaining, reset_ms, retry_after_ms] = numbers[..] else {
-            return Err(Error::protocol(format!(
-                "{} answered {parts:?}",
-                script.name
-            )));
-        };
-        let non_negative = |n: i64| n.max(0) as u64;
-        Ok(RateLimitDecision {
-            allowed: allowed == 1,
-            remaining: non_negative(remaining),
-            reset_ms: non_negative(reset_ms),
-            retry_after_ms: non_negative(retry_after_ms),
-        })
+        requests: &[RateLimitRequest],
+    ) -> Result<Vec<Result<RateLimitDecision>>> {
+        let calls: Vec<ScriptCall> = requests.iter().map(RateLimitRequest::call).collect();
+        let names: Vec<&'static str> = calls.iter().map(|c| c.script.name).collect();
+        let items = self.backend.eval_many(calls).await?;
+        Ok(items
+            .into_iter()
+            .zip(names)
+            .map(|(item, name)| decision(name, item?))
+            .collect())
     }
 
     /// Forgets every algorithm's state for `id` (one DEL: the keys share a cluster slot).

@@ -18,7 +18,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::options::Timeouts;
 use crate::redact::{redact_url, Secrets};
-use crate::script::{eval_by_sha, Script};
+use crate::script::{eval_by_sha, eval_many_by_sha, Script, ScriptCall};
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 
 use convert::{from_redis_error, from_value, to_redis_cmd};
@@ -146,6 +146,35 @@ impl RedisBackend {
         outcome
     }
 
+    async fn query_pipeline(
+        &self,
+        mut conn: ConnectionManager,
+        cmds: Vec<Cmd>,
+        atomic: bool,
+    ) -> Result<Vec<Result<Reply>>> {
+        let mut pipe = redis::pipe();
+        // Per-item errors come back as values instead of failing the whole batch.
+        pipe.ignore_errors();
+        if atomic {
+            pipe.atomic();
+        }
+        for cmd in &cmds {
+            pipe.add_command(to_redis_cmd(cmd));
+        }
+        let values: Vec<redis::Value> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.error(e))?;
+        if values.len() != cmds.len() {
+            return Err(Error::protocol(format!(
+                "pipeline of {} commands answered {} replies",
+                cmds.len(),
+                values.len()
+            )));
+        }
+        Ok(values.into_iter().map(from_value).collect())
+    }
+
     async fn query(&self, mut conn: ConnectionManager, cmd: Cmd) -> Result<Reply> {
         let value: redis::Value = to_redis_cmd(&cmd)
             .query_async(&mut conn)
@@ -166,30 +195,8 @@ impl Backend for RedisBackend {
     }
 
     async fn pipeline(&self, cmds: Vec<Cmd>, atomic: bool) -> Result<Vec<Result<Reply>>> {
-        self.run(|mut conn| async move {
-            let mut pipe = redis::pipe();
-            // Per-item errors come back as values instead of failing the whole batch.
-            pipe.ignore_errors();
-            if atomic {
-                pipe.atomic();
-            }
-            for cmd in &cmds {
-                pipe.add_command(to_redis_cmd(cmd));
-            }
-            let values: Vec<redis::Value> = pipe
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| self.error(e))?;
-            if values.len() != cmds.len() {
-                return Err(Error::protocol(format!(
-                    "pipeline of {} commands answered {} replies",
-                    cmds.len(),
-                    values.len()
-                )));
-            }
-            Ok(values.into_iter().map(from_value).collect())
-        })
-        .await
+        self.run(|conn| self.query_pipeline(conn, cmds, atomic))
+            .await
     }
 
     async fn eval(
@@ -200,5 +207,14 @@ impl Backend for RedisBackend {
     ) -> Result<Reply> {
         self.run(|conn| eval_by_sha(script, keys, args, move |cmd| self.query(conn.clone(), cmd)))
             .await
+    }
+
+    async fn eval_many(&self, calls: Vec<ScriptCall>) -> Result<Vec<Result<Reply>>> {
+        self.run(|conn| {
+            eval_many_by_sha(&calls, move |cmds| {
+                self.query_pipeline(conn.clone(), cmds, false)
+            })
+        })
+        .await
     }
 }

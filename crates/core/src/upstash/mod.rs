@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::options::Timeouts;
 use crate::redact::{redact_url, Secrets};
-use crate::script::{self, Script};
+use crate::script::{self, Script, ScriptCall};
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 
 /// Idle keep-alive connections are dropped after this. It stays below the idle timeouts of the
@@ -151,6 +151,19 @@ impl UpstashBackend {
     /// `upstash https://host (token ***)`, for logs and status output.
     pub fn describe(&self) -> String {
         format!("upstash {} (token ***)", self.shown_url)
+    }
+
+    /// One batch (`/pipeline` or `/multi-exec`), retried only if every command is idempotent.
+    async fn exec_batch(
+        &self,
+        url: &Url,
+        cmds: Vec<Cmd>,
+        deadline: Instant,
+    ) -> Result<Vec<Result<Reply>>> {
+        let body = codec::encode_batch(&cmds)?;
+        let retry = idempotent::all_idempotent(&cmds);
+        let (status, answer) = self.post(url, body, retry, deadline).await?;
+        codec::decode_batch(status, &answer, cmds.len(), &self.secrets)
     }
 
     /// One single command, retried only on transport failures and only if idempotent.
@@ -332,16 +345,23 @@ impl Backend for UpstashBackend {
         if cmds.is_empty() {
             return Ok(Vec::new());
         }
-        let body = codec::encode_batch(&cmds)?;
         let url = if atomic {
             &self.multi_exec_url
         } else {
             &self.pipeline_url
         };
-        let retry = idempotent::all_idempotent(&cmds);
-        self.bounded(|deadline| async move {
-            let (status, answer) = self.post(url, body, retry, deadline).await?;
-            codec::decode_batch(status, &answer, cmds.len(), &self.secrets)
+        self.bounded(|deadline| self.exec_batch(url, cmds, deadline))
+            .await
+    }
+
+    async fn eval_many(&self, calls: Vec<ScriptCall>) -> Result<Vec<Result<Reply>>> {
+        if calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.bounded(|deadline| {
+            script::eval_many_by_sha(&calls, move |cmds| {
+                self.exec_batch(&self.pipeline_url, cmds, deadline)
+            })
         })
         .await
     }
