@@ -141,7 +141,7 @@ function createFeatures(native, binding, TTL) {
       }),
     getStatus: (creatorId) =>
       guarded('creators.getStatus', 'offline', async () => {
-        return (await native.get(Namespace.CreatorStatus, toKey(creatorId, 'id'))) ?? 'offline'
+        return (await read([Namespace.CreatorStatus, toKey(creatorId, 'id')])) ?? 'offline'
       }),
     /** `[{ creatorId, status }]` of every creator with a live status, from an index. */
     getOnline: () => guarded('creators.getOnline', () => [], () => native.creatorsOnline()),
@@ -210,7 +210,7 @@ function createFeatures(native, binding, TTL) {
         verifyCode([toKey(identifier, 'identifier'), toCode(code), settings.otpMaxAttempts]),
       ),
     // The code as stored, a string: codes are not numbers ('012345' keeps its zero).
-    get: (identifier) => guarded('otp.get', null, () => native.get(Namespace.Otp, toKey(identifier, 'identifier'))),
+    get: (identifier) => guarded('otp.get', null, () => read([Namespace.Otp, toKey(identifier, 'identifier')])),
     /** Draws a code from the OS CSPRNG, stores it (a resend resets the guess count), returns it. */
     generate: (identifier, options = {}) =>
       guarded('otp.generate', null, async () => {

@@ -104,22 +104,29 @@ describe('processes exit by themselves: embedded and unreachable servers', () =>
     expect(run.stderr).toMatch(/cache\.set failed \(ERR_INVALID_ARGUMENT\)/)
   })
 
-  test.concurrent('redis protocol, a server that never answers (timeouts)', async () => {
-    const run = await runToExit(FAILING_CALLS, { REDIS_URL: `redis://127.0.0.1:${hole.port}` })
+  // Each server backend, pointed at a hung server or a refused port.
+  const servers = {
+    'redis protocol': (port) => ({ REDIS_URL: `redis://127.0.0.1:${port}` }),
+    'upstash REST': (port) => ({ UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${port}`, UPSTASH_REDIS_REST_TOKEN: 'tok' }),
+  }
+  const backendName = { 'redis protocol': 'redis', 'upstash REST': 'upstash' }
+
+  test.concurrent.each(Object.keys(servers))('%s, a server that never answers (timeouts)', async (kind) => {
+    const run = await runToExit(FAILING_CALLS, servers[kind](hole.port))
     expectExited(run)
     expect(run.out.values).toEqual([null, false, 5, false])
     expect(run.stderr).toMatch(/failed \(ERR_TIMEOUT\)/)
   })
 
-  test.concurrent('redis protocol, a refused connection', async () => {
-    const run = await runToExit(FAILING_CALLS, { REDIS_URL: `redis://127.0.0.1:${refusedPort}` })
+  test.concurrent.each(Object.keys(servers))('%s, a refused connection', async (kind) => {
+    const run = await runToExit(FAILING_CALLS, servers[kind](refusedPort))
     expectExited(run)
     expect(run.out.values).toEqual([null, false, 5, false])
   })
 
-  test.concurrent('redis protocol, while the breaker is open', async () => {
+  test.concurrent.each(Object.keys(servers))('%s, while the breaker is open', async (kind) => {
     const run = await runToExit(BREAKER_OPEN, {
-      REDIS_URL: `redis://127.0.0.1:${hole.port}`,
+      ...servers[kind](hole.port),
       DIGIS_REDIS_BREAKER_THRESHOLD: '2',
       DIGIS_REDIS_BREAKER_COOLDOWN_MS: '60000',
     })
@@ -127,40 +134,7 @@ describe('processes exit by themselves: embedded and unreachable servers', () =>
     expect(run.out.failFast).toBe(false)
     expect(run.out.failFastMs).toBeLessThan(50)
     expect(run.stderr).toMatch(/cache\.set failed \(ERR_CIRCUIT_OPEN\)/)
-    expect(run.out.health).toMatchObject({ backend: 'redis', ok: false, circuit: 'open' })
-  })
-
-  test.concurrent('upstash REST, a server that never answers (timeouts)', async () => {
-    const run = await runToExit(FAILING_CALLS, {
-      UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${hole.port}`,
-      UPSTASH_REDIS_REST_TOKEN: 'tok',
-    })
-    expectExited(run)
-    expect(run.out.values).toEqual([null, false, 5, false])
-    expect(run.stderr).toMatch(/failed \(ERR_TIMEOUT\)/)
-  })
-
-  test.concurrent('upstash REST, a refused connection', async () => {
-    const run = await runToExit(FAILING_CALLS, {
-      UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${refusedPort}`,
-      UPSTASH_REDIS_REST_TOKEN: 'tok',
-    })
-    expectExited(run)
-    expect(run.out.values).toEqual([null, false, 5, false])
-  })
-
-  test.concurrent('upstash REST, while the breaker is open', async () => {
-    const run = await runToExit(BREAKER_OPEN, {
-      UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${hole.port}`,
-      UPSTASH_REDIS_REST_TOKEN: 'tok',
-      DIGIS_REDIS_BREAKER_THRESHOLD: '2',
-      DIGIS_REDIS_BREAKER_COOLDOWN_MS: '60000',
-    })
-    expectExited(run)
-    expect(run.out.failFast).toBe(false)
-    expect(run.out.failFastMs).toBeLessThan(50)
-    expect(run.stderr).toMatch(/cache\.set failed \(ERR_CIRCUIT_OPEN\)/)
-    expect(run.out.health).toMatchObject({ backend: 'upstash', ok: false, circuit: 'open' })
+    expect(run.out.health).toMatchObject({ backend: backendName[kind], ok: false, circuit: 'open' })
   })
 })
 

@@ -66,12 +66,21 @@ where
     F: FnMut(Cmd) -> Fut,
     Fut: Future<Output = Result<Reply>>,
 {
-    let with_operands = |cmd: Cmd| cmd.arg(keys.len()).args(keys.iter()).args(args.iter());
-    let first = call(with_operands(Cmd::new("EVALSHA").arg(script.sha1()))).await;
+    let first = call(script_command(script, true, &keys, &args)).await;
     if is_noscript(&first) {
-        return call(with_operands(Cmd::new("EVAL").arg(script.source))).await;
+        return call(script_command(script, false, &keys, &args)).await;
     }
     first
+}
+
+/// `EVALSHA sha1 …` (or `EVAL source …` when the server lost the script) with its operands.
+fn script_command(script: &Script, by_sha: bool, keys: &[Bytes], args: &[Bytes]) -> Cmd {
+    let head = if by_sha {
+        Cmd::new("EVALSHA").arg(script.sha1())
+    } else {
+        Cmd::new("EVAL").arg(script.source)
+    };
+    head.arg(keys.len()).args(keys.iter()).args(args.iter())
 }
 
 /// One script invocation, for batches.
@@ -84,14 +93,7 @@ pub struct ScriptCall {
 
 impl ScriptCall {
     fn command(&self, by_sha: bool) -> Cmd {
-        let head = if by_sha {
-            Cmd::new("EVALSHA").arg(self.script.sha1())
-        } else {
-            Cmd::new("EVAL").arg(self.script.source)
-        };
-        head.arg(self.keys.len())
-            .args(self.keys.iter())
-            .args(self.args.iter())
+        script_command(self.script, by_sha, &self.keys, &self.args)
     }
 }
 
