@@ -1,7 +1,7 @@
 'use strict'
 
 const crypto = require('node:crypto')
-const { guarded } = require('./guard')
+const { guarded, guardedNow } = require('./guard')
 const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, wellFormed } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { encodeBalance, decodeBalance } = require('./balance')
@@ -21,8 +21,12 @@ function createFeatures(native, binding, TTL) {
   // The embedded store answers at once on the calling thread; server backends gather the reads
   // and writes of one tick into one pipeline.
   const embedded = native.backend === 'embedded'
+  // The embedded store's reads and writes are synchronous; free functions over a handle skip
+  // the per-method bookkeeping napi-rs does for `this`.
+  const embeddedHandle = embedded ? native.embeddedHandle : null
+  const readNow = (ns, id) => binding.embeddedGet(embeddedHandle, ns, id)
   const read = embedded
-    ? ([ns, id]) => native.get(ns, id)
+    ? ([ns, id]) => readNow(ns, id)
     : createCoalescer(
         ([ns, id]) => native.get(ns, id),
         (items) =>
@@ -31,7 +35,7 @@ function createFeatures(native, binding, TTL) {
           ),
       )
   const write = embedded
-    ? ([ns, id, value, ttl]) => native.set(ns, id, value, ttl)
+    ? null
     : createCoalescer(
         ([ns, id, value, ttl]) => native.set(ns, id, value, ttl),
         (items) =>
@@ -62,13 +66,20 @@ function createFeatures(native, binding, TTL) {
       )
 
   // Single-value helpers shared by every namespace: the key is built in Rust from (ns, id).
-  const set = (op, ns, id, value, ttl, encode = encodeValue) =>
-    guarded(op, false, async () => {
-      await write([ns, toKey(id, 'id'), encode(value), toTtl(ttl)])
-      return true
-    })
-  const get = (op, ns, id, decode = decodeValue) =>
-    guarded(op, null, async () => decode(await read([ns, toKey(id, 'id')])))
+  const set = embedded
+    ? (op, ns, id, value, ttl, encode = encodeValue) =>
+        guardedNow(op, false, () => {
+          binding.embeddedSet(embeddedHandle, ns, toKey(id, 'id'), encode(value), toTtl(ttl))
+          return true
+        })
+    : (op, ns, id, value, ttl, encode = encodeValue) =>
+        guarded(op, false, async () => {
+          await write([ns, toKey(id, 'id'), encode(value), toTtl(ttl)])
+          return true
+        })
+  const get = embedded
+    ? (op, ns, id, decode = decodeValue) => guardedNow(op, null, () => decode(readNow(ns, toKey(id, 'id'))))
+    : (op, ns, id, decode = decodeValue) => guarded(op, null, async () => decode(await read([ns, toKey(id, 'id')])))
   const del = (op, ns, id) =>
     guarded(op, false, async () => {
       await native.del(ns, toKey(id, 'id'))

@@ -446,6 +446,12 @@ impl NativeClient {
         )
     }
 
+    /// A handle for `embeddedGet` / `embeddedSet`, the embedded store's synchronous calls.
+    #[napi(getter)]
+    pub fn embedded_handle(&self) -> External<Arc<Features>> {
+        External::new(self.features.clone())
+    }
+
     /// GETs gathered by the JS layer within one tick, sent as one pipeline.
     #[napi]
     pub async fn get_many(
@@ -853,4 +859,51 @@ impl NativeClient {
             .map_err(to_js)?;
         Ok(reply_json::pipeline_to_json(&items))
     }
+}
+
+// The embedded store's hot calls are free functions over a handle rather than methods:
+// napi-rs tracks borrows of `this` on every method call, which costs more than the work itself.
+
+fn not_immediate(what: &str) -> Error {
+    to_js(digis_redis_core::Error::new(
+        digis_redis_core::ErrorKind::Unsupported,
+        format!("{what} needs a backend that answers without I/O"),
+    ))
+}
+
+/// GET answered synchronously (embedded store). The stored bytes become a JS string without an
+/// intermediate Rust `String`.
+#[napi]
+pub fn embedded_get<'env>(
+    env: &'env Env,
+    handle: &External<Arc<Features>>,
+    ns: Namespace,
+    id: String,
+) -> Result<Option<napi::JsString<'env>>> {
+    let answered = handle
+        .get_immediately(target(ns, id))
+        .ok_or_else(|| not_immediate("embeddedGet"))?;
+    match answered.map_err(to_js)? {
+        None => Ok(None),
+        Some(bytes) => match std::str::from_utf8(&bytes) {
+            Ok(text) => env.create_string(text).map(Some),
+            // Not written by this package (which stores UTF-8): replaced as `text` does.
+            Err(_) => env.create_string(String::from_utf8_lossy(&bytes)).map(Some),
+        },
+    }
+}
+
+/// SET / SETEX done synchronously (embedded store).
+#[napi]
+pub fn embedded_set(
+    handle: &External<Arc<Features>>,
+    ns: Namespace,
+    id: String,
+    value: String,
+    ttl_seconds: Option<u32>,
+) -> Result<()> {
+    handle
+        .set_immediately(target(ns, id), value.into(), ttl_seconds.map(u64::from))
+        .ok_or_else(|| not_immediate("embeddedSet"))?
+        .map_err(to_js)
 }

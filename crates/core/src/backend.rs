@@ -30,6 +30,18 @@ pub trait Backend: Send + Sync {
 
     async fn call(&self, cmd: Cmd) -> Result<Reply>;
 
+    /// GET answered on the calling thread, for a backend that never waits on I/O (the embedded
+    /// store): it spares a read the command, dispatch and future machinery. `None` means this
+    /// backend cannot, and the read goes through `call`.
+    fn get_immediately(&self, _key: &[u8]) -> Option<Result<Option<Bytes>>> {
+        None
+    }
+
+    /// Any command answered on the calling thread, under the same rule as `get_immediately`.
+    fn call_immediately(&self, _cmd: &Cmd) -> Option<Result<Reply>> {
+        None
+    }
+
     /// Runs `cmds` in order in one round trip. The outer error is for the whole batch (it never
     /// ran, or an atomic batch was discarded); per-command errors stay per item.
     async fn pipeline(&self, cmds: Vec<Cmd>, atomic: bool) -> Result<Vec<Result<Reply>>>;

@@ -131,7 +131,7 @@ fn run_guarded(ks: &mut Keyspace, cmd: &Cmd) -> Result<Reply> {
 }
 
 /// A panic must never unwind into (and abort) the host process: it becomes an Internal error.
-fn guarded(what: impl FnOnce() -> String, f: impl FnOnce() -> Result<Reply>) -> Result<Reply> {
+fn guarded<T>(what: impl FnOnce() -> String, f: impl FnOnce() -> Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
         Err(Error::new(
             ErrorKind::Internal,
@@ -170,6 +170,18 @@ impl Backend for EmbeddedBackend {
 
     async fn call(&self, cmd: Cmd) -> Result<Reply> {
         self.execute(&cmd)
+    }
+
+    fn call_immediately(&self, cmd: &Cmd) -> Option<Result<Reply>> {
+        Some(self.execute(cmd))
+    }
+
+    fn get_immediately(&self, key: &[u8]) -> Option<Result<Option<Bytes>>> {
+        let ks = self.lock();
+        Some(guarded(
+            || "GET".to_string(),
+            || Ok(ks.peek::<Bytes>(key)?.cloned()),
+        ))
     }
 
     async fn pipeline(&self, cmds: Vec<Cmd>, atomic: bool) -> Result<Vec<Result<Reply>>> {

@@ -90,6 +90,17 @@ impl Keyspace {
         }
     }
 
+    /// `read` without reclaiming: an expired entry is reported missing and left to the sweeper,
+    /// so a plain read costs one lookup and needs no exclusive access.
+    pub(crate) fn peek<T: Kind>(&self, key: &[u8]) -> Result<Option<&T>> {
+        match self.entries.get(key) {
+            Some(entry) if !entry.expired(self.now) => {
+                T::of(&entry.value).map(Some).ok_or_else(Error::wrong_type)
+            }
+            _ => Ok(None),
+        }
+    }
+
     pub(crate) fn write<T: Kind>(&mut self, key: &[u8]) -> Result<Option<&mut T>> {
         self.expire_if_needed(key);
         match self.entries.get_mut(key) {

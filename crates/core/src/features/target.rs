@@ -17,6 +17,14 @@ pub enum Target {
 }
 
 impl Target {
+    /// The key, without copying a raw key.
+    pub fn into_key(self) -> String {
+        match self {
+            Target::Raw(key) => key,
+            other => other.key(),
+        }
+    }
+
     pub fn key(&self) -> String {
         match self {
             Target::Raw(key) => key.clone(),

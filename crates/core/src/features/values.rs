@@ -21,6 +21,17 @@ impl Features {
         Ok(())
     }
 
+    /// `set` done at once where the backend can (the embedded store); `None` otherwise.
+    pub fn set_immediately(
+        &self,
+        target: Target,
+        value: Bytes,
+        ttl_seconds: Option<u64>,
+    ) -> Option<Result<()>> {
+        let cmd = set_command(target.into_key(), value, ttl_seconds);
+        Some(self.backend.call_immediately(&cmd)?.map(drop))
+    }
+
     /// The stored bytes, `None` only for a real miss (a stored `0` or `""` is a hit).
     pub async fn get(&self, target: &Target) -> Result<Option<Bytes>> {
         match self.backend.call(Cmd::new("GET").arg(target.key())).await? {
@@ -28,6 +39,11 @@ impl Features {
             Reply::Bulk(bytes) => Ok(Some(bytes)),
             other => Err(unexpected("GET", &other)),
         }
+    }
+
+    /// `get` answered at once where the backend can (the embedded store); `None` otherwise.
+    pub fn get_immediately(&self, target: Target) -> Option<Result<Option<Bytes>>> {
+        self.backend.get_immediately(target.into_key().as_bytes())
     }
 
     pub async fn del(&self, target: &Target) -> Result<()> {
