@@ -1437,7 +1437,8 @@ mod tests {
             let lock = ["lock:a"];
             // Long lifetimes: the server's clock moves while the native one stands still.
             for owner in ["o1", "o2"] {
-                both.script(&LOCK_ACQUIRE, T0, &keys, &[owner, "60000"]).await;
+                both.script(&LOCK_ACQUIRE, T0, &keys, &[owner, "60000"])
+                    .await;
                 both.same_state("lock:a").await;
                 both.same_state("{lock:a}:fence").await;
             }
@@ -1452,10 +1453,16 @@ mod tests {
                 both.script(script, T0, &lock, args).await;
                 both.same_state("lock:a").await;
             }
-            both.script(&LOCK_ACQUIRE, T0, &keys, &["o2", "60000"]).await;
-            both.same_state("{lock:a}:fence").await;
-            both.script_error(&LOCK_ACQUIRE, T0, &["lock:b", "{lock:b}:fence"], &["o1", "0"])
+            both.script(&LOCK_ACQUIRE, T0, &keys, &["o2", "60000"])
                 .await;
+            both.same_state("{lock:a}:fence").await;
+            both.script_error(
+                &LOCK_ACQUIRE,
+                T0,
+                &["lock:b", "{lock:b}:fence"],
+                &["o1", "0"],
+            )
+            .await;
             both.same_state("lock:a").await;
             both.clean_up().await;
         }

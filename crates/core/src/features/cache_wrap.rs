@@ -28,7 +28,9 @@ impl Features {
         ];
         let replies = all_ok(self.backend.pipeline(cmds, false).await?)?;
         let Ok([value, fresh, loading]) = <[Reply; 3]>::try_from(replies) else {
-            return Err(crate::Error::protocol("a pipeline of 3 answered another count"));
+            return Err(crate::Error::protocol(
+                "a pipeline of 3 answered another count",
+            ));
         };
         let value = match value {
             Reply::Nil => None,

@@ -7,7 +7,10 @@ impl Features {
     /// True only for the first claim of `key` (SET NX, with the TTL in the same command, so a
     /// claim can never be left without its expiry).
     pub async fn idempotency_claim(&self, key: &str, ttl_seconds: Option<u64>) -> Result<bool> {
-        let mut cmd = Cmd::new("SET").arg(keys::idempotency(key)).arg("1").arg("NX");
+        let mut cmd = Cmd::new("SET")
+            .arg(keys::idempotency(key))
+            .arg("1")
+            .arg("NX");
         if let Some(ttl) = ttl_seconds {
             cmd = cmd.arg("EX").arg(ttl);
         }
@@ -37,12 +40,16 @@ mod tests {
         let f = Features::new(Arc::new(db.clone()));
         assert_eq!(f.idempotency_claim("evt_1", Some(60)).await, Ok(true));
         assert_eq!(f.idempotency_claim("evt_1", Some(60)).await, Ok(false));
-        let ttl = db.execute(&Cmd::new("TTL").arg("idempotency:evt_1")).unwrap();
+        let ttl = db
+            .execute(&Cmd::new("TTL").arg("idempotency:evt_1"))
+            .unwrap();
         assert_eq!(ttl.as_int(), Some(60));
         assert_eq!(f.idempotency_release("evt_1").await, Ok(true));
         assert_eq!(f.idempotency_release("evt_1").await, Ok(false));
         assert_eq!(f.idempotency_claim("evt_1", None).await, Ok(true));
-        let ttl = db.execute(&Cmd::new("TTL").arg("idempotency:evt_1")).unwrap();
+        let ttl = db
+            .execute(&Cmd::new("TTL").arg("idempotency:evt_1"))
+            .unwrap();
         assert_eq!(ttl.as_int(), Some(-1));
     }
 }

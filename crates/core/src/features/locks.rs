@@ -94,7 +94,9 @@ mod tests {
         assert_eq!(f.lock_acquire("job", "b", 10_000).await, Ok(Some(2)));
         // Names are independent; the fence counter has no expiry.
         assert_eq!(f.lock_acquire("other", "a", 10_000).await, Ok(Some(1)));
-        let fence = db.execute(&Cmd::new("PTTL").arg("{lock:job}:fence")).unwrap();
+        let fence = db
+            .execute(&Cmd::new("PTTL").arg("{lock:job}:fence"))
+            .unwrap();
         assert_eq!(fence, Reply::Int(-1));
     }
 

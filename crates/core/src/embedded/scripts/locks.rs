@@ -78,12 +78,21 @@ mod tests {
     fn acquire_takes_a_free_lock_and_draws_the_next_token() {
         let mut ks = Keyspace::default();
         ks.set_now(T0);
-        assert_eq!(run(&mut ks, "lock_acquire", &LOCK, &["o1", "1000"]), Ok(Reply::Int(1)));
-        assert_eq!(run(&mut ks, "lock_acquire", &LOCK, &["o2", "1000"]), Ok(Reply::Int(0)));
+        assert_eq!(
+            run(&mut ks, "lock_acquire", &LOCK, &["o1", "1000"]),
+            Ok(Reply::Int(1))
+        );
+        assert_eq!(
+            run(&mut ks, "lock_acquire", &LOCK, &["o2", "1000"]),
+            Ok(Reply::Int(0))
+        );
         assert_eq!(int(&mut ks, "PTTL lock:a"), 1000);
         // Once it expires, the next owner's token is higher; the fence never expires.
         ks.set_now(T0 + 1001);
-        assert_eq!(run(&mut ks, "lock_acquire", &LOCK, &["o2", "1000"]), Ok(Reply::Int(2)));
+        assert_eq!(
+            run(&mut ks, "lock_acquire", &LOCK, &["o2", "1000"]),
+            Ok(Reply::Int(2))
+        );
         assert_eq!(int(&mut ks, "PTTL {lock:a}:fence"), -1);
     }
 
@@ -93,16 +102,34 @@ mod tests {
         ks.set_now(T0);
         run(&mut ks, "lock_acquire", &LOCK, &["o1", "1000"]).unwrap();
         let lock = ["lock:a"];
-        assert_eq!(run(&mut ks, "lock_extend", &lock, &["o2", "9000"]), Ok(Reply::Int(0)));
-        assert_eq!(run(&mut ks, "lock_extend", &lock, &["o1", "9000"]), Ok(Reply::Int(1)));
+        assert_eq!(
+            run(&mut ks, "lock_extend", &lock, &["o2", "9000"]),
+            Ok(Reply::Int(0))
+        );
+        assert_eq!(
+            run(&mut ks, "lock_extend", &lock, &["o1", "9000"]),
+            Ok(Reply::Int(1))
+        );
         assert_eq!(int(&mut ks, "PTTL lock:a"), 9000);
-        assert_eq!(run(&mut ks, "lock_release", &lock, &["o2"]), Ok(Reply::Int(0)));
+        assert_eq!(
+            run(&mut ks, "lock_release", &lock, &["o2"]),
+            Ok(Reply::Int(0))
+        );
         // No owner given: nil equals nothing, so nothing is released.
         assert_eq!(run(&mut ks, "lock_release", &lock, &[]), Ok(Reply::Int(0)));
-        assert_eq!(run(&mut ks, "lock_release", &lock, &["o1"]), Ok(Reply::Int(1)));
+        assert_eq!(
+            run(&mut ks, "lock_release", &lock, &["o1"]),
+            Ok(Reply::Int(1))
+        );
         assert_eq!(int(&mut ks, "EXISTS lock:a"), 0);
-        assert_eq!(run(&mut ks, "lock_release", &lock, &["o1"]), Ok(Reply::Int(0)));
-        assert_eq!(run(&mut ks, "lock_extend", &lock, &["o1", "9000"]), Ok(Reply::Int(0)));
+        assert_eq!(
+            run(&mut ks, "lock_release", &lock, &["o1"]),
+            Ok(Reply::Int(0))
+        );
+        assert_eq!(
+            run(&mut ks, "lock_extend", &lock, &["o1", "9000"]),
+            Ok(Reply::Int(0))
+        );
     }
 
     #[test]
