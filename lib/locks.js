@@ -12,6 +12,11 @@ const DEFAULT_RETRY_DELAY_MS = 50
 /** The binding takes lifetimes as u32 milliseconds. */
 const MAX_MS = 0xffffffff
 
+// withLock's own handles on a Lock: they never reject (even in strict mode), and being symbols
+// they stay off the public surface.
+const kExtendRaw = Symbol('extendRaw')
+const kReleaseQuietly = Symbol('releaseQuietly')
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 function toMilliseconds(value, what, min) {
@@ -64,12 +69,11 @@ class Lock {
     )
   }
 
-  /** For withLock's keeper, which must never reject, even in strict mode. */
-  _extendRaw(ms) {
+  [kExtendRaw](ms) {
     return this.#native.lockExtend(this.name, this.#owner, ms)
   }
 
-  async _releaseQuietly() {
+  async [kReleaseQuietly]() {
     try {
       await this.#native.lockRelease(this.name, this.#owner)
     } catch (err) {
@@ -121,7 +125,7 @@ function keepAlive(lock, acquiredAt, onLost) {
     const sentAt = performance.now()
     let extended
     try {
-      extended = await lock._extendRaw(ttl)
+      extended = await lock[kExtendRaw](ttl)
     } catch (err) {
       if (stopped) return
       logError('locks.withLock extend', err)
@@ -205,7 +209,7 @@ function createLocks(native) {
     } finally {
       keeper.stop()
       // Owner-checked, so harmless even when lost: it never frees another owner's lock.
-      await lock._releaseQuietly()
+      await lock[kReleaseQuietly]()
       settings.afterCall()
     }
   }
