@@ -243,4 +243,38 @@ describeServer('cache.wrap across processes', () => {
     expect(await redis.get(counter)).toBe(1)
     await redis.del(counter)
   }, 40000)
+
+  test('4 processes on a stale key: all answer at once, one background reload in all of them', async () => {
+    const k = key('procs-stale')
+    const counter = `${k}:loads`
+    await cache.wrap(k, async () => 'v1', 1, { staleTtl: 60 })
+    await sleep(1100)
+    const startAt = Date.now() + 1500
+    const env = Object.fromEntries(BACKEND_ENV.filter((name) => process.env[name]).map((name) => [name, process.env[name]]))
+    const script = `
+      const r = require(${JSON.stringify(ROOT)})
+      setTimeout(async () => {
+        const loader = async () => {
+          await r.redis.incr(${JSON.stringify(counter)})
+          await new Promise((done) => setTimeout(done, 300))
+          return 'v2'
+        }
+        const started = Date.now()
+        const values = await Promise.all(Array.from({ length: 10 }, () => r.cache.wrap(${JSON.stringify(k)}, loader, 1, { staleTtl: 60 })))
+        console.log(JSON.stringify({ values, ms: Date.now() - started }))
+      }, ${startAt} - Date.now())
+    `
+    const runs = await Promise.all(Array.from({ length: 4 }, () => runNode(script, { env, timeoutMs: 30000 })))
+    for (const run of runs) expect(run.stderr).not.toMatch(/failed/)
+    const reports = runs.map((run) => JSON.parse(run.stdout.trim()))
+    const values = reports.flatMap((report) => report.values)
+    // Served without waiting for the 300 ms reload (a process starting late may see its result).
+    for (const report of reports) expect(report.ms).toBeLessThan(300)
+    expect(values).toContain('v1')
+    for (const value of values) expect(['v1', 'v2']).toContain(value)
+    // The reload ran once, and its value replaced the stale one.
+    expect(await redis.get(counter)).toBe(1)
+    await expect(cache.get(k)).resolves.toBe('v2')
+    await redis.del(counter)
+  }, 40000)
 })
