@@ -17,6 +17,21 @@ export declare class ExternalObject<T> {
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeClient {
+  /** The fencing token when taken, null while another owner holds the lock. */
+  lockAcquire(name: string, owner: string, ttlMs: number): number | null | Promise<number | null>
+  lockRelease(name: string, owner: string): boolean | Promise<boolean>
+  lockExtend(name: string, owner: string, ttlMs: number): boolean | Promise<boolean>
+  /** True only for the first claim; no TTL means the claim never expires. */
+  idempotencyClaim(key: string, ttlSeconds?: number | undefined | null): boolean | Promise<boolean>
+  idempotencyRelease(key: string): boolean | Promise<boolean>
+  cacheWrapRead(key: string): CacheWrapState | Promise<CacheWrapState>
+  cacheWrapClaim(key: string, owner: string, lockMs: number): boolean | Promise<boolean>
+  /**
+   * Stores the encoded value (as `cache.set` would) with its freshness marker, then releases
+   * the loading lock when `owner` is given and still holds it.
+   */
+  cacheWrapStore(key: string, value: string, ttlSeconds: number | undefined | null, staleSeconds: number, owner?: string | undefined | null): void | Promise<void>
+  cacheWrapRelease(key: string, owner: string): boolean | Promise<boolean>
   /** A client on the in-process store. */
   static embedded(): NativeClient
   /**
@@ -139,6 +154,14 @@ export interface BatchReply {
 
 /** `CACHE_PREFIXES`, as JSON. */
 export declare function cachePrefixesJson(): string
+
+/** What `cache.wrap` finds at its key. */
+export interface CacheWrapState {
+  /** The stored text, decoded by the JS layer as `cache.get` does. */
+  value?: string
+  fresh: boolean
+  loading: boolean
+}
 
 export interface CreatorStatusItem {
   creatorId: string

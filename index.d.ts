@@ -33,6 +33,29 @@ export interface Cache {
   mget<T = any>(keys: Id[]): Promise<Array<T | null>>
   /** Deletes keys matching a Redis glob pattern (found with SCAN, never KEYS). The number deleted; fallback `0`. */
   delPattern(pattern: string): Promise<number>
+  /**
+   * Cache-aside: the cached value of `key`, or `loader()`'s result, cached for `ttl` seconds
+   * (default TTL.MEDIUM) with the same bytes `cache.set` writes (so `cache.get` reads it).
+   * Concurrent calls for one key in this process share one loader call; across processes one
+   * instance loads under a short lock (`{key}:loading`) while the others wait for its value, at
+   * most `lockTtl` ms, then load themselves. Hits decode like `cache.get` (JSON round trip).
+   * Backend failures never reject: the loader's value is answered uncached, the failure logged
+   * (strict mode rejects). The loader's own error rejects every caller waiting on it.
+   */
+  wrap<T>(key: Id, loader: () => T | Promise<T>, ttl?: Ttl, options?: WrapOptions): Promise<T>
+}
+
+export interface WrapOptions {
+  /**
+   * Seconds a value stays servable after `ttl` (default 0: none). A call finding it stale gets
+   * it at once while one caller (across processes) reloads it in the background; a failing
+   * reload keeps the stale value and is logged. Freshness is a companion key, `{key}:fresh`.
+   */
+  staleTtl?: number
+  /** Milliseconds the loading lock lives, and so the longest wait for a peer's value. Default 5000. */
+  lockTtl?: number
+  /** Cache `null` / `undefined` results (stored as `null`). Default false: not cached. */
+  cacheNull?: boolean
 }
 
 export interface Sessions {
@@ -143,6 +166,59 @@ export interface Tokens {
   /** The balance as cached (integers beyond 2^53 as BigInt), or `null`. */
   getBalance(userId: Id): Promise<Balance | null>
   invalidate(userId: Id): Promise<boolean>
+}
+
+export interface LockOptions {
+  /** Lifetime of the lock in milliseconds. Default 10000. */
+  ttl?: number
+  /** How long to keep retrying while another owner holds it (ms). Default 0: one attempt. */
+  wait?: number
+  /** Pause between attempts (ms, jittered ±50%). Default 50. */
+  retryDelay?: number
+}
+
+/** A held lock. */
+export interface Lock {
+  /** The name given to acquire(); the key is `lock:<name>`. */
+  readonly name: string
+  /** Strictly above every earlier holder's token for this name, in any process. Pass it to the guarded resource to refuse stale writers. */
+  readonly fencingToken: number
+  /** The lifetime it was acquired with (ms). */
+  readonly ttl: number
+  /** Deletes the lock if this holder still owns it (atomically). `false` when it had expired or changed hands; fallback `false`. */
+  release(): Promise<boolean>
+  /** `ms` more (default: its ttl) from now, if still owned. `false` when lost; fallback `false`. */
+  extend(ms?: number): Promise<boolean>
+}
+
+export type WithLockResult<T> =
+  | { acquired: true; value: T; lost: boolean; fencingToken: number }
+  | { acquired: false; value: undefined; lost: false; fencingToken: null }
+
+export interface Locks {
+  /** Takes `lock:<name>` for `ttl` ms, retrying for up to `wait` ms. The lock, or `null` when it is held elsewhere. Fallback `null` (logged). */
+  acquire(name: Id, options?: LockOptions): Promise<Lock | null>
+  /**
+   * Runs `fn(signal)` holding the lock; extends it every ttl/3 while `fn` runs; always releases
+   * it. If the lock is lost (gone or taken when extending, or expired before an extension got
+   * through) `signal` aborts with a `DigisRedisError` `ERR_LOCK_LOST`, the loss is logged and
+   * reported as `lost: true`; it is never re-acquired. When the lock cannot be had (held, or a
+   * backend failure) `fn` does not run: `{ acquired: false }`. `fn`'s own rejection propagates.
+   */
+  withLock<T>(name: Id, options: LockOptions | undefined, fn: (signal: AbortSignal) => T | Promise<T>): Promise<WithLockResult<Awaited<T>>>
+  withLock<T>(name: Id, fn: (signal: AbortSignal) => T | Promise<T>): Promise<WithLockResult<Awaited<T>>>
+}
+
+export interface Idempotency {
+  /**
+   * `true` only for the first claim of `key` (`idempotency:<key>`, kept `ttl` seconds, default
+   * TTL.DAY; 0 or null: forever). On a backend failure: `true` (process it: senders deliver at
+   * least once, so duplicates must be tolerable anyway, while `false` would drop the event),
+   * or `false` with `failClosed: true`. Strict mode rejects, e.g. to answer 5xx and be retried.
+   */
+  claim(key: Id, ttl?: Ttl, options?: { failClosed?: boolean }): Promise<boolean>
+  /** Forgets a claim (e.g. the work failed and should run on redelivery). `true` when there was one; fallback `false`. */
+  release(key: Id): Promise<boolean>
 }
 
 export interface SetOptions {
@@ -257,6 +333,8 @@ export declare const streams: Streams
 export declare const rateLimiter: RateLimiter
 export declare const otp: Otp
 export declare const tokens: Tokens
+export declare const locks: Locks
+export declare const idempotency: Idempotency
 /** PING; `true` when the backend answers. Fallback `false`. */
 export declare function testConnection(): Promise<boolean>
 
@@ -325,6 +403,8 @@ export type ErrorCode =
   | 'ERR_PROTOCOL'
   | 'ERR_INTERNAL'
   | 'ERR_CIRCUIT_OPEN'
+  /** The reason of a `withLock` signal aborted because the lock was lost. */
+  | 'ERR_LOCK_LOST'
 
 /** An operational failure, thrown in strict mode and by the raw client. */
 export declare class DigisRedisError extends Error {

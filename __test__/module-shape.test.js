@@ -20,6 +20,8 @@ describe('module shape (the contract)', () => {
         // documented extras
         'health',
         'tokens',
+        'locks',
+        'idempotency',
         'configure',
         'DigisRedisError',
       ].sort(),
@@ -102,6 +104,11 @@ describe('module shape (the contract)', () => {
     ['tokens', 'cacheBalance', 2],
     ['tokens', 'getBalance', 1],
     ['tokens', 'invalidate', 1],
+    ['cache', 'wrap', 2],
+    ['locks', 'acquire', 1],
+    ['locks', 'withLock', 3],
+    ['idempotency', 'claim', 1],
+    ['idempotency', 'release', 1],
   ]
 
   test.each(extras)('extra %s.%s exists with arity %i', (ns, name, arity) => {
@@ -111,7 +118,7 @@ describe('module shape (the contract)', () => {
 
   test('each namespace holds exactly the contract functions and the documented extras', () => {
     const listed = [...functions, ...extras]
-    for (const ns of ['cache', 'sessions', 'users', 'creators', 'streams', 'rateLimiter', 'otp', 'tokens']) {
+    for (const ns of ['cache', 'sessions', 'users', 'creators', 'streams', 'rateLimiter', 'otp', 'tokens', 'locks', 'idempotency']) {
       const expected = listed.filter(([n]) => n === ns).map(([, name]) => name)
       expect(Object.keys(mod[ns]).sort()).toEqual(expected.sort())
     }

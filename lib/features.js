@@ -8,6 +8,9 @@ const { encodeBalance, decodeBalance } = require('./balance')
 const { createRateLimiter } = require('./rate-limiter')
 const { settings } = require('./settings')
 const { createCoalescer } = require('./coalescer')
+const { createCacheWrap } = require('./cache-wrap')
+const { createLocks } = require('./locks')
+const { createIdempotency } = require('./idempotency')
 
 const CREATOR_STATUSES = ['online', 'busy', 'away', 'offline']
 
@@ -108,6 +111,8 @@ function createFeatures(native, binding, TTL) {
         },
       ),
     delPattern: (pattern) => guarded('cache.delPattern', 0, () => native.delPattern(toKey(pattern, 'pattern'))),
+    /** Extra: cache-aside with stampede protection (lib/cache-wrap.js). */
+    wrap: createCacheWrap(native, read, TTL, Namespace),
   }
 
   const sessions = {
@@ -247,7 +252,10 @@ function createFeatures(native, binding, TTL) {
 
   const testConnection = () => guarded('testConnection', false, () => native.ping())
 
-  return { cache, sessions, users, creators, streams, rateLimiter, otp, tokens, testConnection }
+  const locks = createLocks(native)
+  const idempotency = createIdempotency(native, TTL)
+
+  return { cache, sessions, users, creators, streams, rateLimiter, otp, tokens, locks, idempotency, testConnection }
 }
 
 /** One-time codes: strings of any length, or non-negative integers (123456 is '123456'). */

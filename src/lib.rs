@@ -2,6 +2,7 @@
 //! strings (V8 does the JSON work); errors cross as `"<CODE>: <message>"`, which the JS layer
 //! turns into typed errors or the contract's fallbacks.
 
+mod coordination;
 pub mod rest_server;
 
 use std::future::Future;

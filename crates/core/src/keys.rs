@@ -104,6 +104,32 @@ pub fn token_balance(id: &str) -> String {
     format!("{TOKEN}{id}")
 }
 
+/// A distributed lock (`locks.acquire`): holds its owner's random token, expiring with the lock.
+pub fn lock(name: &str) -> String {
+    format!("lock:{name}")
+}
+
+/// The lock's fencing counter. Never expires, so its tokens never go backwards.
+pub fn lock_fence(name: &str) -> String {
+    companion(&lock(name), "fence")
+}
+
+/// A claimed idempotency key (`idempotency.claim`).
+pub fn idempotency(key: &str) -> String {
+    format!("idempotency:{key}")
+}
+
+/// `cache.wrap`'s freshness marker for a value kept past its TTL to be served stale: present
+/// while the value is fresh. Plain `cache.get` readers never look at it.
+pub fn cache_fresh(key: &str) -> String {
+    companion(key, "fresh")
+}
+
+/// `cache.wrap`'s short lock, held by the one instance loading (or refreshing) `key`.
+pub fn cache_loading(key: &str) -> String {
+    companion(key, "loading")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +154,8 @@ mod tests {
         assert_eq!(rate_limit_sliding_window("x"), "{rate:x}:sw");
         assert_eq!(stream_viewers("s"), "{stream:active:s}:viewers");
         assert_eq!(creator_status("7"), "{creator:7}:status");
+        assert_eq!(lock_fence("jobs"), "{lock:jobs}:fence");
+        assert_eq!(cache_fresh("page:1"), "{page:1}:fresh");
+        assert_eq!(cache_loading("page:1"), "{page:1}:loading");
     }
 }

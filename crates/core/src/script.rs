@@ -54,6 +54,19 @@ pub static RATE_LIMIT_SLIDING_WINDOW: Script = Script::new(
     include_str!("scripts/rate_limit_sliding_window.lua"),
 );
 
+/// Takes `lock:<name>` for a random owner token with `SET NX PX` and, only then, draws the next
+/// fencing token from `{lock:<name>}:fence`. Answers the token, or 0 when the lock is held.
+pub static LOCK_ACQUIRE: Script =
+    Script::new("lock_acquire", include_str!("scripts/lock_acquire.lua"));
+
+/// Compare-and-delete: deletes a lock only for the owner token that holds it. Answers 1 or 0.
+pub static LOCK_RELEASE: Script =
+    Script::new("lock_release", include_str!("scripts/lock_release.lua"));
+
+/// Compare-and-PEXPIRE: a new lifetime only for the owner token that holds the lock. 1 or 0.
+pub static LOCK_EXTEND: Script =
+    Script::new("lock_extend", include_str!("scripts/lock_extend.lua"));
+
 /// Runs `script` on a server: EVALSHA first (the server usually has it cached), then EVAL with
 /// the source when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH).
 pub async fn eval_by_sha<F, Fut>(

@@ -16,6 +16,8 @@ use super::commands;
 use super::store::Keyspace;
 use crate::{Cmd, Error, ErrorKind, Reply, Result};
 
+mod locks;
+
 pub(crate) type NativeScript = fn(&mut Keyspace, &[Bytes], &[Bytes]) -> Result<Reply>;
 
 pub(crate) fn find(name: &str) -> Option<NativeScript> {
@@ -24,6 +26,9 @@ pub(crate) fn find(name: &str) -> Option<NativeScript> {
         "rate_limit_fixed_window" => Some(rate_limit_fixed_window),
         "rate_limit_token_bucket" => Some(rate_limit_token_bucket),
         "rate_limit_sliding_window" => Some(rate_limit_sliding_window),
+        "lock_acquire" => Some(locks::lock_acquire),
+        "lock_release" => Some(locks::lock_release),
+        "lock_extend" => Some(locks::lock_extend),
         _ => None,
     }
 }
@@ -384,7 +389,8 @@ mod tests {
     use crate::embedded::commands::test_util::ok;
     use crate::embedded::EmbeddedBackend;
     use crate::script::{
-        OTP_VERIFY, RATE_LIMIT_FIXED_WINDOW, RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET,
+        LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE, OTP_VERIFY, RATE_LIMIT_FIXED_WINDOW,
+        RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET,
     };
     use crate::Backend;
 
@@ -516,6 +522,9 @@ mod tests {
             &RATE_LIMIT_FIXED_WINDOW,
             &RATE_LIMIT_TOKEN_BUCKET,
             &RATE_LIMIT_SLIDING_WINDOW,
+            &LOCK_ACQUIRE,
+            &LOCK_RELEASE,
+            &LOCK_EXTEND,
         ] {
             assert!(find(script.name).is_some(), "{}", script.name);
         }
@@ -1416,6 +1425,45 @@ mod tests {
                     .await;
                 both.same_state("odd").await;
             }
+            both.clean_up().await;
+        }
+
+        #[tokio::test]
+        async fn lock_scripts_match_redis() {
+            let Some(mut both) = Both::new("lock") else {
+                return;
+            };
+            let keys = ["lock:a", "{lock:a}:fence"];
+            let lock = ["lock:a"];
+            // Long lifetimes: the server's clock moves while the native one stands still.
+            for owner in ["o1", "o2"] {
+                both.script(&LOCK_ACQUIRE, T0, &keys, &[owner, "60000"])
+                    .await;
+                both.same_state("lock:a").await;
+                both.same_state("{lock:a}:fence").await;
+            }
+            for (script, args) in [
+                (&LOCK_EXTEND, &["o2", "90000"][..]),
+                (&LOCK_EXTEND, &["o1", "90000"][..]),
+                (&LOCK_RELEASE, &["o2"][..]),
+                (&LOCK_RELEASE, &[][..]),
+                (&LOCK_RELEASE, &["o1"][..]),
+                (&LOCK_EXTEND, &["o1", "90000"][..]),
+            ] {
+                both.script(script, T0, &lock, args).await;
+                both.same_state("lock:a").await;
+            }
+            both.script(&LOCK_ACQUIRE, T0, &keys, &["o2", "60000"])
+                .await;
+            both.same_state("{lock:a}:fence").await;
+            both.script_error(
+                &LOCK_ACQUIRE,
+                T0,
+                &["lock:b", "{lock:b}:fence"],
+                &["o1", "0"],
+            )
+            .await;
+            both.same_state("lock:a").await;
             both.clean_up().await;
         }
     }

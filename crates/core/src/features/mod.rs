@@ -1,14 +1,18 @@
 //! The `utils/redis` features, written once against the `Backend` trait.
 
 mod cache;
+mod cache_wrap;
 mod creators;
+mod idempotency;
 mod index;
+mod locks;
 mod otp;
 mod rate_limit;
 mod streams;
 mod target;
 mod values;
 
+pub use cache_wrap::WrapState;
 pub use rate_limit::{Algorithm, RateLimitDecision, RateLimitRequest};
 pub use streams::ActiveStream;
 pub use target::Target;

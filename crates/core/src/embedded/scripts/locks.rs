@@ -1,0 +1,152 @@
+//! Native equivalents of the lock scripts (`lock_acquire.lua`, `lock_release.lua`,
+//! `lock_extend.lua`), line by line, with the same helpers as the other scripts.
+
+use bytes::Bytes;
+
+use super::{call, key, nil_argument};
+use crate::embedded::store::Keyspace;
+use crate::{Cmd, Reply, Result};
+
+/// ARGV[i + 1], as passed to `redis.call`: nil is refused there.
+fn arg(args: &[Bytes], i: usize) -> Result<&Bytes> {
+    args.get(i).ok_or_else(nil_argument)
+}
+
+/// lock_acquire.lua. KEYS: the lock, its fence; ARGV: owner, ttl ms. The new fencing token, or
+/// 0 when the lock is held.
+pub(super) fn lock_acquire(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) -> Result<Reply> {
+    let set = Cmd::new("SET")
+        .arg(key(keys, 0)?)
+        .arg(arg(args, 0)?)
+        .arg("NX")
+        .arg("PX")
+        .arg(arg(args, 1)?);
+    if call(ks, set)? == Reply::Nil {
+        return Ok(Reply::Int(0));
+    }
+    call(ks, Cmd::new("INCR").arg(key(keys, 1)?))
+}
+
+/// `redis.call('GET', KEYS[1]) == ARGV[1]`: a missing ARGV[1] (nil) equals nothing.
+fn held_by(ks: &mut Keyspace, lock: &Bytes, owner: Option<&Bytes>) -> Result<bool> {
+    let held = call(ks, Cmd::new("GET").arg(lock))?;
+    Ok(matches!((held, owner), (Reply::Bulk(value), Some(owner)) if value == owner))
+}
+
+/// lock_release.lua. KEYS: the lock; ARGV: owner. DEL's answer when owned, else 0.
+pub(super) fn lock_release(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) -> Result<Reply> {
+    let lock = key(keys, 0)?;
+    if held_by(ks, lock, args.first())? {
+        return call(ks, Cmd::new("DEL").arg(lock));
+    }
+    Ok(Reply::Int(0))
+}
+
+/// lock_extend.lua. KEYS: the lock; ARGV: owner, ttl ms. PEXPIRE's answer when owned, else 0.
+pub(super) fn lock_extend(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) -> Result<Reply> {
+    let lock = key(keys, 0)?;
+    if held_by(ks, lock, args.first())? {
+        return call(ks, Cmd::new("PEXPIRE").arg(lock).arg(arg(args, 1)?));
+    }
+    Ok(Reply::Int(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embedded::scripts::find;
+
+    const T0: u64 = 1_700_000_000_000;
+
+    fn run(ks: &mut Keyspace, name: &str, keys: &[&str], args: &[&str]) -> Result<Reply> {
+        let b = |items: &[&str]| -> Vec<Bytes> {
+            items
+                .iter()
+                .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+                .collect()
+        };
+        find(name).expect("registered")(ks, &b(keys), &b(args))
+    }
+
+    fn int(ks: &mut Keyspace, line: &str) -> i64 {
+        call(ks, Cmd::from_line(line)).unwrap().as_int().unwrap()
+    }
+
+    const LOCK: [&str; 2] = ["lock:a", "{lock:a}:fence"];
+
+    #[test]
+    fn acquire_takes_a_free_lock_and_draws_the_next_token() {
+        let mut ks = Keyspace::default();
+        ks.set_now(T0);
+        assert_eq!(
+            run(&mut ks, "lock_acquire", &LOCK, &["o1", "1000"]),
+            Ok(Reply::Int(1))
+        );
+        assert_eq!(
+            run(&mut ks, "lock_acquire", &LOCK, &["o2", "1000"]),
+            Ok(Reply::Int(0))
+        );
+        assert_eq!(int(&mut ks, "PTTL lock:a"), 1000);
+        // Once it expires, the next owner's token is higher; the fence never expires.
+        ks.set_now(T0 + 1001);
+        assert_eq!(
+            run(&mut ks, "lock_acquire", &LOCK, &["o2", "1000"]),
+            Ok(Reply::Int(2))
+        );
+        assert_eq!(int(&mut ks, "PTTL {lock:a}:fence"), -1);
+    }
+
+    #[test]
+    fn release_and_extend_check_the_owner() {
+        let mut ks = Keyspace::default();
+        ks.set_now(T0);
+        run(&mut ks, "lock_acquire", &LOCK, &["o1", "1000"]).unwrap();
+        let lock = ["lock:a"];
+        assert_eq!(
+            run(&mut ks, "lock_extend", &lock, &["o2", "9000"]),
+            Ok(Reply::Int(0))
+        );
+        assert_eq!(
+            run(&mut ks, "lock_extend", &lock, &["o1", "9000"]),
+            Ok(Reply::Int(1))
+        );
+        assert_eq!(int(&mut ks, "PTTL lock:a"), 9000);
+        assert_eq!(
+            run(&mut ks, "lock_release", &lock, &["o2"]),
+            Ok(Reply::Int(0))
+        );
+        // No owner given: nil equals nothing, so nothing is released.
+        assert_eq!(run(&mut ks, "lock_release", &lock, &[]), Ok(Reply::Int(0)));
+        assert_eq!(
+            run(&mut ks, "lock_release", &lock, &["o1"]),
+            Ok(Reply::Int(1))
+        );
+        assert_eq!(int(&mut ks, "EXISTS lock:a"), 0);
+        assert_eq!(
+            run(&mut ks, "lock_release", &lock, &["o1"]),
+            Ok(Reply::Int(0))
+        );
+        assert_eq!(
+            run(&mut ks, "lock_extend", &lock, &["o1", "9000"]),
+            Ok(Reply::Int(0))
+        );
+    }
+
+    #[test]
+    fn errors_are_the_commands() {
+        let mut ks = Keyspace::default();
+        ks.set_now(T0);
+        // A missing ttl: SET refuses the nil argument before anything is written.
+        let e = run(&mut ks, "lock_acquire", &LOCK, &["o1"]).unwrap_err();
+        assert!(e.message.contains("arguments must be strings"), "{e:?}");
+        assert_eq!(int(&mut ks, "EXISTS lock:a"), 0);
+        // A fence of the wrong type: the lock was taken, then INCR fails (no rollback, as in Redis).
+        call(&mut ks, Cmd::from_line("HSET {lock:a}:fence f v")).unwrap();
+        let e = run(&mut ks, "lock_acquire", &LOCK, &["o1", "1000"]).unwrap_err();
+        assert!(e.message.starts_with("WRONGTYPE"), "{e:?}");
+        assert_eq!(int(&mut ks, "EXISTS lock:a"), 1);
+        // Owned, but a missing ttl for PEXPIRE.
+        let e = run(&mut ks, "lock_extend", &["lock:a"], &["o1"]).unwrap_err();
+        assert!(e.message.contains("arguments must be strings"), "{e:?}");
+    }
+}

@@ -1,0 +1,164 @@
+//! The Redis steps of `cache.wrap` (cache-aside). The loader is JavaScript, so the JS layer
+//! drives the flow (single-flight, waiting, background refresh); each step here is one round
+//! trip. The value lives at the key exactly as `cache.set` writes it, so `cache.get` reads it;
+//! freshness and the loading lock are companion keys that plain readers never see.
+
+use bytes::Bytes;
+
+use super::{all_ok, unexpected, values::set_command, Features};
+use crate::{keys, Cmd, Reply, Result};
+
+/// What a `cache.wrap` call finds at its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrapState {
+    pub value: Option<Bytes>,
+    /// The freshness marker is present (only meaningful to calls with a stale window).
+    pub fresh: bool,
+    /// Some instance holds the loading lock.
+    pub loading: bool,
+}
+
+impl Features {
+    /// The value, its freshness marker and the loading lock, in one pipeline.
+    pub async fn cache_wrap_read(&self, key: &str) -> Result<WrapState> {
+        let cmds = vec![
+            Cmd::new("GET").arg(key),
+            Cmd::new("EXISTS").arg(keys::cache_fresh(key)),
+            Cmd::new("EXISTS").arg(keys::cache_loading(key)),
+        ];
+        let replies = all_ok(self.backend.pipeline(cmds, false).await?)?;
+        let Ok([value, fresh, loading]) = <[Reply; 3]>::try_from(replies) else {
+            return Err(crate::Error::protocol(
+                "a pipeline of 3 answered another count",
+            ));
+        };
+        let value = match value {
+            Reply::Nil => None,
+            Reply::Bulk(bytes) => Some(bytes),
+            other => return Err(unexpected("GET", &other)),
+        };
+        Ok(WrapState {
+            value,
+            fresh: fresh.as_int() == Some(1),
+            loading: loading.as_int() == Some(1),
+        })
+    }
+
+    /// Takes the loading lock of `key` for `owner` (SET NX PX); false while another holds it.
+    pub async fn cache_wrap_claim(&self, key: &str, owner: &str, lock_ms: u64) -> Result<bool> {
+        let cmd = Cmd::new("SET")
+            .arg(keys::cache_loading(key))
+            .arg(owner)
+            .arg("NX")
+            .arg("PX")
+            .arg(lock_ms);
+        Ok(!matches!(self.backend.call(cmd).await?, Reply::Nil))
+    }
+
+    /// Stores a loaded value, in one transaction with its freshness marker: with a stale window
+    /// the value outlives its TTL by `stale_seconds` and the marker lives for the TTL; without
+    /// one any old marker goes. Then releases the loading lock if `owner` holds it.
+    pub async fn cache_wrap_store(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl_seconds: Option<u64>,
+        stale_seconds: u64,
+        owner: Option<&str>,
+    ) -> Result<()> {
+        let fresh = keys::cache_fresh(key);
+        let cmds = if stale_seconds > 0 {
+            let kept = ttl_seconds.map(|ttl| ttl.saturating_add(stale_seconds));
+            vec![
+                set_command(key.to_string(), value, kept),
+                set_command(fresh, Bytes::from_static(b"1"), ttl_seconds),
+            ]
+        } else {
+            vec![
+                set_command(key.to_string(), value, ttl_seconds),
+                Cmd::new("DEL").arg(fresh),
+            ]
+        };
+        all_ok(self.backend.pipeline(cmds, true).await?)?;
+        if let Some(owner) = owner {
+            self.cache_wrap_release(key, owner).await?;
+        }
+        Ok(())
+    }
+
+    /// Releases the loading lock (a loader that failed or returned nothing to cache), so that
+    /// waiting instances stop waiting; false when `owner` no longer held it.
+    pub async fn cache_wrap_release(&self, key: &str, owner: &str) -> Result<bool> {
+        self.release_owned(keys::cache_loading(key), owner).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+
+    use super::WrapState;
+    use crate::embedded::EmbeddedBackend;
+    use crate::{Cmd, Features, Reply};
+
+    fn ttl(db: &EmbeddedBackend, key: &str) -> i64 {
+        db.execute(&Cmd::new("TTL").arg(key))
+            .unwrap()
+            .as_int()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_loader_claims_stores_and_releases() {
+        let db = EmbeddedBackend::new();
+        let f = Features::new(Arc::new(db.clone()));
+        let empty = WrapState {
+            value: None,
+            fresh: false,
+            loading: false,
+        };
+        assert_eq!(f.cache_wrap_read("k").await, Ok(empty.clone()));
+        assert_eq!(f.cache_wrap_claim("k", "a", 5000).await, Ok(true));
+        assert_eq!(f.cache_wrap_claim("k", "b", 5000).await, Ok(false));
+        assert!(f.cache_wrap_read("k").await.unwrap().loading);
+
+        let value = Bytes::from_static(b"{\"n\":1}");
+        f.cache_wrap_store("k", value.clone(), Some(60), 30, Some("a"))
+            .await
+            .unwrap();
+        let state = f.cache_wrap_read("k").await.unwrap();
+        assert_eq!(
+            state,
+            WrapState {
+                value: Some(value.clone()),
+                fresh: true,
+                loading: false
+            }
+        );
+        assert_eq!(ttl(&db, "k"), 90);
+        assert_eq!(ttl(&db, "{k}:fresh"), 60);
+
+        // Without a stale window: cache.set's SETEX, and no marker left behind.
+        f.cache_wrap_store("k", value.clone(), Some(60), 0, None)
+            .await
+            .unwrap();
+        assert_eq!(ttl(&db, "k"), 60);
+        let exists = db.execute(&Cmd::new("EXISTS").arg("{k}:fresh")).unwrap();
+        assert_eq!(exists, Reply::Int(0));
+    }
+
+    #[tokio::test]
+    async fn a_store_leaves_a_lock_it_does_not_own() {
+        let db = EmbeddedBackend::new();
+        let f = Features::new(Arc::new(db.clone()));
+        assert_eq!(f.cache_wrap_claim("k", "b", 5000).await, Ok(true));
+        f.cache_wrap_store("k", Bytes::from_static(b"1"), None, 0, Some("a"))
+            .await
+            .unwrap();
+        assert!(f.cache_wrap_read("k").await.unwrap().loading);
+        assert_eq!(f.cache_wrap_release("k", "b").await, Ok(true));
+        assert!(!f.cache_wrap_read("k").await.unwrap().loading);
+    }
+}

@@ -1,0 +1,111 @@
+//! Distributed locks with fencing tokens. Acquire, release and extend are each one script, so
+//! the owner check and the change it guards can never be split by another client.
+
+use bytes::Bytes;
+
+use super::{unexpected, Features};
+use crate::script::{LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE};
+use crate::{keys, Reply, Result};
+
+fn b(text: &str) -> Bytes {
+    Bytes::copy_from_slice(text.as_bytes())
+}
+
+/// A 0/1 answer of a compare-and-set script.
+fn done(what: &str, reply: Reply) -> Result<bool> {
+    match reply.as_int() {
+        Some(n) => Ok(n == 1),
+        None => Err(unexpected(what, &reply)),
+    }
+}
+
+impl Features {
+    /// Takes `lock:<name>` for `owner` for `ttl_ms`. The fencing token when taken (strictly
+    /// above every earlier holder's token for this name), `None` while another owner holds it.
+    pub async fn lock_acquire(&self, name: &str, owner: &str, ttl_ms: u64) -> Result<Option<i64>> {
+        let reply = self
+            .backend
+            .eval(
+                &LOCK_ACQUIRE,
+                vec![b(&keys::lock(name)), b(&keys::lock_fence(name))],
+                vec![b(owner), Bytes::from(ttl_ms.to_string())],
+            )
+            .await?;
+        match reply.as_int() {
+            Some(0) => Ok(None),
+            Some(token) => Ok(Some(token)),
+            None => Err(unexpected("lock_acquire", &reply)),
+        }
+    }
+
+    /// Deletes `key` if `owner` still holds it; false when it had expired or changed hands.
+    /// Also releases `cache.wrap`'s loading locks, which are taken without a fence.
+    pub async fn release_owned(&self, key: String, owner: &str) -> Result<bool> {
+        let reply = self
+            .backend
+            .eval(&LOCK_RELEASE, vec![Bytes::from(key)], vec![b(owner)])
+            .await?;
+        done("lock_release", reply)
+    }
+
+    pub async fn lock_release(&self, name: &str, owner: &str) -> Result<bool> {
+        self.release_owned(keys::lock(name), owner).await
+    }
+
+    /// Gives the lock `ttl_ms` more from now if `owner` still holds it; false when it is lost.
+    pub async fn lock_extend(&self, name: &str, owner: &str, ttl_ms: u64) -> Result<bool> {
+        let reply = self
+            .backend
+            .eval(
+                &LOCK_EXTEND,
+                vec![b(&keys::lock(name))],
+                vec![b(owner), Bytes::from(ttl_ms.to_string())],
+            )
+            .await?;
+        done("lock_extend", reply)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::embedded::EmbeddedBackend;
+    use crate::{Cmd, Features, Reply};
+
+    fn features() -> (Features, EmbeddedBackend) {
+        let db = EmbeddedBackend::new();
+        (Features::new(Arc::new(db.clone())), db)
+    }
+
+    #[tokio::test]
+    async fn one_owner_at_a_time_with_increasing_fencing_tokens() {
+        let (f, db) = features();
+        assert_eq!(f.lock_acquire("job", "a", 10_000).await, Ok(Some(1)));
+        assert_eq!(f.lock_acquire("job", "b", 10_000).await, Ok(None));
+        // A stranger can neither release nor extend it.
+        assert_eq!(f.lock_release("job", "b").await, Ok(false));
+        assert_eq!(f.lock_extend("job", "b", 50_000).await, Ok(false));
+        assert_eq!(f.lock_extend("job", "a", 50_000).await, Ok(true));
+        let ttl = db.execute(&Cmd::new("PTTL").arg("lock:job")).unwrap();
+        assert!(ttl.as_int().unwrap() > 10_000, "{ttl:?}");
+        assert_eq!(f.lock_release("job", "a").await, Ok(true));
+        assert_eq!(f.lock_release("job", "a").await, Ok(false));
+        assert_eq!(f.lock_acquire("job", "b", 10_000).await, Ok(Some(2)));
+        // Names are independent; the fence counter has no expiry.
+        assert_eq!(f.lock_acquire("other", "a", 10_000).await, Ok(Some(1)));
+        let fence = db
+            .execute(&Cmd::new("PTTL").arg("{lock:job}:fence"))
+            .unwrap();
+        assert_eq!(fence, Reply::Int(-1));
+    }
+
+    #[tokio::test]
+    async fn a_bad_ttl_is_the_servers_error_and_takes_nothing() {
+        let (f, db) = features();
+        let err = f.lock_acquire("job", "a", 0).await.unwrap_err();
+        assert!(err.message.contains("invalid expire time"), "{err:?}");
+        let exists = Cmd::new("EXISTS").arg("lock:job").arg("{lock:job}:fence");
+        assert_eq!(db.execute(&exists).unwrap(), Reply::Int(0));
+    }
+}

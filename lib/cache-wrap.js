@@ -1,0 +1,187 @@
+'use strict'
+
+const crypto = require('node:crypto')
+const { performance } = require('node:perf_hooks')
+const { guarded } = require('./guard')
+const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe } = require('./codec')
+const { invalidArgument, toTypedError } = require('./errors')
+const { settings } = require('./settings')
+
+/**
+ * How long one instance may hold a key's loading lock, and so the longest other instances wait
+ * for its value before loading themselves: long enough for a slow query, short enough that a
+ * crashed loader delays its peers by seconds, not minutes.
+ */
+const DEFAULT_LOCK_TTL_MS = 5000
+/** Waiting instances poll for the value: quickly at first, then every 100 ms at most. */
+const FIRST_POLL_MS = 10
+const MAX_POLL_MS = 100
+
+/** A read that failed: the backend is unhealthy, so the loader runs without lock or store. */
+const FAILED = Object.freeze({ value: null, fresh: false, loading: false, failed: true })
+
+/** napi leaves a missing value out of the object; a miss is `null` everywhere here. */
+const withValueOrNull = (state) => ({ value: state.value ?? null, fresh: state.fresh, loading: state.loading })
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const newOwner = () => crypto.randomBytes(16).toString('base64url')
+
+function parseRequest(key, loader, ttl, options) {
+  const id = toKey(key)
+  if (typeof loader !== 'function') throw invalidArgument(`loader must be a function, got ${describe(loader)}`)
+  if (options !== undefined && options !== null && typeof options !== 'object') {
+    throw invalidArgument(`options must be an object, got ${describe(options)}`)
+  }
+  const { staleTtl = 0, lockTtl = DEFAULT_LOCK_TTL_MS, cacheNull = false } = options ?? {}
+  if (typeof cacheNull !== 'boolean') throw invalidArgument('cacheNull must be a boolean')
+  return {
+    key: id,
+    loader,
+    ttl: toTtl(ttl),
+    staleTtl: toSeconds(staleTtl, 'staleTtl'),
+    lockTtl: toPositiveInteger(lockTtl, 'lockTtl'),
+    cacheNull,
+  }
+}
+
+/**
+ * `cache.wrap(key, loader, ttl, options)`: cache-aside with stampede protection in this process
+ * (one promise per key) and across processes (a short loading lock, `{key}:loading`), and
+ * optional stale-while-revalidate (a freshness marker, `{key}:fresh`). The value is stored
+ * exactly as `cache.set` stores it. Backend failures never reject (outside strict mode): the
+ * loader's value is answered uncached. The loader's own errors do reject, as in peer libraries:
+ * there is no value to answer.
+ */
+function createCacheWrap(native, readValue, TTL, Namespace) {
+  const inflight = new Map()
+  const refreshing = new Set()
+
+  const readState = (request, withMarkers) =>
+    guarded('cache.wrap', FAILED, async () =>
+      withMarkers
+        ? withValueOrNull(await native.cacheWrapRead(request.key))
+        : // The common read goes through the per-tick batching of cache.get.
+          { value: await readValue([Namespace.Raw, request.key]), fresh: true, loading: false },
+    )
+
+  /** 'claimed', 'busy' (another instance loads), or 'failed' (logged). */
+  const tryClaim = (request, owner) =>
+    guarded('cache.wrap', 'failed', async () =>
+      (await native.cacheWrapClaim(request.key, owner, request.lockTtl)) ? 'claimed' : 'busy',
+    )
+
+  // Unlogged: if it fails, the lock expires after lockTtl, which only delays other instances.
+  const releaseQuietly = async (request, owner) => {
+    try {
+      await native.cacheWrapRelease(request.key, owner)
+    } catch {}
+  }
+
+  const callLoader = async (request) => request.loader()
+
+  async function store(request, value, owner) {
+    if ((value === null || value === undefined) && !request.cacheNull) {
+      if (owner) await releaseQuietly(request, owner)
+      return
+    }
+    await guarded('cache.wrap', undefined, async () => {
+      let text
+      try {
+        text = encodeValue(value ?? null)
+      } catch (err) {
+        if (owner) await releaseQuietly(request, owner)
+        throw err
+      }
+      await native.cacheWrapStore(request.key, text, request.ttl, request.staleTtl, owner)
+    })
+  }
+
+  async function loadAndStore(request, owner) {
+    let value
+    try {
+      value = await callLoader(request)
+    } catch (err) {
+      if (owner) await releaseQuietly(request, owner)
+      throw err
+    }
+    await store(request, value, owner)
+    return value
+  }
+
+  /** A miss: one instance loads under the loading lock while the others wait for its value. */
+  async function loadCold(request) {
+    const owner = newOwner()
+    const deadline = performance.now() + request.lockTtl
+    let claim = await tryClaim(request, owner)
+    for (let attempt = 0; claim === 'busy'; attempt++) {
+      const left = deadline - performance.now()
+      // Bounded wait: the holder may have crashed or be slow; load ourselves.
+      if (left <= 0) break
+      await sleep(Math.min(left, FIRST_POLL_MS * 2 ** attempt, MAX_POLL_MS))
+      const state = await readState(request, true)
+      if (state.failed) return callLoader(request)
+      if (state.value !== null) return decodeValue(state.value)
+      // The holder gave up (its loader failed or returned nothing to cache): take over.
+      if (!state.loading) claim = await tryClaim(request, owner)
+    }
+    if (claim === 'failed') return callLoader(request)
+    return loadAndStore(request, claim === 'claimed' ? owner : null)
+  }
+
+  /** A stale hit: one instance (across processes) reloads while every caller gets the old value. */
+  function refreshInBackground(request) {
+    if (refreshing.has(request.key)) return
+    refreshing.add(request.key)
+    const refresh = async () => {
+      const owner = newOwner()
+      // 'busy': another instance is refreshing; 'failed' was logged.
+      if ((await tryClaim(request, owner)) !== 'claimed') return
+      try {
+        await loadAndStore(request, owner)
+      } catch (err) {
+        const { code, message } = toTypedError(err)
+        settings.logger.error(`[digis-redis] cache.wrap background refresh failed, the stale value stays (${code}): ${message}`)
+      }
+    }
+    // Strict mode makes guarded steps throw; out here nobody awaits, so log instead.
+    refresh()
+      .catch((err) => {
+        const { code, message } = toTypedError(err)
+        settings.logger.error(`[digis-redis] cache.wrap background refresh failed (${code}): ${message}`)
+      })
+      .finally(() => refreshing.delete(request.key))
+  }
+
+  async function resolve(request) {
+    const state = await readState(request, request.staleTtl > 0)
+    if (state.failed) return callLoader(request)
+    if (state.value !== null) {
+      if (request.staleTtl > 0 && !state.fresh) refreshInBackground(request)
+      return decodeValue(state.value)
+    }
+    return loadCold(request)
+  }
+
+  return function wrap(key, loader, ttl = TTL.MEDIUM, options = undefined) {
+    let request
+    try {
+      request = parseRequest(key, loader, ttl, options)
+    } catch (err) {
+      // Bad input: logged (or a TypeError in strict mode), and the loader's value uncached.
+      return guarded(
+        'cache.wrap',
+        () => (typeof loader === 'function' ? loader() : undefined),
+        () => Promise.reject(err),
+      )
+    }
+    // Single-flight: concurrent calls for one key share the first call's work (and loader).
+    const running = inflight.get(request.key)
+    if (running) return running
+    const promise = resolve(request).finally(() => {
+      if (inflight.get(request.key) === promise) inflight.delete(request.key)
+    })
+    inflight.set(request.key, promise)
+    return promise
+  }
+}
+
+module.exports = { createCacheWrap, DEFAULT_LOCK_TTL_MS }

@@ -1,0 +1,220 @@
+'use strict'
+
+const crypto = require('node:crypto')
+const { performance } = require('node:perf_hooks')
+const { guarded } = require('./guard')
+const { toKey, describe } = require('./codec')
+const { invalidArgument, toTypedError, DigisRedisError } = require('./errors')
+const { settings } = require('./settings')
+
+const DEFAULT_TTL_MS = 10000
+const DEFAULT_RETRY_DELAY_MS = 50
+/** The binding takes lifetimes as u32 milliseconds. */
+const MAX_MS = 0xffffffff
+
+// withLock's own handles on a Lock: they never reject (even in strict mode), and being symbols
+// they stay off the public surface.
+const kExtendRaw = Symbol('extendRaw')
+const kReleaseQuietly = Symbol('releaseQuietly')
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+function toMilliseconds(value, what, min) {
+  if (Number.isInteger(value) && value >= min && value <= MAX_MS) return value
+  throw invalidArgument(`${what} must be whole milliseconds (an integer from ${min} to ${MAX_MS}), got ${describe(value)}`)
+}
+
+function readOptions(options) {
+  if (options !== undefined && options !== null && typeof options !== 'object') {
+    throw invalidArgument(`options must be an object, got ${describe(options)}`)
+  }
+  const { ttl = DEFAULT_TTL_MS, wait = 0, retryDelay = DEFAULT_RETRY_DELAY_MS } = options ?? {}
+  return {
+    ttl: toMilliseconds(ttl, 'ttl', 1),
+    wait: toMilliseconds(wait, 'wait', 0),
+    retryDelay: toMilliseconds(retryDelay, 'retryDelay', 1),
+  }
+}
+
+function logError(operation, err) {
+  const { code, message } = toTypedError(err)
+  settings.logger.error(`[digis-redis] ${operation} failed (${code}): ${message}`)
+}
+
+/** A held lock. The owner token stays private: only this object can release or extend it. */
+class Lock {
+  #native
+  #owner
+
+  constructor(native, name, owner, fencingToken, ttl) {
+    this.#native = native
+    this.#owner = owner
+    /** The lock's name, as given to acquire(). */
+    this.name = name
+    /** Strictly above every earlier holder's token for this name, in any process. */
+    this.fencingToken = fencingToken
+    /** The lifetime it was acquired with (ms); the default of extend(). */
+    this.ttl = ttl
+  }
+
+  /** True when released; false when it had already expired or passed to another owner. */
+  release() {
+    return guarded('lock.release', false, () => this.#native.lockRelease(this.name, this.#owner))
+  }
+
+  /** `ms` more from now (default: the acquire ttl); false when the lock is no longer ours. */
+  extend(ms = this.ttl) {
+    return guarded('lock.extend', false, async () =>
+      this.#native.lockExtend(this.name, this.#owner, toMilliseconds(ms, 'ms', 1)),
+    )
+  }
+
+  [kExtendRaw](ms) {
+    return this.#native.lockExtend(this.name, this.#owner, ms)
+  }
+
+  async [kReleaseQuietly]() {
+    try {
+      await this.#native.lockRelease(this.name, this.#owner)
+    } catch (err) {
+      // It expires on its own after its ttl.
+      logError('locks.withLock release', err)
+    }
+  }
+
+  toJSON() {
+    return { name: this.name, fencingToken: this.fencingToken, ttl: this.ttl }
+  }
+}
+
+/**
+ * Keeps `lock` alive while its holder runs: extends it every ttl/3 and reports a loss (once)
+ * when an extension finds it gone or taken, or when it expires before any extension succeeded
+ * (the backend unreachable). Never re-acquires: a lost lock may already be someone else's.
+ */
+function keepAlive(lock, acquiredAt, onLost) {
+  const { ttl } = lock
+  const every = Math.max(1, Math.floor(ttl / 3))
+  let validUntil = acquiredAt + ttl
+  let stopped = false
+  let tickTimer
+  let expiryTimer
+
+  const stop = () => {
+    stopped = true
+    clearTimeout(tickTimer)
+    clearTimeout(expiryTimer)
+  }
+  const lose = (why) => {
+    if (stopped) return
+    stop()
+    onLost(why)
+  }
+  // Timers never keep the process alive on their own.
+  const armExpiry = () => {
+    clearTimeout(expiryTimer)
+    expiryTimer = setTimeout(() => lose('it expired before an extension succeeded'), Math.max(0, validUntil - performance.now()))
+    expiryTimer.unref()
+  }
+  const schedule = (ms) => {
+    tickTimer = setTimeout(tick, ms)
+    tickTimer.unref()
+  }
+  async function tick() {
+    if (stopped) return
+    const sentAt = performance.now()
+    let extended
+    try {
+      extended = await lock[kExtendRaw](ttl)
+    } catch (err) {
+      if (stopped) return
+      logError('locks.withLock extend', err)
+      // Try again sooner; the expiry timer decides when the lock is lost.
+      return schedule(Math.max(1, Math.floor(every / 2)))
+    }
+    if (stopped) return
+    if (!extended) return lose('it expired or another owner took it')
+    // The server set the new expiry after we sent the request: counting from then is safe.
+    validUntil = sentAt + ttl
+    armExpiry()
+    schedule(every)
+  }
+  armExpiry()
+  schedule(every)
+  return { stop }
+}
+
+const NOT_ACQUIRED = Object.freeze({ acquired: false, value: undefined, lost: false, fencingToken: null })
+
+function createLocks(native) {
+  /** Resolves `{ lock, acquiredAt }` or null; throws on backend failure (guarded by callers). */
+  async function take(name, options) {
+    const id = toKey(name, 'name')
+    const { ttl, wait, retryDelay } = readOptions(options)
+    const owner = crypto.randomBytes(16).toString('base64url')
+    const deadline = performance.now() + wait
+    for (;;) {
+      const acquiredAt = performance.now()
+      let token
+      try {
+        token = await native.lockAcquire(id, owner, ttl)
+      } catch (err) {
+        // The lock may have been taken before the failure (a lost reply, or a failing fence):
+        // free it now rather than leave it blocking others for its whole ttl.
+        Promise.resolve()
+          .then(() => native.lockRelease(id, owner))
+          .catch(() => {})
+        throw err
+      }
+      if (token !== null) return { lock: new Lock(native, id, owner, token, ttl), acquiredAt }
+      const left = deadline - performance.now()
+      if (left <= 0) return null
+      // Jitter spreads out waiters that would otherwise retry in lockstep.
+      await sleep(Math.min(left, Math.ceil(retryDelay * (0.5 + Math.random()))))
+    }
+  }
+
+  function acquire(name, options = undefined) {
+    return guarded('locks.acquire', null, async () => {
+      const taken = await take(name, options)
+      return taken && taken.lock
+    })
+  }
+
+  /**
+   * Runs `fn(signal)` holding the lock, extending it while `fn` runs and releasing it after.
+   * Resolves `{ acquired, value, lost, fencingToken }`; `fn`'s own rejection propagates.
+   */
+  async function withLock(name, options, fn) {
+    if (typeof options === 'function' && fn === undefined) {
+      fn = options
+      options = undefined
+    }
+    const taken = await guarded('locks.withLock', null, async () => {
+      if (typeof fn !== 'function') throw invalidArgument(`fn must be a function, got ${describe(fn)}`)
+      return take(name, options)
+    })
+    if (!taken) return NOT_ACQUIRED
+    const { lock, acquiredAt } = taken
+    const controller = new AbortController()
+    let lost = false
+    const keeper = keepAlive(lock, acquiredAt, (why) => {
+      lost = true
+      settings.logger.error(`[digis-redis] locks.withLock lost its lock (ERR_LOCK_LOST): ${why}`)
+      controller.abort(new DigisRedisError('ERR_LOCK_LOST', `the lock was lost while its holder ran: ${why}`))
+    })
+    try {
+      const value = await fn(controller.signal)
+      return { acquired: true, value, lost, fencingToken: lock.fencingToken }
+    } finally {
+      keeper.stop()
+      // Owner-checked, so harmless even when lost: it never frees another owner's lock.
+      await lock[kReleaseQuietly]()
+      settings.afterCall()
+    }
+  }
+
+  return { acquire, withLock }
+}
+
+module.exports = { createLocks, DEFAULT_TTL_MS, DEFAULT_RETRY_DELAY_MS }
