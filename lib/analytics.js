@@ -7,7 +7,7 @@ const { invalidArgument } = require('./errors')
 const { describe, toKey } = require('./codec')
 const { runPipeline } = require('./pipeline')
 
-const { NAMESPACES, FIELDS, RATE_LIMIT_FIELDS, BUCKET_BOUNDS_MS } = metrics
+const { NAMESPACES, FIELDS, RATE_LIMIT_FIELDS, BUCKET_BOUNDS_MS, TIME_ONE_IN } = metrics
 const CIRCUIT_STATES = ['closed', 'open', 'half-open']
 const QUANTILES = [0.5, 0.99]
 const DEFAULT_TOTALS_KEY = 'analytics:totals'
@@ -47,6 +47,7 @@ function createAnalytics(native) {
       operations[name] = {
         calls: meter.calls,
         errors: meter.errors,
+        timed: meter.timed,
         p50Ms: round(meter.quantile(0.5)),
         p99Ms: round(meter.quantile(0.99)),
         maxMs: round(meter.maxMs),
@@ -84,18 +85,20 @@ function createAnalytics(native) {
     for (const ns of NAMESPACES) out.sample({ namespace: ns }, s.namespaces[ns].hitRatio ?? NaN)
 
     const meters = Object.keys(s.operations).map((name) => metrics.meters.get(name))
+    out.family('digis_redis_operation_calls_total', 'counter', 'Public calls, by operation.')
+    for (const m of meters) out.sample({ operation: m.operation }, m.calls)
     out.family('digis_redis_operation_errors_total', 'counter', 'Failed calls, by operation.')
     for (const m of meters) out.sample({ operation: m.operation }, m.errors)
-    out.family('digis_redis_operation_duration_seconds', 'histogram', 'Duration of public calls, by operation.')
+    out.family('digis_redis_operation_duration_seconds', 'histogram', `Duration of public calls, by operation (one call in ${TIME_ONE_IN} is timed).`)
     for (const m of meters) {
       let cumulative = 0
       BUCKET_BOUNDS_MS.forEach((bound, i) => {
         cumulative += m.buckets[i]
         out.sample({ operation: m.operation, le: bound / 1000 }, cumulative, '_bucket')
       })
-      out.sample({ operation: m.operation, le: '+Inf' }, m.calls, '_bucket')
+      out.sample({ operation: m.operation, le: '+Inf' }, m.timed, '_bucket')
       out.sample({ operation: m.operation }, m.sumMs / 1000, '_sum')
-      out.sample({ operation: m.operation }, m.calls, '_count')
+      out.sample({ operation: m.operation }, m.timed, '_count')
     }
     out.family('digis_redis_operation_duration_quantile_seconds', 'gauge', 'p50 and p99 call duration estimated in process from the histogram buckets.')
     for (const m of meters) {

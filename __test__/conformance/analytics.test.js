@@ -3,7 +3,7 @@
 const mod = require('../..')
 const { analytics, cache, users, creators, sessions, streams, tokens, rateLimiter, redis, configure } = mod
 const { Exposition } = require('../../lib/prometheus')
-const { meterFor, BUCKET_BOUNDS_MS } = require('../../lib/metrics')
+const { meterFor, BUCKET_BOUNDS_MS, TIME_ONE_IN } = require('../../lib/metrics')
 const { uniquePrefix, captureLogs, runNode, sleep } = require('../helpers')
 
 const P = uniquePrefix('analytics')
@@ -67,6 +67,8 @@ describe('analytics.stats', () => {
     })
     expect(s.rateLimit).toEqual({ allowed: 2, denied: 1 })
     const calls = Object.fromEntries(Object.entries(s.operations).map(([name, op]) => [name, op.calls]))
+    // One call in TIME_ONE_IN is timed, the first one always.
+    for (const op of Object.values(s.operations)) expect(op.timed).toBe(Math.ceil(op.calls / TIME_ONE_IN))
     expect(calls).toMatchObject({
       'cache.set': 2,
       'cache.get': 2,
@@ -129,8 +131,11 @@ describe('analytics.stats', () => {
     for (let i = 0; i < 98; i++) meter.record(performance.now() - 0.02, null, false)
     meter.record(performance.now() - 60, null, false)
     meter.record(performance.now() - 70, null, false)
+    // -1: a call that is counted, not timed.
+    meter.record(-1, null, false)
     const op = analytics.stats().operations['test.timed']
-    expect(op.calls).toBe(100)
+    expect(op.calls).toBe(101)
+    expect(op.timed).toBe(100)
     expect(op.p50Ms).toBeGreaterThan(0.01)
     expect(op.p50Ms).toBeLessThanOrEqual(0.025)
     expect(op.p99Ms).toBeGreaterThan(50)
@@ -210,8 +215,9 @@ describe('analytics.prometheus', () => {
       expect(bounds.at(-1)).toBe(Infinity)
       const counts = buckets.map((b) => b.value)
       expect(counts).toEqual([...counts].sort((a, b) => a - b))
-      expect(counts.at(-1)).toBe(op.calls)
-      expect(histogram.samples.find((x) => x.name.endsWith('_count') && x.labels.operation === operation).value).toBe(op.calls)
+      expect(counts.at(-1)).toBe(op.timed)
+      expect(histogram.samples.find((x) => x.name.endsWith('_count') && x.labels.operation === operation).value).toBe(op.timed)
+      expect(value('digis_redis_operation_calls_total', { operation })).toBe(op.calls)
       expect(histogram.samples.find((x) => x.name.endsWith('_sum') && x.labels.operation === operation).value).toBeGreaterThan(0)
       expect(value('digis_redis_operation_duration_quantile_seconds', { operation, quantile: '0.5' }) * 1000).toBeCloseTo(op.p50Ms, 2)
     }
