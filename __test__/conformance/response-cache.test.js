@@ -1,6 +1,7 @@
 'use strict'
 
 // cacheResponse in a real Express app over real HTTP, and cache.invalidateTag.
+const http = require('node:http')
 const express = require('express')
 const mod = require('../..')
 const { cacheResponse, cache, redis, analytics } = mod
@@ -147,7 +148,18 @@ describe('cacheResponse', () => {
     const ttl = await redis.ttl(recordKey('public'))
     expect(ttl).toBeGreaterThan(55)
     expect(ttl).toBeLessThanOrEqual(60)
-    expect((await get('public')).headers.get('x-cache')).toBe('HIT')
+    const hit = await get('public')
+    expect(hit.headers.get('x-cache')).toBe('HIT')
+    // A conditional request is answered 304 on a hit, as the route itself (res.send) would.
+    const etag = hit.headers.get('etag')
+    expect(etag).toBe(record.headers.etag)
+    // (node:http, because fetch adds `Cache-Control: no-cache` to conditional requests.)
+    const conditional = await new Promise((resolve, reject) =>
+      http.get(`${base}/${P}/public`, { headers: { 'if-none-match': etag } }, (res) => resolve(res.resume())).on('error', reject),
+    )
+    expect(conditional.statusCode).toBe(304)
+    expect(conditional.headers['x-cache']).toBe('HIT')
+    expect(runs.get(`/${P}/public`)).toBe(1)
   })
 
   test.each(['cookie', 'private', 'no-store', 'no-cache', 'missing'])('%s answers are never cached', async (path) => {
