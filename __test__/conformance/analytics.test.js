@@ -147,6 +147,30 @@ describe('analytics.stats', () => {
   })
 })
 
+describe('breaker state', () => {
+  test('stats() and prometheus() show an open circuit when the backend is down', async () => {
+    const port = await require('../helpers').freePort()
+    const { code, stdout } = await runNode(
+      `const { analytics, cache, configure } = require(${JSON.stringify(require('../helpers').ROOT)})
+      configure({ logger: null, breakerThreshold: 2, breakerCooldownMs: 60000, timeoutMs: 300 })
+      ;(async () => {
+        for (let i = 0; i < 3; i++) await cache.get('k')
+        const s = analytics.stats()
+        const line = analytics.prometheus().split('\\n').filter((l) => l.startsWith('digis_redis_circuit_state{state="open"}'))
+        console.log(JSON.stringify({ backend: s.backend, circuit: s.circuit, cache: s.namespaces.cache, line }))
+      })()`,
+      { env: { REDIS_URL: `redis://127.0.0.1:${port}` } },
+    )
+    expect(code).toBe(0)
+    expect(JSON.parse(stdout)).toEqual({
+      backend: 'redis',
+      circuit: 'open',
+      cache: { hits: 0, misses: 0, hitRatio: null, sets: 0, deletes: 0, errors: 3 },
+      line: ['digis_redis_circuit_state{state="open"} 1'],
+    })
+  })
+})
+
 /** Parses Prometheus text exposition: families with their HELP, TYPE and samples. */
 function parseExposition(text) {
   expect(text.endsWith('\n')).toBe(true)
