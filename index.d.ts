@@ -34,6 +34,11 @@ export interface Cache {
   /** Deletes keys matching a Redis glob pattern (found with SCAN, never KEYS). The number deleted; fallback `0`. */
   delPattern(pattern: string): Promise<number>
   /**
+   * Deletes every response `cacheResponse` stored under `tag` (read from the tag's own set, never
+   * by scanning keys). Resolves with the number of cached responses removed; fallback `0`.
+   */
+  invalidateTag(tag: Id): Promise<number>
+  /**
    * Cache-aside: the cached value of `key`, or `loader()`'s result, cached for `ttl` seconds
    * (default TTL.MEDIUM) with the same bytes `cache.set` writes (so `cache.get` reads it).
    * Concurrent calls for one key in this process share one loader call; across processes one
@@ -89,6 +94,46 @@ export interface Creators {
   getStatus(creatorId: Id): Promise<CreatorStatus>
   /** Creators with a live status, from an index (never KEYS). Fallback `[]`. */
   getOnline(): Promise<Array<{ creatorId: string; status: Exclude<CreatorStatus, 'offline'> }>>
+  /**
+   * The `n` (default 10) most read creator profiles, most read first. `score` is the number of
+   * `creators.get` reads with each read's weight halved every `popularityHalfLifeSeconds`
+   * (default 3600) of age. Reads are counted in process and reach the backend in batches (at
+   * most a second later; this call sends pending counts first). Fallback `[]`.
+   */
+  popular(n?: number): Promise<Array<{ creatorId: string; score: number }>>
+  /**
+   * Caches the `top` most popular creators that are not cached: one pipelined EXISTS, then
+   * `loader` for the missing ids only, then one pipelined write with the key, bytes and TTL of
+   * `creators.cache`. Fallback `{ popular: 0, missing: 0, warmed: 0 }` (also when the loader throws).
+   */
+  warm(loader: CreatorLoader, options?: WarmOptions): Promise<WarmResult>
+  /**
+   * Runs `warm(loader, options)` every `every` ms (default 60000, at least 10) on an unref'd
+   * timer (it never keeps the process alive), one run at a time. Throws a TypeError for bad options.
+   */
+  startWarming(loader: CreatorLoader, options?: WarmOptions & { every?: number }): { stop(): void }
+}
+
+/**
+ * Loads creators by id (most popular first): an array in the same order, or a Map / object keyed
+ * by id. `null` / `undefined` entries (not found) are not cached.
+ */
+export type CreatorLoader = (creatorIds: string[]) => Promise<unknown[] | Map<string, unknown> | Record<string, unknown>> | unknown[] | Map<string, unknown> | Record<string, unknown>
+
+export interface WarmOptions {
+  /** How many of the most popular creators to consider. Default 50. */
+  top?: number
+  /** Seconds the warmed entries live. Default TTL.MEDIUM, as `creators.cache`. */
+  ttl?: Ttl
+}
+
+export interface WarmResult {
+  /** Popular creators considered (at most `top`). */
+  popular: number
+  /** Those that were not cached (handed to the loader). */
+  missing: number
+  /** Those the loader returned and that were written. */
+  warmed: number
 }
 
 export type CreatorStatus = 'online' | 'busy' | 'away' | 'offline'
@@ -338,6 +383,92 @@ export declare const idempotency: Idempotency
 /** PING; `true` when the backend answers. Fallback `false`. */
 export declare function testConnection(): Promise<boolean>
 
+export interface CacheResponseOptions {
+  /** Seconds a response stays cached. Default TTL.SHORT (300). */
+  ttl?: number | string
+  /**
+   * The cache key of a request (stored as `response:<key>`); `null` / `undefined` skip caching
+   * for that request. Default `<method>:<originalUrl>`, and requests carrying an
+   * `Authorization` header are then never cached: give a key when answers depend on the caller.
+   */
+  key?: (req: any) => string | number | null | undefined | Promise<string | number | null | undefined>
+  /** Tags to invalidate the response by (`cache.invalidateTag`); a function is called once the answer is complete. Default none. */
+  tags?: string[] | ((req: any, res: any) => string[] | Promise<string[]>)
+  /** Response headers stored and replayed (lower case). Default content-type, content-encoding, content-language, content-disposition, cache-control, etag, last-modified, vary. */
+  headers?: string[]
+  /** Larger bodies are not cached (bytes). Default 1 MiB. */
+  maxBytes?: number
+}
+
+/**
+ * Express middleware caching successful (2xx except 206) GET answers: status, allow-listed
+ * headers and body. Hits answer without running the route, with `X-Cache: HIT` and `Age`;
+ * misses carry `X-Cache: MISS`. Never cached: non-GET requests, answers that set cookies or
+ * say `Cache-Control: private`, `no-store` or `no-cache`, `Vary: *`. A backend failure is a
+ * miss (logged), never an error; in strict mode it goes to `next(err)`. Throws a TypeError for bad options.
+ */
+export declare function cacheResponse(options?: CacheResponseOptions): (req: any, res: any, next: (err?: unknown) => void) => Promise<void>
+
+export interface NamespaceStats {
+  /** Reads that found a value (`cache.mget` counts each key). */
+  hits: number
+  /** Reads that found nothing (a failed read is an error, not a miss). */
+  misses: number
+  /** hits / (hits + misses); `null` before the first read. */
+  hitRatio: number | null
+  /** Successful writes (calls). */
+  sets: number
+  /** Successful deletions and invalidations (calls). */
+  deletes: number
+  /** Calls answered with their fallback (or rejected in strict mode) after a failure. */
+  errors: number
+}
+
+export type AnalyticsNamespace = 'cache' | 'users' | 'creators' | 'sessions' | 'streams' | 'tokens' | 'responses'
+
+export interface OperationStats {
+  calls: number
+  errors: number
+  /** Milliseconds, estimated from a fixed-bucket histogram (interpolated within a bucket); `null` before the first call. */
+  p50Ms: number | null
+  p99Ms: number | null
+  maxMs: number
+}
+
+export interface AnalyticsStats {
+  backend: 'embedded' | 'redis' | 'upstash'
+  circuit: 'closed' | 'open' | 'half-open'
+  /** ISO time of the process start or the last `reset()`. */
+  since: string
+  namespaces: Record<AnalyticsNamespace, NamespaceStats>
+  /** Per public operation (e.g. `cache.get`), only those called since `since`. */
+  operations: Record<string, OperationStats>
+  /** `rateLimiter.check` answers; fail-open fallbacks count as allowed. */
+  rateLimit: { allowed: number; denied: number }
+}
+
+export interface Analytics {
+  /** In-process counts of this process (no round trip). */
+  stats(): AnalyticsStats
+  /** The same, as Prometheus text exposition (format 0.0.4), metric names `digis_redis_*`. */
+  prometheus(): string
+  /** Zeroes this process's counts (counts not yet flushed still reach the totals). */
+  reset(): void
+  /**
+   * Opt-in cross-instance totals: every `every` ms (default 10000, at least 10) adds the counts
+   * since the last flush to the hash `key` (default `analytics:totals`) with one pipeline of
+   * HINCRBY, on an unref'd timer. Replaces a previous timer. Throws a TypeError for bad options.
+   */
+  startFlushing(options?: { every?: number; key?: string }): { stop(): void }
+  stopFlushing(): void
+  /** Flushes now (e.g. at shutdown); `true` when the counts arrived. Fallback `false` (they are sent next time). */
+  flush(): Promise<boolean>
+  /** The fleet's totals from the hash (default: the flushing key). Fallback `null`. */
+  totals(key?: string): Promise<{ namespaces: Record<AnalyticsNamespace, NamespaceStats>; rateLimit: { allowed: number; denied: number } } | null>
+}
+
+export declare const analytics: Analytics
+
 export interface Health {
   backend: 'embedded' | 'redis' | 'upstash'
   ok: boolean
@@ -390,10 +521,17 @@ export interface ConfigureOptions {
   otpMaxAttempts?: number
   /** Seconds a viewer counts as present after their last viewerJoined(). Default 60. */
   viewerPresenceSeconds?: number
+  /** Age (seconds, fractions allowed, 0.01 to 2592000) at which a creator read weighs half in `creators.popular`. Default 3600; every instance should use the same. */
+  popularityHalfLifeSeconds?: number
 }
 
 /** Changes process-wide settings; returns the current feature settings. */
-export declare function configure(options: ConfigureOptions): { strict: boolean; otpMaxAttempts: number; viewerPresenceSeconds: number }
+export declare function configure(options: ConfigureOptions): {
+  strict: boolean
+  otpMaxAttempts: number
+  viewerPresenceSeconds: number
+  popularityHalfLifeSeconds: number
+}
 
 export type ErrorCode =
   | 'ERR_COMMAND'

@@ -11,6 +11,9 @@ const { RawClient } = require('./lib/raw-client')
 const { configure, settings } = require('./lib/settings')
 const { DigisRedisError } = require('./lib/errors')
 const { watchCircuit } = require('./lib/circuit-log')
+const { createAnalytics } = require('./lib/analytics')
+const { createResponseCache } = require('./lib/response-cache')
+const { createCreatorWarming } = require('./lib/creator-warming')
 
 function createNative(selection) {
   const options = backendOptionsFromEnv()
@@ -32,6 +35,9 @@ if (native.backend !== 'embedded') settings.afterCall = watchCircuit(native)
 const TTL = Object.freeze(JSON.parse(binding.ttlJson()))
 const CACHE_PREFIXES = Object.freeze(JSON.parse(binding.cachePrefixesJson()))
 const features = createFeatures(native, binding, TTL)
+const analytics = createAnalytics(native)
+const { cacheResponse, invalidateTag } = createResponseCache(native, binding, TTL)
+const warming = createCreatorWarming(native, binding, TTL, CACHE_PREFIXES.CREATOR)
 
 /** `{ backend, ok, latencyMs, circuit, lastError }`; never rejects. */
 async function health() {
@@ -42,10 +48,24 @@ async function health() {
 module.exports = {
   redis: new RawClient(native),
   ...features,
+  cache: { ...features.cache, invalidateTag },
+  creators: {
+    ...features.creators,
+    // Counting a read is a Map increment here; the counts reach the backend later, in batches.
+    get: (creatorId) => {
+      warming.countRead(creatorId)
+      return features.creators.get(creatorId)
+    },
+    popular: warming.popular,
+    warm: warming.warm,
+    startWarming: warming.startWarming,
+  },
   CACHE_PREFIXES,
   TTL,
   health,
   // Extras (the contract allows additions; none of them is a name callers probe for).
   configure,
   DigisRedisError,
+  cacheResponse,
+  analytics,
 }

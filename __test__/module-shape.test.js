@@ -24,6 +24,8 @@ describe('module shape (the contract)', () => {
         'idempotency',
         'configure',
         'DigisRedisError',
+        'cacheResponse',
+        'analytics',
       ].sort(),
     )
   })
@@ -109,6 +111,10 @@ describe('module shape (the contract)', () => {
     ['locks', 'withLock', 3],
     ['idempotency', 'claim', 1],
     ['idempotency', 'release', 1],
+    ['cache', 'invalidateTag', 1],
+    ['creators', 'popular', 0],
+    ['creators', 'warm', 1],
+    ['creators', 'startWarming', 1],
   ]
 
   test.each(extras)('extra %s.%s exists with arity %i', (ns, name, arity) => {
@@ -128,7 +134,7 @@ describe('module shape (the contract)', () => {
     mod.configure({ logger: null })
     try {
       const calls = [...functions, ...extras]
-        .filter(([ns, name]) => !(ns === 'rateLimiter' && name === 'middleware'))
+        .filter(([ns, name]) => !(ns === 'rateLimiter' && name === 'middleware') && !(ns === 'creators' && name === 'startWarming'))
         .map(([ns, name]) => mod[ns][name](undefined))
       calls.push(mod.testConnection())
       for (const result of calls) expect(result).toBeInstanceOf(Promise)

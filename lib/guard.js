@@ -2,17 +2,23 @@
 
 const { settings } = require('./settings')
 const { toTypedError } = require('./errors')
+const { meterFor } = require('./metrics')
 
 /**
  * Runs one public call. A failure is logged once (operation, code and reason; never values or
  * keys) and answered with the contract's fallback, or rethrown as a typed error in strict mode.
- * `fallback` may be a function, for fallbacks that depend on the arguments.
+ * `fallback` may be a function, for fallbacks that depend on the arguments. Every call is
+ * counted (and one in TIME_ONE_IN timed) in process for `analytics` (lib/metrics.js).
  */
 async function guarded(operation, fallback, run) {
+  const meter = meterFor(operation)
+  const started = meter.start()
   try {
-    return await run()
+    const value = await run()
+    meter.record(started, value, false)
+    return value
   } catch (thrown) {
-    return failed(operation, fallback, thrown)
+    return failed(operation, fallback, thrown, meter, started)
   } finally {
     settings.afterCall()
   }
@@ -23,11 +29,15 @@ async function guarded(operation, fallback, run) {
  * as a promise, without the cost of async frames on the hottest paths.
  */
 function guardedNow(operation, fallback, run) {
+  const meter = meterFor(operation)
+  const started = meter.start()
   try {
-    return Promise.resolve(run())
+    const value = run()
+    meter.record(started, value, false)
+    return Promise.resolve(value)
   } catch (thrown) {
     try {
-      return Promise.resolve(failed(operation, fallback, thrown))
+      return Promise.resolve(failed(operation, fallback, thrown, meter, started))
     } catch (strictError) {
       return Promise.reject(strictError)
     }
@@ -36,11 +46,17 @@ function guardedNow(operation, fallback, run) {
   }
 }
 
-function failed(operation, fallback, thrown) {
+/** The fallback for a failed call (logged), or in strict mode its typed error (thrown). */
+function failed(operation, fallback, thrown, meter, started) {
   const err = toTypedError(thrown)
-  if (settings.strict) throw err
+  if (settings.strict) {
+    meter.record(started, undefined, true)
+    throw err
+  }
   settings.logger.error(`[digis-redis] ${operation} failed (${err.code}): ${err.message}`)
-  return typeof fallback === 'function' ? fallback() : fallback
+  const value = typeof fallback === 'function' ? fallback() : fallback
+  meter.record(started, value, true)
+  return value
 }
 
 module.exports = { guarded, guardedNow }

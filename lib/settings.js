@@ -11,6 +11,8 @@ const settings = {
   otpMaxAttempts: 5,
   /** How long a viewer counts as present after their last viewerJoined() heartbeat. */
   viewerPresenceSeconds: 60,
+  /** Age at which a creator profile read counts half toward creators.popular(). */
+  popularityHalfLifeSeconds: 3600,
   /** Set by index.js: hands deadline and breaker options to the native client. */
   applyBackendOptions: () => {},
   /** Set by index.js: called after every public call (circuit state changes are logged). */
@@ -41,9 +43,22 @@ function configure(options = {}) {
     if (!Number.isInteger(n) || n < 1 || n > 86400) throw invalidArgument(`configure({ ${name} }) takes an integer from 1 to 86400`)
     settings[name] = n
   }
+  if ('popularityHalfLifeSeconds' in options) {
+    // Fractions allowed (tests, bursty traffic); at most 30 days, beyond which counts barely decay.
+    const n = options.popularityHalfLifeSeconds
+    if (typeof n !== 'number' || !(n >= 0.01 && n <= 2592000)) {
+      throw invalidArgument('configure({ popularityHalfLifeSeconds }) takes a number of seconds from 0.01 to 2592000')
+    }
+    settings.popularityHalfLifeSeconds = n
+  }
   const backendOptions = toBackendOptions(options)
   if (Object.keys(backendOptions).length > 0) settings.applyBackendOptions(backendOptions)
-  return { strict: settings.strict, otpMaxAttempts: settings.otpMaxAttempts, viewerPresenceSeconds: settings.viewerPresenceSeconds }
+  return {
+    strict: settings.strict,
+    otpMaxAttempts: settings.otpMaxAttempts,
+    viewerPresenceSeconds: settings.viewerPresenceSeconds,
+    popularityHalfLifeSeconds: settings.popularityHalfLifeSeconds,
+  }
 }
 
 module.exports = { settings, configure }

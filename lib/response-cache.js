@@ -1,0 +1,232 @@
+'use strict'
+
+const buffer = require('node:buffer')
+const { guarded } = require('./guard')
+const { settings } = require('./settings')
+const { toKey, toPositiveInteger, describe } = require('./codec')
+const { invalidArgument } = require('./errors')
+const { runPipeline } = require('./pipeline')
+
+/** A cached response: `response:<key>`; the responses cached under a tag: `response-tag:<tag>`. */
+const RESPONSE_PREFIX = 'response:'
+const TAG_PREFIX = 'response-tag:'
+const FORMAT_VERSION = 1
+
+/**
+ * Headers replayed on a hit. Anything else (Set-Cookie above all, Date, Connection, framing)
+ * belongs to one answer, not to the resource.
+ */
+const DEFAULT_HEADERS = ['content-type', 'content-encoding', 'content-language', 'content-disposition', 'cache-control', 'etag', 'last-modified', 'vary']
+const DEFAULT_MAX_BYTES = 1024 * 1024
+
+// `private` and `no-store` forbid a shared cache; `no-cache` forbids answering without revalidation,
+// which this cache cannot do, so it is not stored either.
+const UNCACHEABLE_DIRECTIVE = /(?:^|[\s,])(?:private|no-store|no-cache)(?:$|[\s,=])/i
+
+const isUtf8 = buffer.isUtf8 ?? ((buf) => Buffer.from(buf.toString('utf8'), 'utf8').equals(buf))
+
+/** The record stored for one response: status, allow-listed headers, body as UTF-8 text or base64. */
+function encodeRecord(status, headers, body) {
+  const text = isUtf8(body)
+  return JSON.stringify({
+    v: FORMAT_VERSION,
+    status,
+    headers,
+    encoding: text ? 'utf8' : 'base64',
+    body: body.toString(text ? 'utf8' : 'base64'),
+    storedAt: Date.now(),
+  })
+}
+
+/** A stored record, or null for anything that is not one (a foreign or older value reads as a miss). */
+function decodeRecord(text) {
+  if (typeof text !== 'string') return null
+  try {
+    const record = JSON.parse(text)
+    const ok =
+      record?.v === FORMAT_VERSION &&
+      Number.isInteger(record.status) &&
+      record.headers !== null &&
+      typeof record.headers === 'object' &&
+      typeof record.body === 'string' &&
+      (record.encoding === 'utf8' || record.encoding === 'base64')
+    return ok ? record : null
+  } catch {
+    return null
+  }
+}
+
+/** Why a finished response must not be stored, or null when it may be. */
+function uncacheable(res) {
+  const status = res.statusCode
+  // 206 answers one range of the resource, not the resource.
+  if (status < 200 || status > 299 || status === 206) return 'status'
+  if (res.getHeader('set-cookie') !== undefined) return 'set-cookie'
+  const cacheControl = [res.getHeader('cache-control') ?? ''].flat().join(',')
+  if (UNCACHEABLE_DIRECTIVE.test(cacheControl)) return 'cache-control'
+  if (/(?:^|,)\s*\*\s*(?:$|,)/.test([res.getHeader('vary') ?? ''].flat().join(','))) return 'vary'
+  return null
+}
+
+/**
+ * Wraps `res.write` / `res.end` to keep a copy of the body (up to `maxBytes`, past which the
+ * response is simply not stored); `onEnd(body)` runs once, after the answer went out.
+ */
+function captureBody(res, maxBytes, onEnd) {
+  const chunks = []
+  let size = 0
+  let overflow = false
+  let ended = false
+  const collect = (chunk, encoding) => {
+    if (overflow || chunk === undefined || chunk === null || typeof chunk === 'function') return
+    const buf =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8')
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    size += buf.length
+    if (size > maxBytes) {
+      overflow = true
+      chunks.length = 0
+    } else {
+      chunks.push(buf)
+    }
+  }
+  const { write, end } = res
+  res.write = function (chunk, encoding, callback) {
+    collect(chunk, encoding)
+    return write.call(this, chunk, encoding, callback)
+  }
+  res.end = function (chunk, encoding, callback) {
+    if (ended) return end.call(this, chunk, encoding, callback)
+    ended = true
+    collect(chunk, encoding)
+    const result = end.call(this, chunk, encoding, callback)
+    // Copied before the caller can reuse its buffers; the status and headers are final now.
+    if (!overflow) onEnd(Buffer.concat(chunks, size))
+    return result
+  }
+}
+
+function createResponseCache(native, binding, TTL) {
+  const { Namespace } = binding
+
+  const lookup = (recordKey) =>
+    guarded('responses.get', null, async () => decodeRecord(await native.get(Namespace.Raw, recordKey)))
+
+  /**
+   * One pipeline: the record with its TTL, and for each tag a sorted-set entry scored by the
+   * record's expiry. Writing also drops the tag's expired entries and keeps the tag set alive
+   * exactly as long as its longest-lived record (PEXPIREAT NX sets a first expiry, GT only ever
+   * extends it), so a tag set is bounded by the live responses under it and vanishes with them.
+   */
+  const store = (recordKey, ttl, tags, text) =>
+    guarded('responses.set', false, async () => {
+      const now = Date.now()
+      const expiresAt = String(now + ttl * 1000)
+      const commands = [['SET', recordKey, text, 'EX', String(ttl)]]
+      for (const tag of tags) {
+        const tagKey = TAG_PREFIX + tag
+        commands.push(
+          ['ZADD', tagKey, expiresAt, recordKey],
+          ['ZREMRANGEBYSCORE', tagKey, '-inf', `(${now}`],
+          ['PEXPIREAT', tagKey, expiresAt, 'NX'],
+          ['PEXPIREAT', tagKey, expiresAt, 'GT'],
+        )
+      }
+      await runPipeline(native, commands)
+      return true
+    })
+
+  /**
+   * Deletes every response cached under `tag`: one read of the tag's set, then one pipeline of
+   * single-key DELs and a ZREM of exactly the members read. On Redis Cluster the records and
+   * the set sit in different slots, so nothing here is atomic, and nothing needs to be: DEL is
+   * idempotent, a member whose record already expired is harmless (DEL answers 0), and ZREM of
+   * the members read (not DEL of the set) keeps any response tagged meanwhile for the next
+   * invalidation. Resolves with the number of responses removed; 0 on failure.
+   */
+  const invalidateTag = (tag) =>
+    guarded('cache.invalidateTag', 0, async () => {
+      const tagKey = TAG_PREFIX + toKey(tag, 'tag')
+      const members = JSON.parse(await native.command(['ZRANGE', tagKey, '0', '-1']))
+      if (!Array.isArray(members) || members.length === 0) return 0
+      const results = await runPipeline(native, [...members.map((m) => ['DEL', m]), ['ZREM', tagKey, ...members]])
+      return results.slice(0, members.length).reduce((n, deleted) => n + Number(deleted), 0)
+    })
+
+  /**
+   * Express middleware caching successful GET answers: status, allow-listed headers and body
+   * under `response:<key>` for `ttl` seconds. Hits answer `X-Cache: HIT` (with `Age`) without
+   * running the route; misses add `X-Cache: MISS`. A backend failure is a miss, never an error.
+   * Bad options throw at setup.
+   */
+  function cacheResponse(options = {}) {
+    const { ttl = TTL.SHORT, key, tags = [], headers = DEFAULT_HEADERS, maxBytes = DEFAULT_MAX_BYTES } = options ?? {}
+    const seconds = toPositiveInteger(ttl, 'ttl')
+    if (key !== undefined && typeof key !== 'function') throw invalidArgument('key must be a function (req) => string')
+    if (typeof tags !== 'function' && !(Array.isArray(tags) && tags.every((t) => typeof t === 'string' && t.length > 0))) {
+      throw invalidArgument('tags must be an array of non-empty strings or a function (req, res) => string[]')
+    }
+    if (!Array.isArray(headers) || !headers.every((h) => typeof h === 'string')) throw invalidArgument('headers must be an array of header names')
+    const kept = headers.map((h) => h.toLowerCase())
+    const byteLimit = toPositiveInteger(maxBytes, 'maxBytes')
+
+    const remember = async (req, res, recordKey, body) => {
+      if (uncacheable(res) !== null) return
+      const list = (typeof tags === 'function' ? await tags(req, res) : tags) ?? []
+      if (!Array.isArray(list)) throw invalidArgument(`tags(req, res) must return an array, got ${describe(list)}`)
+      const stored = {}
+      for (const name of kept) {
+        const value = res.getHeader(name)
+        if (value !== undefined) stored[name] = value
+      }
+      await store(recordKey, seconds, list.map((t) => toKey(t, 'tag')), encodeRecord(res.statusCode, stored, body))
+    }
+
+    return async function digisCacheResponse(req, res, next) {
+      // Only GET; and without a key function, never a request carrying credentials: the default
+      // key (method + URL) would hand one caller's answer to another (RFC 9111 §3.5).
+      if (req.method !== 'GET' || (key === undefined && req.headers.authorization !== undefined)) return next()
+      let recordKey
+      try {
+        const name = key ? await key(req) : `${req.method}:${req.originalUrl ?? req.url}`
+        // A key function may opt a request out by answering null or undefined.
+        if (name === null || name === undefined) return next()
+        recordKey = RESPONSE_PREFIX + toKey(name, 'key')
+      } catch (err) {
+        return next(err)
+      }
+      let record
+      try {
+        record = await lookup(recordKey)
+      } catch (err) {
+        // Strict mode only: the failure goes to Express's error handling, as with rateLimiter.
+        return next(err)
+      }
+      if (record !== null && !res.headersSent) return replay(res, record)
+      res.setHeader('X-Cache', 'MISS')
+      captureBody(res, byteLimit, (body) => {
+        remember(req, res, recordKey, body).catch((err) =>
+          settings.logger.error(`[digis-redis] responses.set failed (${err.code ?? 'ERR_INTERNAL'}): ${err.message}`),
+        )
+      })
+      next()
+    }
+  }
+
+  return { cacheResponse, invalidateTag }
+}
+
+function replay(res, record) {
+  const body = Buffer.from(record.body, record.encoding)
+  res.statusCode = record.status
+  for (const [name, value] of Object.entries(record.headers)) res.setHeader(name, value)
+  res.setHeader('X-Cache', 'HIT')
+  res.setHeader('Age', String(Math.max(0, Math.floor((Date.now() - record.storedAt) / 1000))))
+  // Express's send() answers conditional requests (304) as the route itself would have.
+  if (typeof res.send === 'function' && record.headers['content-type'] !== undefined) return res.send(body)
+  res.setHeader('Content-Length', String(body.length))
+  res.end(body)
+}
+
+module.exports = { createResponseCache, RESPONSE_PREFIX, TAG_PREFIX, DEFAULT_HEADERS }
