@@ -109,6 +109,58 @@ describe('demo server (high rate limit)', () => {
     expect(await second.json()).toEqual(firstBody)
   })
 
+  test('creators are loaded once through cache.wrap, then answered from the cache', async () => {
+    const first = await (await fetch(`${base}/creators/7`)).json()
+    expect(first).toMatchObject({ id: '7', username: 'creator7' })
+    const second = await (await fetch(`${base}/creators/7`)).json()
+    // Same fetchedAt: the (fake) database was not asked again.
+    expect(second).toEqual(first)
+  })
+
+  test('the live-stream listing is a cached response until a stream starts', async () => {
+    const login = await (await fetch(`${base}/login`, json({ userId: 'u-cache' }))).json()
+    // The first listing may already be cached by an earlier test; the second surely is.
+    const first = await (await fetch(`${base}/streams/active`)).json()
+    const hit = await fetch(`${base}/streams/active`)
+    expect(hit.headers.get('x-cache')).toBe('HIT')
+    expect(await hit.json()).toEqual(first)
+
+    const stream = await (await fetch(`${base}/streams/start`, json({ title: 'Tagged' }, login.sessionId))).json()
+    const fresh = await fetch(`${base}/streams/active`)
+    expect(fresh.headers.get('x-cache')).toBe('MISS')
+    expect((await fresh.json()).map((s) => s.streamId)).toContain(stream.streamId)
+    await fetch(`${base}/streams/${stream.streamId}/end`, json({}, login.sessionId))
+  })
+
+  test('tips: concurrent tips under the wallet lock lose no update; a retried Idempotency-Key is refused', async () => {
+    const { sessionId } = await (await fetch(`${base}/login`, json({ userId: 'u-tips' }))).json()
+    const tips = await Promise.all(Array.from({ length: 10 }, () => fetch(`${base}/tips`, json({ amount: 5 }, sessionId))))
+    const bodies = await Promise.all(tips.map((r) => r.json()))
+    expect(tips.map((r) => r.status)).toEqual(Array(10).fill(200))
+    // Starting balance 100: every tip saw the previous one's write.
+    expect(bodies.map((b) => b.balance).sort((a, b) => a - b)).toEqual([50, 55, 60, 65, 70, 75, 80, 85, 90, 95])
+    const tokens = bodies.map((b) => b.fencingToken)
+    expect(new Set(tokens).size).toBe(10)
+
+    const keyed = (key) => {
+      const request = json({ amount: 1 }, sessionId)
+      request.headers['idempotency-key'] = key
+      return fetch(`${base}/tips`, request)
+    }
+    expect((await keyed('retry-1')).status).toBe(200)
+    expect((await keyed('retry-1')).status).toBe(409)
+    expect((await fetch(`${base}/tips`, json({ amount: 1000 }, sessionId))).status).toBe(402)
+  })
+
+  test('metrics are Prometheus text with this process\'s counts', async () => {
+    const res = await fetch(`${base}/metrics`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
+    const text = await res.text()
+    expect(text).toMatch(/^# TYPE \S+ counter$/m)
+    expect(text).toMatch(/users/)
+  })
+
   test('OTP: the right code verifies once', async () => {
     const email = `demo-${process.pid}@example.com`
     const request = await fetch(`${base}/otp/request`, json({ email }))

@@ -1,14 +1,16 @@
 'use strict'
 
 // A small Express 5 backend wired to digis-redis exactly as the original app uses utils/redis:
-// sessions, profile caching, live streams, OTP login codes and per-IP rate limiting.
+// sessions, profile caching, live streams, OTP login codes and per-IP rate limiting; plus the
+// design document's next steps: cache-aside (cache.wrap), a response cache, locks, idempotent
+// tips and cache analytics.
 // Run: node demo/server.js   (PORT=0 picks a free port; DEMO_RATE_LIMIT / DEMO_RATE_WINDOW tune
 // the limiter). With no UPSTASH_* / REDIS_URL set it runs on the embedded in-process store.
 
 const crypto = require('node:crypto')
 const http = require('node:http')
 const express = require('express')
-const { sessions, users, streams, rateLimiter, otp, testConnection } = require('..')
+const { sessions, users, streams, rateLimiter, otp, tokens, cache, locks, idempotency, cacheResponse, analytics, testConnection, TTL } = require('..')
 
 const RATE_LIMIT = positiveInt(process.env.DEMO_RATE_LIMIT, 30)
 const RATE_WINDOW = positiveInt(process.env.DEMO_RATE_WINDOW, 60)
@@ -17,6 +19,14 @@ const PORT = process.env.PORT === undefined || process.env.PORT === '' ? 3000 : 
 function positiveInt(text, fallback) {
   const n = Number(text)
   return Number.isInteger(n) && n > 0 ? n : fallback
+}
+
+// Stands in for the database the caches save queries to.
+const fakeDatabase = {
+  startingBalance: 100,
+  async creator(id) {
+    return { id, username: `creator${id}`, displayName: `Demo Creator ${id}`, pricePerMinute: 2, fetchedAt: new Date().toISOString() }
+  },
 }
 
 const app = express()
@@ -77,11 +87,43 @@ app.get('/profile/:id', async (req, res) => {
   res.json(profile)
 })
 
+// Cache-aside with stampede protection: one loader call per creator across every instance, and
+// a stale profile is served at once while one caller refreshes it.
+app.get('/creators/:id', async (req, res) => {
+  const { id } = req.params
+  const creator = await cache.wrap(`creator:${id}`, () => fakeDatabase.creator(id), TTL.MEDIUM, { staleTtl: TTL.SHORT })
+  res.json(creator)
+})
+
+// Tips move tokens between wallets: the sender's wallet is locked for the read-modify-write, and
+// an Idempotency-Key header makes a retried request a no-op instead of a second payment.
+app.post('/tips', authenticate, async (req, res) => {
+  const amount = req.body?.amount
+  if (!Number.isSafeInteger(amount) || amount <= 0) return res.status(400).json({ error: 'amount must be a positive integer' })
+  const key = req.get('idempotency-key')
+  if (key && !(await idempotency.claim(`tip:${req.user.userId}:${key}`))) {
+    return res.status(409).json({ error: 'Duplicate request (Idempotency-Key already used)' })
+  }
+  const outcome = await locks.withLock(`wallet:${req.user.userId}`, { ttl: 5000, wait: 2000 }, async () => {
+    const balance = Number((await tokens.getBalance(req.user.userId)) ?? fakeDatabase.startingBalance)
+    if (balance < amount) return { ok: false, balance }
+    await tokens.cacheBalance(req.user.userId, balance - amount, TTL.DAY)
+    return { ok: true, balance: balance - amount }
+  })
+  if (!outcome.acquired) {
+    if (key) await idempotency.release(`tip:${req.user.userId}:${key}`)
+    return res.status(503).json({ error: 'Wallet busy, try again' })
+  }
+  if (!outcome.value.ok) return res.status(402).json({ error: 'Insufficient tokens', balance: outcome.value.balance })
+  res.json({ tipped: amount, balance: outcome.value.balance, fencingToken: outcome.fencingToken })
+})
+
 app.post('/streams/start', authenticate, async (req, res) => {
   const streamId = crypto.randomUUID()
   const title = isNonEmptyString(req.body?.title) ? req.body.title : 'Untitled stream'
   const stream = { streamId, creatorId: req.user.userId, title, startedAt: new Date().toISOString() }
   if (!(await streams.setActive(streamId, stream))) return res.status(503).json({ error: 'Stream registry unavailable' })
+  await cache.invalidateTag('streams')
   res.status(201).json(stream)
 })
 
@@ -90,10 +132,12 @@ app.post('/streams/:id/end', authenticate, async (req, res) => {
   if (!stream) return res.status(404).json({ error: 'No such live stream' })
   if (stream.creatorId !== req.user.userId) return res.status(403).json({ error: 'Not your stream' })
   await streams.removeActive(req.params.id)
+  await cache.invalidateTag('streams')
   res.json({ ended: true, streamId: req.params.id })
 })
 
-app.get('/streams/active', async (req, res) => {
+// The listing is answered from the response cache (X-Cache: HIT) until a stream starts or ends.
+app.get('/streams/active', cacheResponse({ ttl: 5, tags: ['streams'] }), async (req, res) => {
   res.json(await streams.getAllActive())
 })
 
@@ -118,6 +162,11 @@ app.post('/otp/verify', async (req, res) => {
 
 app.get('/health', async (req, res) => {
   res.json({ ok: await testConnection() })
+})
+
+// Hits, misses, latencies and rate-limit decisions of this process, for Prometheus.
+app.get('/metrics', (req, res) => {
+  res.type('text/plain; version=0.0.4').send(analytics.prometheus())
 })
 
 // JSON errors (malformed bodies included) instead of Express's HTML page.
