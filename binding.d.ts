@@ -62,6 +62,11 @@ export declare class NativeClient {
   /** GETs gathered by the JS layer within one tick, sent as one pipeline. */
   getMany(namespaces: Array<Namespace>, ids: Array<string>): Promise<BatchReply>
   /**
+   * `get_many` with packed arguments and answer: ids concatenated with their UTF-16 lengths,
+   * values likewise. One string each way instead of an array element per key.
+   */
+  getManyPacked(namespaces: Uint8Array, ids: string, idLengths: Uint32Array): Promise<PackedValues>
+  /**
    * SETs gathered within one tick, as one pipeline; a negative TTL means none. The errors at
    * each index (null where the write succeeded).
    */
@@ -207,6 +212,17 @@ export declare const enum Namespace {
 export interface OtpVerifyBatch {
   values: Array<boolean | undefined | null>
   errors: Array<string | undefined | null>
+}
+
+/**
+ * Values of a batch of reads, packed (see `digis_redis_core::packed`): the values found,
+ * concatenated, and per read its UTF-16 length in `text`, or -1 for a miss or a failed read.
+ */
+export interface PackedValues {
+  text: string
+  lengths: Int32Array
+  /** Per read: null, or why it failed (`"<CODE>: <message>"`); null as a whole when none did. */
+  errors?: Array<string | undefined | null>
 }
 
 /** `rateLimiter.check`'s `algorithm` option. */

@@ -5,33 +5,40 @@
  * the napi boundary and one round trip (a pipeline) instead of one per call. A lone call takes
  * the single-call path, so low concurrency pays nothing extra.
  *
- * `runOne(item)` → promise of the value; `runMany(items)` → promise of
- * `[{ value } | { error: '<CODE>: <message>' }]`, in order.
+ * `runOne(item)` → promise of the value; `runMany(items)` → promise of `{ values, errors }`,
+ * in order, where `errors` is null when nothing failed, else holds null or
+ * `'<CODE>: <message>'` per item (and `values` may be null when every item failed).
  */
 function createCoalescer(runOne, runMany) {
-  let queue = []
+  let items = []
+  let settlers = []
   const flush = () => {
-    const batch = queue
-    queue = []
+    const batch = items
+    const waiting = settlers
+    items = []
+    settlers = []
     if (batch.length === 1) {
-      const [{ item, resolve, reject }] = batch
-      runOne(item).then(resolve, reject)
+      runOne(batch[0]).then(waiting[0], waiting[1])
       return
     }
-    runMany(batch.map((entry) => entry.item)).then(
-      (outcomes) =>
-        batch.forEach((entry, i) => {
-          const outcome = outcomes[i]
-          if (outcome.error !== undefined && outcome.error !== null) entry.reject(new Error(outcome.error))
-          else entry.resolve(outcome.value)
-        }),
-      (err) => batch.forEach((entry) => entry.reject(err)),
+    runMany(batch).then(
+      ({ values, errors }) => {
+        for (let i = 0; i < batch.length; i++) {
+          const error = errors === null ? null : errors[i]
+          if (error !== null && error !== undefined) waiting[2 * i + 1](new Error(error))
+          else waiting[2 * i](values[i])
+        }
+      },
+      (err) => {
+        for (let i = 0; i < batch.length; i++) waiting[2 * i + 1](err)
+      },
     )
   }
   return (item) =>
     new Promise((resolve, reject) => {
-      if (queue.length === 0) process.nextTick(flush)
-      queue.push({ item, resolve, reject })
+      if (items.length === 0) process.nextTick(flush)
+      items.push(item)
+      settlers.push(resolve, reject)
     })
 }
 

@@ -27,16 +27,11 @@ function createFeatures(native, binding, TTL) {
   // The embedded store's reads and writes are synchronous; free functions over a handle skip
   // the per-method bookkeeping napi-rs does for `this`.
   const embeddedHandle = embedded ? native.embeddedHandle : null
+  const readMany = packedReader(native)
   const readNow = (ns, id) => binding.embeddedGet(embeddedHandle, ns, id)
   const read = embedded
     ? ([ns, id]) => readNow(ns, id)
-    : createCoalescer(
-        ([ns, id]) => native.get(ns, id),
-        (items) =>
-          native.getMany(items.map((i) => i[0]), items.map((i) => i[1])).then(({ values, errors }) =>
-            values.map((value, i) => ({ value, error: errors[i] })),
-          ),
-      )
+    : createCoalescer(([ns, id]) => native.get(ns, id), readMany)
   const write = embedded
     ? null
     : createCoalescer(
@@ -49,7 +44,7 @@ function createFeatures(native, binding, TTL) {
               items.map((i) => i[2]),
               items.map((i) => i[3] ?? -1),
             )
-            .then((errors) => errors.map((error) => ({ error }))),
+            .then((errors) => ({ values: [], errors })),
       )
 
   // One-time code checks, gathered per tick on a server backend like reads and writes.
@@ -64,8 +59,7 @@ function createFeatures(native, binding, TTL) {
               items.map((i) => i[1]),
               // One cap per batch: every item of a tick read the same setting.
               items[0][2],
-            )
-            .then(({ values, errors }) => values.map((value, i) => ({ value, error: errors[i] }))),
+            ),
       )
 
   // Single-value helpers shared by every namespace: the key is built in Rust from (ns, id).
@@ -256,6 +250,39 @@ function createFeatures(native, binding, TTL) {
   const idempotency = createIdempotency(native, TTL)
 
   return { cache, sessions, users, creators, streams, rateLimiter, otp, tokens, locks, idempotency, testConnection }
+}
+
+/**
+ * Reads of one tick as one packed call: ids concatenated with their lengths in, values
+ * concatenated with theirs out (`-1`: a miss or a failed read). A value is a slice of the
+ * batch's text, so V8 does not copy it.
+ */
+function packedReader(native) {
+  return (items) => {
+    const namespaces = new Uint8Array(items.length)
+    const lengths = new Uint32Array(items.length)
+    let ids = ''
+    for (let i = 0; i < items.length; i++) {
+      const [ns, id] = items[i]
+      namespaces[i] = ns
+      lengths[i] = id.length
+      ids += id
+    }
+    return native.getManyPacked(namespaces, ids, lengths).then(({ text, lengths: sizes, errors }) => {
+      const values = new Array(sizes.length)
+      let at = 0
+      for (let i = 0; i < sizes.length; i++) {
+        const size = sizes[i]
+        if (size < 0) {
+          values[i] = null
+        } else {
+          values[i] = text.slice(at, at + size)
+          at += size
+        }
+      }
+      return { values, errors: errors ?? null }
+    })
+  }
 }
 
 /** One-time codes: strings of any length, or non-negative integers (123456 is '123456'). */

@@ -43,7 +43,9 @@ function createRateLimiter(native, RateLimitAlgorithm) {
     native.backend === 'embedded'
       ? runOne
       : createCoalescer(runOne, (items) =>
-          native.rateLimitCheckMany(...[0, 1, 2, 3, 4].map((field) => items.map((args) => args[field]))),
+          native
+            .rateLimitCheckMany(...[0, 1, 2, 3, 4].map((field) => items.map((args) => args[field])))
+            .then((outcomes) => ({ values: outcomes.map((o) => o.value), errors: outcomes.map((o) => o.error) })),
         )
   const algorithmIds = {
     'token-bucket': RateLimitAlgorithm.TokenBucket,

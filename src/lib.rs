@@ -17,6 +17,7 @@ use digis_redis_core::{
     features::{Algorithm, RateLimitDecision, RateLimitRequest, Target},
     keys,
     options::{BreakerPolicy, Timeouts},
+    packed,
     redis_protocol::RedisBackend,
     reply_json,
     upstash::{UpstashBackend, UpstashConfig},
@@ -27,6 +28,7 @@ use napi_derive::napi;
 
 /// Which key family a single-value call addresses; the key itself is built in Rust.
 #[napi]
+#[derive(Clone, Copy)]
 pub enum Namespace {
     /// `cache.*`: the key exactly as given.
     Raw,
@@ -63,6 +65,32 @@ fn target(ns: Namespace, id: String) -> Target {
         Namespace::CreatorStatus => Target::CreatorStatus(id),
         Namespace::TokenBalance => Target::TokenBalance(id),
     }
+}
+
+const ALL_NAMESPACES: [Namespace; 9] = [
+    Namespace::Raw,
+    Namespace::Session,
+    Namespace::User,
+    Namespace::Creator,
+    Namespace::CreatorList,
+    Namespace::ActiveStream,
+    Namespace::Otp,
+    Namespace::CreatorStatus,
+    Namespace::TokenBalance,
+];
+
+/// A `Namespace` sent as its number (packed batches carry them in a Uint8Array).
+fn namespace_from(n: u8) -> Result<Namespace> {
+    ALL_NAMESPACES
+        .iter()
+        .copied()
+        .find(|&ns| ns as u8 == n)
+        .ok_or_else(|| {
+            to_js(digis_redis_core::Error::new(
+                digis_redis_core::ErrorKind::InvalidArgument,
+                format!("no namespace {n}"),
+            ))
+        })
 }
 
 fn to_js(err: digis_redis_core::Error) -> Error {
@@ -117,6 +145,16 @@ pub struct RateLimitResult {
 pub struct BatchReply {
     pub values: Vec<Option<String>>,
     pub errors: Vec<Option<String>>,
+}
+
+/// Values of a batch of reads, packed (see `digis_redis_core::packed`): the values found,
+/// concatenated, and per read its UTF-16 length in `text`, or -1 for a miss or a failed read.
+#[napi(object)]
+pub struct PackedValues {
+    pub text: String,
+    pub lengths: Int32Array,
+    /// Per read: null, or why it failed (`"<CODE>: <message>"`); null as a whole when none did.
+    pub errors: Option<Vec<Option<String>>>,
 }
 
 /// One item of a batch of rate-limit checks: `value`, or `error` (`"<CODE>: <message>"`).
@@ -483,6 +521,48 @@ impl NativeClient {
             }
         }
         Ok(reply)
+    }
+
+    /// `get_many` with packed arguments and answer: ids concatenated with their UTF-16 lengths,
+    /// values likewise. One string each way instead of an array element per key.
+    #[napi]
+    pub async fn get_many_packed(
+        &self,
+        namespaces: Uint8Array,
+        ids: String,
+        id_lengths: Uint32Array,
+    ) -> Result<PackedValues> {
+        let pieces = packed::split_utf16(&ids, &id_lengths)
+            .filter(|pieces| pieces.len() == namespaces.len())
+            .ok_or_else(|| {
+                to_js(digis_redis_core::Error::new(
+                    digis_redis_core::ErrorKind::InvalidArgument,
+                    "packed ids do not match their lengths",
+                ))
+            })?;
+        let targets: Vec<Target> = namespaces
+            .iter()
+            .zip(pieces)
+            .map(|(&ns, id)| namespace_from(ns).map(|ns| target(ns, id.to_string())))
+            .collect::<Result<_>>()?;
+        let items = self.features.get_many(&targets).await.map_err(to_js)?;
+        let mut packer = packed::Packer::with_capacity(items.len());
+        let mut errors: Option<Vec<Option<String>>> = None;
+        for (i, item) in items.into_iter().enumerate() {
+            match item {
+                Ok(value) => packer.push(value.as_deref()),
+                Err(err) => {
+                    packer.push(None);
+                    errors.get_or_insert_with(|| vec![None; targets.len()])[i] =
+                        Some(err.to_string());
+                }
+            }
+        }
+        Ok(PackedValues {
+            text: packer.text,
+            lengths: Int32Array::new(packer.lengths),
+            errors,
+        })
     }
 
     /// SETs gathered within one tick, as one pipeline; a negative TTL means none. The errors at
