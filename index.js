@@ -11,6 +11,8 @@ const { RawClient } = require('./lib/raw-client')
 const { configure, settings } = require('./lib/settings')
 const { DigisRedisError } = require('./lib/errors')
 const { watchCircuit } = require('./lib/circuit-log')
+const { createSessionStoreClass } = require('./lib/session-store')
+const { createRateLimitStoreClass } = require('./lib/rate-limit-store')
 
 function createNative(selection) {
   const options = backendOptionsFromEnv()
@@ -48,4 +50,7 @@ module.exports = {
   // Extras (the contract allows additions; none of them is a name callers probe for).
   configure,
   DigisRedisError,
+  // Adapters for express-session and express-rate-limit.
+  SessionStore: createSessionStoreClass({ native, Namespace: binding.Namespace, TTL }),
+  RateLimitStore: createRateLimitStoreClass({ native, Namespace: binding.Namespace }),
 }

@@ -22,6 +22,8 @@ describe('module shape (the contract)', () => {
         'tokens',
         'configure',
         'DigisRedisError',
+        'SessionStore',
+        'RateLimitStore',
       ].sort(),
     )
   })

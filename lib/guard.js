@@ -6,7 +6,8 @@ const { toTypedError } = require('./errors')
 /**
  * Runs one public call. A failure is logged once (operation, code and reason; never values or
  * keys) and answered with the contract's fallback, or rethrown as a typed error in strict mode.
- * `fallback` may be a function, for fallbacks that depend on the arguments.
+ * `fallback` may be a function, for fallbacks that depend on the arguments; it is given the typed
+ * error (callback-style adapters hand it on).
  */
 async function guarded(operation, fallback, run) {
   try {
@@ -15,7 +16,7 @@ async function guarded(operation, fallback, run) {
     const err = toTypedError(thrown)
     if (settings.strict) throw err
     settings.logger.error(`[digis-redis] ${operation} failed (${err.code}): ${err.message}`)
-    return typeof fallback === 'function' ? fallback() : fallback
+    return typeof fallback === 'function' ? fallback(err) : fallback
   } finally {
     settings.afterCall()
   }

@@ -54,6 +54,11 @@ pub static RATE_LIMIT_SLIDING_WINDOW: Script = Script::new(
     include_str!("scripts/rate_limit_sliding_window.lua"),
 );
 
+/// A fixed window's hit counter for express-rate-limit (`RateLimitStore`): INCRBY a change and
+/// start the window on the first hit, in one step. Answers `{hits, reset_ms}`.
+pub static WINDOW_HITS: Script =
+    Script::new("window_hits", include_str!("scripts/window_hits.lua"));
+
 /// Runs `script` on a server: EVALSHA first (the server usually has it cached), then EVAL with
 /// the source when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH).
 pub async fn eval_by_sha<F, Fut>(
