@@ -1,3 +1,6 @@
+/// <reference types="node" />
+import { EventEmitter } from 'node:events'
+
 /**
  * digis-redis: a drop-in replacement for the `utils/redis` module.
  *
@@ -365,7 +368,7 @@ export declare class DigisRedisError extends Error {
 
 /** The session object express-session hands a store (`req.session` as JSON). */
 export interface SessionData {
-  cookie?: { expires?: string | Date | null; maxAge?: number | null; originalMaxAge?: number | null; [key: string]: unknown }
+  cookie?: { expires?: string | Date | null; maxAge?: number | null; originalMaxAge?: number | null }
   [key: string]: unknown
 }
 
@@ -379,10 +382,11 @@ export interface SessionStoreOptions {
    */
   ttl?: number | ((session: SessionData) => number)
   /** Your `express-session` module, when this package cannot resolve it itself (pnpm, bundlers). */
-  session?: { Store: new (...args: any[]) => any }
+  session?: { Store: abstract new (...args: any[]) => any }
 }
 
-type StoreCallback<T> = (err: unknown, result?: T) => void
+/** express-session's callbacks; results typed `any` so express-session's own session type fits. */
+type StoreCallback = (err: any, result?: any) => void
 
 /**
  * express-session's store interface, in the manner of connect-redis: `app.use(session({ store:
@@ -395,28 +399,29 @@ type StoreCallback<T> = (err: unknown, result?: T) => void
  * resolves with the fallback (`null`, `0`, `[]` or undefined); strict mode rejects when no
  * callback is given. Emits `'disconnect'` when the backend becomes unreachable (express-session
  * then serves requests without a session instead of failing them) and `'connect'` when a probe
- * (every second) finds it again.
+ * (every second) finds it again. Its types extend Node's EventEmitter (@types/node).
  */
-export declare class SessionStore {
+export declare class SessionStore extends EventEmitter {
   constructor(options?: SessionStoreOptions)
   readonly prefix: string
   readonly ttl: number | ((session: SessionData) => number)
   /** The session, or null when there is none. */
-  get(sid: string, callback?: StoreCallback<SessionData | null>): Promise<SessionData | null>
-  set(sid: string, session: SessionData, callback?: (err?: unknown) => void): Promise<void>
+  get(sid: string, callback?: StoreCallback): Promise<SessionData | null>
+  /** `session`: any JSON-encodable object (express-session's session, or a SessionData). */
+  set(sid: string, session: object, callback?: (err?: any) => void): Promise<void>
   /** Resets the expiry without rewriting the record. */
-  touch(sid: string, session: SessionData, callback?: (err?: unknown) => void): Promise<void>
-  destroy(sid: string, callback?: (err?: unknown) => void): Promise<void>
+  touch(sid: string, session: object, callback?: (err?: any) => void): Promise<void>
+  destroy(sid: string, callback?: (err?: any) => void): Promise<void>
   /** Every session under the prefix, each with its `id` (SCAN + MGET, never KEYS). */
-  all(callback?: StoreCallback<Array<SessionData & { id: string }>>): Promise<Array<SessionData & { id: string }>>
-  length(callback?: StoreCallback<number>): Promise<number>
-  ids(callback?: StoreCallback<string[]>): Promise<string[]>
+  all(callback?: StoreCallback): Promise<Array<SessionData & { id: string }>>
+  length(callback?: StoreCallback): Promise<number>
+  ids(callback?: StoreCallback): Promise<string[]>
   /** Deletes every session under the prefix. */
-  clear(callback?: (err?: unknown) => void): Promise<void>
-  on(event: 'connect' | 'disconnect', listener: () => void): this
-  once(event: 'connect' | 'disconnect', listener: () => void): this
-  off(event: 'connect' | 'disconnect', listener: () => void): this
-  emit(event: string | symbol, ...args: any[]): boolean
+  clear(callback?: (err?: any) => void): Promise<void>
+  /** express-session's own (the class extends express-session's Store when it resolves). */
+  regenerate(req: any, callback: (err?: any) => any): void
+  load(sid: string, callback: (err: any, session?: any) => any): void
+  createSession(req: any, session: any): any
 }
 
 export interface RateLimitStoreOptions {

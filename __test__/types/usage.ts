@@ -28,6 +28,7 @@ import {
   type SessionData,
 } from 'digis-redis'
 import { rateLimit } from 'express-rate-limit'
+import expressSession from 'express-session'
 
 interface Profile {
   id: number
@@ -109,6 +110,9 @@ export async function usage(): Promise<void> {
   }
 
   const store = new SessionStore({ prefix: 'session:', ttl: (s: SessionData) => (s.cookie?.maxAge ? 60 : TTL.DAY) })
+  // The store satisfies express-session's own Store type (@types/express-session).
+  expressSession({ store, secret: 's', resave: false, saveUninitialized: false })
+  new SessionStore({ session: expressSession })
   store.on('disconnect', () => undefined)
   store.get('sid', (err, value) => {
     const data: SessionData | null | undefined = value
