@@ -1394,6 +1394,36 @@ mod tests {
         }
 
         #[tokio::test]
+        async fn window_hits_matches_redis() {
+            let Some(mut both) = Both::new("window") else {
+                return;
+            };
+            let key = ["rl:ip"];
+            // Reading and taking back create nothing.
+            for change in ["0", "-1"] {
+                let reply = both
+                    .script(&WINDOW_HITS, T0, &key, &["10000", change])
+                    .await;
+                assert_eq!(reply, ints(&[0, 0]));
+            }
+            both.same_state("rl:ip").await;
+            // The first hit starts the window (the reply's reset is the window, not a PTTL).
+            let reply = both.script(&WINDOW_HITS, T0, &key, &["10000", "1"]).await;
+            assert_eq!(reply, ints(&[1, 10000]));
+            both.same_state("rl:ip").await;
+            // A counter without expiry gets the window.
+            both.command("SET", "rl:ip", &["7"]).await;
+            let reply = both.script(&WINDOW_HITS, T0, &key, &["5000", "1"]).await;
+            assert_eq!(reply, ints(&[8, 5000]));
+            both.same_state("rl:ip").await;
+            both.command("SET", "rl:ip", &["abc"]).await;
+            both.script_error(&WINDOW_HITS, T0, &key, &["5000", "1"])
+                .await;
+            both.same_state("rl:ip").await;
+            both.clean_up().await;
+        }
+
+        #[tokio::test]
         async fn token_bucket_matches_redis() {
             let Some(mut both) = Both::new("bucket") else {
                 return;
