@@ -97,6 +97,11 @@ export declare class NativeClient {
    */
   rateLimitCheckMany(ids: Array<string>, algorithms: Array<RateLimitAlgorithm>, limits: Array<number>, windows: Array<number>, costs: Array<number>): Promise<Array<RateLimitItem>>
   rateLimitReset(id: string): void | Promise<void>
+  /**
+   * Adds `change` (1, -1 or 0) to the hit counter at `key` (the whole key, prefix included),
+   * starting a `window_ms` window on the first hit.
+   */
+  windowHits(key: string, windowMs: number, change: number): WindowHitsResult | Promise<WindowHitsResult>
   otpStore(id: string, code: string, ttlSeconds?: number | undefined | null): void | Promise<void>
   /**
    * Verifications gathered within one tick, as one pipeline of scripts: per item `true` /
@@ -266,3 +271,10 @@ export declare function startRestServer(options: RestServerOptions): Promise<Res
 
 /** `TTL` in seconds, as JSON. */
 export declare function ttlJson(): string
+
+/** A fixed window's hit counter after a change (`RateLimitStore`). */
+export interface WindowHitsResult {
+  hits: number
+  /** 0 when no window is running. */
+  resetMs: number
+}

@@ -1,3 +1,6 @@
+/// <reference types="node" />
+import { EventEmitter } from 'node:events'
+
 /**
  * digis-redis: a drop-in replacement for the `utils/redis` module.
  *
@@ -502,6 +505,37 @@ export interface Logger {
   warn?(message: string): void
 }
 
+/**
+ * The environment variables the package reads, once, when it is first required (a `.env` file in
+ * the working directory is loaded first and never overrides variables already set). The backend
+ * is Upstash REST when its URL and token are both set, else the Redis protocol when `REDIS_URL`
+ * is set, else the embedded in-process store (with a warning). The `DIGIS_REDIS_*` variables are
+ * the defaults of the matching {@link ConfigureOptions}; a bad value is reported and ignored.
+ */
+export interface Environment {
+  /** Upstash REST URL, `https://<name>.upstash.io`. */
+  UPSTASH_REDIS_REST_URL?: string
+  /** Upstash REST token (read-write). Never logged: errors and `toString()` mask it. */
+  UPSTASH_REDIS_REST_TOKEN?: string
+  /** Fallback for UPSTASH_REDIS_REST_URL (Vercel KV naming), as @upstash/redis reads it. */
+  KV_REST_API_URL?: string
+  /** Fallback for UPSTASH_REDIS_REST_TOKEN (Vercel KV naming). */
+  KV_REST_API_TOKEN?: string
+  /** `redis://[user:password@]host:port[/db]` or `rediss://` (TLS); used when Upstash is not configured. Password masked in output. */
+  REDIS_URL?: string
+  /** {@link ConfigureOptions.timeoutMs}, whole ms from 1. Default 1000. */
+  DIGIS_REDIS_TIMEOUT_MS?: string
+  /** {@link ConfigureOptions.connectTimeoutMs}, whole ms from 1. Default 1000. */
+  DIGIS_REDIS_CONNECT_TIMEOUT_MS?: string
+  /** {@link ConfigureOptions.retries}, from 0. Default 2. */
+  DIGIS_REDIS_RETRIES?: string
+  /** {@link ConfigureOptions.breakerThreshold}, from 1. Default 5. */
+  DIGIS_REDIS_BREAKER_THRESHOLD?: string
+  /** {@link ConfigureOptions.breakerCooldownMs}, whole ms from 0. Default 1000. */
+  DIGIS_REDIS_BREAKER_COOLDOWN_MS?: string
+}
+
+/** Options of `configure()`, all optional; each server-backend option has an {@link Environment} variable. Numbers are whole, at most 600000. */
 export interface ConfigureOptions {
   /** Reject with typed errors instead of answering fallbacks. Default false. */
   strict?: boolean
@@ -525,8 +559,8 @@ export interface ConfigureOptions {
   popularityHalfLifeSeconds?: number
 }
 
-/** Changes process-wide settings; returns the current feature settings. */
-export declare function configure(options: ConfigureOptions): {
+/** Changes process-wide settings; returns the current feature settings. Throws a TypeError (`code: 'ERR_INVALID_ARGUMENT'`) for a bad option. */
+export declare function configure(options?: ConfigureOptions): {
   strict: boolean
   otpMaxAttempts: number
   viewerPresenceSeconds: number
@@ -548,4 +582,100 @@ export type ErrorCode =
 export declare class DigisRedisError extends Error {
   readonly name: 'DigisRedisError'
   readonly code: ErrorCode
+}
+
+/** The session object express-session hands a store (`req.session` as JSON). */
+export interface SessionData {
+  cookie?: { expires?: string | Date | null; maxAge?: number | null; originalMaxAge?: number | null }
+  [key: string]: unknown
+}
+
+export interface SessionStoreOptions {
+  /** Key prefix; default `'session:'`, the `sessions.*` namespace, so `sessions.get(sid)` reads the same records. Non-empty. */
+  prefix?: string
+  /**
+   * Seconds to keep a session whose cookie has no expiry (default TTL.DAY), or a function of the
+   * session that decides for every session (it wins over the cookie). A TTL of 0 or less destroys
+   * the session.
+   */
+  ttl?: number | ((session: SessionData) => number)
+  /** Your `express-session` module, when this package cannot resolve it itself (pnpm, bundlers). */
+  session?: { Store: abstract new (...args: any[]) => any }
+}
+
+/** express-session's callbacks; results typed `any` so express-session's own session type fits. */
+type StoreCallback = (err: any, result?: any) => void
+
+/**
+ * express-session's store interface, in the manner of connect-redis: `app.use(session({ store:
+ * new SessionStore(), secret, resave: false, saveUninitialized: false }))`. It is express-session's
+ * own `Store` subclass when express-session can be resolved (else an EventEmitter). Records are
+ * `<prefix><sid>` = `JSON.stringify(session)` with SETEX, TTL from `cookie.expires`, else `ttl`.
+ *
+ * Each method takes express-session's callback (an operational failure is `callback(err)`, after
+ * one logged reason) and also returns a promise of the result that never rejects: on failure it
+ * resolves with the fallback (`null`, `0`, `[]` or undefined); strict mode rejects when no
+ * callback is given. Emits `'disconnect'` when the backend becomes unreachable (express-session
+ * then serves requests without a session instead of failing them) and `'connect'` when a probe
+ * (every second) finds it again. Its types extend Node's EventEmitter (@types/node).
+ */
+export declare class SessionStore extends EventEmitter {
+  constructor(options?: SessionStoreOptions)
+  readonly prefix: string
+  readonly ttl: number | ((session: SessionData) => number)
+  /** The session, or null when there is none. */
+  get(sid: string, callback?: StoreCallback): Promise<SessionData | null>
+  /** `session`: any JSON-encodable object (express-session's session, or a SessionData). */
+  set(sid: string, session: object, callback?: (err?: any) => void): Promise<void>
+  /** Resets the expiry without rewriting the record. */
+  touch(sid: string, session: object, callback?: (err?: any) => void): Promise<void>
+  destroy(sid: string, callback?: (err?: any) => void): Promise<void>
+  /** Every session under the prefix, each with its `id` (SCAN + MGET, never KEYS). */
+  all(callback?: StoreCallback): Promise<Array<SessionData & { id: string }>>
+  length(callback?: StoreCallback): Promise<number>
+  ids(callback?: StoreCallback): Promise<string[]>
+  /** Deletes every session under the prefix. */
+  clear(callback?: (err?: any) => void): Promise<void>
+  /** express-session's own (the class extends express-session's Store when it resolves). */
+  regenerate(req: any, callback: (err?: any) => any): void
+  load(sid: string, callback: (err: any, session?: any) => any): void
+  createSession(req: any, session: any): any
+}
+
+export interface RateLimitStoreOptions {
+  /** Key prefix; default `'rl:'` (rate-limit-redis's). Use one per limiter. */
+  prefix?: string
+  /** On a backend failure, answer a count over any limit (express-rate-limit sends 429) instead of failing open. Default false. */
+  failClosed?: boolean
+}
+
+/** express-rate-limit's `{ totalHits, resetTime }`. */
+export interface ClientRateLimitInfo {
+  totalHits: number
+  resetTime: Date | undefined
+}
+
+/**
+ * express-rate-limit's store interface (v7/v8): `rateLimit({ windowMs, limit, store: new
+ * RateLimitStore() })`. A fixed window per client at `<prefix><key>`, counted by one atomic
+ * script call per request and shared by every process on the backend. Never rejects: a failure
+ * is logged once and fails open (`totalHits: 1`) or, with `failClosed`, closed; strict mode
+ * rejects, and express-rate-limit's `passOnStoreError` decides.
+ */
+export declare class RateLimitStore {
+  constructor(options?: RateLimitStoreOptions)
+  readonly prefix: string
+  readonly failClosed: boolean
+  /** Counters are shared across processes. */
+  readonly localKeys: false
+  /** Window in ms; express-rate-limit sets it through init(). Default 60000. */
+  readonly windowMs: number
+  /** Takes the limiter's `windowMs` (whole ms, 1 to 2^32-1); throws a TypeError otherwise. */
+  init(options: { windowMs?: number; [key: string]: unknown }): void
+  increment(key: string): Promise<ClientRateLimitInfo>
+  /** Takes a hit back; never creates a counter. */
+  decrement(key: string): Promise<void>
+  /** The running window's count, or undefined. */
+  get(key: string): Promise<ClientRateLimitInfo | undefined>
+  resetKey(key: string): Promise<void>
 }

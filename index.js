@@ -14,6 +14,8 @@ const { watchCircuit } = require('./lib/circuit-log')
 const { createAnalytics } = require('./lib/analytics')
 const { createResponseCache } = require('./lib/response-cache')
 const { createCreatorWarming } = require('./lib/creator-warming')
+const { createSessionStoreClass } = require('./lib/session-store')
+const { createRateLimitStoreClass } = require('./lib/rate-limit-store')
 
 function createNative(selection) {
   const options = backendOptionsFromEnv()
@@ -68,4 +70,7 @@ module.exports = {
   DigisRedisError,
   cacheResponse,
   analytics,
+  // Adapters for express-session and express-rate-limit.
+  SessionStore: createSessionStoreClass({ native, Namespace: binding.Namespace, TTL }),
+  RateLimitStore: createRateLimitStoreClass({ native, Namespace: binding.Namespace }),
 }

@@ -26,6 +26,8 @@ describe('module shape (the contract)', () => {
         'DigisRedisError',
         'cacheResponse',
         'analytics',
+        'SessionStore',
+        'RateLimitStore',
       ].sort(),
     )
   })

@@ -27,7 +27,26 @@ Options (environment alternatives in brackets):
 
 Prints one line when ready; stops on SIGINT or SIGTERM.`
 
+const DOCTOR_HELP = `Usage: ${PROGRAM} doctor [--json]
+
+Checks the backend this environment selects (the same variables and .env file your app reads):
+shows which one and its address (secrets masked), checks the connection, measures latency
+(p50/p99 of a burst of PINGs), runs one round trip of every feature under a throwaway id and
+removes what it wrote, and explains failures in plain words.
+
+Options:
+  --json       print the report as JSON
+  -h, --help   show this help
+
+Exit code 0 when every check passes, 1 otherwise.`
+
 const commands = {
+  doctor: {
+    summary: 'check the configured backend: connection, latency, every feature',
+    help: DOCTOR_HELP,
+    options: { json: { type: 'boolean' } },
+    run: async (flags) => require('../lib/doctor').doctor({ json: Boolean(flags.json) }),
+  },
   'rest-server': {
     summary: 'serve the Upstash REST protocol in front of a Redis',
     help: REST_SERVER_HELP,
@@ -138,8 +157,8 @@ async function main(argv) {
     console.log(command.help)
     return 0
   }
-  await command.run(flags)
-  return undefined
+  // A command that finishes resolves with its exit code; a server (rest-server) with undefined.
+  return command.run(flags)
 }
 
 main(process.argv.slice(2)).then(

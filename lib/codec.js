@@ -84,4 +84,4 @@ function describe(value) {
   return typeof value
 }
 
-module.exports = { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, wellFormed }
+module.exports = { MAX_TTL_SECONDS, toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, wellFormed }

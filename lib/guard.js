@@ -7,8 +7,9 @@ const { meterFor } = require('./metrics')
 /**
  * Runs one public call. A failure is logged once (operation, code and reason; never values or
  * keys) and answered with the contract's fallback, or rethrown as a typed error in strict mode.
- * `fallback` may be a function, for fallbacks that depend on the arguments. Every call is
- * counted (and one in TIME_ONE_IN timed) in process for `analytics` (lib/metrics.js).
+ * `fallback` may be a function, for fallbacks that depend on the arguments; it is given the typed
+ * error (callback-style adapters hand it on). Every call is counted (and one in TIME_ONE_IN
+ * timed) in process for `analytics` (lib/metrics.js).
  */
 async function guarded(operation, fallback, run) {
   const meter = meterFor(operation)
@@ -54,7 +55,7 @@ function failed(operation, fallback, thrown, meter, started) {
     throw err
   }
   settings.logger.error(`[digis-redis] ${operation} failed (${err.code}): ${err.message}`)
-  const value = typeof fallback === 'function' ? fallback() : fallback
+  const value = typeof fallback === 'function' ? fallback(err) : fallback
   meter.record(started, value, true)
   return value
 }

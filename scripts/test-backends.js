@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 'use strict'
 
-// Runs the jest suite once per backend: embedded (every test file), then the Redis protocol and
-// Upstash REST (through a `digis-redis rest-server` started here) for the conformance suite and
-// the backend-specific files. The backend comes from the environment, as in production.
+// Type-checks the public types (__test__/types), then runs the jest suite once per backend:
+// embedded (every test file), then the Redis protocol and Upstash REST (through a `digis-redis
+// rest-server` started here) for the conformance suite and the backend-specific files. The
+// backend comes from the environment, as in production.
 
 const { spawn, spawnSync } = require('node:child_process')
 const crypto = require('node:crypto')
@@ -14,6 +15,7 @@ const path = require('node:path')
 
 const ROOT = path.resolve(__dirname, '..')
 const JEST = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js')
+const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
 // Database 9 keeps the suite's keys away from anything else on a shared server.
 const REDIS_URL = process.env.REDIS_TEST_URL || 'redis://127.0.0.1:6379/9'
 const SHARED_FILES = ['__test__/conformance', '__test__/module-shape.test.js', '__test__/test-redis-script.test.js', '__test__/backends/servers']
@@ -65,6 +67,13 @@ function startRestServer(redisUrl, token) {
   })
 }
 
+/** The public types, compiled as an application would (`__test__/types`): ok or not. */
+function typeCheck() {
+  console.log('\n=== tsc --noEmit -p __test__/types ===\n')
+  const result = spawnSync(process.execPath, [TSC, '--noEmit', '-p', path.join('__test__', 'types')], { cwd: ROOT, stdio: 'inherit' })
+  return result.status === 0
+}
+
 /** Server runs go file by file: their tests share one server and read its command counters. */
 function runJest(label, env, files) {
   const report = path.join(os.tmpdir(), `digis-redis-jest-${process.pid}-${label}.json`)
@@ -89,6 +98,7 @@ function runJest(label, env, files) {
 async function main() {
   const baseEnv = { ...process.env }
   for (const name of BACKEND_VARIABLES) delete baseEnv[name]
+  const typesOk = typeCheck()
   // Every file once on the embedded store; backends/ holds what only server backends have.
   const results = [runJest('embedded', baseEnv, ['--testPathIgnorePatterns', '/__test__/backends/'])]
 
@@ -116,14 +126,15 @@ async function main() {
     }
   }
 
-  console.log('\n=== jest summary ===')
+  console.log('\n=== summary ===')
+  console.log(`types     ${typesOk ? 'ok  ' : 'FAIL'} tsc --noEmit -p __test__/types`)
   for (const r of results) {
     console.log(`${r.label.padEnd(9)} ${r.ok ? 'ok  ' : 'FAIL'} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`)
   }
   const passed = results.reduce((n, r) => n + r.passed, 0)
   const failed = results.reduce((n, r) => n + r.failed, 0)
   console.log(`jest: ${passed} passed, ${failed} failed`)
-  if (results.some((r) => !r.ok)) process.exitCode = 1
+  if (!typesOk || results.some((r) => !r.ok)) process.exitCode = 1
 }
 
 main().catch((err) => {

@@ -14,7 +14,7 @@ use digis_redis_core::{
     backend::Unavailable,
     circuit::{CircuitBreaker, CircuitState},
     embedded::EmbeddedBackend,
-    features::{Algorithm, RateLimitDecision, RateLimitRequest, Target},
+    features::{Algorithm, RateLimitDecision, RateLimitRequest, Target, WindowHits},
     keys,
     options::{BreakerPolicy, Timeouts},
     packed,
@@ -138,6 +138,23 @@ pub struct RateLimitResult {
     pub remaining: f64,
     pub reset_ms: f64,
     pub retry_after_ms: f64,
+}
+
+/// A fixed window's hit counter after a change (`RateLimitStore`).
+#[napi(object)]
+pub struct WindowHitsResult {
+    pub hits: f64,
+    /// 0 when no window is running.
+    pub reset_ms: f64,
+}
+
+impl From<WindowHits> for WindowHitsResult {
+    fn from(w: WindowHits) -> WindowHitsResult {
+        WindowHitsResult {
+            hits: w.hits as f64,
+            reset_ms: w.reset_ms as f64,
+        }
+    }
 }
 
 /// Per-item outcomes of a batch: a value or an error (`"<CODE>: <message>"`) at each index.
@@ -846,6 +863,24 @@ impl NativeClient {
     pub fn rate_limit_reset<'env>(&self, env: &'env Env, id: String) -> Result<Answer<'env, ()>> {
         let f = self.features.clone();
         self.answer(env, async move { f.rate_limit_reset(&id).await })
+    }
+
+    /// Adds `change` (1, -1 or 0) to the hit counter at `key` (the whole key, prefix included),
+    /// starting a `window_ms` window on the first hit.
+    #[napi(ts_return_type = "WindowHitsResult | Promise<WindowHitsResult>")]
+    pub fn window_hits<'env>(
+        &self,
+        env: &'env Env,
+        key: String,
+        window_ms: u32,
+        change: i32,
+    ) -> Result<Answer<'env, WindowHitsResult>> {
+        let f = self.features.clone();
+        self.answer(env, async move {
+            Ok(f.window_hits(&key, u64::from(window_ms), i64::from(change))
+                .await?
+                .into())
+        })
     }
 
     #[napi(ts_return_type = "void | Promise<void>")]

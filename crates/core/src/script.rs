@@ -66,6 +66,10 @@ pub static LOCK_RELEASE: Script =
 /// Compare-and-PEXPIRE: a new lifetime only for the owner token that holds the lock. 1 or 0.
 pub static LOCK_EXTEND: Script =
     Script::new("lock_extend", include_str!("scripts/lock_extend.lua"));
+/// A fixed window's hit counter for express-rate-limit (`RateLimitStore`): INCRBY a change and
+/// start the window on the first hit, in one step. Answers `{hits, reset_ms}`.
+pub static WINDOW_HITS: Script =
+    Script::new("window_hits", include_str!("scripts/window_hits.lua"));
 
 /// Runs `script` on a server: EVALSHA first (the server usually has it cached), then EVAL with
 /// the source when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH).

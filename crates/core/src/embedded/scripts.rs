@@ -29,6 +29,7 @@ pub(crate) fn find(name: &str) -> Option<NativeScript> {
         "lock_acquire" => Some(locks::lock_acquire),
         "lock_release" => Some(locks::lock_release),
         "lock_extend" => Some(locks::lock_extend),
+        "window_hits" => Some(window_hits),
         _ => None,
     }
 }
@@ -265,6 +266,31 @@ fn rate_limit_fixed_window(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) ->
     Ok(lua_numbers(&[0.0, 0.0, ttl, ttl]))
 }
 
+/// window_hits.lua. ARGV: window ms, change (1, -1 or 0). A missing counter is only created by
+/// a hit; the first hit (or a counter without expiry) gets the window. Answers `{hits, reset}`.
+fn window_hits(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) -> Result<Reply> {
+    let counter = key(keys, 0)?;
+    let mut ttl = int_reply(call(ks, Cmd::new("PTTL").arg(counter))?, "PTTL")? as f64;
+    if ttl == -2.0 {
+        let change = arg_number(args, 1).ok_or_else(|| nil_operand("window_hits", "compare"))?;
+        if change <= 0.0 {
+            return Ok(lua_numbers(&[0.0, 0.0]));
+        }
+    }
+    let change = args.get(1).ok_or_else(nil_argument)?;
+    let hits = int_reply(
+        call(ks, Cmd::new("INCRBY").arg(counter).arg(change))?,
+        "INCRBY",
+    )?;
+    if ttl < 0.0 {
+        let window = args.first().ok_or_else(nil_argument)?;
+        call(ks, Cmd::new("PEXPIRE").arg(counter).arg(window))?;
+        // PEXPIRE accepted it, so it is an integer.
+        ttl = arg_number(args, 0).unwrap_or_default();
+    }
+    Ok(lua_numbers(&[hits as f64, ttl]))
+}
+
 /// rate_limit_token_bucket.lua. KEYS: a hash `{tokens, ts}`; ARGV: capacity, window ms (to refill
 /// the whole capacity), cost. Answers `{allowed, remaining, reset (until full), retry}`.
 fn rate_limit_token_bucket(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) -> Result<Reply> {
@@ -390,7 +416,7 @@ mod tests {
     use crate::embedded::EmbeddedBackend;
     use crate::script::{
         LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE, OTP_VERIFY, RATE_LIMIT_FIXED_WINDOW,
-        RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET,
+        RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET, WINDOW_HITS,
     };
     use crate::Backend;
 
@@ -525,6 +551,7 @@ mod tests {
             &LOCK_ACQUIRE,
             &LOCK_RELEASE,
             &LOCK_EXTEND,
+            &WINDOW_HITS,
         ] {
             assert!(find(script.name).is_some(), "{}", script.name);
         }
@@ -798,6 +825,56 @@ mod tests {
             &["", "10", "1"],
         );
         assert!(e.unwrap_err().message.contains("compare a nil value"));
+    }
+
+    // --- window_hits ----------------------------------------------------------------------------
+
+    fn hits(ks: &mut Keyspace, now: u64, change: &str) -> Reply {
+        run_at(ks, now, window_hits, &["rl:ip"], &["10000", change]).unwrap()
+    }
+
+    #[test]
+    fn window_hits_counts_within_one_window_and_starts_a_new_one_after_it() {
+        let mut ks = keyspace();
+        assert_eq!(hits(&mut ks, T0, "1"), ints(&[1, 10000]));
+        assert_eq!(hits(&mut ks, T0 + 4000, "1"), ints(&[2, 6000]));
+        assert_eq!(hits(&mut ks, T0 + 4000, "-1"), ints(&[1, 6000]));
+        assert_eq!(hits(&mut ks, T0 + 5000, "0"), ints(&[1, 5000]));
+        // The counter is a plain integer string, as rate-limit-redis stores it.
+        assert_eq!(cmd(&mut ks, "GET rl:ip"), bulk("1"));
+        assert_eq!(hits(&mut ks, T0 + 10001, "1"), ints(&[1, 10000]));
+        ks.assert_index_consistent();
+    }
+
+    #[test]
+    fn window_hits_reads_and_takes_back_without_creating_a_counter() {
+        let mut ks = keyspace();
+        assert_eq!(hits(&mut ks, T0, "0"), ints(&[0, 0]));
+        assert_eq!(hits(&mut ks, T0, "-1"), ints(&[0, 0]));
+        assert_eq!(ks.len(), 0);
+    }
+
+    #[test]
+    fn window_hits_gives_a_counter_without_expiry_the_window() {
+        let mut ks = keyspace();
+        cmd(&mut ks, "SET rl:ip 7");
+        assert_eq!(hits(&mut ks, T0, "1"), ints(&[8, 10000]));
+        assert_eq!(int(&mut ks, "PTTL rl:ip"), 10000);
+    }
+
+    #[test]
+    fn window_hits_errors_are_the_luas() {
+        let mut ks = keyspace();
+        cmd(&mut ks, "SET rl:ip abc");
+        let e = run_at(&mut ks, T0, window_hits, &["rl:ip"], &["10000", "1"]);
+        assert_eq!(
+            e.unwrap_err().message,
+            "ERR value is not an integer or out of range"
+        );
+        let e = run_at(&mut ks, T0, window_hits, &["rl:new"], &["10000", "x"]);
+        assert!(e.unwrap_err().message.contains("compare a nil value"));
+        let e = run_at(&mut ks, T0, window_hits, &[], &["10000", "1"]);
+        assert_eq!(e.unwrap_err().message, nil_argument().message);
     }
 
     // --- rate_limit_token_bucket ---------------------------------------------------------------
@@ -1321,6 +1398,36 @@ mod tests {
             both.script(&RATE_LIMIT_FIXED_WINDOW, T0, &key, &["8", "5000", "3"])
                 .await;
             both.same_state("rate:ip").await;
+            both.clean_up().await;
+        }
+
+        #[tokio::test]
+        async fn window_hits_matches_redis() {
+            let Some(mut both) = Both::new("window") else {
+                return;
+            };
+            let key = ["rl:ip"];
+            // Reading and taking back create nothing.
+            for change in ["0", "-1"] {
+                let reply = both
+                    .script(&WINDOW_HITS, T0, &key, &["10000", change])
+                    .await;
+                assert_eq!(reply, ints(&[0, 0]));
+            }
+            both.same_state("rl:ip").await;
+            // The first hit starts the window (the reply's reset is the window, not a PTTL).
+            let reply = both.script(&WINDOW_HITS, T0, &key, &["10000", "1"]).await;
+            assert_eq!(reply, ints(&[1, 10000]));
+            both.same_state("rl:ip").await;
+            // A counter without expiry gets the window.
+            both.command("SET", "rl:ip", &["7"]).await;
+            let reply = both.script(&WINDOW_HITS, T0, &key, &["5000", "1"]).await;
+            assert_eq!(reply, ints(&[8, 5000]));
+            both.same_state("rl:ip").await;
+            both.command("SET", "rl:ip", &["abc"]).await;
+            both.script_error(&WINDOW_HITS, T0, &key, &["5000", "1"])
+                .await;
+            both.same_state("rl:ip").await;
             both.clean_up().await;
         }
 

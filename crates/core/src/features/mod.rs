@@ -11,11 +11,13 @@ mod rate_limit;
 mod streams;
 mod target;
 mod values;
+mod window_hits;
 
 pub use cache_wrap::WrapState;
 pub use rate_limit::{Algorithm, RateLimitDecision, RateLimitRequest};
 pub use streams::ActiveStream;
 pub use target::Target;
+pub use window_hits::WindowHits;
 
 use crate::{Error, Reply, Result, SharedBackend};
 

@@ -1,0 +1,175 @@
+'use strict'
+
+// SessionStore under real express-session in a real Express app over real HTTP, on every backend.
+const express = require('express')
+const session = require('express-session')
+const { SessionStore, sessions, redis, configure } = require('../..')
+const { uniquePrefix, captureLogs } = require('../helpers')
+
+const P = uniquePrefix('sess')
+const SECRET = 'conformance secret'
+const servers = []
+const madeIds = new Set()
+
+/** An app with its own store; resolves with `{ base, store }`. */
+async function startApp(storeOptions = {}, sessionOptions = {}) {
+  const store = new SessionStore(storeOptions)
+  const app = express()
+  app.use(session({ store, secret: SECRET, resave: false, saveUninitialized: false, ...sessionOptions }))
+  app.post('/login/:user', (req, res) => {
+    req.session.user = req.params.user
+    madeIds.add(req.sessionID)
+    res.json({ sid: req.sessionID })
+  })
+  app.get('/me', (req, res) => res.json({ user: req.session ? (req.session.user ?? null) : 'no session', sid: req.sessionID ?? null }))
+  app.post('/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : res.json({ ok: true }))))
+  app.use((err, req, res, next) => res.status(500).json({ error: err.message }))
+  const server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s))
+  })
+  servers.push(server)
+  return { base: `http://127.0.0.1:${server.address().port}`, store }
+}
+
+/** A minimal cookie jar for one client. */
+function client(base) {
+  let cookie = null
+  return async (method, path) => {
+    const res = await fetch(`${base}${path}`, { method, headers: cookie ? { cookie } : {} })
+    const set = res.headers.get('set-cookie')
+    if (set) cookie = set.split(';')[0]
+    return { status: res.status, body: await res.json() }
+  }
+}
+
+const ttlOf = (key) => redis.ttl(key)
+
+afterAll(async () => {
+  for (const sid of madeIds) await sessions.destroy(sid)
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
+})
+
+describe('SessionStore with express-session', () => {
+  test('is an express-session Store, and an EventEmitter', () => {
+    const store = new SessionStore()
+    expect(store).toBeInstanceOf(session.Store)
+    expect(store).toBeInstanceOf(require('node:events').EventEmitter)
+    expect(store.prefix).toBe('session:')
+  })
+
+  test('a login survives across requests, and the record is the one sessions.get reads', async () => {
+    const { base } = await startApp({}, { cookie: { maxAge: 120_000 } })
+    const as = client(base)
+    const { body } = await as('POST', '/login/ada')
+    expect((await as('GET', '/me')).body).toEqual({ user: 'ada', sid: body.sid })
+    const record = await sessions.get(body.sid)
+    expect(record).toMatchObject({ user: 'ada', cookie: { originalMaxAge: 120_000, httpOnly: true, path: '/' } })
+    // The cookie's remaining life is the key's TTL.
+    const ttl = await ttlOf(`session:${body.sid}`)
+    expect(ttl).toBeGreaterThan(110)
+    expect(ttl).toBeLessThanOrEqual(120)
+    // Another client is not logged in.
+    expect((await client(base)('GET', '/me')).body.user).toBeNull()
+  })
+
+  test('a session written by sessions.store is read by the store, and destroy removes it', async () => {
+    const { base, store } = await startApp()
+    const sid = `${P}-shared`
+    madeIds.add(sid)
+    const data = { cookie: { originalMaxAge: null, expires: null, httpOnly: true, path: '/' }, user: 'grace' }
+    expect(await sessions.store(sid, data)).toBe(true)
+    await new Promise((resolve, reject) => store.get(sid, (err, sess) => (err ? reject(err) : resolve(expect(sess).toEqual(data)))))
+    const as = client(base)
+    await as('POST', '/login/bob')
+    expect((await as('POST', '/logout')).body).toEqual({ ok: true })
+    expect((await as('GET', '/me')).body.user).toBeNull()
+    expect(await new Promise((resolve) => store.destroy(sid, resolve))).toBeNull()
+    expect(await sessions.get(sid)).toBeNull()
+  })
+
+  test('without cookie expiry the ttl option is the TTL; a function ttl decides per session', async () => {
+    const fixed = await startApp({ ttl: 90 })
+    const as = client(fixed.base)
+    const { body } = await as('POST', '/login/carol')
+    const ttl = await ttlOf(`session:${body.sid}`)
+    expect(ttl).toBeGreaterThan(80)
+    expect(ttl).toBeLessThanOrEqual(90)
+
+    const byUser = new SessionStore({ ttl: (sess) => (sess.user === 'admin' ? 30 : 300) })
+    const sid = `${P}-fn`
+    madeIds.add(sid)
+    await byUser.set(sid, { cookie: {}, user: 'admin' })
+    expect(await ttlOf(`session:${sid}`)).toBeLessThanOrEqual(30)
+  })
+
+  test('touch resets the expiry of an unmodified session (rolling cookie)', async () => {
+    const { base } = await startApp({}, { cookie: { maxAge: 100_000 }, rolling: true })
+    const as = client(base)
+    const { body } = await as('POST', '/login/dan')
+    const key = `session:${body.sid}`
+    await redis.expire(key, 5)
+    expect(await ttlOf(key)).toBeLessThanOrEqual(5)
+    expect((await as('GET', '/me')).body.user).toBe('dan')
+    expect(await ttlOf(key)).toBeGreaterThan(90)
+  })
+
+  test('a session whose TTL is 0 or less is destroyed by set and by touch', async () => {
+    const store = new SessionStore()
+    const sid = `${P}-expired`
+    madeIds.add(sid)
+    await store.set(sid, { cookie: { expires: new Date(Date.now() + 60_000).toISOString() }, n: 1 })
+    expect(await sessions.get(sid)).toMatchObject({ n: 1 })
+    await store.touch(sid, { cookie: { expires: new Date(Date.now() - 1000).toISOString() } })
+    expect(await sessions.get(sid)).toBeNull()
+    await store.set(sid, { cookie: {}, n: 2 })
+    expect(await sessions.get(sid)).toMatchObject({ n: 2 })
+    await store.set(sid, { cookie: { expires: new Date(Date.now() - 1).toISOString() }, n: 3 })
+    expect(await sessions.get(sid)).toBeNull()
+  })
+
+  test('all, length, ids and clear see exactly the sessions under the prefix (glob characters escaped)', async () => {
+    const prefix = `${P}:list*[x]?:`
+    const store = new SessionStore({ prefix })
+    const neighbour = new SessionStore({ prefix: `${P}:list-other:` })
+    await neighbour.set('n1', { cookie: {}, who: 'neighbour' })
+    const ids = Array.from({ length: 25 }, (_, i) => `s${i}`)
+    await Promise.all(ids.map((id, i) => store.set(id, { cookie: {}, i })))
+    const counted = await new Promise((resolve, reject) => store.length((err, n) => (err ? reject(err) : resolve(n))))
+    expect(counted).toBe(25)
+    expect((await store.ids()).sort()).toEqual([...ids].sort())
+    const all = await store.all()
+    expect(all).toHaveLength(25)
+    expect(all.find((s) => s.id === 's7')).toEqual({ cookie: {}, i: 7, id: 's7' })
+    await new Promise((resolve) => store.clear(resolve))
+    expect(await store.length()).toBe(0)
+    expect(await store.all()).toEqual([])
+    expect(await neighbour.ids()).toEqual(['n1'])
+    await neighbour.clear()
+  })
+
+  test('bad input: the callback gets a TypeError, the promise its fallback, nothing is written', async () => {
+    const logs = captureLogs(require('../..'))
+    try {
+      const store = new SessionStore()
+      const err = await new Promise((resolve) => store.get('', (e) => resolve(e)))
+      expect(err).toBeInstanceOf(TypeError)
+      expect(err.code).toBe('ERR_INVALID_ARGUMENT')
+      const circular = { cookie: {} }
+      circular.self = circular
+      expect(await store.set(`${P}-circular`, circular)).toBeUndefined()
+      expect(await sessions.get(`${P}-circular`)).toBeNull()
+      expect(logs.errors.some((line) => line.includes('SessionStore.set failed (ERR_INVALID_ARGUMENT)'))).toBe(true)
+      configure({ strict: true })
+      await expect(store.get(42n)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' })
+    } finally {
+      logs.restore()
+    }
+  })
+
+  test('bad options throw at construction', () => {
+    expect(() => new SessionStore({ prefix: '' })).toThrow(TypeError)
+    expect(() => new SessionStore({ ttl: 0 })).toThrow(TypeError)
+    expect(() => new SessionStore({ ttl: '1h' })).toThrow(TypeError)
+    expect(() => new SessionStore(null)).toThrow(TypeError)
+  })
+})

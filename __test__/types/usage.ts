@@ -1,0 +1,148 @@
+// Every export of the package used as the README shows it; compiled, never run. A wrong type in
+// index.d.ts breaks this file, and each `@ts-expect-error` line must stay an error.
+import {
+  redis,
+  cache,
+  sessions,
+  users,
+  creators,
+  streams,
+  rateLimiter,
+  otp,
+  tokens,
+  testConnection,
+  CACHE_PREFIXES,
+  TTL,
+  health,
+  configure,
+  DigisRedisError,
+  SessionStore,
+  RateLimitStore,
+  type ConfigureOptions,
+  type Environment,
+  type Health,
+  type RateLimitResult,
+  type CreatorStatus,
+  type Balance,
+  type ClientRateLimitInfo,
+  type SessionData,
+} from 'digis-redis'
+import { rateLimit } from 'express-rate-limit'
+import expressSession from 'express-session'
+
+interface Profile {
+  id: number
+  name: string
+}
+
+export async function usage(): Promise<void> {
+  const stored: boolean = await cache.set('k', { a: 1 }, TTL.SHORT)
+  const noExpiry: boolean = await cache.set('k', 'v', 0)
+  const profile: Profile | null = await cache.get<Profile>('k')
+  const gone: boolean = await cache.del(42)
+  const there: boolean = await cache.exists('k')
+  const expiring: boolean = await cache.expire('k', 60)
+  const count: number | null = await cache.incr('visits')
+  const many: Array<Profile | null> = await cache.mget<Profile>(['a', 'b'])
+  const deleted: number = await cache.delPattern('temp:*')
+
+  await sessions.store('sid', { userId: 1 })
+  const session: { userId: number } | null = await sessions.get<{ userId: number }>('sid')
+  await sessions.refresh('sid', TTL.DAY)
+  await sessions.destroy('sid')
+
+  await users.cache(7, { name: 'Ada' }, TTL.LONG)
+  const user: Profile | null = await users.get<Profile>(7)
+  await users.invalidate(7)
+
+  await creators.cache('c1', { name: 'C' })
+  await creators.cacheList([{ id: 'c1' }])
+  const list: Profile[] | null = await creators.getList<Profile[]>()
+  await creators.invalidate('c1')
+  await creators.setStatus('c1', 'busy', 120)
+  const status: CreatorStatus = await creators.getStatus('c1')
+  const online: Array<{ creatorId: string; status: 'online' | 'busy' | 'away' }> = await creators.getOnline()
+
+  await streams.setActive('s1', { title: 'Live' })
+  const live: Array<{ title: string } & { viewers: number }> = await streams.getAllActive<{ title: string }>()
+  await streams.viewerJoined('s1', 'v1')
+  const viewers: number = await streams.viewerCount('s1')
+  await streams.viewerLeft('s1', 'v1')
+  const reindexed: number = await streams.reindex()
+  await streams.removeActive('s1')
+
+  const limit: RateLimitResult = await rateLimiter.check('ip:1', 10, 60, { algorithm: 'sliding-window', cost: 2, failClosed: true })
+  const retryAfter: number = limit.retryAfter
+  await rateLimiter.reset('ip:1')
+  const middleware = rateLimiter.middleware({ limit: 5, window: 60, key: (req: { ip: string }) => req.ip })
+
+  await otp.store('a@example.com', 123456)
+  const verified: boolean = await otp.verify('a@example.com', '123456')
+  const code: string | null = await otp.generate('a@example.com', { digits: 8, ttl: TTL.SHORT })
+  const storedCode: string | null = await otp.get('a@example.com')
+
+  await tokens.cacheBalance(7, 10n ** 20n)
+  const balance: Balance | null = await tokens.getBalance(7)
+  await tokens.invalidate(7)
+
+  const connected: boolean = await testConnection()
+  const h: Health = await health()
+  const latency: number | null = h.latencyMs
+  const prefix: 'session:' = CACHE_PREFIXES.SESSION
+  const day: 86400 = TTL.DAY
+
+  const raw: unknown = await redis.set('k', { a: 1 }, { ex: 60, nx: true })
+  const results = await redis.pipeline().incr('n').expire('n', 60).exec<[number, number]>()
+  const described: string = redis.toString()
+
+  const options: ConfigureOptions = { strict: false, timeoutMs: 500, breakerThreshold: 3, logger: console }
+  const settings: { strict: boolean } = configure(options)
+  configure({ logger: null })
+  const env: Environment = { REDIS_URL: 'redis://localhost:6379', DIGIS_REDIS_TIMEOUT_MS: '500' }
+
+  try {
+    configure({ strict: true })
+    await cache.get('k')
+  } catch (err) {
+    if (err instanceof DigisRedisError) {
+      const codeName: 'ERR_TIMEOUT' | string = err.code
+    }
+  }
+
+  const store = new SessionStore({ prefix: 'session:', ttl: (s: SessionData) => (s.cookie?.maxAge ? 60 : TTL.DAY) })
+  // The store satisfies express-session's own Store type (@types/express-session).
+  expressSession({ store, secret: 's', resave: false, saveUninitialized: false })
+  new SessionStore({ session: expressSession })
+  store.on('disconnect', () => undefined)
+  store.get('sid', (err, value) => {
+    const data: SessionData | null | undefined = value
+  })
+  const all: Array<SessionData & { id: string }> = await store.all()
+  const sessionCount: number = await store.length()
+  await store.set('sid', { cookie: { expires: new Date() }, user: 'ada' })
+  await store.touch('sid', { cookie: { maxAge: 1000 } })
+  await store.clear()
+
+  const limiterStore = new RateLimitStore({ prefix: 'rl:login:', failClosed: true })
+  // The store satisfies express-rate-limit's own Store type.
+  rateLimit({ windowMs: 60_000, limit: 5, store: limiterStore })
+  const info: ClientRateLimitInfo | undefined = await limiterStore.get('1.2.3.4')
+  const hit: ClientRateLimitInfo = await limiterStore.increment('1.2.3.4')
+  const resetAt: Date | undefined = hit.resetTime
+
+  // Misuse the types must refuse:
+  // @ts-expect-error cache.set needs a value
+  await cache.set('k')
+  // @ts-expect-error TTL is read-only
+  TTL.DAY = 1
+  // @ts-expect-error not an algorithm
+  await rateLimiter.check('ip', 10, 60, { algorithm: 'leaky-bucket' })
+  // @ts-expect-error not a status
+  await creators.setStatus('c1', 'sleeping')
+  // @ts-expect-error prefix is a string
+  new SessionStore({ prefix: 5 })
+  // @ts-expect-error timeoutMs is a number
+  configure({ timeoutMs: '500' })
+  // @ts-expect-error no default-export probe on the CommonJS object
+  cache.default
+}

@@ -1,0 +1,73 @@
+//! Fixed-window hit counters for express-rate-limit's store interface (`RateLimitStore`):
+//! express-rate-limit counts every hit and decides itself, so the counter never refuses.
+
+use bytes::Bytes;
+
+use super::{array, Features};
+use crate::script::WINDOW_HITS;
+use crate::{Error, Reply, Result};
+
+/// One counter after a change: its hits in the current window and the time left in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowHits {
+    pub hits: i64,
+    /// 0 when no window is running (nothing counted).
+    pub reset_ms: u64,
+}
+
+impl Features {
+    /// Adds `change` (1 a hit, -1 a hit taken back, 0 a read) to the counter at `key`, starting
+    /// a `window_ms` window on the first hit: one atomic script call, one round trip.
+    pub async fn window_hits(&self, key: &str, window_ms: u64, change: i64) -> Result<WindowHits> {
+        let reply = self
+            .backend
+            .eval(
+                &WINDOW_HITS,
+                vec![Bytes::from(key.to_owned())],
+                vec![
+                    Bytes::from(window_ms.to_string()),
+                    Bytes::from(change.to_string()),
+                ],
+            )
+            .await?;
+        let parts = array(WINDOW_HITS.name, reply)?;
+        let numbers: Vec<i64> = parts.iter().filter_map(Reply::as_int).collect();
+        let [hits, reset_ms] = numbers[..] else {
+            return Err(Error::protocol(format!(
+                "{} answered {parts:?}",
+                WINDOW_HITS.name
+            )));
+        };
+        Ok(WindowHits {
+            hits,
+            reset_ms: reset_ms.max(0) as u64,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::embedded::EmbeddedBackend;
+
+    #[tokio::test]
+    async fn counts_hits_and_takes_them_back_on_the_embedded_store() {
+        let f = Features::new(Arc::new(EmbeddedBackend::new()));
+        let first = f.window_hits("rl:a", 60_000, 1).await.unwrap();
+        assert_eq!(first.hits, 1);
+        assert!(first.reset_ms > 59_000 && first.reset_ms <= 60_000);
+        assert_eq!(f.window_hits("rl:a", 60_000, 1).await.unwrap().hits, 2);
+        assert_eq!(f.window_hits("rl:a", 60_000, -1).await.unwrap().hits, 1);
+        assert_eq!(f.window_hits("rl:a", 60_000, 0).await.unwrap().hits, 1);
+        let none = f.window_hits("rl:b", 60_000, 0).await.unwrap();
+        assert_eq!(
+            none,
+            WindowHits {
+                hits: 0,
+                reset_ms: 0
+            }
+        );
+    }
+}

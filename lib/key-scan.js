@@ -1,0 +1,23 @@
+'use strict'
+
+/** Keys per SCAN step: large enough for few round trips, small enough not to hold a server. */
+const SCAN_COUNT = 1000
+
+/** `text` as a glob that matches only itself (Redis MATCH syntax). */
+function globEscape(text) {
+  return text.replace(/[\\*?[\]]/g, '\\$&')
+}
+
+/** Every key matching `pattern`, by incremental SCAN (never KEYS), each once. */
+async function listKeys(native, pattern) {
+  const keys = new Set()
+  let cursor = '0'
+  do {
+    const [next, batch] = JSON.parse(await native.command(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(SCAN_COUNT)]))
+    for (const key of batch) keys.add(key)
+    cursor = next
+  } while (cursor !== '0')
+  return [...keys]
+}
+
+module.exports = { globEscape, listKeys }
