@@ -7,16 +7,21 @@ require('dotenv').config({ quiet: true })
 const binding = require('./binding')
 const { selectBackend, backendOptionsFromEnv, EMBEDDED_WARNING } = require('./lib/environment')
 const { createFeatures } = require('./lib/features')
-const { RawClient } = require('./lib/raw-client')
+const { RawClient, useNative } = require('./lib/raw-client')
 const { configure, settings } = require('./lib/settings')
 const { DigisRedisError } = require('./lib/errors')
 const { watchCircuit } = require('./lib/circuit-log')
 
+// Deadline and breaker options so far (environment, then configure()), for a backend made later.
+const backendOptions = backendOptionsFromEnv()
+
 function createNative(selection) {
-  const options = backendOptionsFromEnv()
+  const options = backendOptions
   switch (selection.kind) {
     case 'upstash':
       return binding.NativeClient.upstash(selection.url, selection.token, options)
+    case 'cluster':
+      return binding.NativeClient.cluster(selection.urls, options)
     case 'redis':
       return binding.NativeClient.redis(selection.url, options)
     default:
@@ -25,13 +30,36 @@ function createNative(selection) {
   }
 }
 
-const native = createNative(selectBackend())
-settings.applyBackendOptions = (options) => native.setOptions(options)
+let native = createNative(selectBackend())
+settings.applyBackendOptions = (options) => {
+  Object.assign(backendOptions, options)
+  native.setOptions(options)
+}
 if (native.backend !== 'embedded') settings.afterCall = watchCircuit(native)
 
 const TTL = Object.freeze(JSON.parse(binding.ttlJson()))
 const CACHE_PREFIXES = Object.freeze(JSON.parse(binding.cachePrefixesJson()))
-const features = createFeatures(native, binding, TTL)
+let features = createFeatures(native, binding, TTL)
+const NAMESPACES = ['cache', 'sessions', 'users', 'creators', 'streams', 'rateLimiter', 'otp', 'tokens']
+
+/**
+ * configure({ cluster }): every later call goes to the cluster. The exported namespace objects
+ * and the raw client are updated in place, so references to them (`const { cache } = require(…)`)
+ * follow; a function taken out of a namespace earlier, or a rate-limit middleware made earlier,
+ * keeps the previous backend, so configure the cluster at start-up.
+ */
+settings.useCluster = (urls) => {
+  native = createNative({ kind: 'cluster', urls })
+  settings.afterCall = watchCircuit(native)
+  features = createFeatures(native, binding, TTL)
+  for (const name of NAMESPACES) Object.assign(module.exports[name], features[name])
+  useNative(module.exports.redis, native)
+}
+
+/** PING; `true` when the backend answers. Fallback `false`. */
+function testConnection() {
+  return features.testConnection()
+}
 
 /** `{ backend, ok, latencyMs, circuit, lastError }`; never rejects. */
 async function health() {
@@ -42,6 +70,7 @@ async function health() {
 module.exports = {
   redis: new RawClient(native),
   ...features,
+  testConnection,
   CACHE_PREFIXES,
   TTL,
   health,

@@ -1,7 +1,7 @@
 'use strict'
 
 const { invalidArgument } = require('./errors')
-const { toBackendOptions } = require('./environment')
+const { toBackendOptions, clusterUrls } = require('./environment')
 
 /** Process-wide settings changed by `configure()`. */
 const settings = {
@@ -15,6 +15,8 @@ const settings = {
   applyBackendOptions: () => {},
   /** Set by index.js: called after every public call (circuit state changes are logged). */
   afterCall: () => {},
+  /** Set by index.js: moves every later call to a Redis Cluster with these seed URLs. */
+  useCluster: () => {},
 }
 
 function configure(options = {}) {
@@ -41,7 +43,10 @@ function configure(options = {}) {
     if (!Number.isInteger(n) || n < 1 || n > 86400) throw invalidArgument(`configure({ ${name} }) takes an integer from 1 to 86400`)
     settings[name] = n
   }
+  // Checked before anything changes, so a bad call changes nothing.
+  const cluster = 'cluster' in options ? clusterUrls(options.cluster, 'configure({ cluster })') : null
   const backendOptions = toBackendOptions(options)
+  if (cluster) settings.useCluster(cluster)
   if (Object.keys(backendOptions).length > 0) settings.applyBackendOptions(backendOptions)
   return { strict: settings.strict, otpMaxAttempts: settings.otpMaxAttempts, viewerPresenceSeconds: settings.viewerPresenceSeconds }
 }

@@ -10,6 +10,7 @@ pub mod features;
 pub mod keys;
 pub mod options;
 pub mod redact;
+pub mod redis_cluster;
 pub mod redis_protocol;
 pub mod reply;
 pub mod reply_json;
