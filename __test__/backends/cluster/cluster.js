@@ -155,4 +155,4 @@ async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 2000 } 
   }
 }
 
-module.exports = { startCluster, clusterToolsAvailable }
+module.exports = { startCluster, clusterToolsAvailable, cli }
