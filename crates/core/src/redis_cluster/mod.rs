@@ -47,7 +47,7 @@ const MIN_RETRY_WAIT_MS: u64 = 10;
 const MAX_RETRY_WAIT_MS: u64 = 200;
 
 pub struct ClusterBackend {
-    client: ClusterClient,
+    urls: Vec<String>,
     connection: LazyConnection<ClusterConnection>,
     /// Which master serves which slot, to send a pipeline as one request per master; fetched
     /// on first need and again after a split call failed.
@@ -82,22 +82,19 @@ impl ClusterBackend {
         }
         let secrets = Secrets::merge(secrets);
         let display_urls = shown.join(",");
-        let client = ClusterClientBuilder::new(urls.iter().map(String::as_str))
-            .connection_timeout(timeouts.connect())
-            .min_retry_wait(MIN_RETRY_WAIT_MS)
-            .max_retry_wait(MAX_RETRY_WAIT_MS)
-            .build()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!(
-                        "invalid REDIS_CLUSTER_URLS {display_urls}: {}",
-                        secrets.redact(&e.to_string())
-                    ),
-                )
-            })?;
+        // Built once here to report bad URLs at once, and again per connection so that the
+        // connect timeout follows configure().
+        client(urls, &timeouts).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "invalid REDIS_CLUSTER_URLS {display_urls}: {}",
+                    secrets.redact(&e.to_string())
+                ),
+            )
+        })?;
         Ok(ClusterBackend {
-            client,
+            urls: urls.to_vec(),
             connection: LazyConnection::new(),
             owners: Mutex::new(None),
             timeouts,
@@ -112,7 +109,8 @@ impl ClusterBackend {
     }
 
     async fn connect(&self) -> Result<ClusterConnection> {
-        self.client
+        let client = client(&self.urls, &self.timeouts).map_err(|e| redacted(&e, &self.secrets))?;
+        client
             .get_async_connection()
             .await
             .map_err(|e| redacted(&e, &self.secrets))
@@ -288,6 +286,14 @@ impl ClusterBackend {
         }
         self.grouped(conn, &cmds).await
     }
+}
+
+fn client(urls: &[String], timeouts: &Timeouts) -> redis::RedisResult<ClusterClient> {
+    ClusterClientBuilder::new(urls.iter().map(String::as_str))
+        .connection_timeout(timeouts.connect())
+        .min_retry_wait(MIN_RETRY_WAIT_MS)
+        .max_retry_wait(MAX_RETRY_WAIT_MS)
+        .build()
 }
 
 /// Whether a split call met a failure that may mean the slots moved: then the grouping by
