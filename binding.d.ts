@@ -40,6 +40,11 @@ export declare class NativeClient {
    */
   static redis(url: string, options: BackendOptions): NativeClient
   /**
+   * A client on a Redis Cluster, from its seed nodes' URLs (`redis://`, `rediss://`). Never
+   * throws: bad URLs make every call fail with the reason.
+   */
+  static cluster(urls: Array<string>, options: BackendOptions): NativeClient
+  /**
    * A client on the Upstash REST API. Never throws: a bad URL or token makes every call fail
    * with the reason.
    */
@@ -50,7 +55,7 @@ export declare class NativeClient {
   takeCircuitEvents(): Array<string>
   /** Never rejects: a PING through the breaker, timed. */
   health(): Promise<Health>
-  /** `embedded`, `redis` or `upstash`. */
+  /** `embedded`, `redis`, `redis-cluster` or `upstash`. */
   get backend(): string
   /** The backend and its address, secrets masked. */
   get description(): string

@@ -473,7 +473,7 @@ export interface Analytics {
 export declare const analytics: Analytics
 
 export interface Health {
-  backend: 'embedded' | 'redis' | 'upstash'
+  backend: 'embedded' | 'redis' | 'redis-cluster' | 'upstash'
   ok: boolean
   /** Round trip of a PING in ms; null when it failed. */
   latencyMs: number | null
@@ -551,6 +551,13 @@ export interface ConfigureOptions {
   breakerThreshold?: number
   /** How long an open circuit fails fast before one probe (ms). Default 1000; env DIGIS_REDIS_BREAKER_COOLDOWN_MS. */
   breakerCooldownMs?: number
+  /**
+   * Moves every later call to a Redis Cluster with these seed nodes (`redis://` / `rediss://`
+   * URLs, or one comma-separated string), like `REDIS_CLUSTER_URLS`. Meant for start-up: the
+   * exported namespaces and `redis` follow, but functions taken out of a namespace and
+   * middleware made before keep the previous backend.
+   */
+  cluster?: string[] | string
   /** Wrong guesses that destroy a one-time code. Default 5. */
   otpMaxAttempts?: number
   /** Seconds a viewer counts as present after their last viewerJoined(). Default 60. */

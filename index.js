@@ -7,7 +7,7 @@ require('dotenv').config({ quiet: true })
 const binding = require('./binding')
 const { selectBackend, backendOptionsFromEnv, EMBEDDED_WARNING } = require('./lib/environment')
 const { createFeatures } = require('./lib/features')
-const { RawClient } = require('./lib/raw-client')
+const { RawClient, useNative } = require('./lib/raw-client')
 const { configure, settings } = require('./lib/settings')
 const { DigisRedisError } = require('./lib/errors')
 const { watchCircuit } = require('./lib/circuit-log')
@@ -17,11 +17,16 @@ const { createCreatorWarming } = require('./lib/creator-warming')
 const { createSessionStoreClass } = require('./lib/session-store')
 const { createRateLimitStoreClass } = require('./lib/rate-limit-store')
 
+// Deadline and breaker options so far (environment, then configure()), for a backend made later.
+const backendOptions = backendOptionsFromEnv()
+
 function createNative(selection) {
-  const options = backendOptionsFromEnv()
+  const options = backendOptions
   switch (selection.kind) {
     case 'upstash':
       return binding.NativeClient.upstash(selection.url, selection.token, options)
+    case 'cluster':
+      return binding.NativeClient.cluster(selection.urls, options)
     case 'redis':
       return binding.NativeClient.redis(selection.url, options)
     default:
@@ -30,16 +35,73 @@ function createNative(selection) {
   }
 }
 
-const native = createNative(selectBackend())
-settings.applyBackendOptions = (options) => native.setOptions(options)
+let native = createNative(selectBackend())
+settings.applyBackendOptions = (options) => {
+  Object.assign(backendOptions, options)
+  native.setOptions(options)
+}
 if (native.backend !== 'embedded') settings.afterCall = watchCircuit(native)
 
 const TTL = Object.freeze(JSON.parse(binding.ttlJson()))
 const CACHE_PREFIXES = Object.freeze(JSON.parse(binding.cachePrefixesJson()))
-const features = createFeatures(native, binding, TTL)
-const analytics = createAnalytics(native)
-const { cacheResponse, invalidateTag } = createResponseCache(native, binding, TTL)
-const warming = createCreatorWarming(native, binding, TTL, CACHE_PREFIXES.CREATOR)
+let features = createFeatures(native, binding, TTL)
+const NAMESPACES = ['cache', 'sessions', 'users', 'creators', 'streams', 'rateLimiter', 'otp', 'tokens', 'locks', 'idempotency']
+
+/**
+ * The native client of the moment, for the parts that are not on a hot path (analytics, the
+ * response cache, creator warming, the express adapters): they follow configure({ cluster }).
+ */
+const currentNative = new Proxy(
+  {},
+  {
+    get(_, name) {
+      const value = native[name]
+      return typeof value === 'function' ? value.bind(native) : value
+    },
+  },
+)
+const analytics = createAnalytics(currentNative)
+const { cacheResponse, invalidateTag } = createResponseCache(currentNative, binding, TTL)
+const warming = createCreatorWarming(currentNative, binding, TTL, CACHE_PREFIXES.CREATOR)
+
+/** The namespaces as exported: the features plus what the next-step modules add to them. */
+function namespaces() {
+  return {
+    ...features,
+    cache: { ...features.cache, invalidateTag },
+    creators: {
+      ...features.creators,
+      // Counting a read is a Map increment here; the counts reach the backend later, in batches.
+      get: (creatorId) => {
+        warming.countRead(creatorId)
+        return features.creators.get(creatorId)
+      },
+      popular: warming.popular,
+      warm: warming.warm,
+      startWarming: warming.startWarming,
+    },
+  }
+}
+
+/**
+ * configure({ cluster }): every later call goes to the cluster. The exported namespace objects
+ * and the raw client are updated in place, so references to them (`const { cache } = require(…)`)
+ * follow; a function taken out of a namespace earlier, or a rate-limit middleware made earlier,
+ * keeps the previous backend, so configure the cluster at start-up.
+ */
+settings.useCluster = (urls) => {
+  native = createNative({ kind: 'cluster', urls })
+  settings.afterCall = watchCircuit(native)
+  features = createFeatures(native, binding, TTL)
+  const fresh = namespaces()
+  for (const name of NAMESPACES) Object.assign(module.exports[name], fresh[name])
+  useNative(module.exports.redis, native)
+}
+
+/** PING; `true` when the backend answers. Fallback `false`. */
+function testConnection() {
+  return features.testConnection()
+}
 
 /** `{ backend, ok, latencyMs, circuit, lastError }`; never rejects. */
 async function health() {
@@ -49,19 +111,8 @@ async function health() {
 
 module.exports = {
   redis: new RawClient(native),
-  ...features,
-  cache: { ...features.cache, invalidateTag },
-  creators: {
-    ...features.creators,
-    // Counting a read is a Map increment here; the counts reach the backend later, in batches.
-    get: (creatorId) => {
-      warming.countRead(creatorId)
-      return features.creators.get(creatorId)
-    },
-    popular: warming.popular,
-    warm: warming.warm,
-    startWarming: warming.startWarming,
-  },
+  ...namespaces(),
+  testConnection,
   CACHE_PREFIXES,
   TTL,
   health,
@@ -71,6 +122,6 @@ module.exports = {
   cacheResponse,
   analytics,
   // Adapters for express-session and express-rate-limit.
-  SessionStore: createSessionStoreClass({ native, Namespace: binding.Namespace, TTL }),
-  RateLimitStore: createRateLimitStoreClass({ native, Namespace: binding.Namespace }),
+  SessionStore: createSessionStoreClass({ native: currentNative, Namespace: binding.Namespace, TTL }),
+  RateLimitStore: createRateLimitStoreClass({ native: currentNative, Namespace: binding.Namespace }),
 }

@@ -20,6 +20,16 @@ describe('selectBackend', () => {
     expect(selectBackend({ UPSTASH_REDIS_REST_URL: 'https://u', KV_REST_API_TOKEN: 'kt' })).toEqual({ kind: 'upstash', url: 'https://u', token: 'kt' })
   })
 
+  test('REDIS_CLUSTER_URLS comes after Upstash and before REDIS_URL', () => {
+    const cluster = ' redis://a:7000, rediss://u:p@b:7001 ,'
+    expect(selectBackend({ REDIS_CLUSTER_URLS: cluster, REDIS_URL: 'redis://r' })).toEqual({
+      kind: 'cluster',
+      urls: ['redis://a:7000', 'rediss://u:p@b:7001'],
+    })
+    expect(selectBackend({ UPSTASH_REDIS_REST_URL: 'https://u', UPSTASH_REDIS_REST_TOKEN: 't', REDIS_CLUSTER_URLS: cluster }).kind).toBe('upstash')
+    expect(selectBackend({ REDIS_CLUSTER_URLS: ' ', REDIS_URL: 'redis://r' })).toEqual({ kind: 'redis', url: 'redis://r' })
+  })
+
   test('nothing set selects the embedded store', () => {
     expect(selectBackend({})).toEqual({ kind: 'embedded' })
   })
@@ -47,10 +57,37 @@ describe('timeouts from the environment', () => {
 describe('the raw client names its backend without secrets', () => {
   test.each([
     ['redis', { REDIS_URL: 'redis://app:hunter2-secret@127.0.0.1:6399/4' }, /redis redis:\/\/app:\*\*\*@127\.0\.0\.1:6399\/4/],
+    [
+      'redis-cluster',
+      { REDIS_CLUSTER_URLS: 'redis://app:hunter2-secret@127.0.0.1:7399,redis://app:hunter2-secret@127.0.0.1:7400' },
+      /redis-cluster redis:\/\/app:\*\*\*@127\.0\.0\.1:7399,redis:\/\/app:\*\*\*@127\.0\.0\.1:7400/,
+    ],
     ['upstash', { UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:8099', UPSTASH_REDIS_REST_TOKEN: 'hunter2-secret' }, /upstash http:\/\/127\.0\.0\.1:8099\/? \(token \*\*\*\)/],
   ])('%s', async (_, env, expected) => {
     const { stdout } = await runNode(`console.log(String(require(${JSON.stringify(ROOT)}).redis))`, { env })
     expect(stdout).toMatch(expected)
+    expect(stdout).not.toContain('hunter2-secret')
+  })
+})
+
+describe('a cluster that cannot be used never throws', () => {
+  test('bad seed URLs: every call answers its fallback with the reason, secrets masked', async () => {
+    const script = `
+      const r = require(${JSON.stringify(ROOT)})
+      const logged = []
+      r.configure({ logger: { error: (m) => logged.push(m) } })
+      ;(async () => {
+        console.log(JSON.stringify([await r.cache.get('k'), await r.testConnection(), (await r.health()).backend]))
+        try { r.configure({ cluster: [] }) } catch (err) { console.log(err.name) }
+        console.log(logged.join('\\n'))
+      })()
+    `
+    const { stdout, code } = await runNode(script, { env: { REDIS_CLUSTER_URLS: 'http://app:hunter2-secret@127.0.0.1:1' } })
+    expect(code).toBe(0)
+    const [first, second, ...logs] = stdout.trim().split('\n')
+    expect(JSON.parse(first)).toEqual([null, false, 'redis-cluster'])
+    expect(second).toBe('TypeError')
+    expect(logs.join('\n')).toMatch(/REDIS_CLUSTER_URLS must start with redis:\/\/ or rediss:\/\//)
     expect(stdout).not.toContain('hunter2-secret')
   })
 })

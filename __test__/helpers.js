@@ -6,7 +6,7 @@ const { spawn } = require('node:child_process')
 const path = require('node:path')
 
 const ROOT = path.resolve(__dirname, '..')
-const BACKEND_VARIABLES = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'KV_REST_API_URL', 'KV_REST_API_TOKEN', 'REDIS_URL']
+const BACKEND_VARIABLES = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'KV_REST_API_URL', 'KV_REST_API_TOKEN', 'REDIS_CLUSTER_URLS', 'REDIS_URL']
 
 /**
  * Runs `script` in a fresh Node process whose backend comes only from `env` (the inherited

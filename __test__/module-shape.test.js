@@ -153,7 +153,7 @@ describe('module shape (the contract)', () => {
   test('health() reports the backend, a latency and a closed circuit', async () => {
     const health = await mod.health()
     expect(health).toEqual({
-      backend: expect.stringMatching(/^(embedded|redis|upstash)$/),
+      backend: expect.stringMatching(/^(embedded|redis|redis-cluster|upstash)$/),
       ok: true,
       latencyMs: expect.any(Number),
       circuit: 'closed',

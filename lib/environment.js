@@ -5,14 +5,33 @@ const { invalidArgument } = require('./errors')
 /**
  * The backend the environment selects, read once at require time like the original:
  * Upstash REST when both its URL and token are set (KV_REST_API_* as fallbacks, as
- * @upstash/redis does), else the Redis protocol for REDIS_URL, else the embedded store.
+ * @upstash/redis does), else Redis Cluster for REDIS_CLUSTER_URLS, else the Redis protocol for
+ * REDIS_URL, else the embedded store.
  */
 function selectBackend(env = process.env) {
   const url = env.UPSTASH_REDIS_REST_URL || env.KV_REST_API_URL
   const token = env.UPSTASH_REDIS_REST_TOKEN || env.KV_REST_API_TOKEN
   if (url && token) return { kind: 'upstash', url, token }
+  if (env.REDIS_CLUSTER_URLS && env.REDIS_CLUSTER_URLS.trim()) {
+    return { kind: 'cluster', urls: clusterUrls(env.REDIS_CLUSTER_URLS, 'REDIS_CLUSTER_URLS') }
+  }
   if (env.REDIS_URL) return { kind: 'redis', url: env.REDIS_URL }
   return { kind: 'embedded' }
+}
+
+/**
+ * Seed node URLs of a cluster: a comma-separated string or an array of strings. Throws a
+ * TypeError naming `source` when there is none or one is not a string; the URLs themselves are
+ * checked by the binding, which masks their passwords.
+ */
+function clusterUrls(value, source = 'cluster') {
+  const list = typeof value === 'string' ? value.split(',') : value
+  if (!Array.isArray(list) || list.some((url) => typeof url !== 'string')) {
+    throw invalidArgument(`${source} takes seed node URLs: an array of strings or a comma-separated string`)
+  }
+  const urls = list.map((url) => url.trim()).filter((url) => url !== '')
+  if (urls.length === 0) throw invalidArgument(`${source} names no seed node`)
+  return urls
 }
 
 /**
@@ -60,8 +79,8 @@ function backendOptionsFromEnv(env = process.env, report = console.error) {
 }
 
 const EMBEDDED_WARNING =
-  '[digis-redis] No UPSTASH_REDIS_REST_URL/UPSTASH_REDIS_REST_TOKEN or REDIS_URL is set: using the ' +
+  '[digis-redis] No UPSTASH_REDIS_REST_URL/UPSTASH_REDIS_REST_TOKEN, REDIS_CLUSTER_URLS or REDIS_URL is set: using the ' +
   'embedded in-process store. Data lives in this process only: other processes do not see it and it ' +
   'is lost when the process exits.'
 
-module.exports = { selectBackend, toBackendOptions, backendOptionsFromEnv, BACKEND_OPTIONS, EMBEDDED_WARNING }
+module.exports = { selectBackend, clusterUrls, toBackendOptions, backendOptionsFromEnv, BACKEND_OPTIONS, EMBEDDED_WARNING }

@@ -299,4 +299,9 @@ for (const method of Object.keys(commands)) {
   })
 }
 
-module.exports = { RawClient, Pipeline, parseResponse, serializeArg }
+/** Points `client` (and the pipelines it makes from now on) at another native client. */
+function useNative(client, native) {
+  client[kNative] = native
+}
+
+module.exports = { RawClient, Pipeline, parseResponse, serializeArg, useNative }

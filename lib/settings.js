@@ -1,7 +1,7 @@
 'use strict'
 
 const { invalidArgument } = require('./errors')
-const { toBackendOptions } = require('./environment')
+const { toBackendOptions, clusterUrls } = require('./environment')
 
 /** Process-wide settings changed by `configure()`. */
 const settings = {
@@ -17,12 +17,16 @@ const settings = {
   applyBackendOptions: () => {},
   /** Set by index.js: called after every public call (circuit state changes are logged). */
   afterCall: () => {},
+  /** Set by index.js: moves every later call to a Redis Cluster with these seed URLs. */
+  useCluster: () => {},
 }
 
 function configure(options = {}) {
   if (options === null || typeof options !== 'object') {
     throw invalidArgument('configure() takes an options object')
   }
+  // Checked before anything changes, so a bad cluster list changes nothing.
+  const cluster = 'cluster' in options ? clusterUrls(options.cluster, 'configure({ cluster })') : null
   if ('strict' in options) {
     if (typeof options.strict !== 'boolean') throw invalidArgument('configure({ strict }) takes a boolean')
     settings.strict = options.strict
@@ -52,6 +56,7 @@ function configure(options = {}) {
     settings.popularityHalfLifeSeconds = n
   }
   const backendOptions = toBackendOptions(options)
+  if (cluster) settings.useCluster(cluster)
   if (Object.keys(backendOptions).length > 0) settings.applyBackendOptions(backendOptions)
   return {
     strict: settings.strict,

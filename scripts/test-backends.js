@@ -2,9 +2,10 @@
 'use strict'
 
 // Type-checks the public types (__test__/types), then runs the jest suite once per backend:
-// embedded (every test file), then the Redis protocol and Upstash REST (through a `digis-redis
-// rest-server` started here) for the conformance suite and the backend-specific files. The
-// backend comes from the environment, as in production.
+// embedded (every test file), then the Redis protocol, Upstash REST (through a `digis-redis
+// rest-server` started here) and Redis Cluster (a private cluster started here) for the
+// conformance suite and the backend-specific files. The backend comes from the environment, as
+// in production.
 
 const { spawn, spawnSync } = require('node:child_process')
 const crypto = require('node:crypto')
@@ -13,13 +14,15 @@ const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
 
+const { startCluster, clusterToolsAvailable } = require('../__test__/backends/cluster/cluster')
+
 const ROOT = path.resolve(__dirname, '..')
 const JEST = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js')
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
 // Database 9 keeps the suite's keys away from anything else on a shared server.
 const REDIS_URL = process.env.REDIS_TEST_URL || 'redis://127.0.0.1:6379/9'
 const SHARED_FILES = ['__test__/conformance', '__test__/module-shape.test.js', '__test__/test-redis-script.test.js', '__test__/backends/servers']
-const BACKEND_VARIABLES = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'KV_REST_API_URL', 'KV_REST_API_TOKEN', 'REDIS_URL']
+const BACKEND_VARIABLES = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'KV_REST_API_URL', 'KV_REST_API_TOKEN', 'REDIS_CLUSTER_URLS', 'REDIS_URL']
 
 function redisReachable(url) {
   const { hostname, port } = new URL(url)
@@ -120,6 +123,22 @@ async function main() {
   } else {
     const reason = `no Redis answers at ${REDIS_URL} (start redis-server, or set REDIS_TEST_URL)`
     console.error(`\n${'!'.repeat(78)}\n!! SKIPPED the redis and upstash backends: ${reason}\n${'!'.repeat(78)}\n`)
+    if (process.env.CI) {
+      console.error('CI must run every backend: failing.')
+      process.exitCode = 1
+    }
+  }
+
+  // Redis Cluster: a private 3-master cluster (one replica each) on free ports, for this run only.
+  if (clusterToolsAvailable()) {
+    const cluster = await startCluster({ masters: 3, replicas: 1 })
+    try {
+      results.push(runJest('cluster', { ...baseEnv, REDIS_CLUSTER_URLS: cluster.urls.join(',') }, [...SHARED_FILES, '__test__/backends/cluster']))
+    } finally {
+      await cluster.stop()
+    }
+  } else {
+    console.error(`\n${'!'.repeat(78)}\n!! SKIPPED the redis-cluster backend: redis-server / redis-cli are not installed\n${'!'.repeat(78)}\n`)
     if (process.env.CI) {
       console.error('CI must run every backend: failing.')
       process.exitCode = 1

@@ -18,6 +18,7 @@ use digis_redis_core::{
     keys,
     options::{BreakerPolicy, Timeouts},
     packed,
+    redis_cluster::ClusterBackend,
     redis_protocol::RedisBackend,
     reply_json,
     upstash::{UpstashBackend, UpstashConfig},
@@ -400,6 +401,18 @@ impl NativeClient {
         NativeClient::server(BackendKind::Redis, made, tuning)
     }
 
+    /// A client on a Redis Cluster, from its seed nodes' URLs (`redis://`, `rediss://`). Never
+    /// throws: bad URLs make every call fail with the reason.
+    #[napi(factory)]
+    pub fn cluster(urls: Vec<String>, options: BackendOptions) -> NativeClient {
+        let tuning = Tuning::from_options(&options);
+        let made = ClusterBackend::new(&urls, tuning.timeouts.clone()).map(|b| {
+            let description = b.describe();
+            (Arc::new(b) as SharedBackend, description)
+        });
+        NativeClient::server(BackendKind::RedisCluster, made, tuning)
+    }
+
     /// A client on the Upstash REST API. Never throws: a bad URL or token makes every call fail
     /// with the reason.
     #[napi(factory)]
@@ -455,7 +468,7 @@ impl NativeClient {
         }
     }
 
-    /// `embedded`, `redis` or `upstash`.
+    /// `embedded`, `redis`, `redis-cluster` or `upstash`.
     #[napi(getter)]
     pub fn backend(&self) -> &'static str {
         self.features.backend().kind().name()

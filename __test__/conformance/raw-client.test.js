@@ -5,7 +5,7 @@ const { uniquePrefix, storedText } = require('../helpers')
 
 const P = uniquePrefix('raw')
 afterAll(async () => {
-  const keys = await redis.keys(`${P}*`)
+  const keys = await redis.keys(`*${P}*`)
   if (keys.length) await redis.del(...keys)
 })
 
@@ -135,10 +135,10 @@ describe('raw client: pipelines and transactions', () => {
 
   test('multi applies every command of every transaction', async () => {
     const rounds = 50
-    await Promise.all(
-      Array.from({ length: rounds }, () => redis.multi().incr(`${P}:t1`).incr(`${P}:t2`).exec()),
-    )
-    await expect(redis.mget(`${P}:t1`, `${P}:t2`)).resolves.toEqual([rounds, rounds])
+    // One hash tag: on a cluster a transaction's keys must share a slot.
+    const [t1, t2] = [`{${P}}:t1`, `{${P}}:t2`]
+    await Promise.all(Array.from({ length: rounds }, () => redis.multi().incr(t1).incr(t2).exec()))
+    await expect(redis.mget(t1, t2)).resolves.toEqual([rounds, rounds])
   })
 
   test('a failing command makes exec reject, unless keepErrors', async () => {

@@ -7,7 +7,7 @@ const { runNode, uniquePrefix, ROOT } = require('../../helpers')
 
 const selection = selectBackend()
 const describeServer = selection.kind === 'embedded' ? describe.skip : describe
-const BACKEND_ENV = ['REDIS_URL', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN']
+const BACKEND_ENV = ['REDIS_URL', 'REDIS_CLUSTER_URLS', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN']
 
 describeServer('rate limits across processes', () => {
   test.each(['token-bucket', 'sliding-window', 'fixed-window'])('%s: exactly 100 of 800 allowed', async (algorithm) => {

@@ -10,6 +10,7 @@ use crate::{Cmd, Reply, Result};
 pub enum BackendKind {
     Embedded,
     Redis,
+    RedisCluster,
     Upstash,
 }
 
@@ -18,6 +19,7 @@ impl BackendKind {
         match self {
             BackendKind::Embedded => "embedded",
             BackendKind::Redis => "redis",
+            BackendKind::RedisCluster => "redis-cluster",
             BackendKind::Upstash => "upstash",
         }
     }

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod options;
 pub mod packed;
 pub mod redact;
+pub mod redis_cluster;
 pub mod redis_protocol;
 pub mod reply;
 pub mod reply_json;

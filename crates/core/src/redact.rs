@@ -39,6 +39,11 @@ impl Secrets {
         Secrets(secrets.into_iter().filter(|s| s.len() >= 3).collect())
     }
 
+    /// Every secret of `all` (e.g. the passwords of several seed URLs).
+    pub fn merge(all: impl IntoIterator<Item = Secrets>) -> Secrets {
+        Secrets(all.into_iter().flat_map(|s| s.0).collect())
+    }
+
     pub fn redact(&self, text: &str) -> String {
         self.0.iter().fold(text.to_string(), |acc, secret| {
             acc.replace(secret.as_str(), MASK)

@@ -1,7 +1,9 @@
 //! Creator profile invalidation and availability status.
 //!
-//! A status key and its index entry change together in one MULTI (on Redis Cluster they sit in
-//! different slots: there writes are idempotent and readers prune entries whose status expired).
+//! A status key and its index entry change together in one MULTI. On Redis Cluster the index
+//! (`creator:index:status`, one key for every creator) sits in another slot than the status, so
+//! there the pair is not atomic (see `write_with_index`): writes are idempotent and readers
+//! prune entries whose status expired.
 
 use bytes::Bytes;
 
@@ -28,21 +30,25 @@ impl Features {
         ttl_seconds: u64,
     ) -> Result<()> {
         let key = keys::creator_status(id);
-        let cmds = match status {
-            Some(status) => vec![
-                Cmd::new("SETEX")
-                    .arg(key)
-                    .arg(ttl_seconds.max(1))
-                    .arg(status),
-                Cmd::new("SADD").arg(keys::CREATOR_STATUS_INDEX).arg(id),
-            ],
-            None => vec![
-                Cmd::new("DEL").arg(key),
-                Cmd::new("SREM").arg(keys::CREATOR_STATUS_INDEX).arg(id),
-            ],
-        };
-        all_ok(self.backend.pipeline(cmds, true).await?)?;
-        Ok(())
+        match status {
+            Some(status) => {
+                self.write_with_index(
+                    vec![Cmd::new("SETEX")
+                        .arg(key)
+                        .arg(ttl_seconds.max(1))
+                        .arg(status)],
+                    Cmd::new("SADD").arg(keys::CREATOR_STATUS_INDEX).arg(id),
+                )
+                .await
+            }
+            None => {
+                self.write_with_index(
+                    vec![Cmd::new("DEL").arg(key)],
+                    Cmd::new("SREM").arg(keys::CREATOR_STATUS_INDEX).arg(id),
+                )
+                .await
+            }
+        }
     }
 
     /// `(creator id, status)` of every creator with a live status, ordered by id.

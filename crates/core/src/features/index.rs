@@ -2,8 +2,8 @@
 //! keyspace, and prune of members whose value has gone (expired, or deleted by a process that
 //! knows nothing of the index).
 
-use super::{array, Features};
-use crate::{Cmd, Reply, Result};
+use super::{all_ok, array, Features};
+use crate::{BackendKind, Cmd, Reply, Result};
 
 impl Features {
     /// The members of the index set `index`, sorted.
@@ -16,6 +16,24 @@ impl Features {
             .collect();
         ids.sort();
         Ok(ids)
+    }
+
+    /// Applies `value` (commands on the keys of one item, all in one slot) and `index` (the
+    /// item's entry in an index set). On one server both go in one MULTI. On a cluster the index
+    /// lives in another slot, so no transaction can hold both: the value goes first (in its own
+    /// MULTI) and the index entry after. Readers prune entries whose value is gone, so an entry
+    /// is never trusted without its value; the one gap is a concurrent set and remove of the
+    /// same item, which can leave a live value unindexed until its next write or a reindex.
+    pub(super) async fn write_with_index(&self, value: Vec<Cmd>, index: Cmd) -> Result<()> {
+        if self.backend.kind() == BackendKind::RedisCluster {
+            all_ok(self.backend.pipeline(value, true).await?)?;
+            self.backend.call(index).await?;
+        } else {
+            let mut cmds = value;
+            cmds.push(index);
+            all_ok(self.backend.pipeline(cmds, true).await?)?;
+        }
+        Ok(())
     }
 
     /// Removes `gone` from `index`. Best effort: a failed prune only leaves entries that the

@@ -1,10 +1,12 @@
 //! Active streams with an index set, so listing them never walks the keyspace, and viewer
 //! presence per stream.
 //!
-//! A stream's value and its index entry change together in one MULTI. On Redis Cluster they sit
-//! in different slots, so there the pair is not atomic: writes are idempotent and readers prune
-//! index entries whose value is gone (expired, or removed by the original module, which knows
-//! nothing of the index).
+//! A stream's value and its index entry change together in one MULTI. On Redis Cluster the index
+//! (`stream:index:active`, one key for every stream) sits in another slot than the value, so
+//! there the pair is not atomic (see `write_with_index`): writes are idempotent and readers
+//! prune index entries whose value is gone (expired, or removed by the original module, which
+//! knows nothing of the index). A stream's viewers share its value's slot
+//! (`{stream:active:<id>}:viewers`), so they are removed with it atomically everywhere.
 
 use bytes::Bytes;
 
@@ -26,23 +28,21 @@ impl Features {
         ttl_seconds: Option<u64>,
     ) -> Result<()> {
         let key = Target::ActiveStream(id.to_string()).key();
-        let cmds = vec![
-            set_command(key, value, ttl_seconds),
+        self.write_with_index(
+            vec![set_command(key, value, ttl_seconds)],
             Cmd::new("SADD").arg(keys::ACTIVE_STREAM_INDEX).arg(id),
-        ];
-        all_ok(self.backend.pipeline(cmds, true).await?)?;
-        Ok(())
+        )
+        .await
     }
 
     pub async fn streams_remove_active(&self, id: &str) -> Result<()> {
-        let cmds = vec![
-            Cmd::new("DEL")
+        self.write_with_index(
+            vec![Cmd::new("DEL")
                 .arg(keys::active_stream(id))
-                .arg(keys::stream_viewers(id)),
+                .arg(keys::stream_viewers(id))],
             Cmd::new("SREM").arg(keys::ACTIVE_STREAM_INDEX).arg(id),
-        ];
-        all_ok(self.backend.pipeline(cmds, true).await?)?;
-        Ok(())
+        )
+        .await
     }
 
     /// Every live stream with its viewer count, ordered by stream id: the index, then one

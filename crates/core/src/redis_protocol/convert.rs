@@ -4,7 +4,7 @@ use bytes::Bytes;
 
 use crate::{Cmd, Error, ErrorKind, Reply, Result};
 
-pub(super) fn to_redis_cmd(cmd: &Cmd) -> redis::Cmd {
+pub(crate) fn to_redis_cmd(cmd: &Cmd) -> redis::Cmd {
     let mut out = redis::Cmd::new();
     for part in cmd.parts() {
         out.arg(part.as_ref());
@@ -29,7 +29,7 @@ fn status(text: &str) -> Reply {
 }
 
 /// RESP2 shapes; RESP3-only types (maps, doubles, booleans) are flattened the way RESP2 sends them.
-pub(super) fn from_value(value: redis::Value) -> Result<Reply> {
+pub(crate) fn from_value(value: redis::Value) -> Result<Reply> {
     use redis::Value as V;
     Ok(match value {
         V::Nil => Reply::Nil,
@@ -70,7 +70,7 @@ pub(super) fn from_value(value: redis::Value) -> Result<Reply> {
 }
 
 /// Server errors keep Redis's own text (`WRONGTYPE ...`, `NOSCRIPT ...`) so callers can match it.
-pub(super) fn from_redis_error(err: &redis::RedisError) -> Error {
+pub(crate) fn from_redis_error(err: &redis::RedisError) -> Error {
     if let Some(code) = err.code() {
         let text = match err.detail() {
             Some(detail) => format!("{code} {detail}"),

@@ -1,36 +1,28 @@
 //! The Redis protocol backend (`REDIS_URL`): one shared multiplexed connection (redis-rs's
 //! connection manager), opened lazily on first use so that `require` never blocks and a server
-//! that is down at start-up is retried by later calls.
-//!
-//! A connection that failed or timed out is discarded, and the next call opens a fresh one:
-//! replies still owed on it could otherwise be paired with later calls, and a reconnect attempt
-//! that failed while the server was down must not answer the first call after it is back.
+//! that is down at start-up is retried by later calls (see `lazy.rs`).
 
-mod convert;
+pub(crate) mod convert;
+pub(crate) mod exchange;
+pub(crate) mod lazy;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::options::Timeouts;
-use crate::redact::{redact_url, Secrets};
+use crate::redact::Secrets;
 use crate::script::{eval_by_sha, eval_many_by_sha, Script, ScriptCall};
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 
-use convert::{from_redis_error, from_value, to_redis_cmd};
+use exchange::{checked_url, query, query_pipeline, redacted};
+use lazy::LazyConnection;
 
 pub struct RedisBackend {
     client: redis::Client,
-    /// The live connection and its generation, so a failed call discards only the connection
-    /// it used, never a newer one.
-    current: Mutex<Option<(u64, ConnectionManager)>>,
-    /// One connection attempt at a time; the others wait for its result.
-    connecting: tokio::sync::Mutex<()>,
-    generations: AtomicU64,
+    connection: LazyConnection<ConnectionManager>,
     timeouts: Arc<Timeouts>,
     secrets: Secrets,
     display_url: String,
@@ -46,17 +38,7 @@ impl RedisBackend {
     /// Validates `url` (`redis://`, `rediss://`, with user, password and db index); connects on
     /// first use.
     pub fn new(url: &str, timeouts: Arc<Timeouts>) -> Result<RedisBackend> {
-        let display_url = redact_url(url);
-        let password = url::Url::parse(url)
-            .ok()
-            .and_then(|u| u.password().map(str::to_string));
-        let secrets = Secrets::new(password);
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("REDIS_URL must start with redis:// or rediss://, got {display_url}"),
-            ));
-        }
+        let (display_url, secrets) = checked_url(url, "REDIS_URL")?;
         let client = redis::Client::open(url).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidArgument,
@@ -68,9 +50,7 @@ impl RedisBackend {
         })?;
         Ok(RedisBackend {
             client,
-            current: Mutex::new(None),
-            connecting: tokio::sync::Mutex::new(()),
-            generations: AtomicU64::new(0),
+            connection: LazyConnection::new(),
             timeouts,
             secrets,
             display_url,
@@ -82,68 +62,29 @@ impl RedisBackend {
         format!("redis {}", self.display_url)
     }
 
-    async fn connection(&self) -> Result<(u64, ConnectionManager)> {
-        if let Some(live) = self.current.lock().clone() {
-            return Ok(live);
-        }
-        let _turn = self.connecting.lock().await;
-        if let Some(live) = self.current.lock().clone() {
-            return Ok(live);
-        }
+    async fn connect(&self) -> Result<ConnectionManager> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeouts.connect()))
             // A failed connection is replaced by the next call, not retried in the background.
             .set_number_of_retries(0);
-        let manager = ConnectionManager::new_with_config(self.client.clone(), config)
+        ConnectionManager::new_with_config(self.client.clone(), config)
             .await
-            .map_err(|e| self.error(e))?;
-        let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
-        *self.current.lock() = Some((generation, manager.clone()));
-        Ok((generation, manager))
-    }
-
-    fn discard(&self, generation: u64) {
-        let mut current = self.current.lock();
-        if matches!(&*current, Some((g, _)) if *g == generation) {
-            *current = None;
-        }
+            .map_err(|e| self.error(e))
     }
 
     fn error(&self, err: redis::RedisError) -> Error {
-        let mut converted = from_redis_error(&err);
-        converted.message = self.secrets.redact(&converted.message);
-        converted
+        redacted(&err, &self.secrets)
     }
 
-    /// Runs `op` on the connection within the call deadline; a transport failure or timeout
-    /// discards the connection it used.
+    /// Runs `op` on the connection within the call deadline.
     async fn run<T, F, Fut>(&self, op: F) -> Result<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let deadline = self.timeouts.call();
-        let used = AtomicU64::new(0);
-        let work = async {
-            let (generation, conn) = self.connection().await?;
-            used.store(generation, Ordering::Relaxed);
-            op(conn).await
-        };
-        let outcome = tokio::time::timeout(deadline, work)
+        self.connection
+            .run(self.timeouts.call(), || self.connect(), op)
             .await
-            .unwrap_or_else(|_| {
-                Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!("redis call timed out after {} ms", deadline.as_millis()),
-                ))
-            });
-        if let Err(err) = &outcome {
-            let generation = used.load(Ordering::Relaxed);
-            if err.is_transport() && generation != 0 {
-                self.discard(generation);
-            }
-        }
-        outcome
     }
 
     async fn query_pipeline(
@@ -152,35 +93,11 @@ impl RedisBackend {
         cmds: Vec<Cmd>,
         atomic: bool,
     ) -> Result<Vec<Result<Reply>>> {
-        let mut pipe = redis::pipe();
-        // Per-item errors come back as values instead of failing the whole batch.
-        pipe.ignore_errors();
-        if atomic {
-            pipe.atomic();
-        }
-        for cmd in &cmds {
-            pipe.add_command(to_redis_cmd(cmd));
-        }
-        let values: Vec<redis::Value> = pipe
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| self.error(e))?;
-        if values.len() != cmds.len() {
-            return Err(Error::protocol(format!(
-                "pipeline of {} commands answered {} replies",
-                cmds.len(),
-                values.len()
-            )));
-        }
-        Ok(values.into_iter().map(from_value).collect())
+        query_pipeline(&mut conn, &cmds, atomic, &self.secrets).await
     }
 
     async fn query(&self, mut conn: ConnectionManager, cmd: Cmd) -> Result<Reply> {
-        let value: redis::Value = to_redis_cmd(&cmd)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| self.error(e))?;
-        from_value(value)
+        query(&mut conn, &cmd, &self.secrets).await
     }
 }
 

@@ -1,0 +1,104 @@
+'use strict'
+
+// One master of a private 3-master cluster (one replica each) is killed under load: calls keep
+// answering within the deadline (fallbacks, never a rejection), failures happen only between the
+// kill and shortly after the replica's promotion, and afterwards every call succeeds again.
+const { selectBackend } = require('../../../lib/environment')
+const { startCluster, clusterToolsAvailable } = require('./cluster')
+const { captureLogs, sleep, uniquePrefix } = require('../../helpers')
+
+const onCluster = selectBackend().kind === 'cluster' && clusterToolsAvailable()
+const describeCluster = onCluster ? describe : describe.skip
+
+const DEADLINE_MS = 500
+// Node's own scheduling on a shared machine, on top of the deadline.
+const MARGIN_MS = 400
+// After the promotion, the client learns the new slot map on its next failed call.
+const RECOVERY_MS = 3000
+const CALLERS = 24
+
+describeCluster('failover of one master under load', () => {
+  let cluster
+  let mod
+  let logs
+  const unhandled = []
+  const onUnhandled = (reason) => unhandled.push(reason)
+
+  beforeAll(async () => {
+    process.on('unhandledRejection', onUnhandled)
+    cluster = await startCluster({ masters: 3, replicas: 1, nodeTimeoutMs: 1000 })
+    jest.isolateModules(() => {
+      mod = require('../../..')
+    })
+    logs = captureLogs(mod)
+    mod.configure({ cluster: cluster.urls, timeoutMs: DEADLINE_MS, breakerThreshold: 1000 })
+  }, 60000)
+
+  afterAll(async () => {
+    process.off('unhandledRejection', onUnhandled)
+    logs?.restore()
+    await cluster?.stop()
+  })
+
+  test('fallbacks within the deadline, failures only in the failover window, then steady state', async () => {
+    const prefix = uniquePrefix('failover')
+    const keys = Array.from({ length: 60 }, (_, i) => `${prefix}:${i}`)
+    expect((await mod.health()).backend).toBe('redis-cluster')
+    expect(await Promise.all(keys.map((k) => mod.cache.set(k, 0, 600)))).toEqual(keys.map(() => true))
+
+    const calls = []
+    const reads = []
+    let running = true
+    const caller = async (n) => {
+      for (let i = 0; running; i++) {
+        const key = keys[(n * 7 + i) % keys.length]
+        let start = Date.now()
+        // set answers false and incr null only when the call failed (their contract fallbacks).
+        const ok = i % 2 === 0 ? (await mod.cache.set(key, i, 600)) === true : (await mod.cache.incr(key)) !== null
+        calls.push({ start, end: Date.now(), ok })
+        // Reads across every master never reject either, whatever they answer.
+        start = Date.now()
+        await mod.cache.mget(keys.slice(0, 10))
+        reads.push(Date.now() - start)
+        await sleep(5)
+      }
+    }
+    const load = Array.from({ length: CALLERS }, (_, n) => caller(n))
+
+    let victim
+    let killedAt
+    let promotedAt
+    try {
+      await sleep(1000)
+      victim = cluster.masterOf(keys[0])
+      killedAt = Date.now()
+      victim.kill()
+      await cluster.waitForNewMaster(keys[0], victim.port)
+      promotedAt = Date.now()
+      await sleep(RECOVERY_MS + 2000)
+    } finally {
+      running = false
+      await Promise.all(load)
+    }
+
+    expect(unhandled).toEqual([])
+    const slowest = Math.max(...calls.map((c) => c.end - c.start), ...reads)
+    expect(slowest).toBeLessThanOrEqual(DEADLINE_MS + MARGIN_MS)
+    const failures = calls.filter((c) => !c.ok)
+    for (const f of failures) {
+      expect(f.end).toBeGreaterThanOrEqual(killedAt)
+      expect(f.start).toBeLessThanOrEqual(promotedAt + RECOVERY_MS)
+    }
+    const steady = calls.filter((c) => c.start > promotedAt + RECOVERY_MS)
+    expect(steady.length).toBeGreaterThan(CALLERS)
+    expect(steady.every((c) => c.ok)).toBe(true)
+    // Every key answers again, including those the dead master served.
+    expect(await Promise.all(keys.map((k) => mod.cache.set(k, 'after', 60)))).toEqual(keys.map(() => true))
+    expect(await mod.cache.mget(keys)).toEqual(keys.map(() => 'after'))
+    console.log(
+      `failover: ${calls.length} writes (${failures.length} failed) and ${reads.length} reads, slowest ${slowest} ms, ` +
+        `promotion after ${promotedAt - killedAt} ms`,
+    )
+    await mod.cache.delPattern(`${prefix}:*`)
+  }, 60000)
+})

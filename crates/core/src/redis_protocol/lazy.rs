@@ -1,0 +1,89 @@
+//! A connection opened on first use and replaced after a failure, shared by both Redis protocol
+//! backends.
+//!
+//! A connection that failed or timed out is discarded, and the next call opens a fresh one:
+//! replies still owed on it could otherwise be paired with later calls, and a reconnect attempt
+//! that failed while the server was down must not answer the first call after it is back.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::exchange::within_deadline;
+use crate::Result;
+
+pub(crate) struct LazyConnection<C> {
+    /// The live connection and its generation, so a failed call discards only the connection
+    /// it used, never a newer one.
+    current: Mutex<Option<(u64, C)>>,
+    /// One connection attempt at a time; the others wait for its result.
+    connecting: tokio::sync::Mutex<()>,
+    generations: AtomicU64,
+}
+
+impl<C: Clone> LazyConnection<C> {
+    pub(crate) fn new() -> LazyConnection<C> {
+        LazyConnection {
+            current: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+            generations: AtomicU64::new(0),
+        }
+    }
+
+    async fn get<O, OFut>(&self, open: O) -> Result<(u64, C)>
+    where
+        O: FnOnce() -> OFut,
+        OFut: Future<Output = Result<C>>,
+    {
+        if let Some(live) = self.current.lock().clone() {
+            return Ok(live);
+        }
+        let _turn = self.connecting.lock().await;
+        if let Some(live) = self.current.lock().clone() {
+            return Ok(live);
+        }
+        let conn = open().await?;
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        *self.current.lock() = Some((generation, conn.clone()));
+        Ok((generation, conn))
+    }
+
+    fn discard(&self, generation: u64) {
+        let mut current = self.current.lock();
+        if matches!(&*current, Some((g, _)) if *g == generation) {
+            *current = None;
+        }
+    }
+
+    /// Runs `op` on the connection (opened by `open` when there is none) within `deadline`; a
+    /// transport failure or timeout discards the connection it used.
+    pub(crate) async fn run<T, O, OFut, F, Fut>(
+        &self,
+        deadline: Duration,
+        open: O,
+        op: F,
+    ) -> Result<T>
+    where
+        O: FnOnce() -> OFut,
+        OFut: Future<Output = Result<C>>,
+        F: FnOnce(C) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let used = AtomicU64::new(0);
+        let work = async {
+            let (generation, conn) = self.get(open).await?;
+            used.store(generation, Ordering::Relaxed);
+            op(conn).await
+        };
+        let outcome = within_deadline(deadline, work).await;
+        if let Err(err) = &outcome {
+            let generation = used.load(Ordering::Relaxed);
+            if err.is_transport() && generation != 0 {
+                self.discard(generation);
+            }
+        }
+        outcome
+    }
+}
