@@ -8,6 +8,11 @@ const path = require('node:path')
 const ROOT = path.resolve(__dirname, '..')
 const BACKEND_VARIABLES = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'KV_REST_API_URL', 'KV_REST_API_TOKEN', 'REDIS_CLUSTER_URLS', 'REDIS_URL']
 
+/** This process's backend variables, to give a child process the same backend. */
+function backendEnv() {
+  return Object.fromEntries(BACKEND_VARIABLES.filter((name) => process.env[name]).map((name) => [name, process.env[name]]))
+}
+
 /**
  * Runs `script` in a fresh Node process whose backend comes only from `env` (the inherited
  * backend variables are removed). Resolves with { code, stdout, stderr, ms }.
@@ -112,7 +117,7 @@ function freePort() {
   })
 }
 
-module.exports = { uniquePrefix, captureLogs, sleep, runNode, timedCall, blackHole, freePort, ROOT }
+module.exports = { uniquePrefix, captureLogs, sleep, runNode, backendEnv, timedCall, blackHole, freePort, ROOT }
 
 /**
  * The exact text stored under `key`. The raw client JSON-parses replies (as @upstash/redis

@@ -7,7 +7,13 @@ const { meterFor, BUCKET_BOUNDS_MS, TIME_ONE_IN } = require('../../lib/metrics')
 const { uniquePrefix, captureLogs, runNode, sleep } = require('../helpers')
 
 const P = uniquePrefix('analytics')
-const EXPECTED_BACKEND = process.env.UPSTASH_REDIS_REST_URL ? 'upstash' : process.env.REDIS_URL ? 'redis' : 'embedded'
+const EXPECTED_BACKEND = process.env.UPSTASH_REDIS_REST_URL
+  ? 'upstash'
+  : process.env.REDIS_CLUSTER_URLS
+    ? 'redis-cluster'
+    : process.env.REDIS_URL
+      ? 'redis'
+      : 'embedded'
 const zero = { hits: 0, misses: 0, hitRatio: null, sets: 0, deletes: 0, errors: 0 }
 
 beforeEach(() => analytics.reset())

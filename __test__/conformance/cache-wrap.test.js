@@ -3,11 +3,10 @@
 const mod = require('../..')
 const { cache, redis, TTL, DigisRedisError } = mod
 const { selectBackend } = require('../../lib/environment')
-const { uniquePrefix, captureLogs, sleep, storedText, runNode, ROOT } = require('../helpers')
+const { uniquePrefix, captureLogs, sleep, storedText, runNode, ROOT, backendEnv } = require('../helpers')
 
 const P = uniquePrefix('wrap')
 const server = selectBackend().kind !== 'embedded'
-const BACKEND_ENV = ['REDIS_URL', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN']
 let n = 0
 const key = (name) => `${P}:${name}:${n++}`
 
@@ -223,7 +222,7 @@ describeServer('cache.wrap across processes', () => {
     const k = key('procs')
     const counter = `${k}:loads`
     const startAt = Date.now() + 1500
-    const env = Object.fromEntries(BACKEND_ENV.filter((name) => process.env[name]).map((name) => [name, process.env[name]]))
+    const env = backendEnv()
     const script = `
       const r = require(${JSON.stringify(ROOT)})
       setTimeout(async () => {
@@ -250,7 +249,7 @@ describeServer('cache.wrap across processes', () => {
     await cache.wrap(k, async () => 'v1', 1, { staleTtl: 60 })
     await sleep(1100)
     const startAt = Date.now() + 1500
-    const env = Object.fromEntries(BACKEND_ENV.filter((name) => process.env[name]).map((name) => [name, process.env[name]]))
+    const env = backendEnv()
     const script = `
       const r = require(${JSON.stringify(ROOT)})
       setTimeout(async () => {

@@ -3,11 +3,10 @@
 const mod = require('../..')
 const { idempotency, redis, TTL } = mod
 const { selectBackend } = require('../../lib/environment')
-const { uniquePrefix, captureLogs, runNode, freePort, ROOT } = require('../helpers')
+const { uniquePrefix, captureLogs, runNode, freePort, ROOT, backendEnv } = require('../helpers')
 
 const P = uniquePrefix('idem')
 const server = selectBackend().kind !== 'embedded'
-const BACKEND_ENV = ['REDIS_URL', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN']
 const used = []
 const eventId = (label) => {
   const id = `${P}:${label}:${used.length}`
@@ -94,7 +93,7 @@ describeServer('idempotency across processes', () => {
   test('4 processes × 50 concurrent claims of one key: exactly one is first', async () => {
     const id = eventId('procs')
     const startAt = Date.now() + 1500
-    const env = Object.fromEntries(BACKEND_ENV.filter((v) => process.env[v]).map((v) => [v, process.env[v]]))
+    const env = backendEnv()
     const script = `
       const r = require(${JSON.stringify(ROOT)})
       setTimeout(async () => {

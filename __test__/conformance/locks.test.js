@@ -3,11 +3,10 @@
 const mod = require('../..')
 const { locks, redis, DigisRedisError } = mod
 const { selectBackend } = require('../../lib/environment')
-const { uniquePrefix, captureLogs, sleep, runNode, ROOT } = require('../helpers')
+const { uniquePrefix, captureLogs, sleep, runNode, ROOT, backendEnv } = require('../helpers')
 
 const P = uniquePrefix('locks')
 const server = selectBackend().kind !== 'embedded'
-const BACKEND_ENV = ['REDIS_URL', 'UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN']
 const names = []
 const lockName = (label) => {
   const name = `${P}:${label}:${names.length}`
@@ -231,7 +230,7 @@ describeServer('locks across processes', () => {
     const name = lockName('procs')
     const counter = `${name}:counter`
     const startAt = Date.now() + 1500
-    const env = Object.fromEntries(BACKEND_ENV.filter((v) => process.env[v]).map((v) => [v, process.env[v]]))
+    const env = backendEnv()
     const script = `
       const r = require(${JSON.stringify(ROOT)})
       const sleep = (ms) => new Promise((done) => setTimeout(done, ms))
