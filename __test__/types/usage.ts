@@ -18,6 +18,10 @@ import {
   DigisRedisError,
   SessionStore,
   RateLimitStore,
+  locks,
+  idempotency,
+  cacheResponse,
+  analytics,
   type ConfigureOptions,
   type Environment,
   type Health,
@@ -130,7 +134,39 @@ export async function usage(): Promise<void> {
   const hit: ClientRateLimitInfo = await limiterStore.increment('1.2.3.4')
   const resetAt: Date | undefined = hit.resetTime
 
+  // The design document's next steps.
+  const wrapped: Profile = await cache.wrap('creator:7', async (): Promise<Profile> => ({ id: 7, name: 'Ada' }), TTL.MEDIUM, {
+    staleTtl: 60,
+    lockTtl: 2000,
+  })
+  const removed: number = await cache.invalidateTag('streams')
+  const lock = await locks.acquire('wallet:42', { ttl: 5000, wait: 1000 })
+  if (lock) {
+    const token: number = lock.fencingToken
+    const extended: boolean = await lock.extend(5000)
+    await lock.release()
+  }
+  const outcome = await locks.withLock('wallet:42', { ttl: 5000 }, async (signal: AbortSignal) => (signal.aborted ? 0 : 1))
+  if (outcome.acquired) {
+    const value: number = outcome.value
+    const fence: number = outcome.fencingToken
+  }
+  const first: boolean = await idempotency.claim('webhook:evt_1', TTL.DAY)
+  await idempotency.release('webhook:evt_1')
+  const responseCache = cacheResponse({ ttl: 30, tags: ['streams'] })
+  const popular: Array<{ creatorId: string; score: number }> = await creators.popular(10)
+  const warming = creators.startWarming(async (ids: string[]) => ids.map((id) => ({ id })), { every: 60_000, top: 20 })
+  warming.stop()
+  const hitRatio: number | null = analytics.stats().namespaces.cache.hitRatio
+  const text: string = analytics.prometheus()
+  analytics.reset()
+  configure({ cluster: ['redis://127.0.0.1:7000'] })
+
   // Misuse the types must refuse:
+  // @ts-expect-error a lock name is a string or number
+  await locks.acquire({ name: 'x' })
+  // @ts-expect-error analytics.stats() is synchronous
+  await analytics.stats().then(() => 0)
   // @ts-expect-error cache.set needs a value
   await cache.set('k')
   // @ts-expect-error TTL is read-only
