@@ -64,18 +64,18 @@ export declare class NativeClient {
   get(ns: Namespace, id: string): string | null | Promise<string | null>
   /** A handle for `embeddedGet` / `embeddedSet`, the embedded store's synchronous calls. */
   get embeddedHandle(): ExternalObject<Features>
-  /** GETs gathered by the JS layer within one tick, sent as one pipeline. */
-  getMany(namespaces: Array<Namespace>, ids: Array<string>): Promise<BatchReply>
   /**
-   * `get_many` with packed arguments and answer: ids concatenated with their UTF-16 lengths,
-   * values likewise. One string each way instead of an array element per key.
+   * GETs gathered by the JS layer within one tick, sent as one pipeline. Packed both ways:
+   * ids concatenated with their UTF-16 lengths in, values likewise out, one string each way
+   * instead of an array element per key.
    */
   getManyPacked(namespaces: Uint8Array, ids: string, idLengths: Uint32Array): Promise<PackedValues>
   /**
-   * SETs gathered within one tick, as one pipeline; a negative TTL means none. The errors at
-   * each index (null where the write succeeded).
+   * SETs gathered within one tick, as one pipeline, packed like `get_many_packed`; a negative
+   * TTL means none. Null when every write succeeded, else the error at each index (null where
+   * the write succeeded).
    */
-  setMany(namespaces: Array<Namespace>, ids: Array<string>, values: Array<string>, ttlSeconds: Array<number>): Promise<Array<string | undefined | null>>
+  setManyPacked(namespaces: Uint8Array, ids: string, idLengths: Uint32Array, values: string, valueLengths: Uint32Array, ttlSeconds: Float64Array): Promise<Array<string | undefined | null> | null>
   del(ns: Namespace, id: string): void | Promise<void>
   exists(ns: Namespace, id: string): boolean | Promise<boolean>
   expire(ns: Namespace, id: string, seconds: number): boolean | Promise<boolean>
@@ -159,12 +159,6 @@ export interface BackendOptions {
   breakerThreshold?: number
   /** How long an open circuit fails fast before one probe. */
   breakerCooldownMs?: number
-}
-
-/** Per-item outcomes of a batch: a value or an error (`"<CODE>: <message>"`) at each index. */
-export interface BatchReply {
-  values: Array<string | undefined | null>
-  errors: Array<string | undefined | null>
 }
 
 /** `CACHE_PREFIXES`, as JSON. */

@@ -6,6 +6,7 @@ const { toKey, toTtl, toPositiveInteger, encodeValue, describe } = require('./co
 const { invalidArgument } = require('./errors')
 const metrics = require('./metrics')
 const { runPipeline } = require('./pipeline')
+const { writeMany } = require('./packed')
 
 /**
  * Popularity of creator profiles, and cache warming for the most popular ones.
@@ -122,14 +123,9 @@ function createCreatorWarming(native, binding, TTL, CREATOR_PREFIX) {
       if (missing.length === 0) return { popular: ids.length, missing: 0, warmed: 0 }
       const entries = loadedEntries(missing, await loader(missing))
       if (entries.length > 0) {
-        const errors = await native.setMany(
-          entries.map(() => Namespace.Creator),
-          entries.map(([id]) => id),
-          entries.map(([, data]) => encodeValue(data)),
-          entries.map(() => expiry ?? -1),
-        )
+        const errors = (await writeMany(native, entries.map(([id, data]) => [Namespace.Creator, id, encodeValue(data), expiry]))) ?? []
         const failed = errors.find((error) => error !== null && error !== undefined)
-        metrics.add('creators', 'sets', errors.filter((error) => error === null || error === undefined).length)
+        metrics.add('creators', 'sets', entries.length - errors.filter((error) => error !== null && error !== undefined).length)
         if (failed) throw new Error(failed)
       }
       return { popular: ids.length, missing: missing.length, warmed: entries.length }

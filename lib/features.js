@@ -8,6 +8,7 @@ const { encodeBalance, decodeBalance } = require('./balance')
 const { createRateLimiter } = require('./rate-limiter')
 const { settings } = require('./settings')
 const { createCoalescer } = require('./coalescer')
+const { readMany, writeMany } = require('./packed')
 const { createCacheWrap } = require('./cache-wrap')
 const { createLocks } = require('./locks')
 const { createIdempotency } = require('./idempotency')
@@ -27,24 +28,15 @@ function createFeatures(native, binding, TTL) {
   // The embedded store's reads and writes are synchronous; free functions over a handle skip
   // the per-method bookkeeping napi-rs does for `this`.
   const embeddedHandle = embedded ? native.embeddedHandle : null
-  const readMany = packedReader(native)
   const readNow = (ns, id) => binding.embeddedGet(embeddedHandle, ns, id)
   const read = embedded
     ? ([ns, id]) => readNow(ns, id)
-    : createCoalescer(([ns, id]) => native.get(ns, id), readMany)
+    : createCoalescer(([ns, id]) => native.get(ns, id), (items) => readMany(native, items))
   const write = embedded
     ? null
     : createCoalescer(
         ([ns, id, value, ttl]) => native.set(ns, id, value, ttl),
-        (items) =>
-          native
-            .setMany(
-              items.map((i) => i[0]),
-              items.map((i) => i[1]),
-              items.map((i) => i[2]),
-              items.map((i) => i[3] ?? -1),
-            )
-            .then((errors) => ({ values: [], errors })),
+        (items) => writeMany(native, items).then((errors) => ({ values: [], errors })),
       )
 
   // One-time code checks, gathered per tick on a server backend like reads and writes.
@@ -250,39 +242,6 @@ function createFeatures(native, binding, TTL) {
   const idempotency = createIdempotency(native, TTL)
 
   return { cache, sessions, users, creators, streams, rateLimiter, otp, tokens, locks, idempotency, testConnection }
-}
-
-/**
- * Reads of one tick as one packed call: ids concatenated with their lengths in, values
- * concatenated with theirs out (`-1`: a miss or a failed read). A value is a slice of the
- * batch's text, so V8 does not copy it.
- */
-function packedReader(native) {
-  return (items) => {
-    const namespaces = new Uint8Array(items.length)
-    const lengths = new Uint32Array(items.length)
-    let ids = ''
-    for (let i = 0; i < items.length; i++) {
-      const [ns, id] = items[i]
-      namespaces[i] = ns
-      lengths[i] = id.length
-      ids += id
-    }
-    return native.getManyPacked(namespaces, ids, lengths).then(({ text, lengths: sizes, errors }) => {
-      const values = new Array(sizes.length)
-      let at = 0
-      for (let i = 0; i < sizes.length; i++) {
-        const size = sizes[i]
-        if (size < 0) {
-          values[i] = null
-        } else {
-          values[i] = text.slice(at, at + size)
-          at += size
-        }
-      }
-      return { values, errors: errors ?? null }
-    })
-  }
 }
 
 /** One-time codes: strings of any length, or non-negative integers (123456 is '123456'). */

@@ -94,6 +94,25 @@ fn namespace_from(n: u8) -> Result<Namespace> {
         })
 }
 
+fn packing_error(what: &str) -> Error {
+    to_js(digis_redis_core::Error::new(
+        digis_redis_core::ErrorKind::InvalidArgument,
+        format!("packed {what} do not match their lengths"),
+    ))
+}
+
+/// The targets of a packed batch: namespace numbers, and ids concatenated with their lengths.
+fn packed_targets(namespaces: &[u8], ids: &str, id_lengths: &[u32]) -> Result<Vec<Target>> {
+    let pieces = packed::split_utf16(ids, id_lengths)
+        .filter(|pieces| pieces.len() == namespaces.len())
+        .ok_or_else(|| packing_error("ids"))?;
+    namespaces
+        .iter()
+        .zip(pieces)
+        .map(|(&ns, id)| namespace_from(ns).map(|ns| target(ns, id.to_string())))
+        .collect()
+}
+
 fn to_js(err: digis_redis_core::Error) -> Error {
     Error::from_reason(err.to_string())
 }
@@ -156,13 +175,6 @@ impl From<WindowHits> for WindowHitsResult {
             reset_ms: w.reset_ms as f64,
         }
     }
-}
-
-/// Per-item outcomes of a batch: a value or an error (`"<CODE>: <message>"`) at each index.
-#[napi(object)]
-pub struct BatchReply {
-    pub values: Vec<Option<String>>,
-    pub errors: Vec<Option<String>>,
 }
 
 /// Values of a batch of reads, packed (see `digis_redis_core::packed`): the values found,
@@ -521,40 +533,9 @@ impl NativeClient {
         External::new(self.features.clone())
     }
 
-    /// GETs gathered by the JS layer within one tick, sent as one pipeline.
-    #[napi]
-    pub async fn get_many(
-        &self,
-        namespaces: Vec<Namespace>,
-        ids: Vec<String>,
-    ) -> Result<BatchReply> {
-        let targets: Vec<Target> = namespaces
-            .into_iter()
-            .zip(ids)
-            .map(|(ns, id)| target(ns, id))
-            .collect();
-        let items = self.features.get_many(&targets).await.map_err(to_js)?;
-        let mut reply = BatchReply {
-            values: Vec::with_capacity(items.len()),
-            errors: Vec::with_capacity(items.len()),
-        };
-        for item in items {
-            match item {
-                Ok(value) => {
-                    reply.values.push(value.map(text));
-                    reply.errors.push(None);
-                }
-                Err(err) => {
-                    reply.values.push(None);
-                    reply.errors.push(Some(err.to_string()));
-                }
-            }
-        }
-        Ok(reply)
-    }
-
-    /// `get_many` with packed arguments and answer: ids concatenated with their UTF-16 lengths,
-    /// values likewise. One string each way instead of an array element per key.
+    /// GETs gathered by the JS layer within one tick, sent as one pipeline. Packed both ways:
+    /// ids concatenated with their UTF-16 lengths in, values likewise out, one string each way
+    /// instead of an array element per key.
     #[napi]
     pub async fn get_many_packed(
         &self,
@@ -562,19 +543,7 @@ impl NativeClient {
         ids: String,
         id_lengths: Uint32Array,
     ) -> Result<PackedValues> {
-        let pieces = packed::split_utf16(&ids, &id_lengths)
-            .filter(|pieces| pieces.len() == namespaces.len())
-            .ok_or_else(|| {
-                to_js(digis_redis_core::Error::new(
-                    digis_redis_core::ErrorKind::InvalidArgument,
-                    "packed ids do not match their lengths",
-                ))
-            })?;
-        let targets: Vec<Target> = namespaces
-            .iter()
-            .zip(pieces)
-            .map(|(&ns, id)| namespace_from(ns).map(|ns| target(ns, id.to_string())))
-            .collect::<Result<_>>()?;
+        let targets = packed_targets(&namespaces, &ids, &id_lengths)?;
         let items = self.features.get_many(&targets).await.map_err(to_js)?;
         let mut packer = packed::Packer::with_capacity(items.len());
         let mut errors: Option<Vec<Option<String>>> = None;
@@ -595,28 +564,42 @@ impl NativeClient {
         })
     }
 
-    /// SETs gathered within one tick, as one pipeline; a negative TTL means none. The errors at
-    /// each index (null where the write succeeded).
+    /// SETs gathered within one tick, as one pipeline, packed like `get_many_packed`; a negative
+    /// TTL means none. Null when every write succeeded, else the error at each index (null where
+    /// the write succeeded).
     #[napi]
-    pub async fn set_many(
+    pub async fn set_many_packed(
         &self,
-        namespaces: Vec<Namespace>,
-        ids: Vec<String>,
-        values: Vec<String>,
-        ttl_seconds: Vec<i64>,
-    ) -> Result<Vec<Option<String>>> {
-        let items = namespaces
+        namespaces: Uint8Array,
+        ids: String,
+        id_lengths: Uint32Array,
+        values: String,
+        value_lengths: Uint32Array,
+        ttl_seconds: Float64Array,
+    ) -> Result<Option<Vec<Option<String>>>> {
+        let targets = packed_targets(&namespaces, &ids, &id_lengths)?;
+        let values = packed::split_utf16(&values, &value_lengths)
+            .filter(|values| values.len() == targets.len() && ttl_seconds.len() == targets.len())
+            .ok_or_else(|| packing_error("values"))?;
+        let items = targets
             .into_iter()
-            .zip(ids)
             .zip(values)
-            .zip(ttl_seconds)
-            .map(|(((ns, id), value), ttl)| (target(ns, id), value.into(), u64::try_from(ttl).ok()))
+            .zip(ttl_seconds.iter())
+            .map(|((target, value), &ttl)| {
+                let ttl = (ttl >= 0.0).then_some(ttl as u64);
+                (target, bytes::Bytes::copy_from_slice(value.as_bytes()), ttl)
+            })
             .collect();
         let outcomes = self.features.set_many(items).await.map_err(to_js)?;
-        Ok(outcomes
-            .into_iter()
-            .map(|o| o.err().map(|e| e.to_string()))
-            .collect())
+        if outcomes.iter().all(|o| o.is_ok()) {
+            return Ok(None);
+        }
+        Ok(Some(
+            outcomes
+                .into_iter()
+                .map(|o| o.err().map(|e| e.to_string()))
+                .collect(),
+        ))
     }
 
     #[napi(ts_return_type = "void | Promise<void>")]

@@ -59,6 +59,26 @@ describe('cache: stored format', () => {
   })
 })
 
+describe('cache: calls issued together', () => {
+  // Calls of one tick travel as one batch (packed strings on the server backends): every answer
+  // must reach its own caller, whatever the keys and values hold.
+  test('concurrent writes then reads of mixed keys and values each get their own answer', async () => {
+    const items = Array.from({ length: 40 }, (_, i) => {
+      const key = i % 3 === 0 ? `${P}:batch:ключ-${i}-🎉` : i % 3 === 1 ? `${P}:batch:é${i}` : `${P}:batch:${i}`
+      const value = i % 4 === 0 ? `plain 😀 ${i}` : i % 4 === 1 ? { i, text: '日本語'.repeat(i), emoji: '🎉' } : i % 4 === 2 ? '' : [i, 'x'.repeat(i * 7)]
+      return { key, value }
+    })
+    // Writes: every other item, so the reads mix hits and misses.
+    const written = items.filter((_, i) => i % 2 === 0)
+    await expect(Promise.all(written.map(({ key, value }) => cache.set(key, value, 60)))).resolves.toEqual(written.map(() => true))
+    const read = await Promise.all(items.map(({ key }) => cache.get(key)))
+    expect(read).toEqual(items.map(({ value }, i) => (i % 2 === 0 ? value : null)))
+    expect(await Promise.all(written.map(({ key }) => storedText(redis, key)))).toEqual(
+      written.map(({ value }) => (typeof value === 'string' ? value : JSON.stringify(value))),
+    )
+  })
+})
+
 describe('cache: TTLs', () => {
   test('default TTL is TTL.MEDIUM, set with the value', async () => {
     await cache.set(`${P}:ttl:default`, { a: 1 })
