@@ -431,6 +431,8 @@ export type AnalyticsNamespace = 'cache' | 'users' | 'creators' | 'sessions' | '
 
 export interface OperationStats {
   calls: number
+  /** Calls whose duration was measured (one in 8, the first always): the percentiles' sample. */
+  timed: number
   errors: number
   /** Milliseconds, estimated from a fixed-bucket histogram (interpolated within a bucket); `null` before the first call. */
   p50Ms: number | null
@@ -439,7 +441,7 @@ export interface OperationStats {
 }
 
 export interface AnalyticsStats {
-  backend: 'embedded' | 'redis' | 'upstash'
+  backend: 'embedded' | 'redis' | 'redis-cluster' | 'upstash'
   circuit: 'closed' | 'open' | 'half-open'
   /** ISO time of the process start or the last `reset()`. */
   since: string
@@ -521,7 +523,12 @@ export interface Environment {
   KV_REST_API_URL?: string
   /** Fallback for UPSTASH_REDIS_REST_TOKEN (Vercel KV naming). */
   KV_REST_API_TOKEN?: string
-  /** `redis://[user:password@]host:port[/db]` or `rediss://` (TLS); used when Upstash is not configured. Password masked in output. */
+  /**
+   * Redis Cluster seed nodes, comma-separated `redis://[user:password@]host:port` or `rediss://`;
+   * used when Upstash is not configured, before REDIS_URL. Passwords masked in output.
+   */
+  REDIS_CLUSTER_URLS?: string
+  /** `redis://[user:password@]host:port[/db]` or `rediss://` (TLS); used when neither Upstash nor a cluster is configured. Password masked in output. */
   REDIS_URL?: string
   /** {@link ConfigureOptions.timeoutMs}, whole ms from 1. Default 1000. */
   DIGIS_REDIS_TIMEOUT_MS?: string
@@ -535,7 +542,7 @@ export interface Environment {
   DIGIS_REDIS_BREAKER_COOLDOWN_MS?: string
 }
 
-/** Options of `configure()`, all optional; each server-backend option has an {@link Environment} variable. Numbers are whole, at most 600000. */
+/** Options of `configure()`, all optional. The server-backend options (`timeoutMs` … `breakerCooldownMs`: whole numbers, at most 600000) and `cluster` also have an {@link Environment} variable. */
 export interface ConfigureOptions {
   /** Reject with typed errors instead of answering fallbacks. Default false. */
   strict?: boolean

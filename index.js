@@ -51,12 +51,19 @@ const NAMESPACES = ['cache', 'sessions', 'users', 'creators', 'streams', 'rateLi
  * The native client of the moment, for the parts that are not on a hot path (analytics, the
  * response cache, creator warming, the express adapters): they follow configure({ cluster }).
  */
+let boundMethods = new Map()
 const currentNative = new Proxy(
   {},
   {
     get(_, name) {
       const value = native[name]
-      return typeof value === 'function' ? value.bind(native) : value
+      if (typeof value !== 'function') return value
+      let method = boundMethods.get(name)
+      if (method === undefined) {
+        method = value.bind(native)
+        boundMethods.set(name, method)
+      }
+      return method
     },
   },
 )
@@ -91,6 +98,7 @@ function namespaces() {
  */
 settings.useCluster = (urls) => {
   native = createNative({ kind: 'cluster', urls })
+  boundMethods = new Map()
   settings.afterCall = watchCircuit(native)
   features = createFeatures(native, binding, TTL)
   const fresh = namespaces()

@@ -131,3 +131,20 @@ describeWithRedisServer('doctor against servers', () => {
     expect(run.stdout + run.stderr).not.toContain(servers.token)
   })
 })
+
+describe('doctor: the cluster selection', () => {
+  const { describeEnvironment, redact } = require('../lib/doctor')
+  const env = { REDIS_CLUSTER_URLS: 'rediss://:s3cret-one@10.0.0.1:6380, redis://ops:s3cret-two@10.0.0.2:6379', REDIS_URL: 'redis://127.0.0.1:6379' }
+
+  test('names REDIS_CLUSTER_URLS, masks every seed password and notes what it ignores', () => {
+    const { backend, notes } = describeEnvironment(env)
+    expect(backend).toMatchObject({ kind: 'cluster', variables: 'REDIS_CLUSTER_URLS', secure: true })
+    expect(backend.url).toBe('rediss://:***@10.0.0.1:6380, redis://ops:***@10.0.0.2:6379')
+    expect(notes).toContain('REDIS_URL is also set and ignored: REDIS_CLUSTER_URLS wins over it.')
+    expect(notes.join(' ')).toMatch(/redis:\/\/ to a remote host/)
+  })
+
+  test('no output line can carry a seed password', () => {
+    expect(redact('auth failed for s3cret-one and s3cret-two', env)).toBe('auth failed for *** and ***')
+  })
+})

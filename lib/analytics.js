@@ -1,7 +1,7 @@
 'use strict'
 
 const metrics = require('./metrics')
-const { guarded } = require('./guard')
+const { guarded, inBackground } = require('./guard')
 const { Exposition } = require('./prometheus')
 const { invalidArgument } = require('./errors')
 const { describe, toKey } = require('./codec')
@@ -137,7 +137,7 @@ function createAnalytics(native) {
     if (!Number.isInteger(every) || every < 10) throw invalidArgument(`every must be whole milliseconds (at least 10), got ${describe(every)}`)
     totalsKey = toKey(key, 'key')
     stopFlushing()
-    flushTimer = setInterval(flush, every)
+    flushTimer = setInterval(() => inBackground('analytics.flush', flush()), every)
     flushTimer.unref()
     return { stop: stopFlushing }
   }

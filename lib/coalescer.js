@@ -18,10 +18,19 @@ function createCoalescer(runOne, runMany) {
     items = []
     settlers = []
     if (batch.length === 1) {
-      runOne(batch[0]).then(waiting[0], waiting[1])
+      runAlone(batch[0], waiting[0], waiting[1])
       return
     }
-    runMany(batch).then(
+    let sent
+    try {
+      sent = runMany(batch)
+    } catch {
+      // Could not even be sent as a batch (e.g. together longer than a JS string may be): each
+      // call goes on its own, so one call's size never fails another's.
+      for (let i = 0; i < batch.length; i++) runAlone(batch[i], waiting[2 * i], waiting[2 * i + 1])
+      return
+    }
+    sent.then(
       ({ values, errors }) => {
         for (let i = 0; i < batch.length; i++) {
           const error = errors === null ? null : errors[i]
@@ -33,6 +42,13 @@ function createCoalescer(runOne, runMany) {
         for (let i = 0; i < batch.length; i++) waiting[2 * i + 1](err)
       },
     )
+  }
+  const runAlone = (item, resolve, reject) => {
+    try {
+      runOne(item).then(resolve, reject)
+    } catch (err) {
+      reject(err)
+    }
   }
   return (item) =>
     new Promise((resolve, reject) => {

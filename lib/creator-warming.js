@@ -1,6 +1,6 @@
 'use strict'
 
-const { guarded } = require('./guard')
+const { guarded, inBackground } = require('./guard')
 const { settings } = require('./settings')
 const { toKey, toTtl, toPositiveInteger, encodeValue, describe } = require('./codec')
 const { invalidArgument } = require('./errors')
@@ -48,12 +48,14 @@ function createCreatorWarming(native, binding, TTL, CREATOR_PREFIX) {
     if (typeof id !== 'string' || id.length === 0 || !id.isWellFormed()) return
     pending.set(id, (pending.get(id) ?? 0) + 1)
     if (pending.size >= MAX_PENDING) {
-      flushReads()
+      flushInBackground()
     } else if (flushTimer === null) {
-      flushTimer = setTimeout(flushReads, FLUSH_DELAY_MS)
+      flushTimer = setTimeout(flushInBackground, FLUSH_DELAY_MS)
       flushTimer.unref()
     }
   }
+
+  const flushInBackground = () => inBackground('creators.countReads', flushReads())
 
   /** Sends the pending counts as one pipeline; lost (and logged) if the backend fails. */
   function flushReads() {

@@ -27,7 +27,8 @@ function maskUrl(url) {
 /** Every secret the environment holds, so no output line can carry one. */
 function secretsOf(env) {
   const secrets = [env.UPSTASH_REDIS_REST_TOKEN, env.KV_REST_API_TOKEN]
-  for (const url of [env.REDIS_URL, env.UPSTASH_REDIS_REST_URL, env.KV_REST_API_URL]) {
+  const clusterSeeds = (env.REDIS_CLUSTER_URLS ?? '').split(',').map((url) => url.trim())
+  for (const url of [env.REDIS_URL, env.UPSTASH_REDIS_REST_URL, env.KV_REST_API_URL, ...clusterSeeds]) {
     try {
       const { password, username } = new URL(url)
       secrets.push(decodeURIComponent(password), password)
@@ -62,6 +63,19 @@ function describeEnvironment(env) {
     } catch {
       // Reported by the connection check.
     }
+  } else if (selection.kind === 'cluster') {
+    backend.variables = 'REDIS_CLUSTER_URLS'
+    backend.url = selection.urls.map(maskUrl).join(', ')
+    if (env.REDIS_URL) notes.push('REDIS_URL is also set and ignored: REDIS_CLUSTER_URLS wins over it.')
+    const remotePlain = selection.urls.some((url) => {
+      try {
+        const { protocol, hostname } = new URL(url)
+        return protocol === 'redis:' && !LOCAL_HOSTS.has(hostname)
+      } catch {
+        return false
+      }
+    })
+    if (remotePlain) notes.push('A cluster seed is redis:// to a remote host: no TLS. Most hosted Redis wants rediss://.')
   } else if (selection.kind === 'redis') {
     backend.variables = 'REDIS_URL'
     backend.url = maskUrl(selection.url)
@@ -78,7 +92,7 @@ function describeEnvironment(env) {
   } else {
     backend.variables = 'none set'
     notes.push(
-      'No UPSTASH_REDIS_REST_URL/UPSTASH_REDIS_REST_TOKEN or REDIS_URL: the embedded in-process store. ' +
+      'No UPSTASH_REDIS_REST_URL/UPSTASH_REDIS_REST_TOKEN, REDIS_CLUSTER_URLS or REDIS_URL: the embedded in-process store. ' +
         'Each process has its own data, lost on exit; fine for tests and local work, not for production.',
     )
   }
@@ -86,7 +100,7 @@ function describeEnvironment(env) {
     .map(([, variable]) => variable)
     .filter((variable) => env[variable] !== undefined && env[variable] !== '')
     .map((variable) => `${variable}=${env[variable]}`)
-  backend.secure = /^(rediss|https):/i.test(selection.url ?? '')
+  backend.secure = /^(rediss|https):/i.test(selection.url ?? selection.urls?.[0] ?? '')
   return { backend, options, notes }
 }
 
@@ -97,10 +111,10 @@ function explain(message, kind, secure = false) {
   if (/WRONGPASS|invalid or missing auth token|unauthori[sz]ed|\b401\b/i.test(text)) {
     return kind === 'upstash'
       ? 'The server answered 401 Unauthorized: UPSTASH_REDIS_REST_TOKEN is not the token of this database (copy the REST token, not the read-only one, from the console).'
-      : 'The server refused the credentials: the password (or user) in REDIS_URL is wrong.'
+      : `The server refused the credentials: the password (or user) in ${kind === 'cluster' ? 'REDIS_CLUSTER_URLS' : 'REDIS_URL'} is wrong.`
   }
   if (/NOAUTH|Authentication required|AuthenticationFailed|invalid username-password/i.test(text)) {
-    return 'The server refused the credentials: the password (or user) in REDIS_URL is wrong or missing.'
+    return `The server refused the credentials: the password (or user) in ${kind === 'cluster' ? 'REDIS_CLUSTER_URLS' : 'REDIS_URL'} is wrong or missing.`
   }
   if (/Connection refused|ECONNREFUSED/i.test(text)) {
     return 'Nothing listens at that host and port: the server is down, or the URL has the wrong host or port.'

@@ -47,6 +47,20 @@ function guardedNow(operation, fallback, run) {
   }
 }
 
+/** Logs a failure the way a failed call is logged: operation, code and reason. */
+function logFailure(operation, thrown) {
+  const { code, message } = toTypedError(thrown)
+  settings.logger.error(`[digis-redis] ${operation} failed (${code}): ${message}`)
+}
+
+/**
+ * For work nobody awaits (timers, background flushes): never rejects, even in strict mode, where
+ * an unhandled rejection would end the process; a failure is logged instead.
+ */
+function inBackground(operation, promise) {
+  return promise.catch((thrown) => logFailure(operation, thrown))
+}
+
 /** The fallback for a failed call (logged), or in strict mode its typed error (thrown). */
 function failed(operation, fallback, thrown, meter, started) {
   const err = toTypedError(thrown)
@@ -54,10 +68,10 @@ function failed(operation, fallback, thrown, meter, started) {
     meter.record(started, undefined, true)
     throw err
   }
-  settings.logger.error(`[digis-redis] ${operation} failed (${err.code}): ${err.message}`)
+  logFailure(operation, err)
   const value = typeof fallback === 'function' ? fallback(err) : fallback
   meter.record(started, value, true)
   return value
 }
 
-module.exports = { guarded, guardedNow }
+module.exports = { guarded, guardedNow, inBackground, logFailure }

@@ -2,9 +2,9 @@
 
 const crypto = require('node:crypto')
 const { performance } = require('node:perf_hooks')
-const { guarded } = require('./guard')
+const { guarded, logFailure } = require('./guard')
 const { toKey, describe } = require('./codec')
-const { invalidArgument, toTypedError, DigisRedisError } = require('./errors')
+const { invalidArgument, DigisRedisError } = require('./errors')
 const { settings } = require('./settings')
 
 const DEFAULT_TTL_MS = 10000
@@ -36,10 +36,6 @@ function readOptions(options) {
   }
 }
 
-function logError(operation, err) {
-  const { code, message } = toTypedError(err)
-  settings.logger.error(`[digis-redis] ${operation} failed (${code}): ${message}`)
-}
 
 /** A held lock. The owner token stays private: only this object can release or extend it. */
 class Lock {
@@ -78,7 +74,7 @@ class Lock {
       await this.#native.lockRelease(this.name, this.#owner)
     } catch (err) {
       // It expires on its own after its ttl.
-      logError('locks.withLock release', err)
+      logFailure('locks.withLock release', err)
     }
   }
 
@@ -128,7 +124,7 @@ function keepAlive(lock, acquiredAt, onLost) {
       extended = await lock[kExtendRaw](ttl)
     } catch (err) {
       if (stopped) return
-      logError('locks.withLock extend', err)
+      logFailure('locks.withLock extend', err)
       // Try again sooner; the expiry timer decides when the lock is lost.
       return schedule(Math.max(1, Math.floor(every / 2)))
     }

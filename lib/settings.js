@@ -21,22 +21,26 @@ const settings = {
   useCluster: () => {},
 }
 
+/**
+ * Checks every option first and only then applies them, so a call that throws (a TypeError for
+ * a bad option) changes nothing.
+ */
 function configure(options = {}) {
   if (options === null || typeof options !== 'object') {
     throw invalidArgument('configure() takes an options object')
   }
-  // Checked before anything changes, so a bad cluster list changes nothing.
   const cluster = 'cluster' in options ? clusterUrls(options.cluster, 'configure({ cluster })') : null
+  const changes = {}
   if ('strict' in options) {
     if (typeof options.strict !== 'boolean') throw invalidArgument('configure({ strict }) takes a boolean')
-    settings.strict = options.strict
+    changes.strict = options.strict
   }
   if ('logger' in options) {
     const { logger } = options
     if (logger === null || logger === false) {
-      settings.logger = { error() {}, warn() {} }
+      changes.logger = { error() {}, warn() {} }
     } else if (logger && typeof logger.error === 'function') {
-      settings.logger = logger
+      changes.logger = logger
     } else {
       throw invalidArgument('configure({ logger }) takes an object with an error() method, or null to silence')
     }
@@ -45,7 +49,7 @@ function configure(options = {}) {
     if (!(name in options)) continue
     const n = options[name]
     if (!Number.isInteger(n) || n < 1 || n > 86400) throw invalidArgument(`configure({ ${name} }) takes an integer from 1 to 86400`)
-    settings[name] = n
+    changes[name] = n
   }
   if ('popularityHalfLifeSeconds' in options) {
     // Fractions allowed (tests, bursty traffic); at most 30 days, beyond which counts barely decay.
@@ -53,9 +57,10 @@ function configure(options = {}) {
     if (typeof n !== 'number' || !(n >= 0.01 && n <= 2592000)) {
       throw invalidArgument('configure({ popularityHalfLifeSeconds }) takes a number of seconds from 0.01 to 2592000')
     }
-    settings.popularityHalfLifeSeconds = n
+    changes.popularityHalfLifeSeconds = n
   }
   const backendOptions = toBackendOptions(options)
+  Object.assign(settings, changes)
   if (cluster) settings.useCluster(cluster)
   if (Object.keys(backendOptions).length > 0) settings.applyBackendOptions(backendOptions)
   return {

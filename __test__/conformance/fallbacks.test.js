@@ -164,6 +164,12 @@ describe('configure()', () => {
     expect(() => mod.configure('strict')).toThrow(TypeError)
   })
 
+  test('a call that throws changes nothing, not even its valid options', () => {
+    const before = mod.configure({})
+    expect(() => mod.configure({ strict: !before.strict, otpMaxAttempts: 3, timeoutMs: 'soon' })).toThrow(TypeError)
+    expect(mod.configure({})).toEqual(before)
+  })
+
   test('logger: null silences the log', async () => {
     mod.configure({ logger: null })
     await expect(cache.get(undefined)).resolves.toBeNull()

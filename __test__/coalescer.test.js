@@ -1,0 +1,42 @@
+'use strict'
+
+// The per-tick batching of server calls: every caller gets its own answer, whatever happens to
+// the batch.
+const { createCoalescer } = require('../lib/coalescer')
+
+const double = (n) => Promise.resolve(n * 2)
+
+test('calls of one tick go down as one batch, each answered in order', async () => {
+  const batches = []
+  const call = createCoalescer(double, (items) => {
+    batches.push(items)
+    return Promise.resolve({ values: items.map((n) => n * 2), errors: null })
+  })
+  await expect(Promise.all([1, 2, 3].map(call))).resolves.toEqual([2, 4, 6])
+  expect(batches).toEqual([[1, 2, 3]])
+})
+
+test('an item error rejects that caller only; a batch failure rejects every caller', async () => {
+  const call = createCoalescer(double, (items) => Promise.resolve({ values: items, errors: items.map((n) => (n === 2 ? 'ERR_COMMAND: no' : null)) }))
+  const outcomes = await Promise.allSettled([1, 2, 3].map(call))
+  expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+  expect(outcomes[1].reason.message).toBe('ERR_COMMAND: no')
+
+  const down = createCoalescer(double, () => Promise.reject(new Error('ERR_CONNECTION: down')))
+  const all = await Promise.allSettled([1, 2].map(down))
+  expect(all.map((o) => o.reason?.message)).toEqual(['ERR_CONNECTION: down', 'ERR_CONNECTION: down'])
+})
+
+test('a batch that cannot be sent (it throws) falls back to one call each, so no caller hangs', async () => {
+  const call = createCoalescer(
+    (n) => {
+      if (n === 3) throw new RangeError('too long')
+      return double(n)
+    },
+    () => {
+      throw new RangeError('Invalid string length')
+    },
+  )
+  const outcomes = await Promise.allSettled([1, 2, 3].map(call))
+  expect(outcomes.map((o) => o.value ?? o.reason.message)).toEqual([2, 4, 'too long'])
+})
