@@ -23,6 +23,7 @@ const FEATURE_CHECKS = [
   'streams',
   'rate limiting',
   'one-time codes',
+  'cache-aside, locks and idempotency',
   'express adapters',
   'raw client and expiry',
 ]
@@ -69,7 +70,7 @@ test('embedded store: every check passes, and the text report says which backend
   expect(run.stdout).toMatch(/^Backend {3}embedded \(none set\)$/m)
   expect(run.stdout).toMatch(/Note {6}No UPSTASH_REDIS_REST_URL/)
   for (const name of FEATURE_CHECKS) expect(run.stdout).toMatch(new RegExp(`^ok {4}${name} `, 'm'))
-  expect(run.stdout).toMatch(/All 12 checks passed\.\n$/)
+  expect(run.stdout).toMatch(/All 13 checks passed\.\n$/)
   expectAllPassed(await doctor({}, ['--json']), 'embedded')
 })
 
@@ -89,7 +90,7 @@ test('a dead port fails with "nothing listens", exit code 1, and never shows the
   expect(run.stdout).toMatch(/^FAIL {2}connection .*ERR_CONNECTION/m)
   expect(run.stdout).toMatch(/Nothing listens at that host and port/)
   expect(run.stdout).toMatch(/^skip {2}cache /m)
-  expect(run.stdout).toMatch(/1 of 12 checks failed, 11 skipped/)
+  expect(run.stdout).toMatch(/1 of 13 checks failed, 12 skipped/)
   expect(run.stdout).toContain(`redis://:***@127.0.0.1:${port}`)
   expect(run.stdout + run.stderr).not.toContain(password)
 

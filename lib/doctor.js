@@ -294,6 +294,36 @@ function featureChecks(r, run) {
       },
     ],
     [
+      'cache-aside, locks and idempotency',
+      async () => {
+        const wrapKey = id('wrap')
+        const lockName = id('lock')
+        const claimKey = id('claim')
+        let loads = 0
+        try {
+          const loader = async () => {
+            loads += 1
+            return { n: 1 }
+          }
+          const values = await Promise.all([r.cache.wrap(wrapKey, loader, 60), r.cache.wrap(wrapKey, loader, 60)])
+          expectTrue(loads === 1 && isDeepStrictEqual(values, [{ n: 1 }, { n: 1 }]), 'cache.wrap did not load once for two callers')
+          expectTrue(isDeepStrictEqual(await r.cache.get(wrapKey), { n: 1 }), 'cache.wrap did not cache the loaded value')
+          const lock = await r.locks.acquire(lockName, { ttl: 5000 })
+          expectTrue(lock !== null, 'locks.acquire did not take a free lock')
+          expectTrue((await r.locks.acquire(lockName)) === null, 'locks.acquire took a lock that was held')
+          await lock.release()
+          expectTrue((await r.idempotency.claim(claimKey, 60)) === true, 'idempotency.claim did not answer true to the first claim')
+          expectTrue((await r.idempotency.claim(claimKey, 60)) === false, 'idempotency.claim answered true twice')
+          return 'cache.wrap (one load for two callers), locks.acquire/release, idempotency.claim'
+        } finally {
+          await r.cache.del(wrapKey).catch(() => {})
+          await r.idempotency.release(claimKey).catch(() => {})
+          // The fencing counter never expires by design; a throwaway lock's is removed.
+          await r.redis.del(`{lock:${lockName}}:fence`).catch(() => {})
+        }
+      },
+    ],
+    [
       'express adapters',
       async () => {
         const sessionStore = new r.SessionStore({ prefix: `${run}-sess:` })
