@@ -105,6 +105,15 @@ fn format_g17(x: f64) -> String {
     if x.is_infinite() {
         return if x > 0.0 { "inf" } else { "-inf" }.to_string();
     }
+    // Whole numbers below 10^16 (timestamps, ceiled resets) print as their integer digits under
+    // %.17g; formatting them as integers skips the costly exact float formatting below.
+    if x.fract() == 0.0 && x.abs() < 1e16 {
+        return if x == 0.0 && x.is_sign_negative() {
+            "-0".to_string()
+        } else {
+            (x as i64).to_string()
+        };
+    }
     let strip = |s: &str| -> String {
         if s.contains('.') {
             s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -512,6 +521,8 @@ mod tests {
             (0.0001, "0.0001"),
             (0.00001, "1.0000000000000001e-05"),
             (1e16, "10000000000000000"),
+            (9_999_999_999_999_998.0, "9999999999999998"),
+            (-42.0, "-42"),
             (1e17, "1e+17"),
             (1e20, "1e+20"),
             (1.7976931348623157e308, "1.7976931348623157e+308"),
