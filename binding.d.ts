@@ -100,7 +100,7 @@ export declare class NativeClient {
    * Checks gathered within one tick, as one pipeline of scripts. Each item is a result or
    * its error (`"<CODE>: <message>"`).
    */
-  rateLimitCheckMany(ids: Array<string>, algorithms: Array<RateLimitAlgorithm>, limits: Array<number>, windows: Array<number>, costs: Array<number>): Promise<Array<RateLimitItem>>
+  rateLimitCheckMany(ids: Array<string>, algorithms: Array<RateLimitAlgorithm>, limits: Array<number>, windows: Array<number>, costs: Array<number>): Promise<RateLimitBatch>
   rateLimitReset(id: string): void | Promise<void>
   /**
    * Adds `change` (1, -1 or 0) to the hit counter at `key` (the whole key, prefix included),
@@ -213,9 +213,10 @@ export declare const enum Namespace {
   TokenBalance = 8,
 }
 
+/** A batch of one-time-code checks, shaped like `RateLimitBatch`. */
 export interface OtpVerifyBatch {
   values: Array<boolean | undefined | null>
-  errors: Array<string | undefined | null>
+  errors?: Array<string | undefined | null>
 }
 
 /**
@@ -236,10 +237,11 @@ export declare const enum RateLimitAlgorithm {
   FixedWindow = 2,
 }
 
-/** One item of a batch of rate-limit checks: `value`, or `error` (`"<CODE>: <message>"`). */
-export interface RateLimitItem {
-  value?: RateLimitResult
-  error?: string
+/** A batch of rate-limit checks: the result at each index (null where the check failed). */
+export interface RateLimitBatch {
+  values: Array<RateLimitResult | undefined | null>
+  /** Null when every check succeeded, else the error (`"<CODE>: <message>"`) or null at each index. */
+  errors?: Array<string | undefined | null>
 }
 
 export interface RateLimitResult {

@@ -45,7 +45,6 @@ if (native.backend !== 'embedded') settings.afterCall = watchCircuit(native)
 const TTL = Object.freeze(JSON.parse(binding.ttlJson()))
 const CACHE_PREFIXES = Object.freeze(JSON.parse(binding.cachePrefixesJson()))
 let features = createFeatures(native, binding, TTL)
-const NAMESPACES = ['cache', 'sessions', 'users', 'creators', 'streams', 'rateLimiter', 'otp', 'tokens', 'locks', 'idempotency']
 
 /**
  * The native client of the moment, for the parts that are not on a hot path (analytics, the
@@ -101,8 +100,10 @@ settings.useCluster = (urls) => {
   boundMethods = new Map()
   settings.afterCall = watchCircuit(native)
   features = createFeatures(native, binding, TTL)
-  const fresh = namespaces()
-  for (const name of NAMESPACES) Object.assign(module.exports[name], fresh[name])
+  // Every namespace object (functions such as testConnection are wrapped below, not replaced).
+  for (const [name, namespace] of Object.entries(namespaces())) {
+    if (typeof namespace === 'object') Object.assign(module.exports[name], namespace)
+  }
   useNative(module.exports.redis, native)
 }
 

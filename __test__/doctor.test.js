@@ -4,14 +4,12 @@
 // the environment given, against the embedded store, a private redis-server and a rest-server in
 // front of it; and against a wrong token and a dead port, where it must fail (exit code 1) with
 // an explanation and without ever printing the secret.
-const { spawn } = require('node:child_process')
 const os = require('node:os')
 const path = require('node:path')
-const { freePort, ROOT } = require('./helpers')
+const { freePort, runNodeArgs, ROOT } = require('./helpers')
 const { usePrivateServers, describeWithRedisServer, rawCommands } = require('./faults/redis-server')
 
 const BIN = path.join(ROOT, 'bin', 'digis-redis.js')
-const BACKEND_VARIABLES = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'KV_REST_API_URL', 'KV_REST_API_TOKEN', 'REDIS_URL']
 const FEATURE_CHECKS = [
   'connection',
   'latency',
@@ -30,24 +28,7 @@ const FEATURE_CHECKS = [
 
 /** Runs the CLI in a directory without a .env: `{ code, stdout, stderr }`. */
 function doctor(env, args = []) {
-  const childEnv = { ...process.env }
-  for (const name of BACKEND_VARIABLES) delete childEnv[name]
-  Object.assign(childEnv, env)
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'doctor', ...args], { cwd: os.tmpdir(), env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`doctor did not exit within 20 s: ${stdout}${stderr}`))
-    }, 20000)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+  return runNodeArgs([BIN, 'doctor', ...args], { env, cwd: os.tmpdir(), timeoutMs: 20000 })
 }
 
 /** The JSON report of a passing run, with every check present and passed. */

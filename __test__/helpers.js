@@ -17,13 +17,18 @@ function backendEnv() {
  * Runs `script` in a fresh Node process whose backend comes only from `env` (the inherited
  * backend variables are removed). Resolves with { code, stdout, stderr, ms }.
  */
-function runNode(script, { env = {}, cwd = ROOT, timeoutMs = 15000 } = {}) {
+function runNode(script, options) {
+  return runNodeArgs(['-e', script], options)
+}
+
+/** `runNode` for a command line: node with `args` (a script file and its arguments). */
+function runNodeArgs(args, { env = {}, cwd = ROOT, timeoutMs = 15000 } = {}) {
   const childEnv = { ...process.env }
   for (const name of BACKEND_VARIABLES) delete childEnv[name]
   Object.assign(childEnv, env)
   const started = Date.now()
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script], { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, args, { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -117,7 +122,7 @@ function freePort() {
   })
 }
 
-module.exports = { uniquePrefix, captureLogs, sleep, runNode, backendEnv, timedCall, blackHole, freePort, ROOT }
+module.exports = { uniquePrefix, captureLogs, sleep, runNode, runNodeArgs, backendEnv, timedCall, blackHole, freePort, ROOT }
 
 /**
  * The exact text stored under `key`. The raw client JSON-parses replies (as @upstash/redis

@@ -2,10 +2,9 @@
 
 const crypto = require('node:crypto')
 const { performance } = require('node:perf_hooks')
-const { guarded } = require('./guard')
+const { guarded, inBackground, logFailure } = require('./guard')
 const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe } = require('./codec')
-const { invalidArgument, toTypedError } = require('./errors')
-const { settings } = require('./settings')
+const { invalidArgument } = require('./errors')
 
 /**
  * How long one instance may hold a key's loading lock, and so the longest other instances wait
@@ -138,17 +137,11 @@ function createCacheWrap(native, readValue, TTL, Namespace) {
       try {
         await loadAndStore(request, owner)
       } catch (err) {
-        const { code, message } = toTypedError(err)
-        settings.logger.error(`[digis-redis] cache.wrap background refresh failed, the stale value stays (${code}): ${message}`)
+        logFailure('cache.wrap background refresh', err) // the stale value stays
       }
     }
     // Strict mode makes guarded steps throw; out here nobody awaits, so log instead.
-    refresh()
-      .catch((err) => {
-        const { code, message } = toTypedError(err)
-        settings.logger.error(`[digis-redis] cache.wrap background refresh failed (${code}): ${message}`)
-      })
-      .finally(() => refreshing.delete(request.key))
+    inBackground('cache.wrap background refresh', refresh()).finally(() => refreshing.delete(request.key))
   }
 
   async function resolve(request) {

@@ -6,7 +6,7 @@
  * the single-call path, so low concurrency pays nothing extra.
  *
  * `runOne(item)` → promise of the value; `runMany(items)` → promise of `{ values, errors }`,
- * in order, where `errors` is null when nothing failed, else holds null or
+ * in order, where `errors` is null or undefined when nothing failed, else holds null or
  * `'<CODE>: <message>'` per item (and `values` may be null when every item failed).
  */
 function createCoalescer(runOne, runMany) {
@@ -33,7 +33,7 @@ function createCoalescer(runOne, runMany) {
     sent.then(
       ({ values, errors }) => {
         for (let i = 0; i < batch.length; i++) {
-          const error = errors === null ? null : errors[i]
+          const error = errors ? errors[i] : null
           if (error !== null && error !== undefined) waiting[2 * i + 1](new Error(error))
           else waiting[2 * i](values[i])
         }

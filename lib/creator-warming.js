@@ -44,8 +44,12 @@ function createCreatorWarming(native, binding, TTL, CREATOR_PREFIX) {
 
   /** Counts one profile read; called by creators.get before its own (unchanged) read. */
   function countRead(creatorId) {
-    const id = typeof creatorId === 'number' && Number.isFinite(creatorId) ? String(creatorId) : creatorId
-    if (typeof id !== 'string' || id.length === 0 || !id.isWellFormed()) return
+    let id
+    try {
+      id = toKey(creatorId, 'id')
+    } catch {
+      return // creators.get itself answers a bad id with its fallback.
+    }
     pending.set(id, (pending.get(id) ?? 0) + 1)
     if (pending.size >= MAX_PENDING) {
       flushInBackground()
@@ -140,9 +144,7 @@ function createCreatorWarming(native, binding, TTL, CREATOR_PREFIX) {
     if (!Number.isInteger(every) || every < 10) throw invalidArgument(`every must be whole milliseconds (at least 10), got ${describe(every)}`)
     let running = null
     const timer = setInterval(() => {
-      running ??= warm(loader, warmOptions)
-        .catch((err) => settings.logger.error(`[digis-redis] creators.warm failed (${err.code ?? 'ERR_INTERNAL'}): ${err.message}`))
-        .finally(() => (running = null))
+      running ??= inBackground('creators.warm', warm(loader, warmOptions)).finally(() => (running = null))
     }, every)
     timer.unref()
     return { stop: () => clearInterval(timer) }

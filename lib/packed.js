@@ -34,7 +34,7 @@ function readMany(native, items) {
         at += length
       }
     }
-    return { values, errors: errors ?? null }
+    return { values, errors }
   })
 }
 

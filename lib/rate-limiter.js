@@ -43,9 +43,7 @@ function createRateLimiter(native, RateLimitAlgorithm) {
     native.backend === 'embedded'
       ? runOne
       : createCoalescer(runOne, (items) =>
-          native
-            .rateLimitCheckMany(...[0, 1, 2, 3, 4].map((field) => items.map((args) => args[field])))
-            .then((outcomes) => ({ values: outcomes.map((o) => o.value), errors: outcomes.map((o) => o.error) })),
+          native.rateLimitCheckMany(...[0, 1, 2, 3, 4].map((field) => items.map((args) => args[field]))),
         )
   const algorithmIds = {
     'token-bucket': RateLimitAlgorithm.TokenBucket,

@@ -1,8 +1,7 @@
 'use strict'
 
 const buffer = require('node:buffer')
-const { guarded } = require('./guard')
-const { settings } = require('./settings')
+const { guarded, inBackground } = require('./guard')
 const { toKey, toPositiveInteger, describe } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { runPipeline } = require('./pipeline')
@@ -23,7 +22,7 @@ const DEFAULT_MAX_BYTES = 1024 * 1024
 // which this cache cannot do, so it is not stored either.
 const UNCACHEABLE_DIRECTIVE = /(?:^|[\s,])(?:private|no-store|no-cache)(?:$|[\s,=])/i
 
-const isUtf8 = buffer.isUtf8 ?? ((buf) => Buffer.from(buf.toString('utf8'), 'utf8').equals(buf))
+const { isUtf8 } = buffer
 
 /** The record stored for one response: status, allow-listed headers, body as UTF-8 text or base64. */
 function encodeRecord(status, headers, body) {
@@ -206,9 +205,7 @@ function createResponseCache(native, binding, TTL) {
       if (record !== null && !res.headersSent) return replay(res, record)
       res.setHeader('X-Cache', 'MISS')
       captureBody(res, byteLimit, (body) => {
-        remember(req, res, recordKey, body).catch((err) =>
-          settings.logger.error(`[digis-redis] responses.set failed (${err.code ?? 'ERR_INTERNAL'}): ${err.message}`),
-        )
+        inBackground('responses.set', remember(req, res, recordKey, body))
       })
       next()
     }

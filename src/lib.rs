@@ -187,17 +187,39 @@ pub struct PackedValues {
     pub errors: Option<Vec<Option<String>>>,
 }
 
-/// One item of a batch of rate-limit checks: `value`, or `error` (`"<CODE>: <message>"`).
+/// A batch of rate-limit checks: the result at each index (null where the check failed).
 #[napi(object)]
-pub struct RateLimitItem {
-    pub value: Option<RateLimitResult>,
-    pub error: Option<String>,
+pub struct RateLimitBatch {
+    pub values: Vec<Option<RateLimitResult>>,
+    /// Null when every check succeeded, else the error (`"<CODE>: <message>"`) or null at each index.
+    pub errors: Option<Vec<Option<String>>>,
 }
 
+/// A batch of one-time-code checks, shaped like `RateLimitBatch`.
 #[napi(object)]
 pub struct OtpVerifyBatch {
     pub values: Vec<Option<bool>>,
-    pub errors: Vec<Option<String>>,
+    pub errors: Option<Vec<Option<String>>>,
+}
+
+/// Per-item outcomes as the JS batcher takes them: values (null where an item failed) and the
+/// errors, null as a whole when nothing failed.
+fn split_outcomes<T, U: From<T>>(
+    items: Vec<digis_redis_core::Result<T>>,
+) -> (Vec<Option<U>>, Option<Vec<Option<String>>>) {
+    let count = items.len();
+    let mut values = Vec::with_capacity(count);
+    let mut errors: Option<Vec<Option<String>>> = None;
+    for (i, item) in items.into_iter().enumerate() {
+        match item {
+            Ok(value) => values.push(Some(value.into())),
+            Err(err) => {
+                values.push(None);
+                errors.get_or_insert_with(|| vec![None; count])[i] = Some(err.to_string());
+            }
+        }
+    }
+    (values, errors)
 }
 
 impl From<RateLimitDecision> for RateLimitResult {
@@ -544,18 +566,11 @@ impl NativeClient {
         id_lengths: Uint32Array,
     ) -> Result<PackedValues> {
         let targets = packed_targets(&namespaces, &ids, &id_lengths)?;
-        let items = self.features.get_many(&targets).await.map_err(to_js)?;
-        let mut packer = packed::Packer::with_capacity(items.len());
-        let mut errors: Option<Vec<Option<String>>> = None;
-        for (i, item) in items.into_iter().enumerate() {
-            match item {
-                Ok(value) => packer.push(value.as_deref()),
-                Err(err) => {
-                    packer.push(None);
-                    errors.get_or_insert_with(|| vec![None; targets.len()])[i] =
-                        Some(err.to_string());
-                }
-            }
+        let items = self.features.get_many(targets).await.map_err(to_js)?;
+        let (values, errors) = split_outcomes::<Option<bytes::Bytes>, Option<bytes::Bytes>>(items);
+        let mut packer = packed::Packer::with_capacity(values.len());
+        for value in values {
+            packer.push(value.flatten().as_deref());
         }
         Ok(PackedValues {
             text: packer.text,
@@ -578,28 +593,23 @@ impl NativeClient {
         ttl_seconds: Float64Array,
     ) -> Result<Option<Vec<Option<String>>>> {
         let targets = packed_targets(&namespaces, &ids, &id_lengths)?;
-        let values = packed::split_utf16(&values, &value_lengths)
-            .filter(|values| values.len() == targets.len() && ttl_seconds.len() == targets.len())
+        let ranges = packed::utf16_ranges(&values, &value_lengths)
+            .filter(|ranges| ranges.len() == targets.len() && ttl_seconds.len() == targets.len())
             .ok_or_else(|| packing_error("values"))?;
+        // Every value is a slice of the one buffer that crossed from JS: no copy per value.
+        let joined = bytes::Bytes::from(values);
         let items = targets
             .into_iter()
-            .zip(values)
+            .zip(ranges)
             .zip(ttl_seconds.iter())
-            .map(|((target, value), &ttl)| {
+            .map(|((target, range), &ttl)| {
                 let ttl = (ttl >= 0.0).then_some(ttl as u64);
-                (target, bytes::Bytes::copy_from_slice(value.as_bytes()), ttl)
+                (target, joined.slice(range), ttl)
             })
             .collect();
         let outcomes = self.features.set_many(items).await.map_err(to_js)?;
-        if outcomes.iter().all(|o| o.is_ok()) {
-            return Ok(None);
-        }
-        Ok(Some(
-            outcomes
-                .into_iter()
-                .map(|o| o.err().map(|e| e.to_string()))
-                .collect(),
-        ))
+        let (_, errors) = split_outcomes::<(), ()>(outcomes);
+        Ok(errors)
     }
 
     #[napi(ts_return_type = "void | Promise<void>")]
@@ -826,7 +836,7 @@ impl NativeClient {
         limits: Vec<u32>,
         windows: Vec<u32>,
         costs: Vec<u32>,
-    ) -> Result<Vec<RateLimitItem>> {
+    ) -> Result<RateLimitBatch> {
         let requests: Vec<RateLimitRequest> = ids
             .into_iter()
             .zip(algorithms)
@@ -840,19 +850,8 @@ impl NativeClient {
             .rate_limit_check_many(&requests)
             .await
             .map_err(to_js)?;
-        Ok(items
-            .into_iter()
-            .map(|item| match item {
-                Ok(d) => RateLimitItem {
-                    value: Some(d.into()),
-                    error: None,
-                },
-                Err(err) => RateLimitItem {
-                    value: None,
-                    error: Some(err.to_string()),
-                },
-            })
-            .collect())
+        let (values, errors) = split_outcomes(items);
+        Ok(RateLimitBatch { values, errors })
     }
 
     #[napi(ts_return_type = "void | Promise<void>")]
@@ -909,23 +908,8 @@ impl NativeClient {
             .otp_verify_many(&attempts, max_attempts)
             .await
             .map_err(to_js)?;
-        let mut batch = OtpVerifyBatch {
-            values: Vec::with_capacity(items.len()),
-            errors: Vec::with_capacity(items.len()),
-        };
-        for item in items {
-            match item {
-                Ok(ok) => {
-                    batch.values.push(Some(ok));
-                    batch.errors.push(None);
-                }
-                Err(err) => {
-                    batch.values.push(None);
-                    batch.errors.push(Some(err.to_string()));
-                }
-            }
-        }
-        Ok(batch)
+        let (values, errors) = split_outcomes(items);
+        Ok(OtpVerifyBatch { values, errors })
     }
 
     #[napi(ts_return_type = "boolean | Promise<boolean>")]

@@ -2,17 +2,15 @@
 
 // `digis-redis doctor` on the cluster backend: it names REDIS_CLUSTER_URLS, masks passwords and
 // passes every feature check against the cluster the runner started.
-const { spawnSync } = require('node:child_process')
 const os = require('node:os')
 const path = require('node:path')
-const { ROOT } = require('../../helpers')
+const { runNodeArgs, backendEnv, ROOT } = require('../../helpers')
 
-test('doctor --json passes every check on the cluster and reports it as the cluster backend', () => {
-  const run = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'digis-redis.js'), 'doctor', '--json'], {
+test('doctor --json passes every check on the cluster and reports it as the cluster backend', async () => {
+  const run = await runNodeArgs([path.join(ROOT, 'bin', 'digis-redis.js'), 'doctor', '--json'], {
     cwd: os.tmpdir(),
-    env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:1/ignored' },
-    encoding: 'utf8',
-    timeout: 30000,
+    env: { ...backendEnv(), REDIS_URL: 'redis://127.0.0.1:1/ignored' },
+    timeoutMs: 30000,
   })
   expect(run.stderr).toBe('')
   const report = JSON.parse(run.stdout)
@@ -21,5 +19,5 @@ test('doctor --json passes every check on the cluster and reports it as the clus
   expect(report.notes).toContain('REDIS_URL is also set and ignored: REDIS_CLUSTER_URLS wins over it.')
   expect(report.checks.filter((check) => !check.ok)).toEqual([])
   expect(report.ok).toBe(true)
-  expect(run.status).toBe(0)
-})
+  expect(run.code).toBe(0)
+}, 40000)

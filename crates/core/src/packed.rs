@@ -5,6 +5,8 @@
 /// Length marker of an absent value (a miss, or an item that failed).
 pub const ABSENT: i32 = -1;
 
+use std::ops::Range;
+
 /// The UTF-16 length of `text`: its byte length when ASCII, as nearly every cached value is.
 pub fn utf16_len(text: &str) -> usize {
     if text.is_ascii() {
@@ -48,15 +50,28 @@ impl Packer {
 /// Splits `joined` into pieces of the given UTF-16 lengths; `None` when they do not add up or a
 /// cut falls inside a surrogate pair.
 pub fn split_utf16<'a>(joined: &'a str, lengths: &[u32]) -> Option<Vec<&'a str>> {
-    let mut pieces = Vec::with_capacity(lengths.len());
+    Some(
+        utf16_ranges(joined, lengths)?
+            .into_iter()
+            .map(|range| &joined[range])
+            .collect(),
+    )
+}
+
+/// The byte ranges of `split_utf16`'s pieces, for slicing a shared buffer without copying.
+pub fn utf16_ranges(joined: &str, lengths: &[u32]) -> Option<Vec<Range<usize>>> {
+    let mut ranges = Vec::with_capacity(lengths.len());
     if joined.is_ascii() {
         let mut at = 0usize;
         for &len in lengths {
             let end = at.checked_add(len as usize)?;
-            pieces.push(joined.get(at..end)?);
+            if end > joined.len() {
+                return None;
+            }
+            ranges.push(at..end);
             at = end;
         }
-        return (at == joined.len()).then_some(pieces);
+        return (at == joined.len()).then_some(ranges);
     }
     let mut chars = joined.char_indices();
     let mut byte_at = 0usize;
@@ -71,9 +86,9 @@ pub fn split_utf16<'a>(joined: &'a str, lengths: &[u32]) -> Option<Vec<&'a str>>
         if units != len {
             return None;
         }
-        pieces.push(&joined[start..byte_at]);
+        ranges.push(start..byte_at);
     }
-    chars.next().is_none().then_some(pieces)
+    chars.next().is_none().then_some(ranges)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use super::{all_ok, Features, Target};
+use super::{all_ok, Features};
 use crate::{keys, Cmd, Result};
 
 impl Features {
@@ -15,7 +15,7 @@ impl Features {
     /// two-key DEL, because the keys live in different cluster slots.
     pub async fn creators_invalidate(&self, id: &str) -> Result<()> {
         let cmds = vec![
-            Cmd::new("DEL").arg(Target::Creator(id.to_string()).key()),
+            Cmd::new("DEL").arg(keys::creator(id)),
             Cmd::new("DEL").arg(keys::CREATOR_LIST),
         ];
         all_ok(self.backend.pipeline(cmds, false).await?)?;

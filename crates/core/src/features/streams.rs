@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use super::{all_ok, array, now_ms, values::set_command, Features, Target};
+use super::{all_ok, array, now_ms, values::set_command, Features};
 use crate::{keys, Cmd, Error, Reply, Result};
 
 /// A live stream's data and its current viewer count.
@@ -27,7 +27,7 @@ impl Features {
         value: Bytes,
         ttl_seconds: Option<u64>,
     ) -> Result<()> {
-        let key = Target::ActiveStream(id.to_string()).key();
+        let key = keys::active_stream(id);
         self.write_with_index(
             vec![set_command(key, value, ttl_seconds)],
             Cmd::new("SADD").arg(keys::ACTIVE_STREAM_INDEX).arg(id),

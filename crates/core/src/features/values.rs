@@ -13,6 +13,15 @@ pub(super) fn set_command(key: String, value: Bytes, ttl_seconds: Option<u64>) -
     }
 }
 
+/// A GET reply as the stored bytes: `None` only for a real miss.
+fn stored_value(reply: Reply) -> Result<Option<Bytes>> {
+    match reply {
+        Reply::Nil => Ok(None),
+        Reply::Bulk(bytes) => Ok(Some(bytes)),
+        other => Err(unexpected("GET", &other)),
+    }
+}
+
 impl Features {
     pub async fn set(&self, target: &Target, value: Bytes, ttl_seconds: Option<u64>) -> Result<()> {
         self.backend
@@ -34,11 +43,7 @@ impl Features {
 
     /// The stored bytes, `None` only for a real miss (a stored `0` or `""` is a hit).
     pub async fn get(&self, target: &Target) -> Result<Option<Bytes>> {
-        match self.backend.call(Cmd::new("GET").arg(target.key())).await? {
-            Reply::Nil => Ok(None),
-            Reply::Bulk(bytes) => Ok(Some(bytes)),
-            other => Err(unexpected("GET", &other)),
-        }
+        stored_value(self.backend.call(Cmd::new("GET").arg(target.key())).await?)
     }
 
     /// `get` answered at once where the backend can (the embedded store); `None` otherwise.
@@ -85,20 +90,13 @@ impl Features {
 
 impl Features {
     /// Many GETs in one pipeline (one round trip); each item keeps its own outcome.
-    pub async fn get_many(&self, targets: &[Target]) -> Result<Vec<Result<Option<Bytes>>>> {
+    pub async fn get_many(&self, targets: Vec<Target>) -> Result<Vec<Result<Option<Bytes>>>> {
         let cmds = targets
-            .iter()
-            .map(|t| Cmd::new("GET").arg(t.key()))
+            .into_iter()
+            .map(|t| Cmd::new("GET").arg(t.into_key()))
             .collect();
         let items = self.backend.pipeline(cmds, false).await?;
-        Ok(items
-            .into_iter()
-            .map(|item| match item? {
-                Reply::Nil => Ok(None),
-                Reply::Bulk(bytes) => Ok(Some(bytes)),
-                other => Err(unexpected("GET", &other)),
-            })
-            .collect())
+        Ok(items.into_iter().map(|item| stored_value(item?)).collect())
     }
 
     /// Many SETEX/SETs in one pipeline (one round trip); each item keeps its own outcome.
@@ -108,7 +106,7 @@ impl Features {
     ) -> Result<Vec<Result<()>>> {
         let cmds = items
             .into_iter()
-            .map(|(target, value, ttl)| set_command(target.key(), value, ttl))
+            .map(|(target, value, ttl)| set_command(target.into_key(), value, ttl))
             .collect();
         let replies = self.backend.pipeline(cmds, false).await?;
         Ok(replies.into_iter().map(|r| r.map(|_| ())).collect())
