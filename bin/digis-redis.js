@@ -59,6 +59,16 @@ const commands = {
     },
     run: restServer,
   },
+  'build-from-source': {
+    summary: 'build the native addon with this machine\'s Rust toolchain (platforms with no prebuilt binary)',
+    help: `Usage: ${PROGRAM} build-from-source
+
+Builds the native addon from the Rust sources shipped in this package with cargo (install Rust
+from https://rustup.rs) and puts it where digis-redis loads it from first. Only needed on a
+platform with no prebuilt binary package; takes a few minutes.`,
+    options: {},
+    run: async () => require('../lib/build-from-source').buildFromSource(),
+  },
 }
 
 function mainHelp() {
