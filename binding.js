@@ -12,6 +12,18 @@ const { PLATFORMS, packageName, binaryFile, hostKey } = require('./lib/platforms
 const { version } = require('./package.json')
 const key = hostKey()
 
+// One literal require per platform package (the keys of lib/platforms.js; a test keeps them
+// equal): bundlers and Vercel's file tracing only follow requires they can read.
+const PLATFORM_PACKAGES = {
+  'linux-x64-gnu': () => require('digis-redis-linux-x64-gnu'),
+  'linux-x64-musl': () => require('digis-redis-linux-x64-musl'),
+  'linux-arm64-gnu': () => require('digis-redis-linux-arm64-gnu'),
+  'linux-arm64-musl': () => require('digis-redis-linux-arm64-musl'),
+  'darwin-x64': () => require('digis-redis-darwin-x64'),
+  'darwin-arm64': () => require('digis-redis-darwin-arm64'),
+  'win32-x64-msvc': () => require('digis-redis-win32-x64-msvc'),
+}
+
 function loadNative() {
   const override = process.env.DIGIS_REDIS_NATIVE_PATH
   if (override) return require(path.resolve(override))
@@ -20,7 +32,7 @@ function loadNative() {
   if (fs.existsSync(local)) return require(local)
 
   const errors = []
-  const supported = PLATFORMS.some((p) => p.key === key)
+  const supported = Object.hasOwn(PLATFORM_PACKAGES, key)
   if (supported) {
     let manifest
     try {
@@ -35,7 +47,7 @@ function loadNative() {
             'same version. Reinstall digis-redis (the lockfile may pin an old platform package).',
         )
       }
-      return require(packageName(key))
+      return PLATFORM_PACKAGES[key]()
     }
   }
   throw missingBinaryError(supported, errors)

@@ -90,3 +90,12 @@ test('a local build beside the loader wins over the platform package (a clone)',
   expect(result.ok).toBe(true)
   expect(result.from).toEqual([path.join(app, 'node_modules', 'digis-redis', binaryFile(HOST))])
 })
+
+test('the loader, the published optionalDependencies and the README list the same platforms', () => {
+  const loader = fs.readFileSync(path.join(ROOT, 'binding.js'), 'utf8')
+  const literal = [...loader.matchAll(/\(\) => require\('(digis-redis-[a-z0-9-]+)'\)/g)].map((m) => m[1])
+  expect(literal).toEqual(PLATFORMS.map((p) => packageName(p.key)))
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+  const table = [...readme.matchAll(/^\| [^|]+ \| `(digis-redis-[a-z0-9-]+)` \|/gm)].map((m) => m[1])
+  expect(table).toEqual(PLATFORMS.map((p) => packageName(p.key)))
+})

@@ -7,8 +7,9 @@
 const BINARY_NAME = 'digis-redis'
 
 /**
- * `builtHere`: the release packer builds it on a Linux x64 machine (cargo-zigbuild); the others
- * come from the release workflow's own runners (.github/workflows/release.yml).
+ * `builtHere`: the release packer builds it on a Linux x64 machine (cargo-zigbuild). The others
+ * come from the release workflow's own runners (.github/workflows/release.yml): linking for macOS
+ * needs Apple's SDK frameworks (Security, CoreFoundation), and for Windows MSVC's libraries.
  * `glibc`: the oldest glibc the gnu binaries link against (zig's sysroot pins it).
  */
 const PLATFORMS = [
@@ -16,8 +17,8 @@ const PLATFORMS = [
   { key: 'linux-x64-musl', triple: 'x86_64-unknown-linux-musl', os: 'linux', cpu: 'x64', libc: 'musl', builtHere: true },
   { key: 'linux-arm64-gnu', triple: 'aarch64-unknown-linux-gnu', os: 'linux', cpu: 'arm64', libc: 'glibc', glibc: '2.17', builtHere: true },
   { key: 'linux-arm64-musl', triple: 'aarch64-unknown-linux-musl', os: 'linux', cpu: 'arm64', libc: 'musl', builtHere: true },
-  { key: 'darwin-x64', triple: 'x86_64-apple-darwin', os: 'darwin', cpu: 'x64', builtHere: true },
-  { key: 'darwin-arm64', triple: 'aarch64-apple-darwin', os: 'darwin', cpu: 'arm64', builtHere: true },
+  { key: 'darwin-x64', triple: 'x86_64-apple-darwin', os: 'darwin', cpu: 'x64', builtHere: false },
+  { key: 'darwin-arm64', triple: 'aarch64-apple-darwin', os: 'darwin', cpu: 'arm64', builtHere: false },
   { key: 'win32-x64-msvc', triple: 'x86_64-pc-windows-msvc', os: 'win32', cpu: 'x64', builtHere: false },
 ]
 
