@@ -6,6 +6,8 @@
 
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
 const { hostKey } = require('../lib/platforms')
 
 const ELF_MACHINE = { x64: 0x3e, arm64: 0xb7 }
@@ -47,6 +49,40 @@ function linuxLibc(file) {
   return { needed, newestGlibc: versions[versions.length - 1] }
 }
 
+/**
+ * Where musl-gcc is at hand (Debian's musl-tools) and the CPU matches: dlopen()s a musl binary
+ * with musl's own dynamic linker, from a small C program that stands in for Node's napi_*
+ * exports, and finds its module entry point. No musl Node.js is needed; undefined is "not tried".
+ */
+function loadsUnderMusl(file, platform) {
+  if (platform.cpu !== process.arch || spawnSync('musl-gcc', ['--version']).status !== 0) return undefined
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'digis-redis-musl-'))
+  try {
+    const undefinedSymbols = [...readelf(['--dyn-syms', '-W'], file).matchAll(/\sUND\s+((?:napi|node_api|uv)_\w+)/g)].map((m) => m[1])
+    const stubs = [...new Set(undefinedSymbols)].map((name) => `int ${name}(void) { return 0; }`).join('\n')
+    fs.writeFileSync(
+      path.join(dir, 'harness.c'),
+      `#include <dlfcn.h>
+#include <stdio.h>
+${stubs}
+int main(int argc, char **argv) {
+  void *handle = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+  if (!handle) { fprintf(stderr, "%s\\n", dlerror()); return 1; }
+  if (!dlsym(handle, "napi_register_module_v1")) { fprintf(stderr, "no napi_register_module_v1\\n"); return 2; }
+  return 0;
+}
+`,
+    )
+    const compile = spawnSync('musl-gcc', ['-rdynamic', '-o', path.join(dir, 'harness'), path.join(dir, 'harness.c'), '-ldl'], { encoding: 'utf8' })
+    if (compile.status !== 0) throw new Error(`musl-gcc failed: ${compile.stderr}`)
+    const run = spawnSync(path.join(dir, 'harness'), [file], { encoding: 'utf8' })
+    if (run.status !== 0) throw new Error(`${platform.key}: musl's dynamic linker could not load ${file}: ${run.stderr}`)
+    return true
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 /** Throws when the binary does not fit the platform; returns a one-line description. */
 function checkBinary(file, platform) {
   const buffer = fs.readFileSync(file)
@@ -68,6 +104,7 @@ function checkBinary(file, platform) {
         throw new Error(`${platform.key}: links glibc (${needed.join(', ')}), not musl`)
       }
       detail += `, musl (${needed.join(', ') || 'static'})`
+      if (loadsUnderMusl(file, platform)) detail += ', loads under musl'
     }
   }
   if (platform.key === hostKey()) {
