@@ -220,7 +220,13 @@ async function main() {
       message,
     )
     if (values['build-from-source']) {
-      const build = sh('npx', ['--no', 'digis-redis', 'build-from-source'], { cwd: bareApp, env: { ...env, PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] })
+      // The user's own Rust: rustup's proxies find their toolchains from the real home.
+      const rust = {
+        PATH: process.env.PATH,
+        RUSTUP_HOME: process.env.RUSTUP_HOME || path.join(os.homedir(), '.rustup'),
+        CARGO_HOME: process.env.CARGO_HOME || path.join(os.homedir(), '.cargo'),
+      }
+      const build = sh('npx', ['--no', 'digis-redis', 'build-from-source'], { cwd: bareApp, env: { ...env, ...rust } })
       check(build.status === 0, `npx digis-redis build-from-source (${build.seconds.toFixed(0)} s)`, build.output.slice(-3000))
       const rebuilt = sh(process.execPath, ['check.cjs'], { cwd: bareApp, env })
       const result = parseLastLine(rebuilt.stdout)
