@@ -251,6 +251,12 @@ export interface RateLimitResult {
   retryAfterMs: number
 }
 
+/** `text` with every one of `tokens` and every credential of `urls` masked. */
+export declare function redactSecrets(text: string, tokens: Array<string>, urls: Array<string>): string
+
+/** `url` with its credentials masked, for display (core's one redaction rule, for `doctor`). */
+export declare function redactUrl(url: string): string
+
 export interface RestServerOptions {
   /** Interface to listen on; `127.0.0.1` by default. */
   host?: string

@@ -842,5 +842,7 @@ module.exports.embeddedGet = nativeBinding.embeddedGet
 module.exports.embeddedSet = nativeBinding.embeddedSet
 module.exports.Namespace = nativeBinding.Namespace
 module.exports.RateLimitAlgorithm = nativeBinding.RateLimitAlgorithm
+module.exports.redactSecrets = nativeBinding.redactSecrets
+module.exports.redactUrl = nativeBinding.redactUrl
 module.exports.startRestServer = nativeBinding.startRestServer
 module.exports.ttlJson = nativeBinding.ttlJson

@@ -114,6 +114,18 @@ describeWithRedisServer('doctor against servers', () => {
   })
 })
 
+test('an Upstash URL carrying ?_token= is shown masked and the token appears nowhere', async () => {
+  const queryToken = 'QueryTok3n-secret-value'
+  const url = `http://127.0.0.1:1/?_token=${queryToken}`
+  for (const args of [[], ['--json']]) {
+    const run = await doctor({ UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: 'other-header-token' }, args)
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain('http://127.0.0.1:1/?_token=***')
+    expect(run.stdout + run.stderr).not.toContain(queryToken)
+    expect(run.stdout + run.stderr).not.toContain('other-header-token')
+  }
+})
+
 describe('doctor: the cluster selection', () => {
   const { describeEnvironment, redact } = require('../lib/doctor')
   const env = { REDIS_CLUSTER_URLS: 'rediss://:s3cret-one@10.0.0.1:6380, redis://ops:s3cret-two@10.0.0.2:6379', REDIS_URL: 'redis://127.0.0.1:6379' }
@@ -128,5 +140,9 @@ describe('doctor: the cluster selection', () => {
 
   test('no output line can carry a seed password', () => {
     expect(redact('auth failed for s3cret-one and s3cret-two', env)).toBe('auth failed for *** and ***')
+    // The core's rule, through the binding: a password in the user position, a socket's ?pass=.
+    expect(redact('no auth for pw-in-user or sockpass9', { REDIS_CLUSTER_URLS: 'redis://pw-in-user@h:1,unix:///s?pass=sockpass9' })).toBe(
+      'no auth for *** or ***',
+    )
   })
 })

@@ -123,14 +123,15 @@ async function restServer(flags) {
   console.log(`${PROGRAM} rest-server listening on ${server.url} (redis ${server.redisUrl})`)
 }
 
-/** A flag parsing error may quote any argument; never the token's value. */
-function hideTokens(message, args) {
+/** A flag parsing error may quote any argument; never a token's value or a URL's credentials. */
+function hideSecrets(message, args) {
   const tokens = args.flatMap((arg, i) => {
     if (arg === '--token') return args[i + 1] ? [args[i + 1]] : []
     return arg.startsWith('--token=') ? [arg.slice('--token='.length)] : []
   })
-  // Very short values would mask ordinary words of the message.
-  return tokens.filter((t) => t.length >= 3).reduce((text, token) => text.split(token).join('***'), message)
+  // Any argument may be a URL (`--redis unix:///s?pass=…`); the core's rule finds its credentials.
+  const urls = args.map((arg) => arg.replace(/^--[a-z-]+=/, ''))
+  return require('../binding').redactSecrets(message, tokens, urls)
 }
 
 async function main(argv) {
@@ -151,7 +152,7 @@ async function main(argv) {
       allowPositionals: false,
     }))
   } catch (err) {
-    throw new UsageError(`${hideTokens(err.message, rest)}\n\n${command.help}`)
+    throw new UsageError(`${hideSecrets(err.message, rest)}\n\n${command.help}`)
   }
   if (flags.help) {
     console.log(command.help)

@@ -8,38 +8,24 @@
 const crypto = require('node:crypto')
 const path = require('node:path')
 const { isDeepStrictEqual } = require('node:util')
+const binding = require('../binding')
 const { selectBackend, BACKEND_OPTIONS, EMBEDDED_WARNING } = require('./environment')
 
 const PACKAGE = path.resolve(__dirname, '..')
 const BURST = 50
 
-/** `url` with any password replaced by ***; unparseable text is not echoed at all. */
+/** `url` with its credentials masked, by the core's rule; unparseable text is not echoed. */
 function maskUrl(url) {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password) parsed.password = '***'
-    return parsed.toString().replace(/\/$/, '')
-  } catch {
-    return '(not a valid URL)'
-  }
+  const masked = binding.redactUrl(url)
+  return masked === '<unparseable url>' ? '(not a valid URL)' : masked.replace(/\/$/, '')
 }
 
-/** Every secret the environment holds, so no output line can carry one. */
-function secretsOf(env) {
-  const secrets = [env.UPSTASH_REDIS_REST_TOKEN, env.KV_REST_API_TOKEN]
-  const clusterSeeds = (env.REDIS_CLUSTER_URLS ?? '').split(',').map((url) => url.trim())
-  for (const url of [env.REDIS_URL, env.UPSTASH_REDIS_REST_URL, env.KV_REST_API_URL, ...clusterSeeds]) {
-    try {
-      const { password, username } = new URL(url)
-      secrets.push(decodeURIComponent(password), password)
-      // redis://<password>@host is a password in the user position.
-      if (username && !password) secrets.push(decodeURIComponent(username), username)
-    } catch {
-      // Not a URL: nothing to take from it.
-    }
-  }
-  // Very short values would mask ordinary words.
-  return [...new Set(secrets.filter((s) => typeof s === 'string' && s.length >= 3))].sort((a, b) => b.length - a.length)
+/** Replaces every secret the environment holds (tokens, URL credentials) by ***, by the core's rule. */
+function redact(text, env) {
+  const tokens = [env.UPSTASH_REDIS_REST_TOKEN, env.KV_REST_API_TOKEN].filter((t) => typeof t === 'string')
+  const clusterSeeds = (env.REDIS_CLUSTER_URLS ?? '').split(',')
+  const urls = [env.REDIS_URL, env.UPSTASH_REDIS_REST_URL, env.KV_REST_API_URL, ...clusterSeeds].filter((u) => typeof u === 'string' && u.trim())
+  return binding.redactSecrets(text, tokens, urls)
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
@@ -449,11 +435,6 @@ function formatReport(report) {
       : `${failed} of ${report.checks.length} checks failed${skipped ? `, ${skipped} skipped` : ''}: see the FAIL lines above.`,
   )
   return lines.join('\n')
-}
-
-/** Replaces every secret of `env` in `text` by ***. */
-function redact(text, env) {
-  return secretsOf(env).reduce((out, secret) => out.split(secret).join('***'), text)
 }
 
 /** The command: prints the report (JSON with `json`), resolves with the exit code. */

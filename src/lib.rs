@@ -152,6 +152,20 @@ pub fn ttl_json() -> String {
     constants_json(&keys::TTL, false)
 }
 
+/// `url` with its credentials masked, for display (core's one redaction rule, for `doctor`).
+#[napi]
+pub fn redact_url(url: String) -> String {
+    digis_redis_core::redact::redact_url(&url)
+}
+
+/// `text` with every one of `tokens` and every credential of `urls` masked.
+#[napi]
+pub fn redact_secrets(text: String, tokens: Vec<String>, urls: Vec<String>) -> String {
+    use digis_redis_core::redact::Secrets;
+    let url_secrets = urls.iter().map(|url| Secrets::of_url(url));
+    Secrets::merge(std::iter::once(Secrets::new(tokens)).chain(url_secrets)).redact(&text)
+}
+
 #[napi(object)]
 pub struct RateLimitResult {
     pub allowed: bool,

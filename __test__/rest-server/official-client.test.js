@@ -275,6 +275,23 @@ describe('digis-redis CLI', () => {
     }
   })
 
+  test('the ready line masks every credential shape of the Redis URL (unix ?pass=, user position)', async () => {
+    const secret = 'sockPassw0rd-77'
+    for (const [redis, shown] of [
+      [`unix:///tmp/digis-nowhere.sock?db=2&pass=${secret}`, 'unix:///tmp/digis-nowhere.sock?db=2&pass=***'],
+      [`redis://${secret}@127.0.0.1:1`, 'redis://***@127.0.0.1:1'],
+    ]) {
+      const cli = await startCli(['rest-server', '--port', '0', '--redis', redis], { DIGIS_REST_TOKEN: TOKEN })
+      expect(cli.redis).toBe(shown)
+      await stopCli(cli)
+      expect(cli.stdout() + cli.stderr()).not.toContain(secret)
+    }
+    // A usage error quoting the URL argument masks it too.
+    const bad = runCli(['rest-server', '--port', '0', '--token', TOKEN, '--redis', `unix:///s?pass=${secret}`, '--nope'])
+    expect(bad.code).toBe(2)
+    expect(bad.stdout + bad.stderr).not.toContain(secret)
+  })
+
   test('bad flags and unusable ports exit 2 with a message on stderr', async () => {
     const unknown = runCli(['rest-server', '--nope', '--token', TOKEN])
     expect(unknown.code).toBe(2)

@@ -22,7 +22,10 @@ pub fn server(redis_url: &str, token: &str, max_body: usize) -> Result<Server, S
     Ok(Server(Arc::new(crate::http::Shared {
         token: token.as_bytes().to_vec(),
         max_body,
-        backend: crate::backend::Backend::new(redis_url, vec![token.to_string()])?,
+        backend: crate::backend::Backend::new(
+            redis_url,
+            digis_redis_core::redact::Secrets::new([token.to_string()]),
+        )?,
         sync: AtomicU64::new(0),
     })))
 }

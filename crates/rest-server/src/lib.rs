@@ -21,6 +21,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
+use digis_redis_core::redact::Secrets;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -126,22 +127,12 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
     Ok(RunningServer { addr, stop, task })
 }
 
-/// The token and the URL's password (as written and decoded), masked in any error text.
-fn secrets(config: &RestServerConfig) -> Vec<String> {
-    let mut secrets = vec![config.token.clone()];
-    if let Some(password) = url::Url::parse(&config.redis_url)
-        .ok()
-        .and_then(|u| u.password().map(str::to_string))
-    {
-        let decoded = percent_encoding::percent_decode_str(&password)
-            .decode_utf8_lossy()
-            .into_owned();
-        secrets.push(password);
-        secrets.push(decoded);
-    }
-    // Very short "secrets" would mask ordinary words.
-    secrets.retain(|s| s.len() >= 3);
-    secrets
+/// The token and every credential of the Redis URL, masked in any error text.
+fn secrets(config: &RestServerConfig) -> Secrets {
+    Secrets::merge([
+        Secrets::new([config.token.clone()]),
+        Secrets::of_url(&config.redis_url),
+    ])
 }
 
 async fn serve(listener: TcpListener, shared: Arc<http::Shared>, mut stop: oneshot::Receiver<()>) {

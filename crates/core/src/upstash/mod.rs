@@ -113,11 +113,6 @@ impl UpstashBackend {
             .filter(|(k, _)| k == "_token")
             .map(|(_, v)| v.into_owned())
             .collect();
-        let mut secrets = vec![token.to_string()];
-        for t in &query_tokens {
-            secrets.push(url::form_urlencoded::byte_serialize(t.as_bytes()).collect());
-            secrets.push(t.clone());
-        }
         let auth = if token.is_empty() {
             if query_tokens.is_empty() {
                 return Err(invalid("upstash token is empty"));
@@ -141,7 +136,10 @@ impl UpstashBackend {
             multi_exec_url: endpoint(&url, "multi-exec"),
             shown_url,
             auth,
-            secrets: Secrets::new(secrets),
+            secrets: Secrets::merge([
+                Secrets::new([token.to_string()]),
+                Secrets::of_url(url.as_str()),
+            ]),
             timeouts,
             client: Mutex::new(None),
             sync_token: Mutex::new(None),
