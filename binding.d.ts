@@ -268,6 +268,13 @@ export interface RestServerOptions {
   token: string
   /** Larger request bodies are answered with 413; 10 MiB by default. */
   maxBodyBytes?: number
+  /** Connections open at once (more are closed); 1024 by default. */
+  maxConnections?: number
+  /**
+   * Request bytes held by all requests together (more answer 503); 256 MiB by default,
+   * at least `maxBodyBytes`.
+   */
+  maxBufferedBytes?: number
 }
 
 /**

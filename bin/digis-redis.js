@@ -23,6 +23,11 @@ Options (environment alternatives in brackets):
   --token <token>        bearer token clients must send, required [DIGIS_REST_TOKEN]
                          (prefer the environment: flags show up in process lists)
   --max-body-bytes <n>   larger request bodies get 413 [DIGIS_REST_MAX_BODY_BYTES] (default 10 MiB)
+  --max-connections <n>  connections open at once, more are closed [DIGIS_REST_MAX_CONNECTIONS]
+                         (default 1024)
+  --max-buffered-bytes <n>
+                         request bytes held by all requests together, more get 503
+                         [DIGIS_REST_MAX_BUFFERED_BYTES] (default 256 MiB)
   -h, --help             show this help
 
 Prints one line when ready; stops on SIGINT or SIGTERM.`
@@ -56,6 +61,8 @@ const commands = {
       redis: { type: 'string' },
       token: { type: 'string' },
       'max-body-bytes': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-buffered-bytes': { type: 'string' },
     },
     run: restServer,
   },
@@ -95,6 +102,12 @@ async function restServer(flags) {
   const maxBody = pick(flags['max-body-bytes'], env.DIGIS_REST_MAX_BODY_BYTES)
   const maxBodyBytes =
     maxBody === undefined ? undefined : integer(maxBody, '--max-body-bytes', 1, 2 ** 32 - 1)
+  const maxConns = pick(flags['max-connections'], env.DIGIS_REST_MAX_CONNECTIONS)
+  const maxConnections =
+    maxConns === undefined ? undefined : integer(maxConns, '--max-connections', 1, 2 ** 32 - 1)
+  const maxBuffered = pick(flags['max-buffered-bytes'], env.DIGIS_REST_MAX_BUFFERED_BYTES)
+  const maxBufferedBytes =
+    maxBuffered === undefined ? undefined : integer(maxBuffered, '--max-buffered-bytes', 1, 2 ** 32 - 1)
 
   // The generated loader, not the package entry point: that one picks a backend from the
   // environment and warns about the embedded store.
@@ -114,7 +127,7 @@ async function restServer(flags) {
   process.once('SIGTERM', stop)
 
   try {
-    server = await startRestServer({ host, port, redisUrl, token, maxBodyBytes })
+    server = await startRestServer({ host, port, redisUrl, token, maxBodyBytes, maxConnections, maxBufferedBytes })
   } catch (err) {
     throw new UsageError(err.message)
   }

@@ -22,6 +22,9 @@ pub fn server(redis_url: &str, token: &str, max_body: usize) -> Result<Server, S
     Ok(Server(Arc::new(crate::http::Shared {
         token: token.as_bytes().to_vec(),
         max_body,
+        buffered: crate::http::BufferBudget::new(
+            crate::RestServerConfig::DEFAULT_MAX_BUFFERED_BYTES.max(max_body),
+        ),
         backend: crate::backend::Backend::new(
             redis_url,
             digis_redis_core::redact::Secrets::new([token.to_string()]),

@@ -1,6 +1,6 @@
 //! One HTTP request: auth, body, routing, and the JSON reply.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,16 +20,59 @@ use crate::reply::{result, Encoding, Outcome};
 /// After a body passes the limit it is still read (and discarded) up to this much more, so the
 /// client gets to read the 413 instead of a reset connection while it is still sending.
 const DRAIN_CAP: usize = 64 * 1024 * 1024;
+/// An unauthenticated request's body is only read (and dropped) when it declares at most this
+/// many bytes and arrives within this time.
+const STRANGER_DRAIN_CAP: usize = 64 * 1024;
+const STRANGER_DRAIN_TIME: Duration = Duration::from_millis(500);
 /// A body that takes longer than this to arrive is abandoned.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Shared {
     pub token: Vec<u8>,
     pub max_body: usize,
+    pub buffered: BufferBudget,
     pub backend: Backend,
     /// Source of `upstash-sync-token` values. One Redis has no replicas to catch up with, so a
     /// counter that only grows is all the token needs to be.
     pub sync: AtomicU64,
+}
+
+/// The request bytes all requests together may hold in memory.
+pub struct BufferBudget {
+    used: AtomicUsize,
+    cap: usize,
+}
+
+impl BufferBudget {
+    pub fn new(cap: usize) -> BufferBudget {
+        BufferBudget {
+            used: AtomicUsize::new(0),
+            cap,
+        }
+    }
+
+    /// `bytes` more for `held`, or `false` (nothing taken) when that would pass the cap.
+    fn reserve(&self, held: &mut Reservation<'_>, bytes: usize) -> bool {
+        let before = self.used.fetch_add(bytes, Ordering::AcqRel);
+        if before.saturating_add(bytes) > self.cap {
+            self.used.fetch_sub(bytes, Ordering::AcqRel);
+            return false;
+        }
+        held.bytes += bytes;
+        true
+    }
+}
+
+/// Bytes taken from a [`BufferBudget`], given back when the request is done with them.
+struct Reservation<'a> {
+    budget: &'a BufferBudget,
+    bytes: usize,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
 }
 
 struct Reply {
@@ -73,26 +116,34 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Ful
 
 async fn route(shared: &Shared, req: Request<Incoming>) -> Reply {
     let (parts, body) = req.into_parts();
-    let authorized = is_authorized(&parts, &shared.token);
-    // Read (or drain) the body before answering anything, so the client is never cut off
+    // Decided from the headers alone: a stranger's body is never read, and its connection is
+    // closed rather than drained, so unauthenticated clients cost neither memory nor bandwidth.
+    if !is_authorized(&parts, &shared.token) {
+        discard_small_body(body).await;
+        let mut reply = Reply::error(
+            StatusCode::UNAUTHORIZED,
+            "WRONGPASS invalid or missing auth token",
+        );
+        reply.close = true;
+        return reply;
+    }
+    // Read (or drain) the body before answering anything else, so the client is never cut off
     // mid-upload and a keep-alive connection stays usable.
-    let body = read_body(body, shared.max_body).await;
+    let mut held = Reservation {
+        budget: &shared.buffered,
+        bytes: 0,
+    };
+    let body = read_body(body, shared.max_body, &mut held).await;
     let close = !matches!(
         body,
         BodyRead::Complete(_) | BodyRead::TooLarge { drained: true }
     );
-    let mut reply = dispatch(shared, &parts, authorized, body).await;
+    let mut reply = dispatch(shared, &parts, body).await;
     reply.close |= close;
     reply
 }
 
-async fn dispatch(shared: &Shared, parts: &Parts, authorized: bool, body: BodyRead) -> Reply {
-    if !authorized {
-        return Reply::error(
-            StatusCode::UNAUTHORIZED,
-            "WRONGPASS invalid or missing auth token",
-        );
-    }
+async fn dispatch(shared: &Shared, parts: &Parts, body: BodyRead) -> Reply {
     let body = match body {
         BodyRead::Complete(body) => body,
         BodyRead::TooLarge { .. } => {
@@ -105,6 +156,12 @@ async fn dispatch(shared: &Shared, parts: &Parts, authorized: bool, body: BodyRe
             )
         }
         BodyRead::Failed(why) => return Reply::error(StatusCode::BAD_REQUEST, why),
+        BodyRead::Busy => {
+            return Reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ERR server busy: too many request bytes in flight, retry later",
+            )
+        }
     };
     let post = match parts.method {
         Method::POST => true,
@@ -245,15 +302,37 @@ enum BodyRead {
         drained: bool,
     },
     Failed(String),
+    /// Holding it would pass the server's [`BufferBudget`].
+    Busy,
 }
 
-async fn read_body(mut body: Incoming, limit: usize) -> BodyRead {
+/// Reads and drops a stranger's small body (a wrong token with an ordinary command), so that
+/// closing the connection does not reset it before the client reads its 401. Anything larger
+/// or slower is not waited for: the connection just closes.
+async fn discard_small_body(mut body: Incoming) {
     if body
         .size_hint()
-        .exact()
-        .is_some_and(|n| n > (limit + DRAIN_CAP) as u64)
+        .upper()
+        .is_none_or(|n| n > STRANGER_DRAIN_CAP as u64)
     {
+        return;
+    }
+    let drain = async { while let Some(Ok(_)) = body.frame().await {} };
+    let _ = tokio::time::timeout(STRANGER_DRAIN_TIME, drain).await;
+}
+
+/// The body, up to `limit` bytes, each byte held reserved in `held` (the declared length at
+/// once when there is one, so a request that cannot fit fails before it is read).
+async fn read_body(mut body: Incoming, limit: usize, held: &mut Reservation<'_>) -> BodyRead {
+    let declared = body.size_hint().exact();
+    if declared.is_some_and(|n| n > (limit + DRAIN_CAP) as u64) {
         return BodyRead::TooLarge { drained: false };
+    }
+    let budget = held.budget;
+    if let Some(n) = declared.filter(|&n| n <= limit as u64) {
+        if !budget.reserve(held, n as usize) {
+            return BodyRead::Busy;
+        }
     }
     let deadline = tokio::time::Instant::now() + BODY_TIMEOUT;
     let mut buf = BytesMut::new();
@@ -277,6 +356,10 @@ async fn read_body(mut body: Incoming, limit: usize) -> BodyRead {
                     return BodyRead::TooLarge { drained: false };
                 }
                 if total <= limit {
+                    let more = total.saturating_sub(held.bytes);
+                    if more > 0 && !budget.reserve(held, more) {
+                        return BodyRead::Busy;
+                    }
                     buf.extend_from_slice(&data);
                 }
             }
@@ -292,6 +375,32 @@ async fn read_body(mut body: Incoming, limit: usize) -> BodyRead {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_buffer_budget_is_shared_and_given_back() {
+        let budget = BufferBudget::new(100);
+        let mut a = Reservation {
+            budget: &budget,
+            bytes: 0,
+        };
+        assert!(budget.reserve(&mut a, 60));
+        {
+            let mut b = Reservation {
+                budget: &budget,
+                bytes: 0,
+            };
+            assert!(!budget.reserve(&mut b, 41), "60 + 41 passes the cap");
+            assert!(budget.reserve(&mut b, 40));
+            assert!(!budget.reserve(&mut a, 1));
+        }
+        assert_eq!(
+            budget.used.load(Ordering::Acquire),
+            60,
+            "b gave its 40 back"
+        );
+        drop(a);
+        assert_eq!(budget.used.load(Ordering::Acquire), 0);
+    }
 
     #[test]
     fn bearer_and_query_tokens_are_read() {

@@ -27,7 +27,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// How long in-flight requests get to finish at shutdown.
@@ -46,12 +46,19 @@ pub struct RestServerConfig {
     pub token: String,
     /// Larger request bodies are answered with 413.
     pub max_body_bytes: usize,
+    /// Connections open at once; further ones are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Request bytes held in memory by all requests together; a request that would pass it is
+    /// answered 503. Bounds memory whatever the clients send.
+    pub max_buffered_bytes: usize,
 }
 
 impl RestServerConfig {
     pub const DEFAULT_HOST: &'static str = "127.0.0.1";
     pub const DEFAULT_PORT: u16 = 8079;
     pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+    pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 256 * 1024 * 1024;
 
     /// Defaults for everything but the Redis URL and the token.
     pub fn new(redis_url: impl Into<String>, token: impl Into<String>) -> RestServerConfig {
@@ -61,6 +68,8 @@ impl RestServerConfig {
             redis_url: redis_url.into(),
             token: token.into(),
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            max_buffered_bytes: Self::DEFAULT_MAX_BUFFERED_BYTES,
         }
     }
 }
@@ -74,6 +83,8 @@ impl fmt::Debug for RestServerConfig {
             .field("redis_url", &"<redacted>")
             .field("token", &"<redacted>")
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_connections", &self.max_connections)
+            .field("max_buffered_bytes", &self.max_buffered_bytes)
             .finish()
     }
 }
@@ -107,6 +118,12 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
     if config.max_body_bytes == 0 {
         return Err("max_body_bytes must be at least 1".into());
     }
+    if config.max_connections == 0 {
+        return Err("max_connections must be at least 1".into());
+    }
+    if config.max_buffered_bytes < config.max_body_bytes {
+        return Err("max_buffered_bytes must be at least max_body_bytes".into());
+    }
     let backend = backend::Backend::new(&config.redis_url, secrets(&config))?;
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
@@ -117,13 +134,15 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
     let shared = Arc::new(http::Shared {
         token: config.token.into_bytes(),
         max_body: config.max_body_bytes,
+        buffered: http::BufferBudget::new(config.max_buffered_bytes),
         backend,
         sync: AtomicU64::new(0),
     });
     let warm = shared.clone();
     tokio::spawn(async move { warm.backend.warm_up().await });
     let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(serve(listener, shared, stopped));
+    let connection_slots = Arc::new(Semaphore::new(config.max_connections));
+    let task = tokio::spawn(serve(listener, shared, connection_slots, stopped));
     Ok(RunningServer { addr, stop, task })
 }
 
@@ -135,7 +154,12 @@ fn secrets(config: &RestServerConfig) -> Secrets {
     ])
 }
 
-async fn serve(listener: TcpListener, shared: Arc<http::Shared>, mut stop: oneshot::Receiver<()>) {
+async fn serve(
+    listener: TcpListener,
+    shared: Arc<http::Shared>,
+    connection_slots: Arc<Semaphore>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     loop {
@@ -152,6 +176,10 @@ async fn serve(listener: TcpListener, shared: Arc<http::Shared>, mut stop: onesh
                         continue;
                     }
                 };
+                // Over the cap: closed at once (dropped), so the client learns it without waiting.
+                let Ok(slot) = connection_slots.clone().try_acquire_owned() else {
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
                 let service = service_fn(move |req| {
@@ -165,6 +193,7 @@ async fn serve(listener: TcpListener, shared: Arc<http::Shared>, mut stop: onesh
                 let conn = graceful.watch(conn);
                 connections.spawn(async move {
                     let _ = conn.await;
+                    drop(slot);
                 });
             }
         }

@@ -277,6 +277,8 @@ async fn auth_is_required() {
         .await;
     assert_eq!((wrong.status, &wrong.json), (401, &expected));
     assert!(wrong.headers.contains_key("upstash-sync-token"));
+    // Decided from the headers: the connection is not kept for a stranger.
+    assert_eq!(wrong.headers["connection"], "close");
     let path = h.send(h.http.get(format!("{}/ping", h.base))).await;
     assert_eq!(path.status, 401);
     let query = h
@@ -369,7 +371,7 @@ async fn bodies_over_the_limit_answer_413() {
     if !common::redis_up().await {
         return;
     }
-    let mut config = RestServerConfig::new(common::REDIS_URL, TOKEN);
+    let mut config = RestServerConfig::new(common::redis_url(), TOKEN);
     config.port = 0;
     config.max_body_bytes = 1024;
     let h = start_with(config, "limit").await;
