@@ -275,6 +275,11 @@ export interface RestServerOptions {
    * at least `maxBodyBytes`.
    */
   maxBufferedBytes?: number
+  /**
+   * Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …); refused by
+   * default, as hosted services refuse it.
+   */
+  allowAdmin?: boolean
 }
 
 /**

@@ -28,6 +28,9 @@ Options (environment alternatives in brackets):
   --max-buffered-bytes <n>
                          request bytes held by all requests together, more get 503
                          [DIGIS_REST_MAX_BUFFERED_BYTES] (default 256 MiB)
+  --allow-admin          let server administration through (CONFIG SET, ACL, REPLICAOF, SAVE,
+                         CLIENT KILL|PAUSE, ...), refused by default as Upstash refuses it
+                         [DIGIS_REST_ALLOW_ADMIN=1]
   -h, --help             show this help
 
 Prints one line when ready; stops on SIGINT or SIGTERM.`
@@ -63,6 +66,7 @@ const commands = {
       'max-body-bytes': { type: 'string' },
       'max-connections': { type: 'string' },
       'max-buffered-bytes': { type: 'string' },
+      'allow-admin': { type: 'boolean' },
     },
     run: restServer,
   },
@@ -109,6 +113,8 @@ async function restServer(flags) {
   const maxBufferedBytes =
     maxBuffered === undefined ? undefined : integer(maxBuffered, '--max-buffered-bytes', 1, 2 ** 32 - 1)
 
+  const allowAdmin = Boolean(flags['allow-admin']) || env.DIGIS_REST_ALLOW_ADMIN === '1'
+
   // The generated loader, not the package entry point: that one picks a backend from the
   // environment and warns about the embedded store.
   const { startRestServer } = require('../binding')
@@ -127,7 +133,7 @@ async function restServer(flags) {
   process.once('SIGTERM', stop)
 
   try {
-    server = await startRestServer({ host, port, redisUrl, token, maxBodyBytes, maxConnections, maxBufferedBytes })
+    server = await startRestServer({ host, port, redisUrl, token, maxBodyBytes, maxConnections, maxBufferedBytes, allowAdmin })
   } catch (err) {
     throw new UsageError(err.message)
   }

@@ -26,6 +26,9 @@ pub struct RestServerOptions {
     /// Request bytes held by all requests together (more answer 503); 256 MiB by default,
     /// at least `maxBodyBytes`.
     pub max_buffered_bytes: Option<u32>,
+    /// Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …); refused by
+    /// default, as hosted services refuse it.
+    pub allow_admin: Option<bool>,
 }
 
 /// A listening server. Keep a reference: it does not keep Node's event loop alive, and it stops
@@ -107,6 +110,7 @@ pub async fn start_rest_server(options: RestServerOptions) -> Result<RestServer>
         max_body_bytes,
         max_connections,
         max_buffered_bytes,
+        allow_admin: options.allow_admin.unwrap_or(false),
     };
     // The crate's errors never quote the token or the Redis password.
     let running = digis_redis_rest_server::start(config)

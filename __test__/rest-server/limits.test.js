@@ -1,8 +1,9 @@
 'use strict'
 
 // `digis-redis rest-server` under hostile clients: authentication is decided from the headers
-// alone (a stranger's body is never read), and connections and buffered bytes are capped, so
-// memory stays bounded whatever unauthenticated clients send. None of this needs Redis: the
+// alone (a stranger's body is never read), connections and buffered bytes are capped, so
+// memory stays bounded whatever unauthenticated clients send, and server administration needs
+// --allow-admin. None of this needs Redis: the
 // server points at a closed port.
 
 const fs = require('node:fs')
@@ -138,6 +139,34 @@ describeOnLinux('rest-server limits', () => {
       await stopCli(server)
     }
   }, 30000)
+
+  test('server administration is refused unless --allow-admin (or DIGIS_REST_ALLOW_ADMIN=1)', async () => {
+    const configSet = (url) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify(['CONFIG', 'SET', 'maxmemory', '1']),
+      }).then(async (res) => ({ status: res.status, body: await res.json() }))
+    const hosted = await startCli(['rest-server', '--port', '0', '--redis', DEAD_REDIS], { DIGIS_REST_TOKEN: TOKEN })
+    try {
+      const refused = await configSet(hosted.url)
+      expect(refused.status).toBe(400)
+      expect(refused.body.error).toMatch(/^ERR command 'config' is not allowed: .*--allow-admin/)
+    } finally {
+      await stopCli(hosted)
+    }
+    // Allowed, it goes to Redis, which is down here: 500, not the refusal.
+    for (const [args, env] of [[['--allow-admin'], {}], [[], { DIGIS_REST_ALLOW_ADMIN: '1' }]]) {
+      const admin = await startCli(['rest-server', '--port', '0', '--redis', DEAD_REDIS, ...args], { DIGIS_REST_TOKEN: TOKEN, ...env })
+      try {
+        const passed = await configSet(admin.url)
+        expect(passed.status).toBe(500)
+        expect(passed.body.error).not.toMatch(/allow-admin/)
+      } finally {
+        await stopCli(admin)
+      }
+    }
+  })
 
   test('bad limits are usage errors', () => {
     const { runCli } = require('./support')

@@ -21,6 +21,7 @@ pub struct Server(Arc<crate::http::Shared>);
 pub fn server(redis_url: &str, token: &str, max_body: usize) -> Result<Server, String> {
     Ok(Server(Arc::new(crate::http::Shared {
         token: token.as_bytes().to_vec(),
+        policy: crate::command::Policy::Hosted,
         max_body,
         buffered: crate::http::BufferBudget::new(
             crate::RestServerConfig::DEFAULT_MAX_BUFFERED_BYTES.max(max_body),

@@ -14,7 +14,7 @@ use serde_json::{json, Value as Json};
 use subtle::ConstantTimeEq;
 
 use crate::backend::{Backend, Transaction, Unavailable};
-use crate::command::{parse_batch, parse_command, parse_path, refusal, Args};
+use crate::command::{parse_batch, parse_command, parse_path, refusal, Args, Policy};
 use crate::reply::{result, Encoding, Outcome};
 
 /// After a body passes the limit it is still read (and discarded) up to this much more, so the
@@ -29,6 +29,7 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Shared {
     pub token: Vec<u8>,
+    pub policy: Policy,
     pub max_body: usize,
     pub buffered: BufferBudget,
     pub backend: Backend,
@@ -204,7 +205,7 @@ async fn dispatch(shared: &Shared, parts: &Parts, body: BodyRead) -> Reply {
 }
 
 async fn single(shared: &Shared, args: Args, encoding: Encoding) -> Reply {
-    if let Some(why) = refusal(&args) {
+    if let Some(why) = refusal(&args, shared.policy) {
         return Reply::error(StatusCode::BAD_REQUEST, why);
     }
     match shared.backend.call(&args).await {
@@ -216,7 +217,10 @@ async fn single(shared: &Shared, args: Args, encoding: Encoding) -> Reply {
 
 async fn pipeline(shared: &Shared, commands: Vec<Args>, encoding: Encoding) -> Reply {
     // Refused commands answer inline, like any failing item; the rest go in one round trip.
-    let refusals: Vec<Option<String>> = commands.iter().map(refusal).collect();
+    let refusals: Vec<Option<String>> = commands
+        .iter()
+        .map(|args| refusal(args, shared.policy))
+        .collect();
     let allowed: Vec<Args> = commands
         .into_iter()
         .zip(&refusals)
@@ -247,7 +251,7 @@ async fn transaction(shared: &Shared, commands: Vec<Args>, encoding: Encoding) -
     if let Some((i, why)) = commands
         .iter()
         .enumerate()
-        .find_map(|(i, args)| refusal(args).map(|why| (i, why)))
+        .find_map(|(i, args)| refusal(args, shared.policy).map(|why| (i, why)))
     {
         return Reply::error(
             StatusCode::BAD_REQUEST,

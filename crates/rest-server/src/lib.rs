@@ -51,6 +51,9 @@ pub struct RestServerConfig {
     /// Request bytes held in memory by all requests together; a request that would pass it is
     /// answered 503. Bounds memory whatever the clients send.
     pub max_buffered_bytes: usize,
+    /// Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …), which is
+    /// refused by default as hosted services refuse it.
+    pub allow_admin: bool,
 }
 
 impl RestServerConfig {
@@ -70,6 +73,7 @@ impl RestServerConfig {
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             max_buffered_bytes: Self::DEFAULT_MAX_BUFFERED_BYTES,
+            allow_admin: false,
         }
     }
 }
@@ -85,6 +89,7 @@ impl fmt::Debug for RestServerConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_connections", &self.max_connections)
             .field("max_buffered_bytes", &self.max_buffered_bytes)
+            .field("allow_admin", &self.allow_admin)
             .finish()
     }
 }
@@ -133,6 +138,11 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let shared = Arc::new(http::Shared {
         token: config.token.into_bytes(),
+        policy: if config.allow_admin {
+            command::Policy::AllowAdmin
+        } else {
+            command::Policy::Hosted
+        },
         max_body: config.max_body_bytes,
         buffered: http::BufferBudget::new(config.max_buffered_bytes),
         backend,

@@ -567,3 +567,80 @@ async fn shutdown_finishes_in_flight_requests_then_stops() {
     assert!(after.is_err(), "no longer listening");
     let _ = prefix;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn administration_is_refused_by_default_and_allowed_with_the_flag() {
+    let h = harness!("admin");
+    let admin = [
+        json!(["CONFIG", "SET", "slowlog-max-len", "128"]),
+        json!(["config", "rewrite"]),
+        json!(["ACL", "SETUSER", "intruder", "on", ">pw", "+@all"]),
+        json!(["REPLICAOF", "127.0.0.1", "1"]),
+        json!(["MIGRATE", "127.0.0.1", "1", h.key("k"), 0, 1000]),
+        json!(["CLIENT", "PAUSE", 10000]),
+        json!(["CLIENT", "KILL", "TYPE", "normal"]),
+        json!(["SAVE"]),
+        json!(["BGSAVE"]),
+        json!(["SHUTDOWN", "NOSAVE"]),
+        json!(["DEBUG", "SLEEP", 0]),
+        json!(["CLUSTER", "RESET"]),
+    ];
+    for cmd in &admin {
+        let answer = h.cmd(cmd.clone()).await;
+        assert_eq!(answer.status, 400, "{cmd}");
+        let text = answer.json["error"].as_str().unwrap();
+        assert!(text.contains("--allow-admin"), "{cmd} → {text}");
+    }
+    // In a pipeline each one fails inline; its neighbours run.
+    let k = h.key("n");
+    let answer = h
+        .send(
+            h.post(
+                "/pipeline",
+                json!([
+                    ["INCR", k],
+                    ["CONFIG", "SET", "maxmemory", "1"],
+                    ["INCR", k]
+                ])
+                .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json[0], json!({"result": 1}));
+    assert!(answer.json[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("--allow-admin"));
+    assert_eq!(answer.json[2], json!({"result": 2}));
+    // A transaction holding one is refused whole.
+    let answer = h
+        .send(h.post(
+            "/multi-exec",
+            json!([["INCR", k], ["ACL", "DELUSER", "default"]]).to_string(),
+        ))
+        .await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(h.ok(json!(["GET", k])).await, json!("2"));
+    // What the SDK and its users call stays allowed (FLUSHALL is not run here: the server is
+    // shared with other tests).
+    assert_eq!(
+        h.ok(json!(["CONFIG", "GET", "slowlog-max-len"])).await[0],
+        json!("slowlog-max-len")
+    );
+    assert!(h.ok(json!(["INFO", "server"])).await.is_string());
+    h.cleanup().await;
+
+    // With the flag, administration goes through (a harmless one: setting the current value).
+    let mut config = RestServerConfig::new(common::redis_url(), TOKEN);
+    config.port = 0;
+    config.allow_admin = true;
+    let h = start_with(config, "admin-allowed").await;
+    let current = h.ok(json!(["CONFIG", "GET", "slowlog-max-len"])).await[1].clone();
+    assert_eq!(
+        h.ok(json!(["CONFIG", "SET", "slowlog-max-len", current]))
+            .await,
+        json!("OK")
+    );
+    h.cleanup().await;
+}
