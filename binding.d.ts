@@ -275,6 +275,13 @@ export interface RestServerOptions {
    * at least `maxBodyBytes`.
    */
   maxBufferedBytes?: number
+  /** Commands in one `/pipeline` or `/multi-exec` request (more answer 400); 10 000 by default. */
+  maxPipelineCommands?: number
+  /**
+   * Result bytes of one request (results past it are replaced by an error); 256 MiB by
+   * default.
+   */
+  maxReplyBytes?: number
   /**
    * Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …); refused by
    * default, as hosted services refuse it.

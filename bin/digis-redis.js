@@ -28,6 +28,11 @@ Options (environment alternatives in brackets):
   --max-buffered-bytes <n>
                          request bytes held by all requests together, more get 503
                          [DIGIS_REST_MAX_BUFFERED_BYTES] (default 256 MiB)
+  --max-pipeline-commands <n>
+                         commands in one /pipeline or /multi-exec request, more get 400
+                         [DIGIS_REST_MAX_PIPELINE_COMMANDS] (default 10000)
+  --max-reply-bytes <n>  result bytes of one request, results past it become errors
+                         [DIGIS_REST_MAX_REPLY_BYTES] (default 256 MiB)
   --allow-admin          let server administration through (CONFIG SET, ACL, REPLICAOF, SAVE,
                          CLIENT KILL|PAUSE, ...), refused by default as Upstash refuses it
                          [DIGIS_REST_ALLOW_ADMIN=1]
@@ -66,6 +71,8 @@ const commands = {
       'max-body-bytes': { type: 'string' },
       'max-connections': { type: 'string' },
       'max-buffered-bytes': { type: 'string' },
+      'max-pipeline-commands': { type: 'string' },
+      'max-reply-bytes': { type: 'string' },
       'allow-admin': { type: 'boolean' },
     },
     run: restServer,
@@ -106,12 +113,14 @@ async function restServer(flags) {
   const maxBody = pick(flags['max-body-bytes'], env.DIGIS_REST_MAX_BODY_BYTES)
   const maxBodyBytes =
     maxBody === undefined ? undefined : integer(maxBody, '--max-body-bytes', 1, 2 ** 32 - 1)
-  const maxConns = pick(flags['max-connections'], env.DIGIS_REST_MAX_CONNECTIONS)
-  const maxConnections =
-    maxConns === undefined ? undefined : integer(maxConns, '--max-connections', 1, 2 ** 32 - 1)
-  const maxBuffered = pick(flags['max-buffered-bytes'], env.DIGIS_REST_MAX_BUFFERED_BYTES)
-  const maxBufferedBytes =
-    maxBuffered === undefined ? undefined : integer(maxBuffered, '--max-buffered-bytes', 1, 2 ** 32 - 1)
+  const limit = (flag, variable) => {
+    const value = pick(flags[flag], env[variable])
+    return value === undefined ? undefined : integer(value, `--${flag}`, 1, 2 ** 32 - 1)
+  }
+  const maxConnections = limit('max-connections', 'DIGIS_REST_MAX_CONNECTIONS')
+  const maxBufferedBytes = limit('max-buffered-bytes', 'DIGIS_REST_MAX_BUFFERED_BYTES')
+  const maxPipelineCommands = limit('max-pipeline-commands', 'DIGIS_REST_MAX_PIPELINE_COMMANDS')
+  const maxReplyBytes = limit('max-reply-bytes', 'DIGIS_REST_MAX_REPLY_BYTES')
 
   const allowAdmin = Boolean(flags['allow-admin']) || env.DIGIS_REST_ALLOW_ADMIN === '1'
 
@@ -133,7 +142,7 @@ async function restServer(flags) {
   process.once('SIGTERM', stop)
 
   try {
-    server = await startRestServer({ host, port, redisUrl, token, maxBodyBytes, maxConnections, maxBufferedBytes, allowAdmin })
+    server = await startRestServer({ host, port, redisUrl, token, maxBodyBytes, maxConnections, maxBufferedBytes, maxPipelineCommands, maxReplyBytes, allowAdmin })
   } catch (err) {
     throw new UsageError(err.message)
   }

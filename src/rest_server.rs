@@ -26,6 +26,11 @@ pub struct RestServerOptions {
     /// Request bytes held by all requests together (more answer 503); 256 MiB by default,
     /// at least `maxBodyBytes`.
     pub max_buffered_bytes: Option<u32>,
+    /// Commands in one `/pipeline` or `/multi-exec` request (more answer 400); 10 000 by default.
+    pub max_pipeline_commands: Option<u32>,
+    /// Result bytes of one request (results past it are replaced by an error); 256 MiB by
+    /// default.
+    pub max_reply_bytes: Option<u32>,
     /// Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …); refused by
     /// default, as hosted services refuse it.
     pub allow_admin: Option<bool>,
@@ -110,6 +115,14 @@ pub async fn start_rest_server(options: RestServerOptions) -> Result<RestServer>
         max_body_bytes,
         max_connections,
         max_buffered_bytes,
+        max_pipeline_commands: options
+            .max_pipeline_commands
+            .map_or(RestServerConfig::DEFAULT_MAX_PIPELINE_COMMANDS, |n| {
+                n as usize
+            }),
+        max_reply_bytes: options
+            .max_reply_bytes
+            .map_or(RestServerConfig::DEFAULT_MAX_REPLY_BYTES, |n| n as usize),
         allow_admin: options.allow_admin.unwrap_or(false),
     };
     // The crate's errors never quote the token or the Redis password.

@@ -251,6 +251,23 @@ describeIfRedis('digis-redis rest-server', () => {
     expect((await post('/', ['EXISTS', k('big')])).body).toEqual({ result: 0 })
   })
 
+  test('raw: a 1M-command pipeline (9 MB) is refused at once, RSS bounded', async () => {
+    const fs = require('node:fs')
+    const rss = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))[1]) / 1024
+    const body = `[${Array(1_000_000).fill('["PING"]').join(',')}]`
+    expect(body.length).toBeLessThan(10 * 1024 * 1024)
+    const before = rss()
+    const { status, body: reply } = await post('/pipeline', body)
+    expect(status).toBe(400)
+    expect(reply.error).toBe('ERR pipeline too long: 1000000 commands, at most 10000 per request; split it into several requests')
+    // Running it would have built a million replies (over 1 GB measured before the cap).
+    expect(rss() - before).toBeLessThan(150)
+    // The cap itself runs.
+    const atCap = await post('/pipeline', `[${Array(10_000).fill('["PING"]').join(',')}]`)
+    expect(atCap.status).toBe(200)
+    expect(atCap.body).toHaveLength(10_000)
+  })
+
   test('raw: every reply carries an upstash-sync-token', async () => {
     const first = await post('/', ['PING'], { 'upstash-sync-token': 'anything' })
     const second = await post('/', ['PING'])

@@ -14,11 +14,19 @@ pub fn parse_command(body: &[u8]) -> Result<Args, String> {
     command_from(&items, "")
 }
 
-/// `POST /pipeline` and `POST /multi-exec`: an array of command arrays.
-pub fn parse_batch(body: &[u8]) -> Result<Vec<Args>, String> {
+/// `POST /pipeline` and `POST /multi-exec`: an array of at most `max_commands` command arrays
+/// (counted before any is decoded, so an oversized batch costs next to nothing).
+pub fn parse_batch(body: &[u8], max_commands: usize) -> Result<Vec<Args>, String> {
     let items: Vec<&RawValue> = parse_json(body)?;
     if items.is_empty() {
         return Err("ERR empty pipeline: expected an array of command arrays".into());
+    }
+    if items.len() > max_commands {
+        return Err(format!(
+            "ERR pipeline too long: {} commands, at most {max_commands} per request; \
+             split it into several requests",
+            items.len()
+        ));
     }
     items
         .iter()
@@ -231,12 +239,18 @@ mod tests {
         assert!(parse_command(b"[\"GET\",[1]]")
             .unwrap_err()
             .contains("nested"));
-        assert!(parse_batch(b"[[\"PING\"],\"GET\"]")
+        assert!(parse_batch(b"[[\"PING\"],\"GET\"]", 10)
             .unwrap_err()
             .contains("command 2"));
-        assert!(parse_batch(b"[]")
+        assert!(parse_batch(b"[]", 10)
             .unwrap_err()
             .starts_with("ERR empty pipeline"));
+        assert_eq!(parse_batch(b"[[\"PING\"],[\"PING\"]]", 2).unwrap().len(), 2);
+        assert_eq!(
+            parse_batch(b"[[\"PING\"],[\"PING\"],[\"PING\"]]", 2).unwrap_err(),
+            "ERR pipeline too long: 3 commands, at most 2 per request; split it into several \
+             requests"
+        );
     }
 
     #[test]

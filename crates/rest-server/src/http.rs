@@ -30,6 +30,8 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Shared {
     pub token: Vec<u8>,
     pub policy: Policy,
+    pub max_commands: usize,
+    pub max_reply: usize,
     pub max_body: usize,
     pub buffered: BufferBudget,
     pub backend: Backend,
@@ -78,13 +80,18 @@ impl Drop for Reservation<'_> {
 
 struct Reply {
     status: StatusCode,
-    body: Json,
+    /// The JSON text: a pipeline's items are written one by one, never held as one tree.
+    body: String,
     /// The request body was not read to its end, so the connection cannot be reused.
     close: bool,
 }
 
 impl Reply {
     fn ok(body: Json) -> Reply {
+        Reply::ok_text(body.to_string())
+    }
+
+    fn ok_text(body: String) -> Reply {
         Reply {
             status: StatusCode::OK,
             body,
@@ -95,16 +102,48 @@ impl Reply {
     fn error(status: StatusCode, text: impl Into<String>) -> Reply {
         Reply {
             status,
-            body: json!({ "error": text.into() }),
+            body: json!({ "error": text.into() }).to_string(),
             close: false,
         }
     }
 }
 
+/// A JSON array of pipeline items, each replaced by an error once the results together pass
+/// `max_reply` bytes (the commands ran; only their results are withheld).
+fn items_reply(
+    outcomes: impl Iterator<Item = Outcome>,
+    encoding: Encoding,
+    max_reply: usize,
+) -> Reply {
+    let mut body = String::from("[");
+    let mut total = 0usize;
+    for (i, outcome) in outcomes.enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        total = total.saturating_add(outcome.size());
+        let item = if total > max_reply {
+            Outcome::Error(too_large(max_reply)).to_item(encoding)
+        } else {
+            outcome.to_item(encoding)
+        };
+        body.push_str(&item.to_string());
+    }
+    body.push(']');
+    Reply::ok_text(body)
+}
+
+fn too_large(max_reply: usize) -> String {
+    format!(
+        "ERR reply too large: the results of this request pass {max_reply} bytes; \
+         read less per request"
+    )
+}
+
 pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let sync = shared.sync.fetch_add(1, Ordering::Relaxed) + 1;
     let reply = route(&shared, req).await;
-    let mut response = Response::new(Full::new(Bytes::from(reply.body.to_string())));
+    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() = reply.status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -185,11 +224,11 @@ async fn dispatch(shared: &Shared, parts: &Parts, body: BodyRead) -> Reply {
             Ok(args) => single(shared, args, encoding).await,
             Err(text) => bad_request(text),
         },
-        ("/pipeline" | "/pipeline/", true) => match parse_batch(&body) {
+        ("/pipeline" | "/pipeline/", true) => match parse_batch(&body, shared.max_commands) {
             Ok(commands) => pipeline(shared, commands, encoding).await,
             Err(text) => bad_request(text),
         },
-        ("/multi-exec" | "/multi-exec/", true) => match parse_batch(&body) {
+        ("/multi-exec" | "/multi-exec/", true) => match parse_batch(&body, shared.max_commands) {
             Ok(commands) => transaction(shared, commands, encoding).await,
             Err(text) => bad_request(text),
         },
@@ -209,6 +248,9 @@ async fn single(shared: &Shared, args: Args, encoding: Encoding) -> Reply {
         return Reply::error(StatusCode::BAD_REQUEST, why);
     }
     match shared.backend.call(&args).await {
+        Ok(outcome @ Outcome::Reply(_)) if outcome.size() > shared.max_reply => {
+            Reply::error(StatusCode::BAD_REQUEST, too_large(shared.max_reply))
+        }
         Ok(Outcome::Reply(value)) => Reply::ok(json!({ "result": result(&value, encoding) })),
         Ok(Outcome::Error(text)) => Reply::error(StatusCode::BAD_REQUEST, text),
         Err(Unavailable(text)) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, text),
@@ -233,16 +275,13 @@ async fn pipeline(shared: &Shared, commands: Vec<Args>, encoding: Encoding) -> R
             return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, text);
         }
     };
-    let items = refusals
-        .into_iter()
-        .map(|refused| match refused {
-            Some(why) => Outcome::Error(why).to_item(encoding),
-            None => outcomes
-                .next()
-                .map_or(Json::Null, |outcome| outcome.to_item(encoding)),
-        })
-        .collect();
-    Reply::ok(Json::Array(items))
+    let items = refusals.into_iter().map(|refused| match refused {
+        Some(why) => Outcome::Error(why),
+        None => outcomes.next().unwrap_or_else(|| {
+            Outcome::Error("ERR redis answered the pipeline with too few replies".into())
+        }),
+    });
+    items_reply(items, encoding, shared.max_reply)
 }
 
 async fn transaction(shared: &Shared, commands: Vec<Args>, encoding: Encoding) -> Reply {
@@ -259,9 +298,9 @@ async fn transaction(shared: &Shared, commands: Vec<Args>, encoding: Encoding) -
         );
     }
     match shared.backend.transaction(&commands).await {
-        Ok(Transaction::Executed(outcomes)) => Reply::ok(Json::Array(
-            outcomes.iter().map(|o| o.to_item(encoding)).collect(),
-        )),
+        Ok(Transaction::Executed(outcomes)) => {
+            items_reply(outcomes.into_iter(), encoding, shared.max_reply)
+        }
         Ok(Transaction::Discarded(text)) => Reply::error(StatusCode::BAD_REQUEST, text),
         Err(Unavailable(text)) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, text),
     }

@@ -51,6 +51,11 @@ pub struct RestServerConfig {
     /// Request bytes held in memory by all requests together; a request that would pass it is
     /// answered 503. Bounds memory whatever the clients send.
     pub max_buffered_bytes: usize,
+    /// Commands in one `/pipeline` or `/multi-exec` request; more answer 400.
+    pub max_pipeline_commands: usize,
+    /// Result bytes of one request; results past it are replaced by an error (per item in a
+    /// batch), so a reply's size is bounded whatever is read.
+    pub max_reply_bytes: usize,
     /// Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …), which is
     /// refused by default as hosted services refuse it.
     pub allow_admin: bool,
@@ -62,6 +67,9 @@ impl RestServerConfig {
     pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
     pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
     pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 256 * 1024 * 1024;
+    pub const DEFAULT_MAX_PIPELINE_COMMANDS: usize =
+        digis_redis_core::upstash::MAX_PIPELINE_COMMANDS;
+    pub const DEFAULT_MAX_REPLY_BYTES: usize = 256 * 1024 * 1024;
 
     /// Defaults for everything but the Redis URL and the token.
     pub fn new(redis_url: impl Into<String>, token: impl Into<String>) -> RestServerConfig {
@@ -73,6 +81,8 @@ impl RestServerConfig {
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             max_buffered_bytes: Self::DEFAULT_MAX_BUFFERED_BYTES,
+            max_pipeline_commands: Self::DEFAULT_MAX_PIPELINE_COMMANDS,
+            max_reply_bytes: Self::DEFAULT_MAX_REPLY_BYTES,
             allow_admin: false,
         }
     }
@@ -89,6 +99,8 @@ impl fmt::Debug for RestServerConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_connections", &self.max_connections)
             .field("max_buffered_bytes", &self.max_buffered_bytes)
+            .field("max_pipeline_commands", &self.max_pipeline_commands)
+            .field("max_reply_bytes", &self.max_reply_bytes)
             .field("allow_admin", &self.allow_admin)
             .finish()
     }
@@ -123,6 +135,9 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
     if config.max_body_bytes == 0 {
         return Err("max_body_bytes must be at least 1".into());
     }
+    if config.max_pipeline_commands == 0 || config.max_reply_bytes == 0 {
+        return Err("max_pipeline_commands and max_reply_bytes must be at least 1".into());
+    }
     if config.max_connections == 0 {
         return Err("max_connections must be at least 1".into());
     }
@@ -143,6 +158,8 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
         } else {
             command::Policy::Hosted
         },
+        max_commands: config.max_pipeline_commands,
+        max_reply: config.max_reply_bytes,
         max_body: config.max_body_bytes,
         buffered: http::BufferBudget::new(config.max_buffered_bytes),
         backend,

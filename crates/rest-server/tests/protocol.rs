@@ -644,3 +644,60 @@ async fn administration_is_refused_by_default_and_allowed_with_the_flag() {
     );
     h.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_are_capped_in_commands_and_replies_in_bytes() {
+    if !common::redis_up().await {
+        return;
+    }
+    let mut config = RestServerConfig::new(common::redis_url(), TOKEN);
+    config.port = 0;
+    config.max_pipeline_commands = 100;
+    config.max_reply_bytes = 64 * 1024;
+    let h = start_with(config, "caps").await;
+    let k = h.key("n");
+    let incrs = |n: usize| json!(vec![json!(["INCR", k]); n]).to_string();
+
+    // One over the cap: refused whole, nothing runs; at the cap: runs.
+    for path in ["/pipeline", "/multi-exec"] {
+        let over = h.send(h.post(path, incrs(101))).await;
+        assert_eq!(over.status, 400, "{path}");
+        assert_eq!(
+            over.json["error"],
+            "ERR pipeline too long: 101 commands, at most 100 per request; split it into \
+             several requests"
+        );
+    }
+    assert_eq!(h.ok(json!(["GET", k])).await, Value::Null);
+    let at = h.send(h.post("/pipeline", incrs(100))).await;
+    assert_eq!((at.status, &at.json[99]), (200, &json!({"result": 100})));
+
+    // Replies: 20 KiB values; the fourth passes 64 KiB and is withheld, as are those after it.
+    let big = "x".repeat(20 * 1024);
+    let keys: Vec<String> = (0..5).map(|i| h.key(&format!("big{i}"))).collect();
+    for key in &keys {
+        h.ok(json!(["SET", key, big])).await;
+    }
+    let gets: Vec<Value> = keys.iter().map(|key| json!(["GET", key])).collect();
+    let answer = h.send(h.post("/pipeline", json!(gets).to_string())).await;
+    assert_eq!(answer.status, 200);
+    for i in 0..3 {
+        assert_eq!(answer.json[i]["result"], json!(big), "item {i}");
+    }
+    for i in 3..5 {
+        assert!(answer.json[i]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("ERR reply too large"));
+    }
+    // One reply over the bound on its own: 400, and the server keeps serving.
+    h.ok(json!(["SET", keys[0], "y".repeat(70 * 1024)])).await;
+    let single = h.cmd(json!(["GET", keys[0]])).await;
+    assert_eq!(single.status, 400);
+    assert!(single.json["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("ERR reply too large"));
+    assert_eq!(h.ok(json!(["STRLEN", keys[0]])).await, json!(70 * 1024));
+    h.cleanup().await;
+}
