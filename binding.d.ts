@@ -35,6 +35,11 @@ export declare class NativeClient {
   /** A client on the in-process store. */
   static embedded(): NativeClient
   /**
+   * A client with no backend: every call fails with `reason`, so the features answer their
+   * fallbacks and log it (a production process started without any backend variable).
+   */
+  static unconfigured(reason: string, options: BackendOptions): NativeClient
+  /**
    * A client on the Redis protocol (`redis://`, `rediss://`). Never throws: a bad URL makes
    * every call fail with the reason.
    */

@@ -441,7 +441,7 @@ export interface OperationStats {
 }
 
 export interface AnalyticsStats {
-  backend: 'embedded' | 'redis' | 'redis-cluster' | 'upstash'
+  backend: 'embedded' | 'redis' | 'redis-cluster' | 'upstash' | 'unconfigured'
   circuit: 'closed' | 'open' | 'half-open'
   /** ISO time of the process start or the last `reset()`. */
   since: string
@@ -475,7 +475,7 @@ export interface Analytics {
 export declare const analytics: Analytics
 
 export interface Health {
-  backend: 'embedded' | 'redis' | 'redis-cluster' | 'upstash'
+  backend: 'embedded' | 'redis' | 'redis-cluster' | 'upstash' | 'unconfigured'
   ok: boolean
   /** Round trip of a PING in ms; null when it failed. */
   latencyMs: number | null

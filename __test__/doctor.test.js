@@ -114,6 +114,18 @@ describeWithRedisServer('doctor against servers', () => {
   })
 })
 
+test('NODE_ENV=production without a backend: exit 1, the note says what to set, no stray output', async () => {
+  const run = await doctor({ NODE_ENV: 'production' })
+  expect(run.code).toBe(1)
+  expect(run.stderr).toBe('')
+  expect(run.stdout).toMatch(/^Backend {3}unconfigured \(none set, NODE_ENV=production\)$/m)
+  expect(run.stdout).toMatch(/^Note {6}NODE_ENV=production and no backend is configured: .*DIGIS_REDIS_EMBEDDED=1/m)
+  expect(run.stdout).toMatch(/^FAIL {2}connection .*no backend configured/m)
+  const optedIn = await doctor({ NODE_ENV: 'production', DIGIS_REDIS_EMBEDDED: '1' })
+  expect(optedIn.code).toBe(0)
+  expect(optedIn.stdout).toMatch(/^Backend {3}embedded \(none set, DIGIS_REDIS_EMBEDDED=1\)$/m)
+})
+
 test('an Upstash URL carrying ?_token= is shown masked and the token appears nowhere', async () => {
   const queryToken = 'QueryTok3n-secret-value'
   const url = `http://127.0.0.1:1/?_token=${queryToken}`

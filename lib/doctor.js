@@ -9,7 +9,7 @@ const crypto = require('node:crypto')
 const path = require('node:path')
 const { isDeepStrictEqual } = require('node:util')
 const binding = require('../binding')
-const { selectBackend, BACKEND_OPTIONS, EMBEDDED_WARNING } = require('./environment')
+const { selectBackend, BACKEND_OPTIONS, EMBEDDED_WARNING, UNCONFIGURED_ERROR } = require('./environment')
 
 const PACKAGE = path.resolve(__dirname, '..')
 const BURST = 50
@@ -75,8 +75,11 @@ function describeEnvironment(env) {
     } catch {
       // Reported by the connection check.
     }
+  } else if (selection.kind === 'unconfigured') {
+    backend.variables = 'none set, NODE_ENV=production'
+    notes.push(UNCONFIGURED_ERROR.replace('[digis-redis] ', ''))
   } else {
-    backend.variables = 'none set'
+    backend.variables = env.DIGIS_REDIS_EMBEDDED === '1' ? 'none set, DIGIS_REDIS_EMBEDDED=1' : 'none set'
     notes.push(
       'No UPSTASH_REDIS_REST_URL/UPSTASH_REDIS_REST_TOKEN, REDIS_CLUSTER_URLS or REDIS_URL: the embedded in-process store. ' +
         'Each process has its own data, lost on exit; fine for tests and local work, not for production.',
@@ -350,15 +353,18 @@ function featureChecks(r, run) {
 /** Loads the package for `env` (it reads the environment once, at require time). */
 function loadPackage(env) {
   Object.assign(process.env, env)
-  const warn = console.warn
-  // The embedded-store warning is shown as a note instead.
+  const { warn, error } = console
+  // The embedded-store warning and the production error are shown as notes instead.
   console.warn = (...args) => {
     if (args[0] !== EMBEDDED_WARNING) warn(...args)
+  }
+  console.error = (...args) => {
+    if (args[0] !== UNCONFIGURED_ERROR) error(...args)
   }
   try {
     return require(PACKAGE)
   } finally {
-    console.warn = warn
+    Object.assign(console, { warn, error })
   }
 }
 

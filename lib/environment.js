@@ -6,7 +6,8 @@ const { invalidArgument } = require('./errors')
  * The backend the environment selects, read once at require time like the original:
  * Upstash REST when both its URL and token are set (KV_REST_API_* as fallbacks, as
  * @upstash/redis does), else Redis Cluster for REDIS_CLUSTER_URLS, else the Redis protocol for
- * REDIS_URL, else the embedded store.
+ * REDIS_URL, else the embedded store, except under NODE_ENV=production without
+ * DIGIS_REDIS_EMBEDDED=1, where it is 'unconfigured'.
  */
 function selectBackend(env = process.env) {
   const url = env.UPSTASH_REDIS_REST_URL || env.KV_REST_API_URL
@@ -16,6 +17,9 @@ function selectBackend(env = process.env) {
     return { kind: 'cluster', urls: clusterUrls(env.REDIS_CLUSTER_URLS, 'REDIS_CLUSTER_URLS') }
   }
   if (env.REDIS_URL) return { kind: 'redis', url: env.REDIS_URL }
+  // In production a per-process store would silently split rate limits and sessions between
+  // instances: without an explicit opt-in, no backend at all (calls answer their fallbacks).
+  if (env.NODE_ENV === 'production' && env.DIGIS_REDIS_EMBEDDED !== '1') return { kind: 'unconfigured' }
   return { kind: 'embedded' }
 }
 
@@ -83,4 +87,15 @@ const EMBEDDED_WARNING =
   'embedded in-process store. Data lives in this process only: other processes do not see it and it ' +
   'is lost when the process exits.'
 
-module.exports = { selectBackend, clusterUrls, toBackendOptions, backendOptionsFromEnv, BACKEND_OPTIONS, EMBEDDED_WARNING }
+const UNCONFIGURED_ERROR =
+  '[digis-redis] NODE_ENV=production and no backend is configured: every call answers its fallback ' +
+  '(testConnection() is false, rate limits fail open, nothing is cached or stored). Set ' +
+  'UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, REDIS_CLUSTER_URLS or REDIS_URL; or set ' +
+  'DIGIS_REDIS_EMBEDDED=1 to use the per-process embedded store on purpose.'
+
+/** What every call of an unconfigured process fails with (and logs). */
+const UNCONFIGURED_REASON =
+  'no backend configured (NODE_ENV=production): set UPSTASH_REDIS_REST_URL + UPSTASH_REDIS_REST_TOKEN, ' +
+  'REDIS_CLUSTER_URLS or REDIS_URL, or DIGIS_REDIS_EMBEDDED=1'
+
+module.exports = { UNCONFIGURED_ERROR, UNCONFIGURED_REASON, selectBackend, clusterUrls, toBackendOptions, backendOptionsFromEnv, BACKEND_OPTIONS, EMBEDDED_WARNING }

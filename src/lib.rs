@@ -437,6 +437,19 @@ impl NativeClient {
         }
     }
 
+    /// A client with no backend: every call fails with `reason`, so the features answer their
+    /// fallbacks and log it (a production process started without any backend variable).
+    #[napi(factory)]
+    pub fn unconfigured(reason: String, options: BackendOptions) -> NativeClient {
+        let error =
+            digis_redis_core::Error::new(digis_redis_core::ErrorKind::InvalidArgument, reason);
+        NativeClient::server(
+            BackendKind::Unconfigured,
+            Err(error),
+            Tuning::from_options(&options),
+        )
+    }
+
     /// A client on the Redis protocol (`redis://`, `rediss://`). Never throws: a bad URL makes
     /// every call fail with the reason.
     #[napi(factory)]
