@@ -33,7 +33,7 @@ export declare class NativeClient {
   cacheWrapStore(key: string, value: string, ttlSeconds: number | undefined | null, staleSeconds: number, owner?: string | undefined | null): void | Promise<void>
   cacheWrapRelease(key: string, owner: string): boolean | Promise<boolean>
   /** A client on the in-process store. */
-  static embedded(): NativeClient
+  static embedded(options?: BackendOptions | undefined | null): NativeClient
   /**
    * A client with no backend: every call fails with `reason`, so the features answer their
    * fallbacks and log it (a production process started without any backend variable).
@@ -164,6 +164,8 @@ export interface BackendOptions {
   breakerThreshold?: number
   /** How long an open circuit fails fast before one probe. */
   breakerCooldownMs?: number
+  /** The embedded store's memory bound in bytes (0: none). */
+  embeddedMaxBytes?: number
 }
 
 /** `CACHE_PREFIXES`, as JSON. */

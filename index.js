@@ -34,7 +34,7 @@ function createNative(selection) {
       return binding.NativeClient.unconfigured(UNCONFIGURED_REASON, options)
     default:
       console.warn(EMBEDDED_WARNING)
-      return binding.NativeClient.embedded()
+      return binding.NativeClient.embedded(options)
   }
 }
 

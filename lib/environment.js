@@ -39,15 +39,17 @@ function clusterUrls(value, source = 'cluster') {
 }
 
 /**
- * The server backends' options: configure() name → [binding field, environment variable,
- * smallest allowed value].
+ * The backends' options: configure() name → [binding field, environment variable, smallest and
+ * largest allowed value].
  */
 const BACKEND_OPTIONS = {
-  timeoutMs: ['callTimeoutMs', 'DIGIS_REDIS_TIMEOUT_MS', 1],
-  connectTimeoutMs: ['connectTimeoutMs', 'DIGIS_REDIS_CONNECT_TIMEOUT_MS', 1],
-  retries: ['retries', 'DIGIS_REDIS_RETRIES', 0],
-  breakerThreshold: ['breakerThreshold', 'DIGIS_REDIS_BREAKER_THRESHOLD', 1],
-  breakerCooldownMs: ['breakerCooldownMs', 'DIGIS_REDIS_BREAKER_COOLDOWN_MS', 0],
+  timeoutMs: ['callTimeoutMs', 'DIGIS_REDIS_TIMEOUT_MS', 1, 600000],
+  connectTimeoutMs: ['connectTimeoutMs', 'DIGIS_REDIS_CONNECT_TIMEOUT_MS', 1, 600000],
+  retries: ['retries', 'DIGIS_REDIS_RETRIES', 0, 600000],
+  breakerThreshold: ['breakerThreshold', 'DIGIS_REDIS_BREAKER_THRESHOLD', 1, 600000],
+  breakerCooldownMs: ['breakerCooldownMs', 'DIGIS_REDIS_BREAKER_COOLDOWN_MS', 0, 600000],
+  // 0: no bound.
+  embeddedMaxBytes: ['embeddedMaxBytes', 'DIGIS_REDIS_EMBEDDED_MAX_BYTES', 0, Number.MAX_SAFE_INTEGER],
 }
 
 /**
@@ -56,12 +58,12 @@ const BACKEND_OPTIONS = {
  */
 function toBackendOptions(options, source = (name) => name) {
   const out = {}
-  for (const [name, [field, , min]] of Object.entries(BACKEND_OPTIONS)) {
+  for (const [name, [field, , min, max]] of Object.entries(BACKEND_OPTIONS)) {
     const raw = options[name]
     if (raw === undefined) continue
     const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw
-    if (!Number.isInteger(n) || n < min || n > 600000) {
-      throw invalidArgument(`${source(name)} must be a whole number from ${min} to 600000, got ${JSON.stringify(raw)}`)
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw invalidArgument(`${source(name)} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`)
     }
     out[field] = n
   }

@@ -293,6 +293,8 @@ pub struct BackendOptions {
     pub breaker_threshold: Option<u32>,
     /// How long an open circuit fails fast before one probe.
     pub breaker_cooldown_ms: Option<u32>,
+    /// The embedded store's memory bound in bytes (0: none).
+    pub embedded_max_bytes: Option<i64>,
 }
 
 #[napi(object)]
@@ -346,6 +348,8 @@ pub struct NativeClient {
     breaker: Option<Arc<CircuitBreaker>>,
     tuning: Tuning,
     description: String,
+    /// The store itself, when it is the embedded one (its memory bound follows configure()).
+    embedded: Option<EmbeddedBackend>,
 }
 
 /// A plain value when the work finished at once (the embedded store), else a promise.
@@ -420,6 +424,7 @@ impl NativeClient {
             breaker: Some(breaker),
             tuning,
             description,
+            embedded: None,
         }
     }
 }
@@ -428,13 +433,19 @@ impl NativeClient {
 impl NativeClient {
     /// A client on the in-process store.
     #[napi(factory)]
-    pub fn embedded() -> NativeClient {
-        NativeClient {
-            features: Arc::new(Features::new(Arc::new(EmbeddedBackend::new()))),
+    pub fn embedded(options: Option<BackendOptions>) -> NativeClient {
+        let store = EmbeddedBackend::new();
+        let client = NativeClient {
+            features: Arc::new(Features::new(Arc::new(store.clone()))),
             breaker: None,
             tuning: Tuning::default(),
             description: "embedded".to_string(),
+            embedded: Some(store),
+        };
+        if let Some(options) = options {
+            client.set_options(options);
         }
+        client
     }
 
     /// A client with no backend: every call fails with `reason`, so the features answer their
@@ -544,6 +555,9 @@ impl NativeClient {
     #[napi]
     pub fn set_options(&self, options: BackendOptions) {
         self.tuning.apply(&options);
+        if let (Some(store), Some(bytes)) = (&self.embedded, options.embedded_max_bytes) {
+            store.set_max_bytes(usize::try_from(bytes).unwrap_or(0));
+        }
     }
 
     #[napi(ts_return_type = "void | Promise<void>")]
