@@ -25,7 +25,12 @@ export declare class NativeClient {
   cacheWrapStore(key: string, value: string, ttlSeconds: number | undefined | null, staleSeconds: number, owner?: string | undefined | null): void | Promise<void>
   cacheWrapRelease(key: string, owner: string): boolean | Promise<boolean>
   /** A client on the in-process store. */
-  static embedded(): NativeClient
+  static embedded(options?: BackendOptions | undefined | null): NativeClient
+  /**
+   * A client with no backend: every call fails with `reason`, so the features answer their
+   * fallbacks and log it (a production process started without any backend variable).
+   */
+  static unconfigured(reason: string, options: BackendOptions): NativeClient
   /**
    * A client on the Redis protocol (`redis://`, `rediss://`). Never throws: a bad URL makes
    * every call fail with the reason.
@@ -151,6 +156,8 @@ export interface BackendOptions {
   breakerThreshold?: number
   /** How long an open circuit fails fast before one probe. */
   breakerCooldownMs?: number
+  /** The embedded store's memory bound in bytes (0: none). */
+  embeddedMaxBytes?: number
 }
 
 /** `CACHE_PREFIXES`, as JSON. */
@@ -243,6 +250,12 @@ export interface RateLimitResult {
   retryAfterMs: number
 }
 
+/** `text` with every one of `tokens` and every credential of `urls` masked. */
+export declare function redactSecrets(text: string, tokens: Array<string>, urls: Array<string>): string
+
+/** `url` with its credentials masked, for display (core's one redaction rule, for `doctor`). */
+export declare function redactUrl(url: string): string
+
 export interface RestServerOptions {
   /** Interface to listen on; `127.0.0.1` by default. */
   host?: string
@@ -254,6 +267,25 @@ export interface RestServerOptions {
   token: string
   /** Larger request bodies are answered with 413; 10 MiB by default. */
   maxBodyBytes?: number
+  /** Connections open at once (more are closed); 1024 by default. */
+  maxConnections?: number
+  /**
+   * Request bytes held by all requests together (more answer 503); 256 MiB by default,
+   * at least `maxBodyBytes`.
+   */
+  maxBufferedBytes?: number
+  /** Commands in one `/pipeline` or `/multi-exec` request (more answer 400); 10 000 by default. */
+  maxPipelineCommands?: number
+  /**
+   * Result bytes of one request (results past it are replaced by an error); 256 MiB by
+   * default.
+   */
+  maxReplyBytes?: number
+  /**
+   * Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …); refused by
+   * default, as hosted services refuse it.
+   */
+  allowAdmin?: boolean
 }
 
 /**

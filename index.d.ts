@@ -441,7 +441,7 @@ export interface OperationStats {
 }
 
 export interface AnalyticsStats {
-  backend: 'embedded' | 'redis' | 'redis-cluster' | 'upstash'
+  backend: 'embedded' | 'redis' | 'redis-cluster' | 'upstash' | 'unconfigured'
   circuit: 'closed' | 'open' | 'half-open'
   /** ISO time of the process start or the last `reset()`. */
   since: string
@@ -475,7 +475,7 @@ export interface Analytics {
 export declare const analytics: Analytics
 
 export interface Health {
-  backend: 'embedded' | 'redis' | 'redis-cluster' | 'upstash'
+  backend: 'embedded' | 'redis' | 'redis-cluster' | 'upstash' | 'unconfigured'
   ok: boolean
   /** Round trip of a PING in ms; null when it failed. */
   latencyMs: number | null
@@ -540,9 +540,13 @@ export interface Environment {
   DIGIS_REDIS_BREAKER_THRESHOLD?: string
   /** {@link ConfigureOptions.breakerCooldownMs}, whole ms from 0. Default 1000. */
   DIGIS_REDIS_BREAKER_COOLDOWN_MS?: string
+  /** {@link ConfigureOptions.embeddedMaxBytes}, whole bytes from 0. Default 268435456 (256 MiB). */
+  DIGIS_REDIS_EMBEDDED_MAX_BYTES?: string
+  /** `1`: use the embedded store even under NODE_ENV=production (which otherwise gets no backend). */
+  DIGIS_REDIS_EMBEDDED?: string
 }
 
-/** Options of `configure()`, all optional. The server-backend options (`timeoutMs` … `breakerCooldownMs`: whole numbers, at most 600000) and `cluster` also have an {@link Environment} variable. */
+/** Options of `configure()`, all optional. The server-backend options (`timeoutMs` … `breakerCooldownMs`: whole numbers, at most 600000), `embeddedMaxBytes` and `cluster` also have an {@link Environment} variable. */
 export interface ConfigureOptions {
   /** Reject with typed errors instead of answering fallbacks. Default false. */
   strict?: boolean
@@ -558,6 +562,13 @@ export interface ConfigureOptions {
   breakerThreshold?: number
   /** How long an open circuit fails fast before one probe (ms). Default 1000; env DIGIS_REDIS_BREAKER_COOLDOWN_MS. */
   breakerCooldownMs?: number
+  /**
+   * Memory bound of the embedded store (bytes, estimated; 0: none). Past it, writes evict the
+   * least recently used keys with a TTL, then the least recently used of all; a write that
+   * cannot fit at all answers its fallback. Default 268435456 (256 MiB); env
+   * DIGIS_REDIS_EMBEDDED_MAX_BYTES.
+   */
+  embeddedMaxBytes?: number
   /**
    * Moves every later call to a Redis Cluster with these seed nodes (`redis://` / `rediss://`
    * URLs, or one comma-separated string), like `REDIS_CLUSTER_URLS`. Meant for start-up: the

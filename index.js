@@ -5,7 +5,7 @@
 require('dotenv').config({ quiet: true })
 
 const binding = require('./binding')
-const { selectBackend, backendOptionsFromEnv, EMBEDDED_WARNING } = require('./lib/environment')
+const { selectBackend, backendOptionsFromEnv, EMBEDDED_WARNING, UNCONFIGURED_ERROR, UNCONFIGURED_REASON } = require('./lib/environment')
 const { createFeatures } = require('./lib/features')
 const { RawClient, useNative } = require('./lib/raw-client')
 const { configure, settings } = require('./lib/settings')
@@ -29,9 +29,12 @@ function createNative(selection) {
       return binding.NativeClient.cluster(selection.urls, options)
     case 'redis':
       return binding.NativeClient.redis(selection.url, options)
+    case 'unconfigured':
+      console.error(UNCONFIGURED_ERROR)
+      return binding.NativeClient.unconfigured(UNCONFIGURED_REASON, options)
     default:
       console.warn(EMBEDDED_WARNING)
-      return binding.NativeClient.embedded()
+      return binding.NativeClient.embedded(options)
   }
 }
 

@@ -212,3 +212,22 @@ describe('demo server (rate limit 5)', () => {
     expect(blocked.headers.get('x-ratelimit-remaining')).toBe('0')
   })
 })
+
+describe('demo server under NODE_ENV=production without a backend', () => {
+  test('starts, says what to set, answers the fallbacks (health false, login 503)', async () => {
+    const server = startServer({ NODE_ENV: 'production' })
+    try {
+      const base = await server.ready
+      const health = await fetch(`${base}/health`)
+      expect(health.status).toBe(200)
+      expect(await health.json()).toEqual({ ok: false })
+      // The rate limiter fails open, so requests still pass.
+      const login = await fetch(`${base}/login`, json({ userId: 'u-1', name: 'Ada' }))
+      expect(login.status).toBe(503)
+      expect(await login.json()).toEqual({ error: 'Session store unavailable' })
+      expect(server.output()).toMatch(/NODE_ENV=production and no backend is configured/)
+    } finally {
+      await stopServer(server)
+    }
+  })
+})

@@ -114,6 +114,30 @@ describeWithRedisServer('doctor against servers', () => {
   })
 })
 
+test('NODE_ENV=production without a backend: exit 1, the note says what to set, no stray output', async () => {
+  const run = await doctor({ NODE_ENV: 'production' })
+  expect(run.code).toBe(1)
+  expect(run.stderr).toBe('')
+  expect(run.stdout).toMatch(/^Backend {3}unconfigured \(none set, NODE_ENV=production\)$/m)
+  expect(run.stdout).toMatch(/^Note {6}NODE_ENV=production and no backend is configured: .*DIGIS_REDIS_EMBEDDED=1/m)
+  expect(run.stdout).toMatch(/^FAIL {2}connection .*no backend configured/m)
+  const optedIn = await doctor({ NODE_ENV: 'production', DIGIS_REDIS_EMBEDDED: '1' })
+  expect(optedIn.code).toBe(0)
+  expect(optedIn.stdout).toMatch(/^Backend {3}embedded \(none set, DIGIS_REDIS_EMBEDDED=1\)$/m)
+})
+
+test('an Upstash URL carrying ?_token= is shown masked and the token appears nowhere', async () => {
+  const queryToken = 'QueryTok3n-secret-value'
+  const url = `http://127.0.0.1:1/?_token=${queryToken}`
+  for (const args of [[], ['--json']]) {
+    const run = await doctor({ UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: 'other-header-token' }, args)
+    expect(run.code).toBe(1)
+    expect(run.stdout).toContain('http://127.0.0.1:1/?_token=***')
+    expect(run.stdout + run.stderr).not.toContain(queryToken)
+    expect(run.stdout + run.stderr).not.toContain('other-header-token')
+  }
+})
+
 describe('doctor: the cluster selection', () => {
   const { describeEnvironment, redact } = require('../lib/doctor')
   const env = { REDIS_CLUSTER_URLS: 'rediss://:s3cret-one@10.0.0.1:6380, redis://ops:s3cret-two@10.0.0.2:6379', REDIS_URL: 'redis://127.0.0.1:6379' }
@@ -128,5 +152,9 @@ describe('doctor: the cluster selection', () => {
 
   test('no output line can carry a seed password', () => {
     expect(redact('auth failed for s3cret-one and s3cret-two', env)).toBe('auth failed for *** and ***')
+    // The core's rule, through the binding: a password in the user position, a socket's ?pass=.
+    expect(redact('no auth for pw-in-user or sockpass9', { REDIS_CLUSTER_URLS: 'redis://pw-in-user@h:1,unix:///s?pass=sockpass9' })).toBe(
+      'no auth for *** or ***',
+    )
   })
 })

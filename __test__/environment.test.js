@@ -32,6 +32,60 @@ describe('selectBackend', () => {
 
   test('nothing set selects the embedded store', () => {
     expect(selectBackend({})).toEqual({ kind: 'embedded' })
+    expect(selectBackend({ NODE_ENV: 'development' })).toEqual({ kind: 'embedded' })
+  })
+
+  test('in production, nothing set selects no backend unless DIGIS_REDIS_EMBEDDED=1 opts in', () => {
+    expect(selectBackend({ NODE_ENV: 'production' })).toEqual({ kind: 'unconfigured' })
+    expect(selectBackend({ NODE_ENV: 'production', DIGIS_REDIS_EMBEDDED: '1' })).toEqual({ kind: 'embedded' })
+    expect(selectBackend({ NODE_ENV: 'production', DIGIS_REDIS_EMBEDDED: 'true' })).toEqual({ kind: 'unconfigured' })
+    expect(selectBackend({ NODE_ENV: 'production', REDIS_URL: 'redis://r' })).toEqual({ kind: 'redis', url: 'redis://r' })
+  })
+})
+
+describe('production guard: NODE_ENV=production without a backend variable', () => {
+  const script = `
+    const r = require(${JSON.stringify(ROOT)})
+    ;(async () => {
+      const results = {
+        testConnection: await r.testConnection(),
+        set: await r.cache.set('k', { a: 1 }),
+        get: await r.cache.get('k'),
+        session: await r.sessions.get('s'),
+        check: await r.rateLimiter.check('ip', 5, 60),
+        otp: await r.otp.verify('a@b.c', '123456'),
+        mget: await r.cache.mget(['a', 'b']),
+        backend: (await r.health()).backend,
+      }
+      console.log(JSON.stringify(results))
+    })()
+  `
+  const LOUD = /NODE_ENV=production and no backend is configured: .*Set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, REDIS_CLUSTER_URLS or REDIS_URL; or set DIGIS_REDIS_EMBEDDED=1/
+
+  test("answers the contract's fallbacks, testConnection() is false, and one loud error says what to set", async () => {
+    const { stdout, stderr, code } = await runNode(script, { env: { NODE_ENV: 'production' } })
+    expect(code).toBe(0)
+    expect(JSON.parse(stdout)).toEqual({
+      testConnection: false,
+      set: false,
+      get: null,
+      session: null,
+      check: expect.objectContaining({ allowed: true, remaining: 5, reset: 60 }),
+      otp: false,
+      mget: [null, null],
+      backend: 'unconfigured',
+    })
+    expect(stderr.split('\n').filter((line) => LOUD.test(line))).toHaveLength(1)
+    // Each failed call names the reason too (the contract logs every fallback).
+    expect(stderr).toMatch(/cache\.set failed \(ERR_INVALID_ARGUMENT\): no backend configured \(NODE_ENV=production\)/)
+    expect(stderr).not.toMatch(/embedded in-process store/)
+  })
+
+  test('DIGIS_REDIS_EMBEDDED=1 opts in to the embedded store on purpose', async () => {
+    const { stdout, stderr } = await runNode(script, { env: { NODE_ENV: 'production', DIGIS_REDIS_EMBEDDED: '1' } })
+    expect(JSON.parse(stdout)).toMatchObject({ testConnection: true, set: true, get: { a: 1 }, backend: 'embedded' })
+    expect(stderr).not.toMatch(LOUD)
+    expect(stderr).toMatch(/embedded in-process store/)
   })
 })
 

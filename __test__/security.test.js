@@ -67,6 +67,16 @@ describe('secrets in a failing run', () => {
     }
   })
 
+  test('a password in the user position (redis://PASSWORD@host) appears nowhere', async () => {
+    const { stdout, stderr, code } = await runNode(SCRIPT, {
+      env: { REDIS_URL: `redis://${PASSWORD}@127.0.0.1:1/0`, DIGIS_REDIS_TIMEOUT_MS: '200' },
+    })
+    const output = stdout + stderr
+    expect(code).toBe(0)
+    expect(output).toContain('[digis-redis raw client: redis redis://***@127.0.0.1:1/0]')
+    expect(output).not.toContain(PASSWORD)
+  })
+
   test('one-time codes and session ids are not logged', async () => {
     const { stdout, stderr } = await runNode(SCRIPT, {
       env: { REDIS_URL: 'redis://127.0.0.1:1/0', DIGIS_REDIS_TIMEOUT_MS: '200' },

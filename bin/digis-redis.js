@@ -23,6 +23,19 @@ Options (environment alternatives in brackets):
   --token <token>        bearer token clients must send, required [DIGIS_REST_TOKEN]
                          (prefer the environment: flags show up in process lists)
   --max-body-bytes <n>   larger request bodies get 413 [DIGIS_REST_MAX_BODY_BYTES] (default 10 MiB)
+  --max-connections <n>  connections open at once, more are closed [DIGIS_REST_MAX_CONNECTIONS]
+                         (default 1024)
+  --max-buffered-bytes <n>
+                         request bytes held by all requests together, more get 503
+                         [DIGIS_REST_MAX_BUFFERED_BYTES] (default 256 MiB)
+  --max-pipeline-commands <n>
+                         commands in one /pipeline or /multi-exec request, more get 400
+                         [DIGIS_REST_MAX_PIPELINE_COMMANDS] (default 10000)
+  --max-reply-bytes <n>  result bytes of one request, results past it become errors
+                         [DIGIS_REST_MAX_REPLY_BYTES] (default 256 MiB)
+  --allow-admin          let server administration through (CONFIG SET, ACL, REPLICAOF, SAVE,
+                         CLIENT KILL|PAUSE, ...), refused by default as Upstash refuses it
+                         [DIGIS_REST_ALLOW_ADMIN=1]
   -h, --help             show this help
 
 Prints one line when ready; stops on SIGINT or SIGTERM.`
@@ -56,6 +69,11 @@ const commands = {
       redis: { type: 'string' },
       token: { type: 'string' },
       'max-body-bytes': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-buffered-bytes': { type: 'string' },
+      'max-pipeline-commands': { type: 'string' },
+      'max-reply-bytes': { type: 'string' },
+      'allow-admin': { type: 'boolean' },
     },
     run: restServer,
   },
@@ -105,6 +123,16 @@ async function restServer(flags) {
   const maxBody = pick(flags['max-body-bytes'], env.DIGIS_REST_MAX_BODY_BYTES)
   const maxBodyBytes =
     maxBody === undefined ? undefined : integer(maxBody, '--max-body-bytes', 1, 2 ** 32 - 1)
+  const limit = (flag, variable) => {
+    const value = pick(flags[flag], env[variable])
+    return value === undefined ? undefined : integer(value, `--${flag}`, 1, 2 ** 32 - 1)
+  }
+  const maxConnections = limit('max-connections', 'DIGIS_REST_MAX_CONNECTIONS')
+  const maxBufferedBytes = limit('max-buffered-bytes', 'DIGIS_REST_MAX_BUFFERED_BYTES')
+  const maxPipelineCommands = limit('max-pipeline-commands', 'DIGIS_REST_MAX_PIPELINE_COMMANDS')
+  const maxReplyBytes = limit('max-reply-bytes', 'DIGIS_REST_MAX_REPLY_BYTES')
+
+  const allowAdmin = Boolean(flags['allow-admin']) || env.DIGIS_REST_ALLOW_ADMIN === '1'
 
   // The generated loader, not the package entry point: that one picks a backend from the
   // environment and warns about the embedded store.
@@ -124,7 +152,7 @@ async function restServer(flags) {
   process.once('SIGTERM', stop)
 
   try {
-    server = await startRestServer({ host, port, redisUrl, token, maxBodyBytes })
+    server = await startRestServer({ host, port, redisUrl, token, maxBodyBytes, maxConnections, maxBufferedBytes, maxPipelineCommands, maxReplyBytes, allowAdmin })
   } catch (err) {
     throw new UsageError(err.message)
   }
@@ -133,14 +161,15 @@ async function restServer(flags) {
   console.log(`${PROGRAM} rest-server listening on ${server.url} (redis ${server.redisUrl})`)
 }
 
-/** A flag parsing error may quote any argument; never the token's value. */
-function hideTokens(message, args) {
+/** A flag parsing error may quote any argument; never a token's value or a URL's credentials. */
+function hideSecrets(message, args) {
   const tokens = args.flatMap((arg, i) => {
     if (arg === '--token') return args[i + 1] ? [args[i + 1]] : []
     return arg.startsWith('--token=') ? [arg.slice('--token='.length)] : []
   })
-  // Very short values would mask ordinary words of the message.
-  return tokens.filter((t) => t.length >= 3).reduce((text, token) => text.split(token).join('***'), message)
+  // Any argument may be a URL (`--redis unix:///s?pass=…`); the core's rule finds its credentials.
+  const urls = args.map((arg) => arg.replace(/^--[a-z-]+=/, ''))
+  return require('../binding').redactSecrets(message, tokens, urls)
 }
 
 async function main(argv) {
@@ -161,7 +190,7 @@ async function main(argv) {
       allowPositionals: false,
     }))
   } catch (err) {
-    throw new UsageError(`${hideTokens(err.message, rest)}\n\n${command.help}`)
+    throw new UsageError(`${hideSecrets(err.message, rest)}\n\n${command.help}`)
   }
   if (flags.help) {
     console.log(command.help)

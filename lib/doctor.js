@@ -8,38 +8,24 @@
 const crypto = require('node:crypto')
 const path = require('node:path')
 const { isDeepStrictEqual } = require('node:util')
-const { selectBackend, BACKEND_OPTIONS, EMBEDDED_WARNING } = require('./environment')
+const binding = require('../binding')
+const { selectBackend, BACKEND_OPTIONS, EMBEDDED_WARNING, UNCONFIGURED_ERROR } = require('./environment')
 
 const PACKAGE = path.resolve(__dirname, '..')
 const BURST = 50
 
-/** `url` with any password replaced by ***; unparseable text is not echoed at all. */
+/** `url` with its credentials masked, by the core's rule; unparseable text is not echoed. */
 function maskUrl(url) {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password) parsed.password = '***'
-    return parsed.toString().replace(/\/$/, '')
-  } catch {
-    return '(not a valid URL)'
-  }
+  const masked = binding.redactUrl(url)
+  return masked === '<unparseable url>' ? '(not a valid URL)' : masked.replace(/\/$/, '')
 }
 
-/** Every secret the environment holds, so no output line can carry one. */
-function secretsOf(env) {
-  const secrets = [env.UPSTASH_REDIS_REST_TOKEN, env.KV_REST_API_TOKEN]
-  const clusterSeeds = (env.REDIS_CLUSTER_URLS ?? '').split(',').map((url) => url.trim())
-  for (const url of [env.REDIS_URL, env.UPSTASH_REDIS_REST_URL, env.KV_REST_API_URL, ...clusterSeeds]) {
-    try {
-      const { password, username } = new URL(url)
-      secrets.push(decodeURIComponent(password), password)
-      // redis://<password>@host is a password in the user position.
-      if (username && !password) secrets.push(decodeURIComponent(username), username)
-    } catch {
-      // Not a URL: nothing to take from it.
-    }
-  }
-  // Very short values would mask ordinary words.
-  return [...new Set(secrets.filter((s) => typeof s === 'string' && s.length >= 3))].sort((a, b) => b.length - a.length)
+/** Replaces every secret the environment holds (tokens, URL credentials) by ***, by the core's rule. */
+function redact(text, env) {
+  const tokens = [env.UPSTASH_REDIS_REST_TOKEN, env.KV_REST_API_TOKEN].filter((t) => typeof t === 'string')
+  const clusterSeeds = (env.REDIS_CLUSTER_URLS ?? '').split(',')
+  const urls = [env.REDIS_URL, env.UPSTASH_REDIS_REST_URL, env.KV_REST_API_URL, ...clusterSeeds].filter((u) => typeof u === 'string' && u.trim())
+  return binding.redactSecrets(text, tokens, urls)
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
@@ -89,8 +75,11 @@ function describeEnvironment(env) {
     } catch {
       // Reported by the connection check.
     }
+  } else if (selection.kind === 'unconfigured') {
+    backend.variables = 'none set, NODE_ENV=production'
+    notes.push(UNCONFIGURED_ERROR.replace('[digis-redis] ', ''))
   } else {
-    backend.variables = 'none set'
+    backend.variables = env.DIGIS_REDIS_EMBEDDED === '1' ? 'none set, DIGIS_REDIS_EMBEDDED=1' : 'none set'
     notes.push(
       'No UPSTASH_REDIS_REST_URL/UPSTASH_REDIS_REST_TOKEN, REDIS_CLUSTER_URLS or REDIS_URL: the embedded in-process store. ' +
         'Each process has its own data, lost on exit; fine for tests and local work, not for production.',
@@ -364,15 +353,18 @@ function featureChecks(r, run) {
 /** Loads the package for `env` (it reads the environment once, at require time). */
 function loadPackage(env) {
   Object.assign(process.env, env)
-  const warn = console.warn
-  // The embedded-store warning is shown as a note instead.
+  const { warn, error } = console
+  // The embedded-store warning and the production error are shown as notes instead.
   console.warn = (...args) => {
     if (args[0] !== EMBEDDED_WARNING) warn(...args)
+  }
+  console.error = (...args) => {
+    if (args[0] !== UNCONFIGURED_ERROR) error(...args)
   }
   try {
     return require(PACKAGE)
   } finally {
-    console.warn = warn
+    Object.assign(console, { warn, error })
   }
 }
 
@@ -449,11 +441,6 @@ function formatReport(report) {
       : `${failed} of ${report.checks.length} checks failed${skipped ? `, ${skipped} skipped` : ''}: see the FAIL lines above.`,
   )
   return lines.join('\n')
-}
-
-/** Replaces every secret of `env` in `text` by ***. */
-function redact(text, env) {
-  return secretsOf(env).reduce((out, secret) => out.split(secret).join('***'), text)
 }
 
 /** The command: prints the report (JSON with `json`), resolves with the exit code. */

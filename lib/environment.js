@@ -6,7 +6,8 @@ const { invalidArgument } = require('./errors')
  * The backend the environment selects, read once at require time like the original:
  * Upstash REST when both its URL and token are set (KV_REST_API_* as fallbacks, as
  * @upstash/redis does), else Redis Cluster for REDIS_CLUSTER_URLS, else the Redis protocol for
- * REDIS_URL, else the embedded store.
+ * REDIS_URL, else the embedded store, except under NODE_ENV=production without
+ * DIGIS_REDIS_EMBEDDED=1, where it is 'unconfigured'.
  */
 function selectBackend(env = process.env) {
   const url = env.UPSTASH_REDIS_REST_URL || env.KV_REST_API_URL
@@ -16,6 +17,9 @@ function selectBackend(env = process.env) {
     return { kind: 'cluster', urls: clusterUrls(env.REDIS_CLUSTER_URLS, 'REDIS_CLUSTER_URLS') }
   }
   if (env.REDIS_URL) return { kind: 'redis', url: env.REDIS_URL }
+  // In production a per-process store would silently split rate limits and sessions between
+  // instances: without an explicit opt-in, no backend at all (calls answer their fallbacks).
+  if (env.NODE_ENV === 'production' && env.DIGIS_REDIS_EMBEDDED !== '1') return { kind: 'unconfigured' }
   return { kind: 'embedded' }
 }
 
@@ -35,15 +39,17 @@ function clusterUrls(value, source = 'cluster') {
 }
 
 /**
- * The server backends' options: configure() name → [binding field, environment variable,
- * smallest allowed value].
+ * The backends' options: configure() name → [binding field, environment variable, smallest and
+ * largest allowed value].
  */
 const BACKEND_OPTIONS = {
-  timeoutMs: ['callTimeoutMs', 'DIGIS_REDIS_TIMEOUT_MS', 1],
-  connectTimeoutMs: ['connectTimeoutMs', 'DIGIS_REDIS_CONNECT_TIMEOUT_MS', 1],
-  retries: ['retries', 'DIGIS_REDIS_RETRIES', 0],
-  breakerThreshold: ['breakerThreshold', 'DIGIS_REDIS_BREAKER_THRESHOLD', 1],
-  breakerCooldownMs: ['breakerCooldownMs', 'DIGIS_REDIS_BREAKER_COOLDOWN_MS', 0],
+  timeoutMs: ['callTimeoutMs', 'DIGIS_REDIS_TIMEOUT_MS', 1, 600000],
+  connectTimeoutMs: ['connectTimeoutMs', 'DIGIS_REDIS_CONNECT_TIMEOUT_MS', 1, 600000],
+  retries: ['retries', 'DIGIS_REDIS_RETRIES', 0, 600000],
+  breakerThreshold: ['breakerThreshold', 'DIGIS_REDIS_BREAKER_THRESHOLD', 1, 600000],
+  breakerCooldownMs: ['breakerCooldownMs', 'DIGIS_REDIS_BREAKER_COOLDOWN_MS', 0, 600000],
+  // 0: no bound.
+  embeddedMaxBytes: ['embeddedMaxBytes', 'DIGIS_REDIS_EMBEDDED_MAX_BYTES', 0, Number.MAX_SAFE_INTEGER],
 }
 
 /**
@@ -52,12 +58,12 @@ const BACKEND_OPTIONS = {
  */
 function toBackendOptions(options, source = (name) => name) {
   const out = {}
-  for (const [name, [field, , min]] of Object.entries(BACKEND_OPTIONS)) {
+  for (const [name, [field, , min, max]] of Object.entries(BACKEND_OPTIONS)) {
     const raw = options[name]
     if (raw === undefined) continue
     const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw
-    if (!Number.isInteger(n) || n < min || n > 600000) {
-      throw invalidArgument(`${source(name)} must be a whole number from ${min} to 600000, got ${JSON.stringify(raw)}`)
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw invalidArgument(`${source(name)} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`)
     }
     out[field] = n
   }
@@ -83,4 +89,15 @@ const EMBEDDED_WARNING =
   'embedded in-process store. Data lives in this process only: other processes do not see it and it ' +
   'is lost when the process exits.'
 
-module.exports = { selectBackend, clusterUrls, toBackendOptions, backendOptionsFromEnv, BACKEND_OPTIONS, EMBEDDED_WARNING }
+const UNCONFIGURED_ERROR =
+  '[digis-redis] NODE_ENV=production and no backend is configured: every call answers its fallback ' +
+  '(testConnection() is false, rate limits fail open, nothing is cached or stored). Set ' +
+  'UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, REDIS_CLUSTER_URLS or REDIS_URL; or set ' +
+  'DIGIS_REDIS_EMBEDDED=1 to use the per-process embedded store on purpose.'
+
+/** What every call of an unconfigured process fails with (and logs). */
+const UNCONFIGURED_REASON =
+  'no backend configured (NODE_ENV=production): set UPSTASH_REDIS_REST_URL + UPSTASH_REDIS_REST_TOKEN, ' +
+  'REDIS_CLUSTER_URLS or REDIS_URL, or DIGIS_REDIS_EMBEDDED=1'
+
+module.exports = { UNCONFIGURED_ERROR, UNCONFIGURED_REASON, selectBackend, clusterUrls, toBackendOptions, backendOptionsFromEnv, BACKEND_OPTIONS, EMBEDDED_WARNING }

@@ -152,6 +152,20 @@ pub fn ttl_json() -> String {
     constants_json(&keys::TTL, false)
 }
 
+/// `url` with its credentials masked, for display (core's one redaction rule, for `doctor`).
+#[napi]
+pub fn redact_url(url: String) -> String {
+    digis_redis_core::redact::redact_url(&url)
+}
+
+/// `text` with every one of `tokens` and every credential of `urls` masked.
+#[napi]
+pub fn redact_secrets(text: String, tokens: Vec<String>, urls: Vec<String>) -> String {
+    use digis_redis_core::redact::Secrets;
+    let url_secrets = urls.iter().map(|url| Secrets::of_url(url));
+    Secrets::merge(std::iter::once(Secrets::new(tokens)).chain(url_secrets)).redact(&text)
+}
+
 #[napi(object)]
 pub struct RateLimitResult {
     pub allowed: bool,
@@ -279,6 +293,8 @@ pub struct BackendOptions {
     pub breaker_threshold: Option<u32>,
     /// How long an open circuit fails fast before one probe.
     pub breaker_cooldown_ms: Option<u32>,
+    /// The embedded store's memory bound in bytes (0: none).
+    pub embedded_max_bytes: Option<i64>,
 }
 
 #[napi(object)]
@@ -332,6 +348,8 @@ pub struct NativeClient {
     breaker: Option<Arc<CircuitBreaker>>,
     tuning: Tuning,
     description: String,
+    /// The store itself, when it is the embedded one (its memory bound follows configure()).
+    embedded: Option<EmbeddedBackend>,
 }
 
 /// A plain value when the work finished at once (the embedded store), else a promise.
@@ -406,6 +424,7 @@ impl NativeClient {
             breaker: Some(breaker),
             tuning,
             description,
+            embedded: None,
         }
     }
 }
@@ -414,13 +433,32 @@ impl NativeClient {
 impl NativeClient {
     /// A client on the in-process store.
     #[napi(factory)]
-    pub fn embedded() -> NativeClient {
-        NativeClient {
-            features: Arc::new(Features::new(Arc::new(EmbeddedBackend::new()))),
+    pub fn embedded(options: Option<BackendOptions>) -> NativeClient {
+        let store = EmbeddedBackend::new();
+        let client = NativeClient {
+            features: Arc::new(Features::new(Arc::new(store.clone()))),
             breaker: None,
             tuning: Tuning::default(),
             description: "embedded".to_string(),
+            embedded: Some(store),
+        };
+        if let Some(options) = options {
+            client.set_options(options);
         }
+        client
+    }
+
+    /// A client with no backend: every call fails with `reason`, so the features answer their
+    /// fallbacks and log it (a production process started without any backend variable).
+    #[napi(factory)]
+    pub fn unconfigured(reason: String, options: BackendOptions) -> NativeClient {
+        let error =
+            digis_redis_core::Error::new(digis_redis_core::ErrorKind::InvalidArgument, reason);
+        NativeClient::server(
+            BackendKind::Unconfigured,
+            Err(error),
+            Tuning::from_options(&options),
+        )
     }
 
     /// A client on the Redis protocol (`redis://`, `rediss://`). Never throws: a bad URL makes
@@ -517,6 +555,9 @@ impl NativeClient {
     #[napi]
     pub fn set_options(&self, options: BackendOptions) {
         self.tuning.apply(&options);
+        if let (Some(store), Some(bytes)) = (&self.embedded, options.embedded_max_bytes) {
+            store.set_max_bytes(usize::try_from(bytes).unwrap_or(0));
+        }
     }
 
     #[napi(ts_return_type = "void | Promise<void>")]

@@ -21,6 +21,19 @@ pub struct RestServerOptions {
     pub token: String,
     /// Larger request bodies are answered with 413; 10 MiB by default.
     pub max_body_bytes: Option<u32>,
+    /// Connections open at once (more are closed); 1024 by default.
+    pub max_connections: Option<u32>,
+    /// Request bytes held by all requests together (more answer 503); 256 MiB by default,
+    /// at least `maxBodyBytes`.
+    pub max_buffered_bytes: Option<u32>,
+    /// Commands in one `/pipeline` or `/multi-exec` request (more answer 400); 10 000 by default.
+    pub max_pipeline_commands: Option<u32>,
+    /// Result bytes of one request (results past it are replaced by an error); 256 MiB by
+    /// default.
+    pub max_reply_bytes: Option<u32>,
+    /// Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …); refused by
+    /// default, as hosted services refuse it.
+    pub allow_admin: Option<bool>,
 }
 
 /// A listening server. Keep a reference: it does not keep Node's event loop alive, and it stops
@@ -82,6 +95,15 @@ pub async fn start_rest_server(options: RestServerOptions) -> Result<RestServer>
         Some(0) => return Err(Error::from_reason("maxBodyBytes must be at least 1")),
         Some(n) => n as usize,
     };
+    let max_connections = match options.max_connections {
+        None => RestServerConfig::DEFAULT_MAX_CONNECTIONS,
+        Some(0) => return Err(Error::from_reason("maxConnections must be at least 1")),
+        Some(n) => n as usize,
+    };
+    let max_buffered_bytes = match options.max_buffered_bytes {
+        None => RestServerConfig::DEFAULT_MAX_BUFFERED_BYTES.max(max_body_bytes),
+        Some(n) => n as usize,
+    };
     let redis_url = redact_url(&options.redis_url);
     let config = RestServerConfig {
         host: options
@@ -91,6 +113,17 @@ pub async fn start_rest_server(options: RestServerOptions) -> Result<RestServer>
         redis_url: options.redis_url,
         token: options.token,
         max_body_bytes,
+        max_connections,
+        max_buffered_bytes,
+        max_pipeline_commands: options
+            .max_pipeline_commands
+            .map_or(RestServerConfig::DEFAULT_MAX_PIPELINE_COMMANDS, |n| {
+                n as usize
+            }),
+        max_reply_bytes: options
+            .max_reply_bytes
+            .map_or(RestServerConfig::DEFAULT_MAX_REPLY_BYTES, |n| n as usize),
+        allow_admin: options.allow_admin.unwrap_or(false),
     };
     // The crate's errors never quote the token or the Redis password.
     let running = digis_redis_rest_server::start(config)

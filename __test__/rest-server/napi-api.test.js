@@ -5,21 +5,21 @@
 
 const crypto = require('node:crypto')
 const { startRestServer } = require('../../binding')
-const { redisUp } = require('./support')
+const { REDIS_URL, redisUp } = require('./support')
 
 const up = redisUp()
 if (!up) {
-  console.warn('SKIPPED __test__/rest-server/napi-api.test.js (server tests): no redis at 127.0.0.1:6379')
+  console.warn(`SKIPPED __test__/rest-server/napi-api.test.js (server tests): no redis at ${REDIS_URL}`)
 }
 const testIfRedis = up ? test : test.skip
 const TOKEN = `tok-${crypto.randomBytes(12).toString('hex')}`
 
 testIfRedis('starts on a free port, serves, and closes', async () => {
-  const server = await startRestServer({ port: 0, redisUrl: 'redis://127.0.0.1:6379', token: TOKEN })
+  const server = await startRestServer({ port: 0, redisUrl: REDIS_URL, token: TOKEN })
   try {
     expect(server.port).toBeGreaterThan(0)
     expect(server.url).toBe(`http://127.0.0.1:${server.port}`)
-    expect(server.redisUrl).toBe('redis://127.0.0.1:6379')
+    expect(server.redisUrl).toBe(REDIS_URL)
     const res = await fetch(`${server.url}/ping`, { headers: { authorization: `Bearer ${TOKEN}` } })
     expect(await res.json()).toEqual({ result: 'PONG' })
   } finally {
@@ -62,7 +62,7 @@ test('a Redis that is down does not prevent starting; requests answer 500 quickl
 })
 
 test('bad options reject without secrets in the message', async () => {
-  const base = { port: 0, redisUrl: 'redis://127.0.0.1:6379', token: TOKEN }
+  const base = { port: 0, redisUrl: REDIS_URL, token: TOKEN }
   await expect(startRestServer({ ...base, port: 70000 })).rejects.toThrow(/port must be/)
   await expect(startRestServer({ ...base, token: '' })).rejects.toThrow(/token is required/)
   await expect(startRestServer({ ...base, maxBodyBytes: 0 })).rejects.toThrow(/maxBodyBytes/)

@@ -1,7 +1,7 @@
 'use strict'
 
 // `digis-redis rest-server` judged by the official @upstash/redis client (and raw fetch for the
-// wire details), against the Redis at 127.0.0.1:6379.
+// wire details), against the Redis at REDIS_TEST_URL (default 127.0.0.1:6379).
 
 const crypto = require('node:crypto')
 const { Redis } = require('@upstash/redis')
@@ -10,7 +10,7 @@ const { REDIS_URL, redisUp, startCli, stopCli, runCli } = require('./support')
 
 const up = redisUp()
 if (!up) {
-  console.warn('SKIPPED __test__/rest-server/official-client.test.js: no redis at 127.0.0.1:6379')
+  console.warn(`SKIPPED __test__/rest-server/official-client.test.js: no redis at ${REDIS_URL}`)
 }
 const describeIfRedis = up ? describe : describe.skip
 
@@ -46,9 +46,8 @@ describeIfRedis('digis-redis rest-server', () => {
   })
 
   test('prints exactly one ready line, without the token', () => {
-    expect(server.line).toMatch(
-      /^digis-redis rest-server listening on http:\/\/127\.0\.0\.1:\d+ \(redis redis:\/\/127\.0\.0\.1:6379\)$/,
-    )
+    expect(server.line).toMatch(/^digis-redis rest-server listening on http:\/\/127\.0\.0\.1:\d+ \(redis \S+\)$/)
+    expect(server.redis).toBe(REDIS_URL)
     expect(server.stdout()).toBe(`${server.line}\n`)
     expect(server.stdout() + server.stderr()).not.toContain(TOKEN)
   })
@@ -252,6 +251,23 @@ describeIfRedis('digis-redis rest-server', () => {
     expect((await post('/', ['EXISTS', k('big')])).body).toEqual({ result: 0 })
   })
 
+  test('raw: a 1M-command pipeline (9 MB) is refused at once, RSS bounded', async () => {
+    const fs = require('node:fs')
+    const rss = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))[1]) / 1024
+    const body = `[${Array(1_000_000).fill('["PING"]').join(',')}]`
+    expect(body.length).toBeLessThan(10 * 1024 * 1024)
+    const before = rss()
+    const { status, body: reply } = await post('/pipeline', body)
+    expect(status).toBe(400)
+    expect(reply.error).toBe('ERR pipeline too long: 1000000 commands, at most 10000 per request; split it into several requests')
+    // Running it would have built a million replies (over 1 GB measured before the cap).
+    expect(rss() - before).toBeLessThan(150)
+    // The cap itself runs.
+    const atCap = await post('/pipeline', `[${Array(10_000).fill('["PING"]').join(',')}]`)
+    expect(atCap.status).toBe(200)
+    expect(atCap.body).toHaveLength(10_000)
+  })
+
   test('raw: every reply carries an upstash-sync-token', async () => {
     const first = await post('/', ['PING'], { 'upstash-sync-token': 'anything' })
     const second = await post('/', ['PING'])
@@ -273,6 +289,23 @@ describe('digis-redis CLI', () => {
       expect({ code, killedBy }).toEqual({ code: 0, killedBy: null })
       expect(cli.stdout() + cli.stderr()).not.toMatch(/hunter22|tok-/)
     }
+  })
+
+  test('the ready line masks every credential shape of the Redis URL (unix ?pass=, user position)', async () => {
+    const secret = 'sockPassw0rd-77'
+    for (const [redis, shown] of [
+      [`unix:///tmp/digis-nowhere.sock?db=2&pass=${secret}`, 'unix:///tmp/digis-nowhere.sock?db=2&pass=***'],
+      [`redis://${secret}@127.0.0.1:1`, 'redis://***@127.0.0.1:1'],
+    ]) {
+      const cli = await startCli(['rest-server', '--port', '0', '--redis', redis], { DIGIS_REST_TOKEN: TOKEN })
+      expect(cli.redis).toBe(shown)
+      await stopCli(cli)
+      expect(cli.stdout() + cli.stderr()).not.toContain(secret)
+    }
+    // A usage error quoting the URL argument masks it too.
+    const bad = runCli(['rest-server', '--port', '0', '--token', TOKEN, '--redis', `unix:///s?pass=${secret}`, '--nope'])
+    expect(bad.code).toBe(2)
+    expect(bad.stdout + bad.stderr).not.toContain(secret)
   })
 
   test('bad flags and unusable ports exit 2 with a message on stderr', async () => {

@@ -6,16 +6,18 @@ const { spawn, spawnSync } = require('node:child_process')
 const path = require('node:path')
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'digis-redis.js')
-const REDIS_URL = 'redis://127.0.0.1:6379'
+// `REDIS_TEST_URL` as `npm test` takes it, or the Redis at 127.0.0.1:6379.
+const REDIS_URL = process.env.REDIS_TEST_URL || 'redis://127.0.0.1:6379'
+const REDIS_ADDRESS = new URL(REDIS_URL)
 const READY = /^digis-redis rest-server listening on (http:\/\/\S+) \(redis (\S+)\)$/
 
 /**
- * Whether a Redis answers PING at 127.0.0.1:6379. Synchronous (a child process), because jest
+ * Whether a Redis answers PING at REDIS_URL. Synchronous (a child process), because jest
  * decides between describe and describe.skip while collecting tests.
  */
 function redisUp() {
   const probe = `
-    const s = require('net').connect(6379, '127.0.0.1')
+    const s = require('net').connect(${Number(REDIS_ADDRESS.port) || 6379}, ${JSON.stringify(REDIS_ADDRESS.hostname)})
     s.setTimeout(1000, () => process.exit(1))
     s.on('error', () => process.exit(1))
     s.on('connect', () => s.write('PING\\r\\n'))

@@ -12,6 +12,8 @@ pub enum BackendKind {
     Redis,
     RedisCluster,
     Upstash,
+    /// No backend at all: a production process started without any backend variable.
+    Unconfigured,
 }
 
 impl BackendKind {
@@ -21,6 +23,7 @@ impl BackendKind {
             BackendKind::Redis => "redis",
             BackendKind::RedisCluster => "redis-cluster",
             BackendKind::Upstash => "upstash",
+            BackendKind::Unconfigured => "unconfigured",
         }
     }
 }

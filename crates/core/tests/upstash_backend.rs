@@ -573,3 +573,47 @@ fn the_token_never_shows_in_debug_or_describe() {
         assert_no_token(&err);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn long_pipelines_go_as_several_requests_in_order() {
+    use digis_redis_core::upstash::MAX_PIPELINE_COMMANDS;
+    // Each command is `INCRBY n <i>`; the mock answers each with its own i, and fails the
+    // third request (a transport failure) to show what a lost chunk does.
+    let mock = Mock::start(|req, index| {
+        let items = req.body.as_array().unwrap();
+        assert!(
+            items.len() <= MAX_PIPELINE_COMMANDS,
+            "{} commands",
+            items.len()
+        );
+        if index == 2 {
+            return Action::Close;
+        }
+        let results: Vec<Value> = items
+            .iter()
+            .map(|c| json!({ "result": c[2].as_str().unwrap().parse::<i64>().unwrap() }))
+            .collect();
+        answer(200, Value::Array(results))
+    });
+    let backend = mock.backend(Timeouts::new(5000, 1000, 0));
+    let n = 2 * MAX_PIPELINE_COMMANDS + 5;
+    let cmds = (0..n)
+        .map(|i| Cmd::new("INCRBY").arg("n").arg(i.to_string()))
+        .collect();
+    let items = backend.pipeline(cmds, false).await.unwrap();
+    assert_eq!(items.len(), n);
+    for (i, item) in items.iter().enumerate().take(2 * MAX_PIPELINE_COMMANDS) {
+        assert_eq!(item, &Ok(Reply::Int(i as i64)));
+    }
+    assert!(items[2 * MAX_PIPELINE_COMMANDS..]
+        .iter()
+        .all(|item| item.is_err()));
+    let sizes: Vec<usize> = mock
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.body.as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [MAX_PIPELINE_COMMANDS, MAX_PIPELINE_COMMANDS, 5]);
+}

@@ -8,6 +8,8 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, RedisError, Value};
 use tokio::sync::{Mutex, Semaphore};
 
+use digis_redis_core::redact::Secrets;
+
 use crate::command::Args;
 use crate::reply::{server_error_text, Outcome};
 
@@ -37,7 +39,7 @@ pub struct Backend {
     shared: Mutex<Slot>,
     attempts: AtomicU64,
     transactions: Semaphore,
-    secrets: Vec<String>,
+    secrets: Secrets,
 }
 
 #[derive(Default)]
@@ -50,11 +52,11 @@ struct Slot {
 impl Backend {
     /// Validates the URL; connects only when the first request comes (a Redis that is down must
     /// not keep the server from starting).
-    pub fn new(redis_url: &str, secrets: Vec<String>) -> Result<Backend, String> {
+    pub fn new(redis_url: &str, secrets: Secrets) -> Result<Backend, String> {
         let client = Client::open(redis_url).map_err(|e| {
             format!(
                 "invalid redis URL (expected redis://, rediss:// or unix://): {}",
-                redact(&e.to_string(), &secrets)
+                secrets.redact(&e.to_string())
             )
         })?;
         let config = AsyncConnectionConfig::new()
@@ -118,7 +120,7 @@ impl Backend {
     }
 
     fn unavailable(&self, what: &str, err: &RedisError) -> Unavailable {
-        let text = redact(&err.to_string(), &self.secrets);
+        let text = self.secrets.redact(&err.to_string());
         Unavailable(format!("ERR {what}: {text}"))
     }
 
@@ -232,13 +234,6 @@ impl Backend {
             )),
         }
     }
-}
-
-/// Foreign error texts might quote a password or the token; they never leave unmasked.
-fn redact(text: &str, secrets: &[String]) -> String {
-    secrets.iter().fold(text.to_string(), |acc, secret| {
-        acc.replace(secret.as_str(), "***")
-    })
 }
 
 fn to_cmd(args: &Args) -> redis::Cmd {

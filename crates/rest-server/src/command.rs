@@ -14,11 +14,19 @@ pub fn parse_command(body: &[u8]) -> Result<Args, String> {
     command_from(&items, "")
 }
 
-/// `POST /pipeline` and `POST /multi-exec`: an array of command arrays.
-pub fn parse_batch(body: &[u8]) -> Result<Vec<Args>, String> {
+/// `POST /pipeline` and `POST /multi-exec`: an array of at most `max_commands` command arrays
+/// (counted before any is decoded, so an oversized batch costs next to nothing).
+pub fn parse_batch(body: &[u8], max_commands: usize) -> Result<Vec<Args>, String> {
     let items: Vec<&RawValue> = parse_json(body)?;
     if items.is_empty() {
         return Err("ERR empty pipeline: expected an array of command arrays".into());
+    }
+    if items.len() > max_commands {
+        return Err(format!(
+            "ERR pipeline too long: {} commands, at most {max_commands} per request; \
+             split it into several requests",
+            items.len()
+        ));
     }
     items
         .iter()
@@ -93,14 +101,45 @@ pub fn parse_path(path: &str, body: Option<&[u8]>) -> Result<Args, String> {
     Ok(args)
 }
 
+/// Which commands a request may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// What a hosted service allows: data commands, not server administration.
+    Hosted,
+    /// Server administration too (`--allow-admin`).
+    AllowAdmin,
+}
+
+/// `CLUSTER` subcommands that only read; every other one administers the cluster.
+const CLUSTER_READS: &[&str] = &[
+    "info",
+    "nodes",
+    "slots",
+    "shards",
+    "keyslot",
+    "countkeysinslot",
+    "getkeysinslot",
+    "myid",
+    "myshardid",
+    "links",
+    "help",
+];
+
 /// Why a command cannot run over REST, if it cannot: blocking commands would hold the shared
-/// connection, and connection-state commands would change it for every other request.
-pub fn refusal(args: &Args) -> Option<String> {
+/// connection, connection-state commands would change it for every other request, and (unless
+/// `policy` allows them) server administration is refused as hosted services refuse it.
+pub fn refusal(args: &Args, policy: Policy) -> Option<String> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let arg_is = |i: usize, word: &str| {
         args.get(i)
             .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
     };
+    if policy == Policy::Hosted && is_admin(&name, args) {
+        return Some(format!(
+            "ERR command '{name}' is not allowed: server administration is refused over REST, \
+             as hosted Redis services refuse it (start rest-server with --allow-admin to allow it)"
+        ));
+    }
     let why = match name.as_str() {
         "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe"
         | "sunsubscribe" => "pub/sub needs a dedicated connection (PUBLISH works)",
@@ -131,6 +170,24 @@ pub fn refusal(args: &Args) -> Option<String> {
     Some(format!(
         "ERR command '{name}' is not supported over REST: {why}"
     ))
+}
+
+/// Server administration: what Upstash and the clouds' managed caches refuse. FLUSHALL,
+/// FLUSHDB, SCRIPT, FUNCTION and INFO stay allowed: the official SDK and its users call them.
+/// (MONITOR, SYNC and PSYNC are refused whatever the policy: they stream on their connection.)
+fn is_admin(name: &str, args: &Args) -> bool {
+    let sub = args
+        .get(1)
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase());
+    let sub_in = |subs: &[&str]| sub.as_deref().is_some_and(|s| subs.contains(&s));
+    match name {
+        "acl" | "bgrewriteaof" | "bgsave" | "save" | "shutdown" | "debug" | "module"
+        | "migrate" | "replicaof" | "slaveof" | "failover" | "swapdb" => true,
+        "config" => sub_in(&["set", "rewrite", "resetstat"]),
+        "client" => sub_in(&["kill", "pause", "unpause"]),
+        "cluster" => !sub_in(CLUSTER_READS),
+        _ => false,
+    }
 }
 
 /// `BLOCK <ms>` among the options, which all come before `STREAMS`.
@@ -182,12 +239,18 @@ mod tests {
         assert!(parse_command(b"[\"GET\",[1]]")
             .unwrap_err()
             .contains("nested"));
-        assert!(parse_batch(b"[[\"PING\"],\"GET\"]")
+        assert!(parse_batch(b"[[\"PING\"],\"GET\"]", 10)
             .unwrap_err()
             .contains("command 2"));
-        assert!(parse_batch(b"[]")
+        assert!(parse_batch(b"[]", 10)
             .unwrap_err()
             .starts_with("ERR empty pipeline"));
+        assert_eq!(parse_batch(b"[[\"PING\"],[\"PING\"]]", 2).unwrap().len(), 2);
+        assert_eq!(
+            parse_batch(b"[[\"PING\"],[\"PING\"],[\"PING\"]]", 2).unwrap_err(),
+            "ERR pipeline too long: 3 commands, at most 2 per request; split it into several \
+             requests"
+        );
     }
 
     #[test]
@@ -199,9 +262,68 @@ mod tests {
         assert!(parse_path("/", None).is_err());
     }
 
+    fn cmd(parts: &[&str]) -> Args {
+        parts.iter().map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    fn refusal(args: &Args) -> Option<String> {
+        super::refusal(args, Policy::Hosted)
+    }
+
+    #[test]
+    fn administration_is_refused_unless_allowed() {
+        let admins: &[&[&str]] = &[
+            &["ACL", "SETUSER", "u"],
+            &["acl", "list"],
+            &["CONFIG", "SET", "maxmemory", "1"],
+            &["config", "rewrite"],
+            &["CONFIG", "RESETSTAT"],
+            &["REPLICAOF", "h", "1"],
+            &["SLAVEOF", "NO", "ONE"],
+            &["MIGRATE", "h", "1", "k", "0", "1000"],
+            &["CLIENT", "PAUSE", "1000"],
+            &["client", "kill", "ID", "1"],
+            &["SAVE"],
+            &["BGSAVE"],
+            &["BGREWRITEAOF"],
+            &["SHUTDOWN", "NOSAVE"],
+            &["DEBUG", "SLEEP", "1"],
+            &["MODULE", "LOAD", "/x.so"],
+            &["CLUSTER", "FAILOVER"],
+            &["cluster", "reset", "hard"],
+            &["FAILOVER"],
+            &["SWAPDB", "0", "1"],
+        ];
+        for admin in admins {
+            let why = refusal(&cmd(admin)).unwrap_or_else(|| panic!("{admin:?} is allowed"));
+            assert!(why.contains("--allow-admin"), "{why}");
+            let allowed = super::refusal(&cmd(admin), Policy::AllowAdmin);
+            assert!(
+                allowed
+                    .as_deref()
+                    .is_none_or(|w| !w.contains("--allow-admin")),
+                "{admin:?}"
+            );
+        }
+        let data_commands: &[&[&str]] = &[
+            &["FLUSHALL"],
+            &["FLUSHDB", "ASYNC"],
+            &["INFO", "memory"],
+            &["SCRIPT", "FLUSH"],
+            &["FUNCTION", "LIST"],
+            &["CONFIG", "GET", "maxmemory"],
+            &["CLIENT", "ID"],
+            &["CLUSTER", "KEYSLOT", "k"],
+            &["cluster", "info"],
+            &["DBSIZE"],
+        ];
+        for data in data_commands {
+            assert_eq!(refusal(&cmd(data)), None, "{data:?}");
+        }
+    }
+
     #[test]
     fn connection_state_commands_are_refused() {
-        let cmd = |parts: &[&str]| parts.iter().map(|p| p.as_bytes().to_vec()).collect();
         assert!(refusal(&cmd(&["SUBSCRIBE", "c"])).is_some());
         assert!(refusal(&cmd(&["blpop", "l", "0"])).is_some());
         assert!(refusal(&cmd(&["CLIENT", "REPLY", "OFF"])).is_some());

@@ -10,7 +10,17 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
-pub use crate::command::{parse_batch, parse_command, parse_path, refusal, Args};
+pub use crate::command::{parse_command, parse_path, Args};
+
+/// `POST /pipeline` parsing without a command cap.
+pub fn parse_batch(body: &[u8]) -> Result<Vec<Args>, String> {
+    crate::command::parse_batch(body, usize::MAX)
+}
+
+/// Why a command is refused under the default (hosted) policy.
+pub fn refusal(args: &Args) -> Option<String> {
+    crate::command::refusal(args, crate::command::Policy::Hosted)
+}
 pub use crate::reply::{result as encode_result, Encoding};
 
 /// The state one server shares between its requests, for [`handle`].
@@ -21,8 +31,17 @@ pub struct Server(Arc<crate::http::Shared>);
 pub fn server(redis_url: &str, token: &str, max_body: usize) -> Result<Server, String> {
     Ok(Server(Arc::new(crate::http::Shared {
         token: token.as_bytes().to_vec(),
+        policy: crate::command::Policy::Hosted,
+        max_commands: crate::RestServerConfig::DEFAULT_MAX_PIPELINE_COMMANDS,
+        max_reply: crate::RestServerConfig::DEFAULT_MAX_REPLY_BYTES,
         max_body,
-        backend: crate::backend::Backend::new(redis_url, vec![token.to_string()])?,
+        buffered: crate::http::BufferBudget::new(
+            crate::RestServerConfig::DEFAULT_MAX_BUFFERED_BYTES.max(max_body),
+        ),
+        backend: crate::backend::Backend::new(
+            redis_url,
+            digis_redis_core::redact::Secrets::new([token.to_string()]),
+        )?,
         sync: AtomicU64::new(0),
     })))
 }

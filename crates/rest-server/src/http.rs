@@ -1,6 +1,6 @@
 //! One HTTP request: auth, body, routing, and the JSON reply.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,33 +14,84 @@ use serde_json::{json, Value as Json};
 use subtle::ConstantTimeEq;
 
 use crate::backend::{Backend, Transaction, Unavailable};
-use crate::command::{parse_batch, parse_command, parse_path, refusal, Args};
+use crate::command::{parse_batch, parse_command, parse_path, refusal, Args, Policy};
 use crate::reply::{result, Encoding, Outcome};
 
 /// After a body passes the limit it is still read (and discarded) up to this much more, so the
 /// client gets to read the 413 instead of a reset connection while it is still sending.
 const DRAIN_CAP: usize = 64 * 1024 * 1024;
+/// An unauthenticated request's body is only read (and dropped) when it declares at most this
+/// many bytes and arrives within this time.
+const STRANGER_DRAIN_CAP: usize = 64 * 1024;
+const STRANGER_DRAIN_TIME: Duration = Duration::from_millis(500);
 /// A body that takes longer than this to arrive is abandoned.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Shared {
     pub token: Vec<u8>,
+    pub policy: Policy,
+    pub max_commands: usize,
+    pub max_reply: usize,
     pub max_body: usize,
+    pub buffered: BufferBudget,
     pub backend: Backend,
     /// Source of `upstash-sync-token` values. One Redis has no replicas to catch up with, so a
     /// counter that only grows is all the token needs to be.
     pub sync: AtomicU64,
 }
 
+/// The request bytes all requests together may hold in memory.
+pub struct BufferBudget {
+    used: AtomicUsize,
+    cap: usize,
+}
+
+impl BufferBudget {
+    pub fn new(cap: usize) -> BufferBudget {
+        BufferBudget {
+            used: AtomicUsize::new(0),
+            cap,
+        }
+    }
+
+    /// `bytes` more for `held`, or `false` (nothing taken) when that would pass the cap.
+    fn reserve(&self, held: &mut Reservation<'_>, bytes: usize) -> bool {
+        let before = self.used.fetch_add(bytes, Ordering::AcqRel);
+        if before.saturating_add(bytes) > self.cap {
+            self.used.fetch_sub(bytes, Ordering::AcqRel);
+            return false;
+        }
+        held.bytes += bytes;
+        true
+    }
+}
+
+/// Bytes taken from a [`BufferBudget`], given back when the request is done with them.
+struct Reservation<'a> {
+    budget: &'a BufferBudget,
+    bytes: usize,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
 struct Reply {
     status: StatusCode,
-    body: Json,
+    /// The JSON text: a pipeline's items are written one by one, never held as one tree.
+    body: String,
     /// The request body was not read to its end, so the connection cannot be reused.
     close: bool,
 }
 
 impl Reply {
     fn ok(body: Json) -> Reply {
+        Reply::ok_text(body.to_string())
+    }
+
+    fn ok_text(body: String) -> Reply {
         Reply {
             status: StatusCode::OK,
             body,
@@ -51,16 +102,48 @@ impl Reply {
     fn error(status: StatusCode, text: impl Into<String>) -> Reply {
         Reply {
             status,
-            body: json!({ "error": text.into() }),
+            body: json!({ "error": text.into() }).to_string(),
             close: false,
         }
     }
 }
 
+/// A JSON array of pipeline items, each replaced by an error once the results together pass
+/// `max_reply` bytes (the commands ran; only their results are withheld).
+fn items_reply(
+    outcomes: impl Iterator<Item = Outcome>,
+    encoding: Encoding,
+    max_reply: usize,
+) -> Reply {
+    let mut body = String::from("[");
+    let mut total = 0usize;
+    for (i, outcome) in outcomes.enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        total = total.saturating_add(outcome.size());
+        let item = if total > max_reply {
+            Outcome::Error(too_large(max_reply)).to_item(encoding)
+        } else {
+            outcome.to_item(encoding)
+        };
+        body.push_str(&item.to_string());
+    }
+    body.push(']');
+    Reply::ok_text(body)
+}
+
+fn too_large(max_reply: usize) -> String {
+    format!(
+        "ERR reply too large: the results of this request pass {max_reply} bytes; \
+         read less per request"
+    )
+}
+
 pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let sync = shared.sync.fetch_add(1, Ordering::Relaxed) + 1;
     let reply = route(&shared, req).await;
-    let mut response = Response::new(Full::new(Bytes::from(reply.body.to_string())));
+    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() = reply.status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -73,26 +156,34 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Ful
 
 async fn route(shared: &Shared, req: Request<Incoming>) -> Reply {
     let (parts, body) = req.into_parts();
-    let authorized = is_authorized(&parts, &shared.token);
-    // Read (or drain) the body before answering anything, so the client is never cut off
+    // Decided from the headers alone: a stranger's body is never read, and its connection is
+    // closed rather than drained, so unauthenticated clients cost neither memory nor bandwidth.
+    if !is_authorized(&parts, &shared.token) {
+        discard_small_body(body).await;
+        let mut reply = Reply::error(
+            StatusCode::UNAUTHORIZED,
+            "WRONGPASS invalid or missing auth token",
+        );
+        reply.close = true;
+        return reply;
+    }
+    // Read (or drain) the body before answering anything else, so the client is never cut off
     // mid-upload and a keep-alive connection stays usable.
-    let body = read_body(body, shared.max_body).await;
+    let mut held = Reservation {
+        budget: &shared.buffered,
+        bytes: 0,
+    };
+    let body = read_body(body, shared.max_body, &mut held).await;
     let close = !matches!(
         body,
         BodyRead::Complete(_) | BodyRead::TooLarge { drained: true }
     );
-    let mut reply = dispatch(shared, &parts, authorized, body).await;
+    let mut reply = dispatch(shared, &parts, body).await;
     reply.close |= close;
     reply
 }
 
-async fn dispatch(shared: &Shared, parts: &Parts, authorized: bool, body: BodyRead) -> Reply {
-    if !authorized {
-        return Reply::error(
-            StatusCode::UNAUTHORIZED,
-            "WRONGPASS invalid or missing auth token",
-        );
-    }
+async fn dispatch(shared: &Shared, parts: &Parts, body: BodyRead) -> Reply {
     let body = match body {
         BodyRead::Complete(body) => body,
         BodyRead::TooLarge { .. } => {
@@ -105,6 +196,12 @@ async fn dispatch(shared: &Shared, parts: &Parts, authorized: bool, body: BodyRe
             )
         }
         BodyRead::Failed(why) => return Reply::error(StatusCode::BAD_REQUEST, why),
+        BodyRead::Busy => {
+            return Reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ERR server busy: too many request bytes in flight, retry later",
+            )
+        }
     };
     let post = match parts.method {
         Method::POST => true,
@@ -127,11 +224,11 @@ async fn dispatch(shared: &Shared, parts: &Parts, authorized: bool, body: BodyRe
             Ok(args) => single(shared, args, encoding).await,
             Err(text) => bad_request(text),
         },
-        ("/pipeline" | "/pipeline/", true) => match parse_batch(&body) {
+        ("/pipeline" | "/pipeline/", true) => match parse_batch(&body, shared.max_commands) {
             Ok(commands) => pipeline(shared, commands, encoding).await,
             Err(text) => bad_request(text),
         },
-        ("/multi-exec" | "/multi-exec/", true) => match parse_batch(&body) {
+        ("/multi-exec" | "/multi-exec/", true) => match parse_batch(&body, shared.max_commands) {
             Ok(commands) => transaction(shared, commands, encoding).await,
             Err(text) => bad_request(text),
         },
@@ -147,10 +244,13 @@ async fn dispatch(shared: &Shared, parts: &Parts, authorized: bool, body: BodyRe
 }
 
 async fn single(shared: &Shared, args: Args, encoding: Encoding) -> Reply {
-    if let Some(why) = refusal(&args) {
+    if let Some(why) = refusal(&args, shared.policy) {
         return Reply::error(StatusCode::BAD_REQUEST, why);
     }
     match shared.backend.call(&args).await {
+        Ok(outcome @ Outcome::Reply(_)) if outcome.size() > shared.max_reply => {
+            Reply::error(StatusCode::BAD_REQUEST, too_large(shared.max_reply))
+        }
         Ok(Outcome::Reply(value)) => Reply::ok(json!({ "result": result(&value, encoding) })),
         Ok(Outcome::Error(text)) => Reply::error(StatusCode::BAD_REQUEST, text),
         Err(Unavailable(text)) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, text),
@@ -159,7 +259,10 @@ async fn single(shared: &Shared, args: Args, encoding: Encoding) -> Reply {
 
 async fn pipeline(shared: &Shared, commands: Vec<Args>, encoding: Encoding) -> Reply {
     // Refused commands answer inline, like any failing item; the rest go in one round trip.
-    let refusals: Vec<Option<String>> = commands.iter().map(refusal).collect();
+    let refusals: Vec<Option<String>> = commands
+        .iter()
+        .map(|args| refusal(args, shared.policy))
+        .collect();
     let allowed: Vec<Args> = commands
         .into_iter()
         .zip(&refusals)
@@ -172,16 +275,13 @@ async fn pipeline(shared: &Shared, commands: Vec<Args>, encoding: Encoding) -> R
             return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, text);
         }
     };
-    let items = refusals
-        .into_iter()
-        .map(|refused| match refused {
-            Some(why) => Outcome::Error(why).to_item(encoding),
-            None => outcomes
-                .next()
-                .map_or(Json::Null, |outcome| outcome.to_item(encoding)),
-        })
-        .collect();
-    Reply::ok(Json::Array(items))
+    let items = refusals.into_iter().map(|refused| match refused {
+        Some(why) => Outcome::Error(why),
+        None => outcomes.next().unwrap_or_else(|| {
+            Outcome::Error("ERR redis answered the pipeline with too few replies".into())
+        }),
+    });
+    items_reply(items, encoding, shared.max_reply)
 }
 
 async fn transaction(shared: &Shared, commands: Vec<Args>, encoding: Encoding) -> Reply {
@@ -190,7 +290,7 @@ async fn transaction(shared: &Shared, commands: Vec<Args>, encoding: Encoding) -
     if let Some((i, why)) = commands
         .iter()
         .enumerate()
-        .find_map(|(i, args)| refusal(args).map(|why| (i, why)))
+        .find_map(|(i, args)| refusal(args, shared.policy).map(|why| (i, why)))
     {
         return Reply::error(
             StatusCode::BAD_REQUEST,
@@ -198,9 +298,9 @@ async fn transaction(shared: &Shared, commands: Vec<Args>, encoding: Encoding) -
         );
     }
     match shared.backend.transaction(&commands).await {
-        Ok(Transaction::Executed(outcomes)) => Reply::ok(Json::Array(
-            outcomes.iter().map(|o| o.to_item(encoding)).collect(),
-        )),
+        Ok(Transaction::Executed(outcomes)) => {
+            items_reply(outcomes.into_iter(), encoding, shared.max_reply)
+        }
         Ok(Transaction::Discarded(text)) => Reply::error(StatusCode::BAD_REQUEST, text),
         Err(Unavailable(text)) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, text),
     }
@@ -245,15 +345,37 @@ enum BodyRead {
         drained: bool,
     },
     Failed(String),
+    /// Holding it would pass the server's [`BufferBudget`].
+    Busy,
 }
 
-async fn read_body(mut body: Incoming, limit: usize) -> BodyRead {
+/// Reads and drops a stranger's small body (a wrong token with an ordinary command), so that
+/// closing the connection does not reset it before the client reads its 401. Anything larger
+/// or slower is not waited for: the connection just closes.
+async fn discard_small_body(mut body: Incoming) {
     if body
         .size_hint()
-        .exact()
-        .is_some_and(|n| n > (limit + DRAIN_CAP) as u64)
+        .upper()
+        .is_none_or(|n| n > STRANGER_DRAIN_CAP as u64)
     {
+        return;
+    }
+    let drain = async { while let Some(Ok(_)) = body.frame().await {} };
+    let _ = tokio::time::timeout(STRANGER_DRAIN_TIME, drain).await;
+}
+
+/// The body, up to `limit` bytes, each byte held reserved in `held` (the declared length at
+/// once when there is one, so a request that cannot fit fails before it is read).
+async fn read_body(mut body: Incoming, limit: usize, held: &mut Reservation<'_>) -> BodyRead {
+    let declared = body.size_hint().exact();
+    if declared.is_some_and(|n| n > (limit + DRAIN_CAP) as u64) {
         return BodyRead::TooLarge { drained: false };
+    }
+    let budget = held.budget;
+    if let Some(n) = declared.filter(|&n| n <= limit as u64) {
+        if !budget.reserve(held, n as usize) {
+            return BodyRead::Busy;
+        }
     }
     let deadline = tokio::time::Instant::now() + BODY_TIMEOUT;
     let mut buf = BytesMut::new();
@@ -277,6 +399,10 @@ async fn read_body(mut body: Incoming, limit: usize) -> BodyRead {
                     return BodyRead::TooLarge { drained: false };
                 }
                 if total <= limit {
+                    let more = total.saturating_sub(held.bytes);
+                    if more > 0 && !budget.reserve(held, more) {
+                        return BodyRead::Busy;
+                    }
                     buf.extend_from_slice(&data);
                 }
             }
@@ -292,6 +418,32 @@ async fn read_body(mut body: Incoming, limit: usize) -> BodyRead {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_buffer_budget_is_shared_and_given_back() {
+        let budget = BufferBudget::new(100);
+        let mut a = Reservation {
+            budget: &budget,
+            bytes: 0,
+        };
+        assert!(budget.reserve(&mut a, 60));
+        {
+            let mut b = Reservation {
+                budget: &budget,
+                bytes: 0,
+            };
+            assert!(!budget.reserve(&mut b, 41), "60 + 41 passes the cap");
+            assert!(budget.reserve(&mut b, 40));
+            assert!(!budget.reserve(&mut a, 1));
+        }
+        assert_eq!(
+            budget.used.load(Ordering::Acquire),
+            60,
+            "b gave its 40 back"
+        );
+        drop(a);
+        assert_eq!(budget.used.load(Ordering::Acquire), 0);
+    }
 
     #[test]
     fn bearer_and_query_tokens_are_read() {

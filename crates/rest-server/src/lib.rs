@@ -21,12 +21,13 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
+use digis_redis_core::redact::Secrets;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
 /// How long in-flight requests get to finish at shutdown.
@@ -45,12 +46,30 @@ pub struct RestServerConfig {
     pub token: String,
     /// Larger request bodies are answered with 413.
     pub max_body_bytes: usize,
+    /// Connections open at once; further ones are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Request bytes held in memory by all requests together; a request that would pass it is
+    /// answered 503. Bounds memory whatever the clients send.
+    pub max_buffered_bytes: usize,
+    /// Commands in one `/pipeline` or `/multi-exec` request; more answer 400.
+    pub max_pipeline_commands: usize,
+    /// Result bytes of one request; results past it are replaced by an error (per item in a
+    /// batch), so a reply's size is bounded whatever is read.
+    pub max_reply_bytes: usize,
+    /// Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …), which is
+    /// refused by default as hosted services refuse it.
+    pub allow_admin: bool,
 }
 
 impl RestServerConfig {
     pub const DEFAULT_HOST: &'static str = "127.0.0.1";
     pub const DEFAULT_PORT: u16 = 8079;
     pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+    pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 256 * 1024 * 1024;
+    pub const DEFAULT_MAX_PIPELINE_COMMANDS: usize =
+        digis_redis_core::upstash::MAX_PIPELINE_COMMANDS;
+    pub const DEFAULT_MAX_REPLY_BYTES: usize = 256 * 1024 * 1024;
 
     /// Defaults for everything but the Redis URL and the token.
     pub fn new(redis_url: impl Into<String>, token: impl Into<String>) -> RestServerConfig {
@@ -60,6 +79,11 @@ impl RestServerConfig {
             redis_url: redis_url.into(),
             token: token.into(),
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            max_buffered_bytes: Self::DEFAULT_MAX_BUFFERED_BYTES,
+            max_pipeline_commands: Self::DEFAULT_MAX_PIPELINE_COMMANDS,
+            max_reply_bytes: Self::DEFAULT_MAX_REPLY_BYTES,
+            allow_admin: false,
         }
     }
 }
@@ -73,6 +97,11 @@ impl fmt::Debug for RestServerConfig {
             .field("redis_url", &"<redacted>")
             .field("token", &"<redacted>")
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_connections", &self.max_connections)
+            .field("max_buffered_bytes", &self.max_buffered_bytes)
+            .field("max_pipeline_commands", &self.max_pipeline_commands)
+            .field("max_reply_bytes", &self.max_reply_bytes)
+            .field("allow_admin", &self.allow_admin)
             .finish()
     }
 }
@@ -106,6 +135,15 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
     if config.max_body_bytes == 0 {
         return Err("max_body_bytes must be at least 1".into());
     }
+    if config.max_pipeline_commands == 0 || config.max_reply_bytes == 0 {
+        return Err("max_pipeline_commands and max_reply_bytes must be at least 1".into());
+    }
+    if config.max_connections == 0 {
+        return Err("max_connections must be at least 1".into());
+    }
+    if config.max_buffered_bytes < config.max_body_bytes {
+        return Err("max_buffered_bytes must be at least max_body_bytes".into());
+    }
     let backend = backend::Backend::new(&config.redis_url, secrets(&config))?;
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
@@ -115,36 +153,40 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let shared = Arc::new(http::Shared {
         token: config.token.into_bytes(),
+        policy: if config.allow_admin {
+            command::Policy::AllowAdmin
+        } else {
+            command::Policy::Hosted
+        },
+        max_commands: config.max_pipeline_commands,
+        max_reply: config.max_reply_bytes,
         max_body: config.max_body_bytes,
+        buffered: http::BufferBudget::new(config.max_buffered_bytes),
         backend,
         sync: AtomicU64::new(0),
     });
     let warm = shared.clone();
     tokio::spawn(async move { warm.backend.warm_up().await });
     let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(serve(listener, shared, stopped));
+    let connection_slots = Arc::new(Semaphore::new(config.max_connections));
+    let task = tokio::spawn(serve(listener, shared, connection_slots, stopped));
     Ok(RunningServer { addr, stop, task })
 }
 
-/// The token and the URL's password (as written and decoded), masked in any error text.
-fn secrets(config: &RestServerConfig) -> Vec<String> {
-    let mut secrets = vec![config.token.clone()];
-    if let Some(password) = url::Url::parse(&config.redis_url)
-        .ok()
-        .and_then(|u| u.password().map(str::to_string))
-    {
-        let decoded = percent_encoding::percent_decode_str(&password)
-            .decode_utf8_lossy()
-            .into_owned();
-        secrets.push(password);
-        secrets.push(decoded);
-    }
-    // Very short "secrets" would mask ordinary words.
-    secrets.retain(|s| s.len() >= 3);
-    secrets
+/// The token and every credential of the Redis URL, masked in any error text.
+fn secrets(config: &RestServerConfig) -> Secrets {
+    Secrets::merge([
+        Secrets::new([config.token.clone()]),
+        Secrets::of_url(&config.redis_url),
+    ])
 }
 
-async fn serve(listener: TcpListener, shared: Arc<http::Shared>, mut stop: oneshot::Receiver<()>) {
+async fn serve(
+    listener: TcpListener,
+    shared: Arc<http::Shared>,
+    connection_slots: Arc<Semaphore>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     loop {
@@ -161,6 +203,10 @@ async fn serve(listener: TcpListener, shared: Arc<http::Shared>, mut stop: onesh
                         continue;
                     }
                 };
+                // Over the cap: closed at once (dropped), so the client learns it without waiting.
+                let Ok(slot) = connection_slots.clone().try_acquire_owned() else {
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
                 let service = service_fn(move |req| {
@@ -174,6 +220,7 @@ async fn serve(listener: TcpListener, shared: Arc<http::Shared>, mut stop: onesh
                 let conn = graceful.watch(conn);
                 connections.spawn(async move {
                     let _ = conn.await;
+                    drop(slot);
                 });
             }
         }

@@ -27,6 +27,15 @@ impl Outcome {
         }
     }
 
+    /// About how many bytes its JSON takes (before base64 or escaping), to bound replies before
+    /// they are built.
+    pub fn size(&self) -> usize {
+        match self {
+            Outcome::Reply(value) => value_size(value),
+            Outcome::Error(text) => text.len(),
+        }
+    }
+
     /// `{"result": X}` or `{"error": "..."}`, the shape of a pipeline item.
     pub fn to_item(&self, encoding: Encoding) -> Json {
         match self {
@@ -34,6 +43,25 @@ impl Outcome {
             Outcome::Error(text) => serde_json::json!({ "error": text }),
         }
     }
+}
+
+/// Payload bytes of `value` plus a few per element.
+fn value_size(value: &Value) -> usize {
+    const PER_ELEMENT: usize = 8;
+    PER_ELEMENT
+        + match value {
+            Value::BulkString(bytes) => bytes.len(),
+            Value::SimpleString(text) | Value::VerbatimString { text, .. } => text.len(),
+            Value::Array(items) | Value::Set(items) | Value::Push { data: items, .. } => {
+                items.iter().map(value_size).sum()
+            }
+            Value::Map(pairs) => pairs
+                .iter()
+                .map(|(k, v)| value_size(k) + value_size(v))
+                .sum(),
+            Value::Attribute { data, .. } => value_size(data),
+            _ => 16,
+        }
 }
 
 /// The error line exactly as Redis sent it (`WRONGTYPE Operation against ...`).

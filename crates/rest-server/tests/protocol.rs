@@ -277,6 +277,8 @@ async fn auth_is_required() {
         .await;
     assert_eq!((wrong.status, &wrong.json), (401, &expected));
     assert!(wrong.headers.contains_key("upstash-sync-token"));
+    // Decided from the headers: the connection is not kept for a stranger.
+    assert_eq!(wrong.headers["connection"], "close");
     let path = h.send(h.http.get(format!("{}/ping", h.base))).await;
     assert_eq!(path.status, 401);
     let query = h
@@ -369,7 +371,7 @@ async fn bodies_over_the_limit_answer_413() {
     if !common::redis_up().await {
         return;
     }
-    let mut config = RestServerConfig::new(common::REDIS_URL, TOKEN);
+    let mut config = RestServerConfig::new(common::redis_url(), TOKEN);
     config.port = 0;
     config.max_body_bytes = 1024;
     let h = start_with(config, "limit").await;
@@ -564,4 +566,138 @@ async fn shutdown_finishes_in_flight_requests_then_stops() {
         .await;
     assert!(after.is_err(), "no longer listening");
     let _ = prefix;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn administration_is_refused_by_default_and_allowed_with_the_flag() {
+    let h = harness!("admin");
+    let admin = [
+        json!(["CONFIG", "SET", "slowlog-max-len", "128"]),
+        json!(["config", "rewrite"]),
+        json!(["ACL", "SETUSER", "intruder", "on", ">pw", "+@all"]),
+        json!(["REPLICAOF", "127.0.0.1", "1"]),
+        json!(["MIGRATE", "127.0.0.1", "1", h.key("k"), 0, 1000]),
+        json!(["CLIENT", "PAUSE", 10000]),
+        json!(["CLIENT", "KILL", "TYPE", "normal"]),
+        json!(["SAVE"]),
+        json!(["BGSAVE"]),
+        json!(["SHUTDOWN", "NOSAVE"]),
+        json!(["DEBUG", "SLEEP", 0]),
+        json!(["CLUSTER", "RESET"]),
+    ];
+    for cmd in &admin {
+        let answer = h.cmd(cmd.clone()).await;
+        assert_eq!(answer.status, 400, "{cmd}");
+        let text = answer.json["error"].as_str().unwrap();
+        assert!(text.contains("--allow-admin"), "{cmd} → {text}");
+    }
+    // In a pipeline each one fails inline; its neighbours run.
+    let k = h.key("n");
+    let answer = h
+        .send(
+            h.post(
+                "/pipeline",
+                json!([
+                    ["INCR", k],
+                    ["CONFIG", "SET", "maxmemory", "1"],
+                    ["INCR", k]
+                ])
+                .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json[0], json!({"result": 1}));
+    assert!(answer.json[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("--allow-admin"));
+    assert_eq!(answer.json[2], json!({"result": 2}));
+    // A transaction holding one is refused whole.
+    let answer = h
+        .send(h.post(
+            "/multi-exec",
+            json!([["INCR", k], ["ACL", "DELUSER", "default"]]).to_string(),
+        ))
+        .await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(h.ok(json!(["GET", k])).await, json!("2"));
+    // What the SDK and its users call stays allowed (FLUSHALL is not run here: the server is
+    // shared with other tests).
+    assert_eq!(
+        h.ok(json!(["CONFIG", "GET", "slowlog-max-len"])).await[0],
+        json!("slowlog-max-len")
+    );
+    assert!(h.ok(json!(["INFO", "server"])).await.is_string());
+    h.cleanup().await;
+
+    // With the flag, administration goes through (a harmless one: setting the current value).
+    let mut config = RestServerConfig::new(common::redis_url(), TOKEN);
+    config.port = 0;
+    config.allow_admin = true;
+    let h = start_with(config, "admin-allowed").await;
+    let current = h.ok(json!(["CONFIG", "GET", "slowlog-max-len"])).await[1].clone();
+    assert_eq!(
+        h.ok(json!(["CONFIG", "SET", "slowlog-max-len", current]))
+            .await,
+        json!("OK")
+    );
+    h.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_are_capped_in_commands_and_replies_in_bytes() {
+    if !common::redis_up().await {
+        return;
+    }
+    let mut config = RestServerConfig::new(common::redis_url(), TOKEN);
+    config.port = 0;
+    config.max_pipeline_commands = 100;
+    config.max_reply_bytes = 64 * 1024;
+    let h = start_with(config, "caps").await;
+    let k = h.key("n");
+    let incrs = |n: usize| json!(vec![json!(["INCR", k]); n]).to_string();
+
+    // One over the cap: refused whole, nothing runs; at the cap: runs.
+    for path in ["/pipeline", "/multi-exec"] {
+        let over = h.send(h.post(path, incrs(101))).await;
+        assert_eq!(over.status, 400, "{path}");
+        assert_eq!(
+            over.json["error"],
+            "ERR pipeline too long: 101 commands, at most 100 per request; split it into \
+             several requests"
+        );
+    }
+    assert_eq!(h.ok(json!(["GET", k])).await, Value::Null);
+    let at = h.send(h.post("/pipeline", incrs(100))).await;
+    assert_eq!((at.status, &at.json[99]), (200, &json!({"result": 100})));
+
+    // Replies: 20 KiB values; the fourth passes 64 KiB and is withheld, as are those after it.
+    let big = "x".repeat(20 * 1024);
+    let keys: Vec<String> = (0..5).map(|i| h.key(&format!("big{i}"))).collect();
+    for key in &keys {
+        h.ok(json!(["SET", key, big])).await;
+    }
+    let gets: Vec<Value> = keys.iter().map(|key| json!(["GET", key])).collect();
+    let answer = h.send(h.post("/pipeline", json!(gets).to_string())).await;
+    assert_eq!(answer.status, 200);
+    for i in 0..3 {
+        assert_eq!(answer.json[i]["result"], json!(big), "item {i}");
+    }
+    for i in 3..5 {
+        assert!(answer.json[i]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("ERR reply too large"));
+    }
+    // One reply over the bound on its own: 400, and the server keeps serving.
+    h.ok(json!(["SET", keys[0], "y".repeat(70 * 1024)])).await;
+    let single = h.cmd(json!(["GET", keys[0]])).await;
+    assert_eq!(single.status, 400);
+    assert!(single.json["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("ERR reply too large"));
+    assert_eq!(h.ok(json!(["STRLEN", keys[0]])).await, json!(70 * 1024));
+    h.cleanup().await;
 }

@@ -24,6 +24,9 @@ use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 use store::{now_ms, Keyspace};
 
 const SWEEP_INTERVAL: Duration = Duration::from_millis(100);
+/// The memory bound of a new store: past it, writes evict the least recently used keys (those
+/// with a TTL first).
+pub const DEFAULT_MAX_BYTES: usize = 256 * 1024 * 1024;
 /// Expired entries reclaimed per lock acquisition, so that a mass expiry never stalls commands.
 const SWEEP_BATCH: usize = 2000;
 
@@ -51,8 +54,10 @@ impl EmbeddedBackend {
     }
 
     fn with_sweeper(sweeper: bool) -> EmbeddedBackend {
+        let mut keyspace = Keyspace::default();
+        keyspace.set_max_bytes(DEFAULT_MAX_BYTES);
         let shared = Arc::new(Shared {
-            keyspace: Mutex::new(Keyspace::default()),
+            keyspace: Mutex::new(keyspace),
         });
         if sweeper {
             let weak = Arc::downgrade(&shared);
@@ -67,7 +72,21 @@ impl EmbeddedBackend {
     /// Runs one command.
     pub fn execute(&self, cmd: &Cmd) -> Result<Reply> {
         let mut ks = self.lock();
-        run_guarded(&mut ks, cmd)
+        let reply = run_guarded(&mut ks, cmd);
+        ks.settle();
+        reply
+    }
+
+    /// Bounds the memory the keyspace takes (estimated), in bytes; 0 for no bound. Past it,
+    /// writes evict the least recently used keys with a TTL, then the least recently used of
+    /// all; a write that cannot fit at all is refused with Redis's OOM error.
+    pub fn set_max_bytes(&self, max_bytes: usize) {
+        self.shared.keyspace.lock().set_max_bytes(max_bytes);
+    }
+
+    /// Bytes the keyspace takes (estimated) and its bound.
+    pub fn memory(&self) -> (usize, usize) {
+        self.shared.keyspace.lock().memory()
     }
 
     /// Runs `cmds` in order under one lock. With `atomic`, this is MULTI/EXEC: no other client
@@ -89,7 +108,16 @@ impl EmbeddedBackend {
             ));
         };
         let mut ks = self.lock();
-        guarded(|| format!("script {name}"), || script(&mut ks, keys, args))
+        let incoming = keys.iter().chain(args).map(Bytes::len).sum();
+        let reply = guarded(
+            || format!("script {name}"),
+            || {
+                ks.make_room(incoming)?;
+                script(&mut ks, keys, args)
+            },
+        );
+        ks.settle();
+        reply
     }
 
     /// Entries physically held, including expired ones not reclaimed yet.
@@ -122,7 +150,9 @@ impl EmbeddedBackend {
             }
         }
         let mut ks = self.lock();
-        Ok(cmds.iter().map(|cmd| run_guarded(&mut ks, cmd)).collect())
+        let replies = cmds.iter().map(|cmd| run_guarded(&mut ks, cmd)).collect();
+        ks.settle();
+        Ok(replies)
     }
 }
 
@@ -177,11 +207,12 @@ impl Backend for EmbeddedBackend {
     }
 
     fn get_immediately(&self, key: &[u8]) -> Option<Result<Option<Bytes>>> {
-        let ks = self.lock();
-        Some(guarded(
-            || "GET".to_string(),
-            || Ok(ks.peek::<Bytes>(key)?.cloned()),
-        ))
+        let mut ks = self.lock();
+        let found = guarded(|| "GET".to_string(), || Ok(ks.peek::<Bytes>(key)?.cloned()));
+        if matches!(found, Ok(Some(_))) {
+            ks.touch(key);
+        }
+        Some(found)
     }
 
     async fn pipeline(&self, cmds: Vec<Cmd>, atomic: bool) -> Result<Vec<Result<Reply>>> {
@@ -366,5 +397,78 @@ mod tests {
             thread::sleep(Duration::from_millis(10));
         }
         assert!(weak.upgrade().is_none());
+    }
+
+    fn value(n: usize) -> String {
+        "v".repeat(n)
+    }
+
+    #[test]
+    fn the_memory_bound_evicts_ttl_keys_first_then_the_least_recently_used() {
+        let db = EmbeddedBackend::with_sweeper(false);
+        db.set_max_bytes(8 * 1024);
+        let set = |line: String| ok(&db, &line);
+        // Room for seven 1 KiB values with their keys and overhead.
+        set(format!("SET p1 {}", value(1024)));
+        set(format!("SET p2 {}", value(1024)));
+        set(format!("SET t1 {} EX 100", value(1024)));
+        set(format!("SET t2 {} EX 100", value(1024)));
+        set(format!("SET p3 {}", value(1024)));
+        // p1 is used again: p2 is now the least recently used key without a TTL.
+        ok(&db, "GET p1");
+        for i in 0..5 {
+            set(format!("SET new{i} {}", value(1024)));
+        }
+        let (used, max) = db.memory();
+        assert!(used <= max, "{used} > {max}");
+        assert_eq!(
+            ok(&db, "EXISTS t1 t2"),
+            Reply::Int(0),
+            "keys with a TTL go first"
+        );
+        assert_eq!(
+            ok(&db, "EXISTS p2"),
+            Reply::Int(0),
+            "then the least recently used"
+        );
+        assert_eq!(
+            ok(&db, "EXISTS p1 p3 new0 new1 new2 new3 new4"),
+            Reply::Int(7)
+        );
+        db.shared.keyspace.lock().assert_index_consistent();
+    }
+
+    #[test]
+    fn a_write_that_cannot_fit_is_refused_and_evicts_nothing() {
+        let db = EmbeddedBackend::with_sweeper(false);
+        db.set_max_bytes(4096);
+        ok(&db, "SET small v");
+        let e = err(&db, &format!("SET big {}", value(5000)));
+        assert!(e.starts_with("OOM command not allowed"), "{e}");
+        assert!(e.contains("4096 bytes"), "{e}");
+        assert_eq!(ok(&db, "EXISTS small big"), Reply::Int(1));
+        // Without a bound it fits.
+        db.set_max_bytes(0);
+        ok(&db, &format!("SET big {}", value(5000)));
+    }
+
+    #[test]
+    fn aggregates_growing_in_place_are_counted() {
+        let db = EmbeddedBackend::with_sweeper(false);
+        db.set_max_bytes(64 * 1024);
+        ok(&db, "SET keep v EX 100");
+        for i in 0..2000 {
+            ok(&db, &format!("SADD s member-{i:06}"));
+        }
+        let (used, max) = db.memory();
+        assert!(used <= max, "{used} > {max}");
+        assert!(used > 2000 * 13, "the set's members are counted: {used}");
+        db.shared.keyspace.lock().assert_index_consistent();
+        // HDEL-style shrinking is measured too.
+        for i in 0..2000 {
+            ok(&db, &format!("SREM s member-{i:06}"));
+        }
+        assert!(db.memory().0 < 1024, "{:?}", db.memory());
+        db.shared.keyspace.lock().assert_index_consistent();
     }
 }

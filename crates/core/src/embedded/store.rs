@@ -1,7 +1,9 @@
-//! The keyspace: ordered entries, an expiry index kept in step with them, and SCAN cursors.
+//! The keyspace: ordered entries, an expiry index and a recency index kept in step with them,
+//! the memory they take, and SCAN cursors.
 //!
 //! Entries are private to this module and every change of a deadline goes through it, which is
-//! what keeps the index exact: sweeping reads only the index, never the whole keyspace.
+//! what keeps the indexes exact: sweeping reads only the expiry index, never the whole keyspace,
+//! and eviction reads only the recency index.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -21,10 +23,49 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// What an entry costs beyond its key and value bytes: the map node, the entry itself and its
+/// index entries (an estimate; what matters is that the bound holds with room to spare).
+const ENTRY_OVERHEAD: usize = 128;
+/// The same for one element of a hash, set, sorted set or list.
+const ELEMENT_OVERHEAD: usize = 48;
+/// Elements read to estimate an aggregate's size: exact for small ones, a sample for big ones,
+/// so that accounting never walks a large aggregate on every write.
+const SIZE_SAMPLE: usize = 8;
+
+/// Bytes `key` and `value` take, estimated (see [`ENTRY_OVERHEAD`]).
+fn entry_size(key: &[u8], value: &Value) -> usize {
+    fn estimate(len: usize, sample: impl Iterator<Item = usize>) -> usize {
+        let (n, bytes) = sample
+            .take(SIZE_SAMPLE)
+            .fold((0usize, 0usize), |(n, b), size| (n + 1, b + size));
+        if n == 0 {
+            return 0;
+        }
+        len.saturating_mul(bytes / n + ELEMENT_OVERHEAD)
+    }
+    let value_size = match value {
+        Value::Str(bytes) => bytes.len(),
+        Value::Hash(h) => estimate(h.len(), h.iter().map(|(k, v)| k.len() + v.len())),
+        Value::Set(s) => estimate(s.len(), s.iter().map(Bytes::len)),
+        Value::ZSet(z) => estimate(z.len(), z.iter().map(|(m, _)| m.len() + 8)),
+        Value::List(l) => estimate(l.len(), l.iter().map(Bytes::len)),
+    };
+    ENTRY_OVERHEAD + key.len() + value_size
+}
+
+/// The recency index an entry belongs to: keys with a TTL are evicted first.
+fn class(deadline: Option<u64>) -> usize {
+    usize::from(deadline.is_none())
+}
+
 #[derive(Debug)]
 struct Entry {
     value: Value,
     deadline: Option<u64>,
+    /// Bytes it takes, as of the last time it was measured.
+    size: usize,
+    /// When it was last used, on the keyspace's recency clock (its key in `recency`).
+    used: u64,
 }
 
 impl Entry {
@@ -42,6 +83,16 @@ pub(crate) struct Keyspace {
     /// duration as Redis 7 does, so that one unit sees one consistent keyspace.
     now: u64,
     pub(crate) cursors: ScanCursors,
+    /// Keys by last use, least recent first: `[with a TTL, without]`.
+    recency: [BTreeMap<u64, Bytes>; 2],
+    /// Ticks on every use, so that recency is exact even within one millisecond.
+    clock: u64,
+    /// Bytes all entries take, as of their last measurement.
+    used_bytes: usize,
+    /// The memory bound; 0 for none.
+    max_bytes: usize,
+    /// Keys whose value was handed out for changing in this execution unit, to measure again.
+    changed: Vec<Bytes>,
 }
 
 impl Keyspace {
@@ -67,14 +118,106 @@ impl Keyspace {
 
     fn remove_entry(&mut self, key: &[u8]) -> Option<Entry> {
         let (key, entry) = self.entries.remove_entry(key)?;
+        self.recency[class(entry.deadline)].remove(&entry.used);
+        self.used_bytes = self.used_bytes.saturating_sub(entry.size);
         if let Some(deadline) = entry.deadline {
             self.expiries.remove(&(deadline, key));
         }
         Some(entry)
     }
 
+    /// Adds an entry for a key that has none.
+    fn insert_entry(&mut self, key: Bytes, value: Value, deadline: Option<u64>) {
+        let size = entry_size(&key, &value);
+        self.clock += 1;
+        let used = self.clock;
+        self.recency[class(deadline)].insert(used, key.clone());
+        self.used_bytes += size;
+        if let Some(deadline) = deadline {
+            self.expiries.insert((deadline, key.clone()));
+        }
+        self.entries.insert(
+            key,
+            Entry {
+                value,
+                deadline,
+                size,
+                used,
+            },
+        );
+    }
+
+    /// Marks `key` as just used.
+    pub(crate) fn touch(&mut self, key: &[u8]) {
+        let Some((key, entry)) = self.entries.get_key_value(key) else {
+            return;
+        };
+        let (key, old, which) = (key.clone(), entry.used, class(entry.deadline));
+        self.clock += 1;
+        let used = self.clock;
+        self.recency[which].remove(&old);
+        if let Some(entry) = self.entries.get_mut(&key) {
+            entry.used = used;
+        }
+        self.recency[which].insert(used, key);
+    }
+
+    /// Sets the memory bound in bytes (0: none); the next write evicts down to it.
+    pub(crate) fn set_max_bytes(&mut self, max_bytes: usize) {
+        self.max_bytes = max_bytes;
+    }
+
+    /// Bytes the entries take (estimated), and the bound.
+    pub(crate) fn memory(&self) -> (usize, usize) {
+        (self.used_bytes, self.max_bytes)
+    }
+
+    /// Measures again the entries changed in place since the last call; run at the end of
+    /// every execution unit.
+    pub(crate) fn settle(&mut self) {
+        for key in std::mem::take(&mut self.changed) {
+            if let Some(entry) = self.entries.get_mut(&key) {
+                let size = entry_size(&key, &entry.value);
+                self.used_bytes = self.used_bytes.saturating_sub(entry.size) + size;
+                entry.size = size;
+            }
+        }
+    }
+
+    /// Makes room for a write of about `incoming` bytes under the memory bound: evicts the least
+    /// recently used keys with a TTL, then the least recently used of all. A write that cannot
+    /// fit even in an empty store is refused (Redis's OOM error) and evicts nothing.
+    pub(crate) fn make_room(&mut self, incoming: usize) -> Result<()> {
+        if self.max_bytes == 0 {
+            return Ok(());
+        }
+        self.settle();
+        let needed = incoming.saturating_add(ENTRY_OVERHEAD);
+        if needed > self.max_bytes {
+            return Err(Error::new(
+                crate::ErrorKind::Command,
+                format!(
+                    "OOM command not allowed when used memory > 'maxmemory': a write of \
+                     {incoming} bytes cannot fit in the embedded store's bound of {} bytes \
+                     (embeddedMaxBytes / DIGIS_REDIS_EMBEDDED_MAX_BYTES)",
+                    self.max_bytes
+                ),
+            ));
+        }
+        while self.used_bytes.saturating_add(needed) > self.max_bytes {
+            let victim = self
+                .recency
+                .iter()
+                .find_map(|keys| keys.first_key_value().map(|(_, key)| key.clone()));
+            let Some(victim) = victim else { break };
+            self.remove_entry(&victim);
+        }
+        Ok(())
+    }
+
     pub(crate) fn get(&mut self, key: &[u8]) -> Option<&Value> {
         self.expire_if_needed(key);
+        self.touch(key);
         self.entries.get(key).map(|e| &e.value)
     }
 
@@ -103,6 +246,10 @@ impl Keyspace {
 
     pub(crate) fn write<T: Kind>(&mut self, key: &[u8]) -> Result<Option<&mut T>> {
         self.expire_if_needed(key);
+        self.touch(key);
+        if let Some((key, _)) = self.entries.get_key_value(key) {
+            self.changed.push(key.clone());
+        }
         match self.entries.get_mut(key) {
             None => Ok(None),
             Some(entry) => T::of_mut(&mut entry.value)
@@ -115,29 +262,30 @@ impl Keyspace {
     /// that may leave it empty must call `remove_if_empty` afterwards.
     pub(crate) fn write_or_create<T: Kind>(&mut self, key: &Bytes) -> Result<&mut T> {
         self.expire_if_needed(key);
-        let entry = self.entries.entry(key.clone()).or_insert_with(|| Entry {
-            value: T::default().wrap(),
-            deadline: None,
-        });
+        if self.entries.contains_key(key) {
+            self.touch(key);
+        } else {
+            self.insert_entry(key.clone(), T::default().wrap(), None);
+        }
+        self.changed.push(key.clone());
+        let entry = self
+            .entries
+            .get_mut(key)
+            .expect("present: found or inserted above");
         T::of_mut(&mut entry.value).ok_or_else(Error::wrong_type)
     }
 
     /// Stores `value` at `key`, replacing whatever was there along with its expiry.
     pub(crate) fn set(&mut self, key: Bytes, value: Value, deadline: Option<u64>) {
         self.remove_entry(&key);
-        if let Some(deadline) = deadline {
-            self.expiries.insert((deadline, key.clone()));
-        }
-        self.entries.insert(key, Entry { value, deadline });
+        self.insert_entry(key, value, deadline);
     }
 
     /// Stores `value` at `key`, keeping the expiry of a live key that was there.
     pub(crate) fn set_keep_ttl(&mut self, key: Bytes, value: Value) {
         self.expire_if_needed(&key);
-        match self.entries.get_mut(&key) {
-            Some(entry) => entry.value = value,
-            None => self.set(key, value, None),
-        }
+        let deadline = self.entries.get(&key).map(|e| e.deadline);
+        self.set(key, value, deadline.flatten());
     }
 
     /// Deletes a live key; true when there was one.
@@ -170,12 +318,16 @@ impl Keyspace {
             return false;
         };
         let key = key.clone();
-        let old = entry.deadline;
+        let (old, used) = (entry.deadline, entry.used);
         if let Some(old) = old {
             self.expiries.remove(&(old, key.clone()));
         }
         if let Some(new) = deadline {
             self.expiries.insert((new, key.clone()));
+        }
+        if class(old) != class(deadline) {
+            self.recency[class(old)].remove(&used);
+            self.recency[class(deadline)].insert(used, key.clone());
         }
         if let Some(entry) = self.entries.get_mut(&key) {
             entry.deadline = deadline;
@@ -186,6 +338,9 @@ impl Keyspace {
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
         self.expiries.clear();
+        self.recency = Default::default();
+        self.used_bytes = 0;
+        self.changed.clear();
     }
 
     /// Live keys, in order, for which `keep` holds.
@@ -242,7 +397,7 @@ impl Keyspace {
                 return (removed, true);
             }
             if let Some((_, key)) = self.expiries.pop_first() {
-                self.entries.remove(&key);
+                self.remove_entry(&key);
                 removed += 1;
             }
         }
@@ -258,6 +413,18 @@ impl Keyspace {
             .filter_map(|(k, e)| e.deadline.map(|d| (d, k.clone())))
             .collect();
         assert_eq!(from_entries, self.expiries);
+        for (which, index) in self.recency.iter().enumerate() {
+            for (used, key) in index {
+                let entry = &self.entries[key];
+                assert_eq!((entry.used, class(entry.deadline)), (*used, which));
+            }
+        }
+        assert_eq!(
+            self.recency[0].len() + self.recency[1].len(),
+            self.entries.len()
+        );
+        let measured: usize = self.entries.values().map(|e| e.size).sum();
+        assert_eq!(measured, self.used_bytes);
     }
 }
 

@@ -21,10 +21,7 @@ pub(crate) fn redacted(err: &redis::RedisError, secrets: &Secrets) -> Error {
 /// form (password masked) and the secrets to mask in later errors.
 pub(crate) fn checked_url(url: &str, variable: &str) -> Result<(String, Secrets)> {
     let display_url = redact_url(url);
-    let password = url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.password().map(str::to_string));
-    let secrets = Secrets::new(password);
+    let secrets = Secrets::of_url(url);
     if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
         return Err(Error::new(
             ErrorKind::InvalidArgument,

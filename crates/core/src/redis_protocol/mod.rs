@@ -66,7 +66,10 @@ impl RedisBackend {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeouts.connect()))
             // A failed connection is replaced by the next call, not retried in the background.
-            .set_number_of_retries(0);
+            .set_number_of_retries(0)
+            // redis-rs would otherwise give up on any reply after 500 ms; the call deadline
+            // (`timeoutMs`) is the only one.
+            .set_response_timeout(None);
         ConnectionManager::new_with_config(self.client.clone(), config)
             .await
             .map_err(|e| self.error(e))

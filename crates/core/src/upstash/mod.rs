@@ -36,6 +36,10 @@ const BACKOFF_BASE_MS: u64 = 25;
 const BACKOFF_CAP_MS: u64 = 250;
 
 const SYNC_TOKEN: &str = "upstash-sync-token";
+/// Commands per `/pipeline` request: a longer batch goes as several requests, in order (a
+/// `/multi-exec` cannot be split and goes whole). `rest-server` accepts this many by default;
+/// it bounds what one request costs the server.
+pub const MAX_PIPELINE_COMMANDS: usize = 10_000;
 
 /// Where and how to reach Upstash: the REST URL and token (`UPSTASH_REDIS_REST_URL` /
 /// `UPSTASH_REDIS_REST_TOKEN`).
@@ -113,11 +117,6 @@ impl UpstashBackend {
             .filter(|(k, _)| k == "_token")
             .map(|(_, v)| v.into_owned())
             .collect();
-        let mut secrets = vec![token.to_string()];
-        for t in &query_tokens {
-            secrets.push(url::form_urlencoded::byte_serialize(t.as_bytes()).collect());
-            secrets.push(t.clone());
-        }
         let auth = if token.is_empty() {
             if query_tokens.is_empty() {
                 return Err(invalid("upstash token is empty"));
@@ -141,7 +140,10 @@ impl UpstashBackend {
             multi_exec_url: endpoint(&url, "multi-exec"),
             shown_url,
             auth,
-            secrets: Secrets::new(secrets),
+            secrets: Secrets::merge([
+                Secrets::new([token.to_string()]),
+                Secrets::of_url(url.as_str()),
+            ]),
             timeouts,
             client: Mutex::new(None),
             sync_token: Mutex::new(None),
@@ -155,6 +157,34 @@ impl UpstashBackend {
 
     /// One batch (`/pipeline` or `/multi-exec`), retried only if every command is idempotent.
     async fn exec_batch(
+        &self,
+        url: &Url,
+        mut cmds: Vec<Cmd>,
+        deadline: Instant,
+    ) -> Result<Vec<Result<Reply>>> {
+        if *url != self.pipeline_url || cmds.len() <= MAX_PIPELINE_COMMANDS {
+            return self.exec_request(url, cmds, deadline).await;
+        }
+        // Split in order, one request after the other, so commands still run in the order
+        // given. A failed request fails its commands and those after it (never sent).
+        let total = cmds.len();
+        let mut results = Vec::with_capacity(total);
+        while !cmds.is_empty() {
+            let rest = cmds.split_off(cmds.len().min(MAX_PIPELINE_COMMANDS));
+            match self.exec_request(url, cmds, deadline).await {
+                Ok(replies) => results.extend(replies),
+                Err(err) => {
+                    results.resize_with(total, || Err(err.clone()));
+                    return Ok(results);
+                }
+            }
+            cmds = rest;
+        }
+        Ok(results)
+    }
+
+    /// One `/pipeline` or `/multi-exec` request.
+    async fn exec_request(
         &self,
         url: &Url,
         cmds: Vec<Cmd>,

@@ -1,4 +1,4 @@
-//! A server on port 0 against the Redis at 127.0.0.1:6379, and a tiny HTTP client for it.
+//! A server on port 0 against the Redis at `REDIS_TEST_URL` (default 127.0.0.1:6379), and a tiny HTTP client for it.
 
 #![allow(dead_code)]
 
@@ -8,7 +8,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use digis_redis_rest_server::{start, RestServerConfig, RunningServer};
 use serde_json::Value;
 
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// `REDIS_TEST_URL` (as `npm test` takes it), or the Redis at 127.0.0.1:6379.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_TEST_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
+}
+
+/// `host:port` of [`redis_url`].
+fn redis_addr() -> String {
+    let url = url::Url::parse(&redis_url()).expect("REDIS_TEST_URL is a URL");
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or("127.0.0.1"),
+        url.port().unwrap_or(6379)
+    )
+}
 pub const TOKEN: &str = "test-token-123";
 
 pub struct Harness {
@@ -28,9 +41,7 @@ pub struct Answer {
 pub async fn redis_up() -> bool {
     let probe = async {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect("127.0.0.1:6379")
-            .await
-            .ok()?;
+        let mut s = tokio::net::TcpStream::connect(redis_addr()).await.ok()?;
         s.write_all(b"PING\r\n").await.ok()?;
         let mut buf = [0u8; 16];
         let n = s.read(&mut buf).await.ok()?;
@@ -41,7 +52,7 @@ pub async fn redis_up() -> bool {
         Ok(Some(()))
     );
     if !up {
-        eprintln!("SKIPPED: no redis at 127.0.0.1:6379");
+        eprintln!("SKIPPED: no redis at {}", redis_addr());
     }
     up
 }
@@ -75,7 +86,7 @@ pub async fn harness(label: &str) -> Option<Harness> {
     if !redis_up().await {
         return None;
     }
-    let mut config = RestServerConfig::new(REDIS_URL, TOKEN);
+    let mut config = RestServerConfig::new(redis_url(), TOKEN);
     config.port = 0;
     Some(start_with(config, label).await)
 }

@@ -20,6 +20,37 @@ pub(crate) struct Spec {
     /// Redis's convention: positive is exact, negative is a minimum (both count the name).
     arity: i32,
     run: Handler,
+    /// May add data (Redis's `denyoom`): room is made under the memory bound first.
+    grows: bool,
+}
+
+/// The commands that may add data, for which the memory bound is enforced before they run.
+fn grows(name: &str) -> bool {
+    matches!(
+        name,
+        "SET"
+            | "SETEX"
+            | "PSETEX"
+            | "SETNX"
+            | "GETSET"
+            | "MSET"
+            | "APPEND"
+            | "INCR"
+            | "DECR"
+            | "INCRBY"
+            | "DECRBY"
+            | "INCRBYFLOAT"
+            | "HSET"
+            | "HMSET"
+            | "HSETNX"
+            | "HINCRBY"
+            | "HINCRBYFLOAT"
+            | "SADD"
+            | "ZADD"
+            | "ZINCRBY"
+            | "LPUSH"
+            | "RPUSH"
+    )
 }
 
 fn lookup(name: &str) -> Option<Spec> {
@@ -121,7 +152,11 @@ fn lookup(name: &str) -> Option<Spec> {
         "__PANIC" => (1, |_, _| panic!("deliberate test panic")),
         _ => return None,
     };
-    Some(Spec { arity, run })
+    Some(Spec {
+        arity,
+        run,
+        grows: grows(name),
+    })
 }
 
 /// What Redis checks before running (or queueing) a command: that it exists and its arity.
@@ -158,6 +193,9 @@ pub(crate) fn check(cmd: &Cmd) -> Result<Spec> {
 /// Runs one command against the keyspace; the caller holds the lock and has set the clock.
 pub(crate) fn dispatch(ks: &mut Keyspace, cmd: &Cmd) -> Result<Reply> {
     let spec = check(cmd)?;
+    if spec.grows {
+        ks.make_room(cmd.parts()[1..].iter().map(Bytes::len).sum())?;
+    }
     (spec.run)(ks, cmd.parts())
 }
 
