@@ -590,8 +590,9 @@ impl NativeClient {
         )
     }
 
-    /// A handle for `embeddedGet` / `embeddedSet`, the embedded store's synchronous calls.
-    #[napi(getter)]
+    /// A handle for `embeddedGet` / `embeddedSet`, the embedded store's synchronous calls
+    /// (opaque to JS: its Rust type means nothing to TypeScript).
+    #[napi(getter, ts_return_type = "ExternalObject<unknown>")]
     pub fn embedded_handle(&self) -> External<Arc<Features>> {
         External::new(self.features.clone())
     }
@@ -1010,7 +1011,7 @@ fn not_immediate(what: &str) -> Error {
 
 /// GET answered synchronously (embedded store). The stored bytes become a JS string without an
 /// intermediate Rust `String`.
-#[napi]
+#[napi(ts_args_type = "handle: ExternalObject<unknown>, ns: Namespace, id: string")]
 pub fn embedded_get<'env>(
     env: &'env Env,
     handle: &External<Arc<Features>>,
@@ -1031,7 +1032,9 @@ pub fn embedded_get<'env>(
 }
 
 /// SET / SETEX done synchronously (embedded store).
-#[napi]
+#[napi(
+    ts_args_type = "handle: ExternalObject<unknown>, ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null"
+)]
 pub fn embedded_set(
     handle: &External<Arc<Features>>,
     ns: Namespace,
