@@ -51,6 +51,22 @@ describe('cache.wrap', () => {
     expect(await redis.exists(`{${k}}:fresh`, `{${k}}:loading`)).toBe(0)
   })
 
+  test('names with braces are stored, their companions in their slot (a cluster refused them before)', async () => {
+    // A hash tag kept ({…}:profile), and a lone `}` that would cut a {name} tag short.
+    for (const k of [`{${P}:user:42}:profile`, `${P}:a}b`]) {
+      for (const staleTtl of [0, 60]) {
+        const loader = counted({ name: 'Ada' })
+        await expect(cache.wrap(k, loader, 60, { staleTtl })).resolves.toEqual({ name: 'Ada' })
+        await expect(cache.get(k)).resolves.toEqual({ name: 'Ada' })
+        await expect(cache.wrap(k, loader, 60, { staleTtl })).resolves.toEqual({ name: 'Ada' })
+        expect(loader.calls).toBe(1)
+        await cache.del(k)
+      }
+    }
+    expect(logs.errors).toEqual([])
+    await cache.delPattern(`*${P}:a}b:fresh`)
+  })
+
   test('a value written by cache.set is a hit', async () => {
     const k = key('preset')
     await cache.set(k, 'hello', 60)

@@ -1180,8 +1180,8 @@ mod tests {
 
     // --- the same scenarios on the real Redis ------------------------------------------------
 
-    /// Each scenario runs the Lua source on the Redis at 127.0.0.1:6379 (skipped when there is
-    /// none) and the native script on a keyspace, step by step on the same frozen clock, and
+    /// Each scenario runs the Lua source on the Redis at `REDIS_TEST_URL` or 127.0.0.1:6379
+    /// (skipped when there is none) and the native script on a keyspace, step by step on the same frozen clock, and
     /// compares every reply and the state left behind. The Lua's `redis.call('TIME')` is
     /// replaced by the step's reading; expiries are relative, so the server's real clock only
     /// shows in PTTL, compared with a margin.
@@ -1206,12 +1206,20 @@ mod tests {
 
         impl Both {
             fn new(name: &str) -> Option<Both> {
-                if std::net::TcpStream::connect("127.0.0.1:6379").is_err() {
-                    eprintln!("SKIPPED {name}: no redis at 127.0.0.1:6379");
+                // The jest runner's server, else the default one.
+                let url = std::env::var("REDIS_TEST_URL")
+                    .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string());
+                let parsed = url::Url::parse(&url).expect("REDIS_TEST_URL is a URL");
+                let address = (
+                    parsed.host_str().unwrap_or("127.0.0.1"),
+                    parsed.port().unwrap_or(6379),
+                );
+                if std::net::TcpStream::connect(address).is_err() {
+                    eprintln!("SKIPPED {name}: no redis at {url}");
                     return None;
                 }
                 let timeouts = Arc::new(Timeouts::new(5000, 2000, 0));
-                let redis = RedisBackend::new("redis://127.0.0.1:6379", timeouts).unwrap();
+                let redis = RedisBackend::new(&url, timeouts).unwrap();
                 let nanos = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap()
@@ -1574,6 +1582,17 @@ mod tests {
             both.script(&LOCK_ACQUIRE, T0, &keys, &["o2", "60000"])
                 .await;
             both.same_state("{lock:a}:fence").await;
+            // A fence that moved (a name with braces): the former counter is kept in step.
+            let moved = ["lock:{t}", "lock:{t}:fence", "{lock:{t}}:fence"];
+            both.command("SET", moved[2], &["41"]).await;
+            for owner in ["o1", "o2"] {
+                both.script(&LOCK_ACQUIRE, T0, &moved, &[owner, "60000"])
+                    .await;
+                both.command("DEL", moved[0], &[]).await;
+                for key in moved {
+                    both.same_state(key).await;
+                }
+            }
             both.script_error(
                 &LOCK_ACQUIRE,
                 T0,

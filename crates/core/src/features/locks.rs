@@ -4,8 +4,9 @@
 use bytes::Bytes;
 
 use super::{unexpected, Features};
+use crate::redis_cluster::slot::key_slot;
 use crate::script::{LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE};
-use crate::{keys, Reply, Result};
+use crate::{keys, BackendKind, Reply, Result};
 
 fn b(text: &str) -> Bytes {
     Bytes::copy_from_slice(text.as_bytes())
@@ -23,11 +24,22 @@ impl Features {
     /// Takes `lock:<name>` for `owner` for `ttl_ms`. The fencing token when taken (strictly
     /// above every earlier holder's token for this name), `None` while another owner holds it.
     pub async fn lock_acquire(&self, name: &str, owner: &str, ttl_ms: u64) -> Result<Option<i64>> {
+        let lock = keys::lock(name);
+        let mut lock_keys = vec![b(&lock), b(&keys::lock_fence(name))];
+        // The counter's former name, kept in step (see README, "Distributed locks"). A cluster
+        // cannot reach it from the script when it sits in another slot, but there it never
+        // held a token: the script naming both keys was refused with CROSSSLOT.
+        if let Some(legacy) = keys::legacy_lock_fence(name) {
+            let same_slot = key_slot(legacy.as_bytes()) == key_slot(lock.as_bytes());
+            if same_slot || self.backend.kind() != BackendKind::RedisCluster {
+                lock_keys.push(b(&legacy));
+            }
+        }
         let reply = self
             .backend
             .eval(
                 &LOCK_ACQUIRE,
-                vec![b(&keys::lock(name)), b(&keys::lock_fence(name))],
+                lock_keys,
                 vec![b(owner), Bytes::from(ttl_ms.to_string())],
             )
             .await?;
@@ -98,6 +110,25 @@ mod tests {
             .execute(&Cmd::new("PTTL").arg("{lock:job}:fence"))
             .unwrap();
         assert_eq!(fence, Reply::Int(-1));
+    }
+
+    #[tokio::test]
+    async fn a_name_with_braces_keeps_its_former_fence_in_step() {
+        let (f, db) = features();
+        // Tokens drawn before the fence followed the name's hash tag.
+        db.execute(&Cmd::from_line("SET {lock:{t}:job}:fence 41"))
+            .unwrap();
+        assert_eq!(f.lock_acquire("{t}:job", "a", 10_000).await, Ok(Some(42)));
+        let get = |key: &str| db.execute(&Cmd::new("GET").arg(key)).unwrap();
+        assert_eq!(get("lock:{t}:job:fence"), Reply::bulk("42"));
+        assert_eq!(get("{lock:{t}:job}:fence"), Reply::bulk("42"));
+        // An old process draws from the former counter; the next token is still above it.
+        db.execute(&Cmd::from_line("INCR {lock:{t}:job}:fence"))
+            .unwrap();
+        f.lock_release("{t}:job", "a").await.unwrap();
+        assert_eq!(f.lock_acquire("{t}:job", "b", 10_000).await, Ok(Some(44)));
+        f.lock_release("{t}:job", "b").await.unwrap();
+        assert_eq!(f.lock_acquire("{t}:job", "a", 10_000).await, Ok(Some(45)));
     }
 
     #[tokio::test]

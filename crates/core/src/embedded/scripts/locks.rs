@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::{call, key, nil_argument};
+use super::{call, int_reply, key, lua_arg, lua_int, nil_argument, tonumber};
 use crate::embedded::store::Keyspace;
 use crate::{Cmd, Reply, Result};
 
@@ -12,8 +12,8 @@ fn arg(args: &[Bytes], i: usize) -> Result<&Bytes> {
     args.get(i).ok_or_else(nil_argument)
 }
 
-/// lock_acquire.lua. KEYS: the lock, its fence; ARGV: owner, ttl ms. The new fencing token, or
-/// 0 when the lock is held.
+/// lock_acquire.lua. KEYS: the lock, its fence, optionally the fence's former name; ARGV:
+/// owner, ttl ms. The new fencing token, or 0 when the lock is held.
 pub(super) fn lock_acquire(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) -> Result<Reply> {
     let set = Cmd::new("SET")
         .arg(key(keys, 0)?)
@@ -24,7 +24,21 @@ pub(super) fn lock_acquire(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) ->
     if call(ks, set)? == Reply::Nil {
         return Ok(Reply::Int(0));
     }
-    call(ks, Cmd::new("INCR").arg(key(keys, 1)?))
+    let fence = key(keys, 1)?;
+    // A Lua number from here on: INCR's integer, compared and written back as a double.
+    let mut token = int_reply(call(ks, Cmd::new("INCR").arg(fence))?, "INCR")? as f64;
+    if let Some(legacy_key) = keys.get(2) {
+        let legacy = match call(ks, Cmd::new("GET").arg(legacy_key))? {
+            Reply::Bulk(text) => tonumber(&text),
+            _ => None,
+        };
+        if let Some(legacy) = legacy.filter(|&legacy| legacy >= token) {
+            token = legacy + 1.0;
+            call(ks, Cmd::new("SET").arg(fence).arg(lua_arg(token)))?;
+        }
+        call(ks, Cmd::new("SET").arg(legacy_key).arg(lua_arg(token)))?;
+    }
+    Ok(Reply::Int(lua_int(token)))
 }
 
 /// `redis.call('GET', KEYS[1]) == ARGV[1]`: a missing ARGV[1] (nil) equals nothing.
