@@ -25,7 +25,8 @@ export declare class NativeClient {
   idempotencyClaim(key: string, ttlSeconds?: number | undefined | null): boolean | Promise<boolean>
   idempotencyRelease(key: string): boolean | Promise<boolean>
   cacheWrapRead(key: string): CacheWrapState | Promise<CacheWrapState>
-  cacheWrapClaim(key: string, owner: string, lockMs: number): boolean | Promise<boolean>
+  /** Takes the loading lock, unless the value (a fresh one when `refreshing`) is there by now. */
+  cacheWrapClaim(key: string, owner: string, lockMs: number, refreshing: boolean): CacheWrapClaim | Promise<CacheWrapClaim>
   /**
    * Stores the encoded value (as `cache.set` would) with its freshness marker, then releases
    * the loading lock when `owner` is given and still holds it.
@@ -163,6 +164,15 @@ export interface BackendOptions {
 
 /** `CACHE_PREFIXES`, as JSON. */
 export declare function cachePrefixesJson(): string
+
+/**
+ * `cache.wrap`'s claim: `claimed` (this instance loads), else the value stored meanwhile, or
+ * neither while another instance loads.
+ */
+export interface CacheWrapClaim {
+  claimed: boolean
+  value?: string
+}
 
 /** What `cache.wrap` finds at its key. */
 export interface CacheWrapState {

@@ -259,6 +259,38 @@ describeServer('cache.wrap across processes', () => {
     await redis.del(counter)
   }, 40000)
 
+  test('3 processes, 20 ms between each miss and its claim: every cold key is loaded once', async () => {
+    // A peer that stored the value and released its lock between this process's miss and its
+    // claim: the claim must find that value (one atomic step), not a free lock to load under.
+    const keys = Array.from({ length: 20 }, () => key('procs-latency'))
+    const startAt = Date.now() + 1500
+    const env = backendEnv()
+    const script = (offsetMs) => `
+      const { NativeClient } = require(${JSON.stringify(`${ROOT}/binding.js`)})
+      const claim = NativeClient.prototype.cacheWrapClaim
+      NativeClient.prototype.cacheWrapClaim = function (...args) {
+        return new Promise((done) => setTimeout(done, 20)).then(() => claim.apply(this, args))
+      }
+      const r = require(${JSON.stringify(ROOT)})
+      const keys = ${JSON.stringify(keys)}
+      setTimeout(async () => {
+        const values = await Promise.all(keys.map((k) => r.cache.wrap(k, async () => {
+          await r.redis.incr(k + ':loads')
+          return { k, loadedBy: process.pid }
+        }, 60)))
+        console.log(JSON.stringify(values))
+      }, ${startAt} + ${offsetMs} - Date.now())
+    `
+    const runs = await Promise.all([0, 10, 20].map((offset) => runNode(script(offset), { env, timeoutMs: 30000 })))
+    for (const run of runs) expect(run.stderr).not.toMatch(/failed/)
+    const answers = runs.map((run) => JSON.parse(run.stdout.trim()))
+    const loads = await Promise.all(keys.map((k) => redis.get(`${k}:loads`)))
+    expect(loads).toEqual(keys.map(() => 1))
+    // Every process answered the one loaded value of each key.
+    for (const answer of answers) expect(answer).toEqual(answers[0])
+    await redis.del(...keys.map((k) => `${k}:loads`))
+  }, 40000)
+
   test('4 processes on a stale key: all answer at once, one background reload in all of them', async () => {
     const k = key('procs-stale')
     const counter = `${k}:loads`

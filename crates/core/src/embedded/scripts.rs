@@ -29,6 +29,7 @@ pub(crate) fn find(name: &str) -> Option<NativeScript> {
         "lock_acquire" => Some(locks::lock_acquire),
         "lock_release" => Some(locks::lock_release),
         "lock_extend" => Some(locks::lock_extend),
+        "cache_wrap_claim" => Some(locks::cache_wrap_claim),
         "window_hits" => Some(window_hits),
         _ => None,
     }
@@ -424,8 +425,8 @@ mod tests {
     use crate::embedded::commands::test_util::ok;
     use crate::embedded::EmbeddedBackend;
     use crate::script::{
-        LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE, OTP_VERIFY, RATE_LIMIT_FIXED_WINDOW,
-        RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET, WINDOW_HITS,
+        CACHE_WRAP_CLAIM, LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE, OTP_VERIFY,
+        RATE_LIMIT_FIXED_WINDOW, RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET, WINDOW_HITS,
     };
     use crate::Backend;
 
@@ -1582,6 +1583,26 @@ mod tests {
             both.script(&LOCK_ACQUIRE, T0, &keys, &["o2", "60000"])
                 .await;
             both.same_state("{lock:a}:fence").await;
+            // cache.wrap's claim: taken, held, then answered by a value stored meanwhile.
+            let wrap = ["w", "{w}:loading", "{w}:fresh"];
+            for (owner, refreshing) in [("o1", "0"), ("o2", "0")] {
+                both.script(&CACHE_WRAP_CLAIM, T0, &wrap, &[owner, "60000", refreshing])
+                    .await;
+                both.same_state(wrap[1]).await;
+            }
+            both.command("SET", wrap[0], &["v"]).await;
+            both.command("DEL", wrap[1], &[]).await;
+            for refreshing in ["0", "1"] {
+                both.script(&CACHE_WRAP_CLAIM, T0, &wrap, &["o3", "60000", refreshing])
+                    .await;
+                both.same_state(wrap[1]).await;
+            }
+            both.command("SET", wrap[2], &["1"]).await;
+            both.command("DEL", wrap[1], &[]).await;
+            both.script(&CACHE_WRAP_CLAIM, T0, &wrap, &["o4", "60000", "1"])
+                .await;
+            both.same_state(wrap[1]).await;
+
             // A fence that moved (a name with braces): the former counter is kept in step.
             let moved = ["lock:{t}", "lock:{t}:fence", "{lock:{t}}:fence"];
             both.command("SET", moved[2], &["41"]).await;

@@ -13,7 +13,7 @@ mod target;
 mod values;
 mod window_hits;
 
-pub use cache_wrap::WrapState;
+pub use cache_wrap::{Claim, WrapState};
 pub use rate_limit::{Algorithm, RateLimitDecision, RateLimitRequest};
 pub use streams::ActiveStream;
 pub use target::Target;

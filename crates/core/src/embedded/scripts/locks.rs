@@ -1,5 +1,6 @@
 //! Native equivalents of the lock scripts (`lock_acquire.lua`, `lock_release.lua`,
-//! `lock_extend.lua`), line by line, with the same helpers as the other scripts.
+//! `lock_extend.lua`, and `cache_wrap_claim.lua` for `cache.wrap`'s loading lock), line by
+//! line, with the same helpers as the other scripts.
 
 use bytes::Bytes;
 
@@ -39,6 +40,26 @@ pub(super) fn lock_acquire(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) ->
         call(ks, Cmd::new("SET").arg(legacy_key).arg(lua_arg(token)))?;
     }
     Ok(Reply::Int(lua_int(token)))
+}
+
+/// cache_wrap_claim.lua. KEYS: the key, its loading lock, its freshness marker; ARGV: owner,
+/// lock ms, '1' when refreshing. The value when it is there (fresh, when refreshing), else 1
+/// when the lock was taken, 0 when it is held.
+pub(super) fn cache_wrap_claim(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) -> Result<Reply> {
+    let value = call(ks, Cmd::new("GET").arg(key(keys, 0)?))?;
+    if let Reply::Bulk(value) = value {
+        let refreshing = args.get(2).is_some_and(|a| a.as_ref() == b"1");
+        if !refreshing || call(ks, Cmd::new("EXISTS").arg(key(keys, 2)?))? == Reply::Int(1) {
+            return Ok(Reply::Bulk(value));
+        }
+    }
+    let set = Cmd::new("SET")
+        .arg(key(keys, 1)?)
+        .arg(arg(args, 0)?)
+        .arg("NX")
+        .arg("PX")
+        .arg(arg(args, 1)?);
+    Ok(Reply::Int(i64::from(call(ks, set)? != Reply::Nil)))
 }
 
 /// `redis.call('GET', KEYS[1]) == ARGV[1]`: a missing ARGV[1] (nil) equals nothing.
@@ -144,6 +165,27 @@ mod tests {
             run(&mut ks, "lock_extend", &lock, &["o1", "9000"]),
             Ok(Reply::Int(0))
         );
+    }
+
+    #[test]
+    fn a_wrap_claim_answers_a_value_stored_since_the_miss() {
+        let mut ks = Keyspace::default();
+        ks.set_now(T0);
+        let keys = ["k", "{k}:loading", "{k}:fresh"];
+        let claim = |ks: &mut Keyspace, owner: &str, refreshing: &str| {
+            run(ks, "cache_wrap_claim", &keys, &[owner, "5000", refreshing])
+        };
+        assert_eq!(claim(&mut ks, "o1", "0"), Ok(Reply::Int(1)));
+        assert_eq!(claim(&mut ks, "o2", "0"), Ok(Reply::Int(0)));
+        call(&mut ks, Cmd::from_line("SET k v")).unwrap();
+        call(&mut ks, Cmd::from_line("DEL {k}:loading")).unwrap();
+        assert_eq!(claim(&mut ks, "o2", "0"), Ok(Reply::bulk("v")));
+        // Refreshing a stale value: only a fresh one spares the reload.
+        assert_eq!(claim(&mut ks, "o2", "1"), Ok(Reply::Int(1)));
+        call(&mut ks, Cmd::from_line("DEL {k}:loading")).unwrap();
+        call(&mut ks, Cmd::from_line("SET {k}:fresh 1")).unwrap();
+        assert_eq!(claim(&mut ks, "o3", "1"), Ok(Reply::bulk("v")));
+        assert_eq!(int(&mut ks, "EXISTS {k}:loading"), 0);
     }
 
     #[test]
