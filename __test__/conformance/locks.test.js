@@ -55,8 +55,20 @@ describe('locks.acquire', () => {
     // The owner token never shows, not even in JSON.
     expect(JSON.stringify(second)).toBe(JSON.stringify({ name, fencingToken: 2, ttl: 10000 }))
     await second.release()
-    // The fence never expires.
-    expect(await redis.ttl(`{lock:${name}}:fence`)).toBe(-1)
+  })
+
+  test('the fence counter expires 30 days after the last acquire, renewed by each acquire', async () => {
+    const name = lockName('fence-ttl')
+    const fence = `{lock:${name}}:fence`
+    const horizon = 30 * 24 * 3600
+    await (await locks.acquire(name)).release()
+    expect(await redis.ttl(fence)).toBeGreaterThan(horizon - 60)
+    expect(await redis.ttl(fence)).toBeLessThanOrEqual(horizon)
+    await redis.expire(fence, 100)
+    const lock = await locks.acquire(name)
+    expect(lock.fencingToken).toBe(2)
+    expect(await redis.ttl(fence)).toBeGreaterThan(horizon - 60)
+    await lock.release()
   })
 
   test('a name with a hash tag is taken, its fence in its slot (a cluster refused it before)', async () => {

@@ -165,7 +165,7 @@ pub fn lock(name: &str) -> String {
     format!("lock:{name}")
 }
 
-/// The lock's fencing counter.
+/// The lock's fencing counter, kept `features::FENCE_TTL_SECONDS` past the lock's last acquire.
 pub fn lock_fence(name: &str) -> String {
     companion(&lock(name), "fence")
 }

@@ -55,7 +55,8 @@ pub static RATE_LIMIT_SLIDING_WINDOW: Script = Script::new(
 );
 
 /// Takes `lock:<name>` for a random owner token with `SET NX PX` and, only then, draws the next
-/// fencing token from `{lock:<name>}:fence`. Answers the token, or 0 when the lock is held.
+/// fencing token from `{lock:<name>}:fence` and renews that counter's lifetime. Answers the
+/// token, or 0 when the lock is held.
 pub static LOCK_ACQUIRE: Script =
     Script::new("lock_acquire", include_str!("scripts/lock_acquire.lua"));
 

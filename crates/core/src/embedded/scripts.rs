@@ -1564,7 +1564,7 @@ mod tests {
             let lock = ["lock:a"];
             // Long lifetimes: the server's clock moves while the native one stands still.
             for owner in ["o1", "o2"] {
-                both.script(&LOCK_ACQUIRE, T0, &keys, &[owner, "60000"])
+                both.script(&LOCK_ACQUIRE, T0, &keys, &[owner, "60000", "86400"])
                     .await;
                 both.same_state("lock:a").await;
                 both.same_state("{lock:a}:fence").await;
@@ -1580,7 +1580,7 @@ mod tests {
                 both.script(script, T0, &lock, args).await;
                 both.same_state("lock:a").await;
             }
-            both.script(&LOCK_ACQUIRE, T0, &keys, &["o2", "60000"])
+            both.script(&LOCK_ACQUIRE, T0, &keys, &["o2", "60000", "86400"])
                 .await;
             both.same_state("{lock:a}:fence").await;
             // cache.wrap's claim: taken, held, then answered by a value stored meanwhile.
@@ -1607,7 +1607,7 @@ mod tests {
             let moved = ["lock:{t}", "lock:{t}:fence", "{lock:{t}}:fence"];
             both.command("SET", moved[2], &["41"]).await;
             for owner in ["o1", "o2"] {
-                both.script(&LOCK_ACQUIRE, T0, &moved, &[owner, "60000"])
+                both.script(&LOCK_ACQUIRE, T0, &moved, &[owner, "60000", "86400"])
                     .await;
                 both.command("DEL", moved[0], &[]).await;
                 for key in moved {
@@ -1618,7 +1618,7 @@ mod tests {
                 &LOCK_ACQUIRE,
                 T0,
                 &["lock:b", "{lock:b}:fence"],
-                &["o1", "0"],
+                &["o1", "0", "86400"],
             )
             .await;
             both.same_state("lock:a").await;

@@ -20,6 +20,10 @@ fn done(what: &str, reply: Reply) -> Result<bool> {
     }
 }
 
+/// How long a fencing counter outlives the last acquire of its lock: tokens of a name only go
+/// up while it is taken at least once per this horizon; an unused name's counter then goes.
+pub const FENCE_TTL_SECONDS: u64 = 30 * 24 * 3600;
+
 impl Features {
     /// Takes `lock:<name>` for `owner` for `ttl_ms`. The fencing token when taken (strictly
     /// above every earlier holder's token for this name), `None` while another owner holds it.
@@ -40,7 +44,11 @@ impl Features {
             .eval(
                 &LOCK_ACQUIRE,
                 lock_keys,
-                vec![b(owner), Bytes::from(ttl_ms.to_string())],
+                vec![
+                    b(owner),
+                    Bytes::from(ttl_ms.to_string()),
+                    Bytes::from(FENCE_TTL_SECONDS.to_string()),
+                ],
             )
             .await?;
         match reply.as_int() {
@@ -104,12 +112,12 @@ mod tests {
         assert_eq!(f.lock_release("job", "a").await, Ok(true));
         assert_eq!(f.lock_release("job", "a").await, Ok(false));
         assert_eq!(f.lock_acquire("job", "b", 10_000).await, Ok(Some(2)));
-        // Names are independent; the fence counter has no expiry.
+        // Names are independent; the fence counter lives the horizon past the last acquire.
         assert_eq!(f.lock_acquire("other", "a", 10_000).await, Ok(Some(1)));
         let fence = db
-            .execute(&Cmd::new("PTTL").arg("{lock:job}:fence"))
+            .execute(&Cmd::new("TTL").arg("{lock:job}:fence"))
             .unwrap();
-        assert_eq!(fence, Reply::Int(-1));
+        assert_eq!(fence, Reply::Int(super::FENCE_TTL_SECONDS as i64));
     }
 
     #[tokio::test]
@@ -122,6 +130,10 @@ mod tests {
         let get = |key: &str| db.execute(&Cmd::new("GET").arg(key)).unwrap();
         assert_eq!(get("lock:{t}:job:fence"), Reply::bulk("42"));
         assert_eq!(get("{lock:{t}:job}:fence"), Reply::bulk("42"));
+        let ttl = |key: &str| db.execute(&Cmd::new("TTL").arg(key)).unwrap();
+        let horizon = Reply::Int(super::FENCE_TTL_SECONDS as i64);
+        assert_eq!(ttl("lock:{t}:job:fence"), horizon);
+        assert_eq!(ttl("{lock:{t}:job}:fence"), horizon);
         // An old process draws from the former counter; the next token is still above it.
         db.execute(&Cmd::from_line("INCR {lock:{t}:job}:fence"))
             .unwrap();

@@ -14,7 +14,8 @@ fn arg(args: &[Bytes], i: usize) -> Result<&Bytes> {
 }
 
 /// lock_acquire.lua. KEYS: the lock, its fence, optionally the fence's former name; ARGV:
-/// owner, ttl ms. The new fencing token, or 0 when the lock is held.
+/// owner, ttl ms, the fence's lifetime in seconds. The new fencing token, or 0 when the lock is
+/// held.
 pub(super) fn lock_acquire(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) -> Result<Reply> {
     let set = Cmd::new("SET")
         .arg(key(keys, 0)?)
@@ -37,8 +38,13 @@ pub(super) fn lock_acquire(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) ->
             token = legacy + 1.0;
             call(ks, Cmd::new("SET").arg(fence).arg(lua_arg(token)))?;
         }
-        call(ks, Cmd::new("SET").arg(legacy_key).arg(lua_arg(token)))?;
+        let set = Cmd::new("SET")
+            .arg(legacy_key)
+            .arg(lua_arg(token))
+            .arg("EX");
+        call(ks, set.arg(arg(args, 2)?))?;
     }
+    call(ks, Cmd::new("EXPIRE").arg(fence).arg(arg(args, 2)?))?;
     Ok(Reply::Int(lua_int(token)))
 }
 
@@ -114,28 +120,28 @@ mod tests {
         let mut ks = Keyspace::default();
         ks.set_now(T0);
         assert_eq!(
-            run(&mut ks, "lock_acquire", &LOCK, &["o1", "1000"]),
+            run(&mut ks, "lock_acquire", &LOCK, &["o1", "1000", "86400"]),
             Ok(Reply::Int(1))
         );
         assert_eq!(
-            run(&mut ks, "lock_acquire", &LOCK, &["o2", "1000"]),
+            run(&mut ks, "lock_acquire", &LOCK, &["o2", "1000", "86400"]),
             Ok(Reply::Int(0))
         );
         assert_eq!(int(&mut ks, "PTTL lock:a"), 1000);
-        // Once it expires, the next owner's token is higher; the fence never expires.
+        // Once it expires, the next owner's token is higher; each acquire renews the fence.
         ks.set_now(T0 + 1001);
         assert_eq!(
-            run(&mut ks, "lock_acquire", &LOCK, &["o2", "1000"]),
+            run(&mut ks, "lock_acquire", &LOCK, &["o2", "1000", "86400"]),
             Ok(Reply::Int(2))
         );
-        assert_eq!(int(&mut ks, "PTTL {lock:a}:fence"), -1);
+        assert_eq!(int(&mut ks, "PTTL {lock:a}:fence"), 86_400_000);
     }
 
     #[test]
     fn release_and_extend_check_the_owner() {
         let mut ks = Keyspace::default();
         ks.set_now(T0);
-        run(&mut ks, "lock_acquire", &LOCK, &["o1", "1000"]).unwrap();
+        run(&mut ks, "lock_acquire", &LOCK, &["o1", "1000", "86400"]).unwrap();
         let lock = ["lock:a"];
         assert_eq!(
             run(&mut ks, "lock_extend", &lock, &["o2", "9000"]),
@@ -198,7 +204,7 @@ mod tests {
         assert_eq!(int(&mut ks, "EXISTS lock:a"), 0);
         // A fence of the wrong type: the lock was taken, then INCR fails (no rollback, as in Redis).
         call(&mut ks, Cmd::from_line("HSET {lock:a}:fence f v")).unwrap();
-        let e = run(&mut ks, "lock_acquire", &LOCK, &["o1", "1000"]).unwrap_err();
+        let e = run(&mut ks, "lock_acquire", &LOCK, &["o1", "1000", "86400"]).unwrap_err();
         assert!(e.message.starts_with("WRONGTYPE"), "{e:?}");
         assert_eq!(int(&mut ks, "EXISTS lock:a"), 1);
         // Owned, but a missing ttl for PEXPIRE.
