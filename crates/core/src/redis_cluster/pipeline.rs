@@ -192,6 +192,27 @@ mod tests {
     }
 
     #[test]
+    fn a_100k_key_mget_goes_as_one_request_per_master() {
+        use crate::redis_cluster::multikey;
+        let keys = (0..100_000).map(|i| format!("t:m:{i}"));
+        let mget = Cmd::new("MGET").args(keys);
+        let split = multikey::split(&mget).unwrap();
+        // One MGET per slot (Redis refuses keys of two slots in one command, even on one
+        // master), each key in exactly one of them.
+        assert!(split.parts.len() > 16_000, "{}", split.parts.len());
+        let mut positions: Vec<usize> = split.parts.iter().flat_map(|(_, p)| p.clone()).collect();
+        positions.sort_unstable();
+        assert_eq!(positions, (0..100_000).collect::<Vec<_>>());
+        // Three masters of a third of the slots each: three requests.
+        let parts: Vec<Cmd> = split.parts.into_iter().map(|(cmd, _)| cmd).collect();
+        let groups = plan(&parts, &|slot| u32::from(slot / 5462));
+        assert_eq!(groups.len(), 3);
+        assert!(groups
+            .iter()
+            .all(|(group, _)| matches!(group, Group::Node { .. })));
+    }
+
+    #[test]
     fn transactions_must_stay_in_one_slot() {
         assert!(same_slot(&cmds(&["SET {t}a 1", "DEL {t}b", "PING"])).is_ok());
         let err = same_slot(&cmds(&["SET foo 1", "SET bar 1"])).unwrap_err();
