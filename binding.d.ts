@@ -52,7 +52,10 @@ export declare class NativeClient {
   static upstash(url: string, token: string, options: BackendOptions): NativeClient
   /** `closed`, `open` or `half-open`; always `closed` on the embedded store. */
   get circuit(): string
-  /** The circuit's state changes since the last call, oldest first (each is logged once). */
+  /**
+   * The circuit's state changes since the last call, oldest first (each is logged once):
+   * the state, then on a cluster which circuit (`open master 10.0.0.1:6379`).
+   */
   takeCircuitEvents(): Array<string>
   /** Never rejects: a PING through the breaker, timed. */
   health(): Promise<Health>

@@ -18,8 +18,9 @@ pub enum Group {
     Alone(Cmd),
 }
 
-/// A MULTI/EXEC runs on one node: every command naming keys must name the same slot.
-pub fn same_slot(cmds: &[Cmd]) -> Result<()> {
+/// A MULTI/EXEC runs on one node: every command naming keys must name the same slot. That
+/// slot, or `None` when no command names a key.
+pub fn same_slot(cmds: &[Cmd]) -> Result<Option<u16>> {
     let mut slots = cmds.iter().filter_map(|cmd| match placement(cmd) {
         Placement::Slot(slot) => Some(slot),
         Placement::Alone => None,
@@ -28,7 +29,7 @@ pub fn same_slot(cmds: &[Cmd]) -> Result<()> {
         Some(first) if !slots.all(|s| s == first) => Err(Error::command(
             "CROSSSLOT Keys in request don't hash to the same slot",
         )),
-        _ => Ok(()),
+        first => Ok(first),
     }
 }
 
