@@ -209,6 +209,11 @@ impl Circuit {
         if probe {
             status.probe_in_flight = false;
         }
+        // A straggler admitted before the circuit opened proves little; only a probe (or a
+        // success once half-open) closes it, so every close follows a logged half-open.
+        if !probe && status.state == CircuitState::Open {
+            return;
+        }
         status.consecutive_failures = 0;
         status.enter(CircuitState::Closed);
         status.opened_at = None;
@@ -459,6 +464,19 @@ mod tests {
         let _ = circuit.guarded(async { Ok(()) }).await;
         let _ = circuit.guarded_for(5, failed()).await;
         assert_eq!(circuit.state(), CircuitState::Open);
+    }
+
+    #[tokio::test]
+    async fn a_straggler_success_does_not_close_an_open_circuit() {
+        let circuit = Circuit::new(Arc::new(BreakerPolicy::default()));
+        let straggler = circuit.admit().unwrap();
+        for _ in 0..5 {
+            let failed = async { Err::<(), _>(Error::new(ErrorKind::Timeout, "timed out")) };
+            let _ = circuit.guarded(failed).await;
+        }
+        circuit.report(straggler, &Ok(()));
+        assert_eq!(circuit.state(), CircuitState::Open);
+        assert_eq!(circuit.take_transitions(), vec![CircuitState::Open]);
     }
 
     #[tokio::test]
