@@ -62,8 +62,9 @@ const SHARE_MARGIN: Duration = Duration::from_millis(50);
 pub struct ClusterBackend {
     urls: Vec<String>,
     connection: LazyConnection<ClusterConnection>,
-    /// Which master serves which slot, to send a pipeline as one request per master; fetched
-    /// on first need and again after a split call failed.
+    /// Which master serves which slot, to send a pipeline as one request per master and to
+    /// pick a call's circuit; fetched on first need and again after a failure that may mean the
+    /// slots moved.
     owners: Mutex<Option<Arc<SlotOwners>>>,
     timeouts: Arc<Timeouts>,
     /// One circuit per master, by address (`host:port`), created on first use.
@@ -174,7 +175,11 @@ impl ClusterBackend {
         work: impl Future<Output = Result<T>>,
     ) -> Result<T> {
         let circuit = self.circuit_of(conn, slot).await?;
-        circuit.guarded_for(calls, work).await
+        let outcome = circuit.guarded_for(calls, work).await;
+        if outcome.as_ref().is_err_and(slots_may_have_moved) {
+            *self.owners.lock() = None;
+        }
+        outcome
     }
 
     /// `work` for `cmd` through the circuit of the master its keys live on, or of the whole
@@ -398,19 +403,23 @@ fn client(urls: &[String], timeouts: &Timeouts) -> redis::RedisResult<ClusterCli
         .build()
 }
 
-/// Whether a split call met a failure that may mean the slots moved: then the grouping by
-/// master is fetched again before the next one. Not a timeout: a slow master still serves its
-/// slots, and the refetch could wait on it.
+/// Whether a failure may mean the slots moved (a node gone, a redirect): then the slot map is
+/// fetched again before the next call. Not a timeout: a slow master still serves its slots,
+/// and the refetch could wait on it.
+fn slots_may_have_moved(err: &Error) -> bool {
+    matches!(err.kind, ErrorKind::Connection | ErrorKind::Protocol)
+        || ["MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN"]
+            .iter()
+            .any(|code| err.message.starts_with(code))
+}
+
+/// `slots_may_have_moved` for a split call: the call as a whole, or any of its items.
 fn topology_changed(outcome: &Result<Vec<Result<Reply>>>) -> bool {
-    let moved = |err: &Error| {
-        matches!(err.kind, ErrorKind::Connection | ErrorKind::Protocol)
-            || ["MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN"]
-                .iter()
-                .any(|code| err.message.starts_with(code))
-    };
     match outcome {
-        Err(err) => moved(err),
-        Ok(items) => items.iter().any(|item| item.as_ref().is_err_and(moved)),
+        Err(err) => slots_may_have_moved(err),
+        Ok(items) => items
+            .iter()
+            .any(|item| item.as_ref().is_err_and(slots_may_have_moved)),
     }
 }
 
