@@ -17,7 +17,8 @@ export declare class NativeClient {
   idempotencyClaim(key: string, ttlSeconds?: number | undefined | null): boolean | Promise<boolean>
   idempotencyRelease(key: string): boolean | Promise<boolean>
   cacheWrapRead(key: string): CacheWrapState | Promise<CacheWrapState>
-  cacheWrapClaim(key: string, owner: string, lockMs: number): boolean | Promise<boolean>
+  /** Takes the loading lock, unless the value (a fresh one when `refreshing`) is there by now. */
+  cacheWrapClaim(key: string, owner: string, lockMs: number, refreshing: boolean): CacheWrapClaim | Promise<CacheWrapClaim>
   /**
    * Stores the encoded value (as `cache.set` would) with its freshness marker, then releases
    * the loading lock when `owner` is given and still holds it.
@@ -48,7 +49,10 @@ export declare class NativeClient {
   static upstash(url: string, token: string, options: BackendOptions): NativeClient
   /** `closed`, `open` or `half-open`; always `closed` on the embedded store. */
   get circuit(): string
-  /** The circuit's state changes since the last call, oldest first (each is logged once). */
+  /**
+   * The circuit's state changes since the last call, oldest first (each is logged once):
+   * the state, then on a cluster which circuit (`open master 10.0.0.1:6379`).
+   */
   takeCircuitEvents(): Array<string>
   /** Never rejects: a PING through the breaker, timed. */
   health(): Promise<Health>
@@ -162,6 +166,15 @@ export interface BackendOptions {
 
 /** `CACHE_PREFIXES`, as JSON. */
 export declare function cachePrefixesJson(): string
+
+/**
+ * `cache.wrap`'s claim: `claimed` (this instance loads), else the value stored meanwhile, or
+ * neither while another instance loads.
+ */
+export interface CacheWrapClaim {
+  claimed: boolean
+  value?: string
+}
 
 /** What `cache.wrap` finds at its key. */
 export interface CacheWrapState {
