@@ -63,8 +63,11 @@ export declare class NativeClient {
   setOptions(options: BackendOptions): void
   set(ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): void | Promise<void>
   get(ns: Namespace, id: string): string | null | Promise<string | null>
-  /** A handle for `embeddedGet` / `embeddedSet`, the embedded store's synchronous calls. */
-  get embeddedHandle(): ExternalObject<Features>
+  /**
+   * A handle for `embeddedGet` / `embeddedSet`, the embedded store's synchronous calls
+   * (opaque to JS: its Rust type means nothing to TypeScript).
+   */
+  get embeddedHandle(): ExternalObject<unknown>
   /**
    * GETs gathered by the JS layer within one tick, sent as one pipeline. Packed both ways:
    * ids concatenated with their UTF-16 lengths in, values likewise out, one string each way
@@ -193,10 +196,10 @@ export interface CreatorStatusItem {
  * GET answered synchronously (embedded store). The stored bytes become a JS string without an
  * intermediate Rust `String`.
  */
-export declare function embeddedGet(handle: ExternalObject<Features>, ns: Namespace, id: string): string | null
+export declare function embeddedGet(handle: ExternalObject<unknown>, ns: Namespace, id: string): string | null
 
 /** SET / SETEX done synchronously (embedded store). */
-export declare function embeddedSet(handle: ExternalObject<Features>, ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): void
+export declare function embeddedSet(handle: ExternalObject<unknown>, ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): void
 
 export interface Health {
   backend: string

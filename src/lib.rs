@@ -436,6 +436,7 @@ impl NativeClient {
             breaker: Some(backend),
             tuning,
             description,
+            embedded: None,
         }
     }
 }
