@@ -108,9 +108,9 @@ export declare class NativeClient {
   rateLimitReset(id: string): void | Promise<void>
   /**
    * Adds `change` (1, -1 or 0) to the hit counter at `key` (the whole key, prefix included),
-   * starting a `window_ms` window on the first hit.
+   * starting a `window_ms` window on the first hit, and on every hit when `restart_on_hit`.
    */
-  windowHits(key: string, windowMs: number, change: number): WindowHitsResult | Promise<WindowHitsResult>
+  windowHits(key: string, windowMs: number, change: number, restartOnHit: boolean): WindowHitsResult | Promise<WindowHitsResult>
   otpStore(id: string, code: string, ttlSeconds?: number | undefined | null): void | Promise<void>
   /**
    * Verifications gathered within one tick, as one pipeline of scripts: per item `true` /
