@@ -134,8 +134,10 @@ export declare class RestServer {
   get port(): number
   /** `http://<host>:<port>`, without the token. */
   get url(): string
-  /** The Redis URL with its password masked, for display. */
-  get redisUrl(): string
+  /** The Redis URL with its password masked, for display; null with the embedded store. */
+  get redisUrl(): string | null
+  /** Whether it serves the embedded store of this process. */
+  get embedded(): boolean
   /**
    * Stops accepting, lets in-flight requests finish (a few seconds at most). Closing twice
    * is harmless.
@@ -277,8 +279,10 @@ export interface RestServerOptions {
   host?: string
   /** `0` picks a free port; 8079 by default. */
   port?: number
-  /** `redis://`, `rediss://` or `unix://`. */
-  redisUrl: string
+  /** `redis://`, `rediss://` or `unix://`; ignored with `embedded`. */
+  redisUrl?: string
+  /** Serve the embedded store of this process instead of a Redis (the data lives in it). */
+  embedded?: boolean
   /** The bearer token clients must send. */
   token: string
   /** Larger request bodies are answered with 413; 10 MiB by default. */
@@ -305,8 +309,9 @@ export interface RestServerOptions {
 }
 
 /**
- * Starts the Upstash REST protocol server in front of `redisUrl`. Rejects on bad options or
- * when it cannot listen; a Redis that is down does not prevent starting.
+ * Starts the Upstash REST protocol server in front of `redisUrl`, or of an embedded store with
+ * `embedded`. Rejects on bad options or when it cannot listen; a Redis that is down does not
+ * prevent starting.
  */
 export declare function startRestServer(options: RestServerOptions): Promise<RestServer>
 

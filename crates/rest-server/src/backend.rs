@@ -1,5 +1,6 @@
-//! The Redis side: one shared multiplexed connection for commands and pipelines, and a
-//! dedicated connection per transaction (MULTI state must not mix with other requests).
+//! Where commands run: a Redis (one shared multiplexed connection for commands and pipelines,
+//! and a dedicated connection per transaction, so MULTI state never mixes with other requests),
+//! or the embedded store in this process (`--embedded`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use tokio::sync::{Mutex, Semaphore};
 use digis_redis_core::redact::Secrets;
 
 use crate::command::Args;
+use crate::embedded::EmbeddedStore;
 use crate::reply::{server_error_text, Outcome};
 
 /// Connecting gives up after this long, so an unreachable Redis answers 500 quickly.
@@ -33,7 +35,44 @@ pub enum Transaction {
     Discarded(String),
 }
 
-pub struct Backend {
+pub enum Backend {
+    Redis(RedisBackend),
+    Embedded(EmbeddedStore),
+}
+
+impl Backend {
+    pub async fn warm_up(&self) {
+        if let Backend::Redis(redis) = self {
+            redis.warm_up().await;
+        }
+    }
+
+    /// One command.
+    pub async fn call(&self, args: &Args) -> Result<Outcome, Unavailable> {
+        match self {
+            Backend::Redis(redis) => redis.call(args).await,
+            Backend::Embedded(store) => Ok(store.call(args)),
+        }
+    }
+
+    /// Commands in order in one round trip; not atomic, errors per command.
+    pub async fn pipeline(&self, commands: &[Args]) -> Result<Vec<Outcome>, Unavailable> {
+        match self {
+            Backend::Redis(redis) => redis.pipeline(commands).await,
+            Backend::Embedded(store) => Ok(store.pipeline(commands)),
+        }
+    }
+
+    /// MULTI … EXEC.
+    pub async fn transaction(&self, commands: &[Args]) -> Result<Transaction, Unavailable> {
+        match self {
+            Backend::Redis(redis) => redis.transaction(commands).await,
+            Backend::Embedded(store) => Ok(store.transaction(commands).await),
+        }
+    }
+}
+
+pub struct RedisBackend {
     client: Client,
     config: AsyncConnectionConfig,
     shared: Mutex<Slot>,
@@ -49,10 +88,10 @@ struct Slot {
     failure: Option<(u64, String)>,
 }
 
-impl Backend {
+impl RedisBackend {
     /// Validates the URL; connects only when the first request comes (a Redis that is down must
     /// not keep the server from starting).
-    pub fn new(redis_url: &str, secrets: Secrets) -> Result<Backend, String> {
+    pub fn new(redis_url: &str, secrets: Secrets) -> Result<RedisBackend, String> {
         let client = Client::open(redis_url).map_err(|e| {
             format!(
                 "invalid redis URL (expected redis://, rediss:// or unix://): {}",
@@ -62,7 +101,7 @@ impl Backend {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        Ok(Backend {
+        Ok(RedisBackend {
             client,
             config,
             shared: Mutex::new(Slot::default()),

@@ -1,5 +1,6 @@
-//! `digis-redis rest-server`: the Upstash Redis REST protocol in front of any Redis, as a local
-//! stand-in for Upstash in development and CI.
+//! `digis-redis rest-server`: the Upstash Redis REST protocol in front of any Redis, or of the
+//! embedded store in this process (`--embedded`), as a local stand-in for Upstash in
+//! development and CI.
 //!
 //! - `POST /` with `["SET","k","v"]` → `{"result": X}` (a failing command: 400 `{"error"}`)
 //! - `POST /pipeline` and `POST /multi-exec` with an array of commands → an array of
@@ -9,6 +10,7 @@
 
 mod backend;
 mod command;
+mod embedded;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
@@ -40,8 +42,12 @@ pub struct RestServerConfig {
     pub host: String,
     /// `0` picks a free port (see [`RunningServer::local_addr`]).
     pub port: u16,
-    /// `redis://`, `rediss://` or `unix://`; the database comes from the URL.
+    /// `redis://`, `rediss://` or `unix://`; the database comes from the URL. Unused with
+    /// `embedded`.
     pub redis_url: String,
+    /// Serve the embedded store of this process instead of a Redis: no Redis needed, and the
+    /// data lives (and dies) with the process.
+    pub embedded: bool,
     /// The bearer token clients must send; must not be empty.
     pub token: String,
     /// Larger request bodies are answered with 413.
@@ -77,6 +83,7 @@ impl RestServerConfig {
             host: Self::DEFAULT_HOST.to_string(),
             port: Self::DEFAULT_PORT,
             redis_url: redis_url.into(),
+            embedded: false,
             token: token.into(),
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
@@ -95,6 +102,7 @@ impl fmt::Debug for RestServerConfig {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("redis_url", &"<redacted>")
+            .field("embedded", &self.embedded)
             .field("token", &"<redacted>")
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_connections", &self.max_connections)
@@ -144,7 +152,14 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
     if config.max_buffered_bytes < config.max_body_bytes {
         return Err("max_buffered_bytes must be at least max_body_bytes".into());
     }
-    let backend = backend::Backend::new(&config.redis_url, secrets(&config))?;
+    let backend = if config.embedded {
+        backend::Backend::Embedded(embedded::EmbeddedStore::new())
+    } else {
+        backend::Backend::Redis(backend::RedisBackend::new(
+            &config.redis_url,
+            secrets(&config),
+        )?)
+    };
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;

@@ -587,16 +587,7 @@ mod tests {
 
     #[test]
     fn every_script_has_a_native_implementation() {
-        for script in [
-            &OTP_VERIFY,
-            &RATE_LIMIT_FIXED_WINDOW,
-            &RATE_LIMIT_TOKEN_BUCKET,
-            &RATE_LIMIT_SLIDING_WINDOW,
-            &LOCK_ACQUIRE,
-            &LOCK_RELEASE,
-            &LOCK_EXTEND,
-            &WINDOW_HITS,
-        ] {
+        for script in crate::script::ALL {
             assert!(find(script.name).is_some(), "{}", script.name);
         }
         assert_eq!(RATE_LIMIT_TOKEN_BUCKET.name, "rate_limit_token_bucket");
