@@ -301,6 +301,8 @@ export interface RestServerOptions {
    * default.
    */
   maxReplyBytes?: number
+  /** Subscriptions open at once on the whole server (more answer 503); 1024 by default. */
+  maxSubscriptions?: number
   /**
    * Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …); refused by
    * default, as hosted services refuse it.

@@ -37,6 +37,10 @@ Options (environment alternatives in brackets):
                          [DIGIS_REST_MAX_PIPELINE_COMMANDS] (default 10000)
   --max-reply-bytes <n>  result bytes of one request, results past it become errors
                          [DIGIS_REST_MAX_REPLY_BYTES] (default 256 MiB)
+  --max-subscriptions <n>
+                         channels and patterns subscribed at once on the whole server (SSE,
+                         /subscribe and /psubscribe, at most 64 per request), more get 503
+                         [DIGIS_REST_MAX_SUBSCRIPTIONS] (default 1024)
   --allow-admin          let server administration through (CONFIG SET, ACL, REPLICAOF, SAVE,
                          CLIENT KILL|PAUSE, ...), refused by default as Upstash refuses it
                          [DIGIS_REST_ALLOW_ADMIN=1]
@@ -78,6 +82,7 @@ const commands = {
       'max-buffered-bytes': { type: 'string' },
       'max-pipeline-commands': { type: 'string' },
       'max-reply-bytes': { type: 'string' },
+      'max-subscriptions': { type: 'string' },
       'allow-admin': { type: 'boolean' },
     },
     run: restServer,
@@ -139,6 +144,7 @@ async function restServer(flags) {
   const maxBufferedBytes = limit('max-buffered-bytes', 'DIGIS_REST_MAX_BUFFERED_BYTES')
   const maxPipelineCommands = limit('max-pipeline-commands', 'DIGIS_REST_MAX_PIPELINE_COMMANDS')
   const maxReplyBytes = limit('max-reply-bytes', 'DIGIS_REST_MAX_REPLY_BYTES')
+  const maxSubscriptions = limit('max-subscriptions', 'DIGIS_REST_MAX_SUBSCRIPTIONS')
 
   const allowAdmin = Boolean(flags['allow-admin']) || env.DIGIS_REST_ALLOW_ADMIN === '1'
 
@@ -160,7 +166,7 @@ async function restServer(flags) {
   process.once('SIGTERM', stop)
 
   try {
-    server = await startRestServer({ host, port, redisUrl, embedded, token, maxBodyBytes, maxConnections, maxBufferedBytes, maxPipelineCommands, maxReplyBytes, allowAdmin })
+    server = await startRestServer({ host, port, redisUrl, embedded, token, maxBodyBytes, maxConnections, maxBufferedBytes, maxPipelineCommands, maxReplyBytes, maxSubscriptions, allowAdmin })
   } catch (err) {
     throw new UsageError(err.message)
   }

@@ -33,6 +33,8 @@ pub struct RestServerOptions {
     /// Result bytes of one request (results past it are replaced by an error); 256 MiB by
     /// default.
     pub max_reply_bytes: Option<u32>,
+    /// Subscriptions open at once on the whole server (more answer 503); 1024 by default.
+    pub max_subscriptions: Option<u32>,
     /// Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …); refused by
     /// default, as hosted services refuse it.
     pub allow_admin: Option<bool>,
@@ -145,6 +147,9 @@ pub async fn start_rest_server(options: RestServerOptions) -> Result<RestServer>
         max_reply_bytes: options
             .max_reply_bytes
             .map_or(RestServerConfig::DEFAULT_MAX_REPLY_BYTES, |n| n as usize),
+        max_subscriptions: options
+            .max_subscriptions
+            .map_or(RestServerConfig::DEFAULT_MAX_SUBSCRIPTIONS, |n| n as usize),
         allow_admin: options.allow_admin.unwrap_or(false),
     };
     // The crate's errors never quote the token or the Redis password.

@@ -11,8 +11,13 @@ use tokio::sync::{Mutex, Semaphore};
 
 use digis_redis_core::redact::Secrets;
 
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
 use crate::command::Args;
 use crate::embedded::EmbeddedStore;
+use crate::pubsub::{self, Kind};
 use crate::reply::{server_error_text, Outcome};
 
 /// Connecting gives up after this long, so an unreachable Redis answers 500 quickly.
@@ -60,6 +65,23 @@ impl Backend {
         match self {
             Backend::Redis(redis) => redis.pipeline(commands).await,
             Backend::Embedded(store) => Ok(store.pipeline(commands)),
+        }
+    }
+
+    /// Subscribes `names` and feeds their events to `events` until it closes (the client went
+    /// away). Fails before any event when Redis cannot be reached or refuses the subscription.
+    pub async fn subscribe(
+        &self,
+        kind: Kind,
+        names: Vec<Vec<u8>>,
+        events: mpsc::Sender<Bytes>,
+    ) -> Result<(), Unavailable> {
+        match self {
+            Backend::Redis(redis) => redis.subscribe(kind, names, events).await,
+            Backend::Embedded(store) => {
+                store.hub.subscribe(kind, names, events);
+                Ok(())
+            }
         }
     }
 
@@ -208,6 +230,58 @@ impl RedisBackend {
                 Err(self.unavailable("redis request failed", &err))
             }
         }
+    }
+
+    /// A pub/sub connection of its own per subscription request, forwarding messages until the
+    /// client goes away (then the connection is dropped, which unsubscribes).
+    async fn subscribe(
+        &self,
+        kind: Kind,
+        names: Vec<Vec<u8>>,
+        events: mpsc::Sender<Bytes>,
+    ) -> Result<(), Unavailable> {
+        let failed = |err: RedisError| self.unavailable("redis subscription failed", &err);
+        let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| Unavailable("ERR cannot connect to redis: timed out".into()))?
+            .map_err(|e| self.unavailable("cannot connect to redis", &e))?;
+        for name in &names {
+            let subscribed = match kind {
+                Kind::Channels => conn.subscribe(name.as_slice()).await,
+                Kind::Patterns => conn.psubscribe(name.as_slice()).await,
+            };
+            subscribed.map_err(failed)?;
+        }
+        for confirmation in pubsub::confirmations(kind, &names) {
+            let _ = events.try_send(confirmation);
+        }
+        tokio::spawn(async move {
+            let mut messages = conn.into_on_message();
+            loop {
+                let msg = tokio::select! {
+                    _ = events.closed() => break,
+                    msg = messages.next() => match msg {
+                        Some(msg) => msg,
+                        // Redis closed the connection: end the stream so the client resubscribes.
+                        None => break,
+                    },
+                };
+                let channel = msg.get_channel_name().as_bytes();
+                let payload = msg.get_payload_bytes();
+                let event = if msg.from_pattern() {
+                    let pattern: Vec<u8> = msg.get_pattern().unwrap_or_default();
+                    pubsub::event(&[b"pmessage", &pattern, channel, payload])
+                } else {
+                    pubsub::event(&[b"message", channel, payload])
+                };
+                // A reader that fell QUEUE events behind is cut off, as Redis cuts off slow
+                // pub/sub clients.
+                if events.try_send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(())
     }
 
     /// MULTI … EXEC on a connection of its own, dropped afterwards so no transaction state can

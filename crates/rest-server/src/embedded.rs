@@ -10,10 +10,13 @@ use redis::Value;
 
 use crate::backend::Transaction;
 use crate::command::Args;
+use crate::pubsub::Hub;
 use crate::reply::Outcome;
 
 pub struct EmbeddedStore {
     store: EmbeddedBackend,
+    /// PUBLISH and the subscriptions of this server's clients.
+    pub hub: Hub,
 }
 
 /// A script call parsed from EVAL / EVALSHA: the script and its KEYS and ARGV.
@@ -27,10 +30,22 @@ impl EmbeddedStore {
     pub fn new() -> EmbeddedStore {
         EmbeddedStore {
             store: EmbeddedBackend::new(),
+            hub: Hub::default(),
         }
     }
 
     pub fn call(&self, args: &Args) -> Outcome {
+        if args
+            .first()
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"PUBLISH"))
+        {
+            return match &args[1..] {
+                [channel, message] => {
+                    Outcome::Reply(Value::Int(self.hub.publish(channel, message)))
+                }
+                _ => Outcome::Error("ERR wrong number of arguments for 'publish' command".into()),
+            };
+        }
         match script_call(args) {
             Some(Ok(call)) => outcome(self.store.run_script(
                 call.script.name,

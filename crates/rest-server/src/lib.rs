@@ -7,6 +7,7 @@
 //!   `{"result"}` / `{"error"}` items
 //! - path style: `GET|POST /set/k/v` (a POST body is appended as the last argument)
 //! - `Authorization: Bearer <token>` or `?_token=`; `Upstash-Encoding: base64`
+//! - `POST /subscribe/<channel>`, `/psubscribe/<pattern>`: server-sent events (see pubsub.rs)
 
 mod backend;
 mod command;
@@ -14,6 +15,7 @@ mod embedded;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
+mod pubsub;
 mod reply;
 
 use std::convert::Infallible;
@@ -62,6 +64,9 @@ pub struct RestServerConfig {
     /// Result bytes of one request; results past it are replaced by an error (per item in a
     /// batch), so a reply's size is bounded whatever is read.
     pub max_reply_bytes: usize,
+    /// Subscriptions (channels and patterns) open at once on the whole server; a subscription
+    /// request past it is answered 503. Each request takes at most 64.
+    pub max_subscriptions: usize,
     /// Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …), which is
     /// refused by default as hosted services refuse it.
     pub allow_admin: bool,
@@ -76,6 +81,7 @@ impl RestServerConfig {
     pub const DEFAULT_MAX_PIPELINE_COMMANDS: usize =
         digis_redis_core::upstash::MAX_PIPELINE_COMMANDS;
     pub const DEFAULT_MAX_REPLY_BYTES: usize = 256 * 1024 * 1024;
+    pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 1024;
 
     /// Defaults for everything but the Redis URL and the token.
     pub fn new(redis_url: impl Into<String>, token: impl Into<String>) -> RestServerConfig {
@@ -90,6 +96,7 @@ impl RestServerConfig {
             max_buffered_bytes: Self::DEFAULT_MAX_BUFFERED_BYTES,
             max_pipeline_commands: Self::DEFAULT_MAX_PIPELINE_COMMANDS,
             max_reply_bytes: Self::DEFAULT_MAX_REPLY_BYTES,
+            max_subscriptions: Self::DEFAULT_MAX_SUBSCRIPTIONS,
             allow_admin: false,
         }
     }
@@ -109,6 +116,7 @@ impl fmt::Debug for RestServerConfig {
             .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("max_pipeline_commands", &self.max_pipeline_commands)
             .field("max_reply_bytes", &self.max_reply_bytes)
+            .field("max_subscriptions", &self.max_subscriptions)
             .field("allow_admin", &self.allow_admin)
             .finish()
     }
@@ -146,6 +154,9 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
     if config.max_pipeline_commands == 0 || config.max_reply_bytes == 0 {
         return Err("max_pipeline_commands and max_reply_bytes must be at least 1".into());
     }
+    if config.max_subscriptions == 0 || config.max_subscriptions > Semaphore::MAX_PERMITS {
+        return Err("max_subscriptions must be at least 1".into());
+    }
     if config.max_connections == 0 {
         return Err("max_connections must be at least 1".into());
     }
@@ -178,6 +189,8 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
         max_body: config.max_body_bytes,
         buffered: http::BufferBudget::new(config.max_buffered_bytes),
         backend,
+        subscriptions: Arc::new(Semaphore::new(config.max_subscriptions)),
+        max_subscriptions: config.max_subscriptions,
         sync: AtomicU64::new(0),
     });
     let warm = shared.clone();

@@ -4,7 +4,7 @@
 
 mod commands;
 mod cursors;
-mod glob;
+pub mod glob;
 mod scripts;
 mod sorted_set;
 mod store;
