@@ -78,6 +78,24 @@ test("digis-redis's own scripts run by EVALSHA or EVAL; other Lua is refused cle
   await redis.del('emb:rl')
 })
 
+test("SCAN with Upstash's withType, alone and auto-pipelined; refused inside a transaction", async () => {
+  await redis.set('emb:wt:s', 'v')
+  await redis.zadd('emb:wt:z', { score: 1, member: 'm' })
+  const piped = new Redis({ url: server.url, token: TOKEN })
+  for (const client of [redis, piped]) {
+    const [cursor, items] = await client.scan(0, { match: 'emb:wt:*', count: 1000, withType: true })
+    expect(String(cursor)).toBe('0')
+    expect(items.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+      { key: 'emb:wt:s', type: 'string' },
+      { key: 'emb:wt:z', type: 'zset' },
+    ])
+  }
+  const tx = await post('/multi-exec', [['SCAN', '0', 'WITHTYPE']])
+  expect(tx.status).toBe(400)
+  expect(tx.body.error).toMatch(/SCAN WITHTYPE is not supported inside \/multi-exec/)
+  await redis.del('emb:wt:s', 'emb:wt:z')
+})
+
 test('--embedded and --redis exclude each other; the JS API says the same', async () => {
   const r = runCli(['rest-server', '--embedded', '--redis', 'redis://127.0.0.1:6379', '--token', TOKEN])
   expect(r.code).toBe(2)

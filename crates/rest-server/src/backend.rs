@@ -52,20 +52,88 @@ impl Backend {
         }
     }
 
-    /// One command.
+    /// One command. `SCAN … WITHTYPE` (Upstash's) is emulated: see [`without_withtype`].
     pub async fn call(&self, args: &Args) -> Result<Outcome, Unavailable> {
+        match without_withtype(args) {
+            Some(scan) => {
+                let outcome = self.call_as_is(&scan).await?;
+                self.add_types(outcome).await
+            }
+            None => self.call_as_is(args).await,
+        }
+    }
+
+    async fn call_as_is(&self, args: &Args) -> Result<Outcome, Unavailable> {
         match self {
             Backend::Redis(redis) => redis.call(args).await,
             Backend::Embedded(store) => Ok(store.call(args)),
         }
     }
 
-    /// Commands in order in one round trip; not atomic, errors per command.
+    /// Commands in order in one round trip (two when a `SCAN … WITHTYPE` is among them); not
+    /// atomic, errors per command.
     pub async fn pipeline(&self, commands: &[Args]) -> Result<Vec<Outcome>, Unavailable> {
+        let scans: Vec<Option<Args>> = commands.iter().map(without_withtype).collect();
+        if scans.iter().all(Option::is_none) {
+            return self.pipeline_as_is(commands).await;
+        }
+        let sent: Vec<Args> = commands
+            .iter()
+            .zip(&scans)
+            .map(|(args, scan)| scan.clone().unwrap_or_else(|| args.clone()))
+            .collect();
+        let mut outcomes = self.pipeline_as_is(&sent).await?;
+        for (i, scan) in scans.iter().enumerate() {
+            if scan.is_some() {
+                let outcome = std::mem::replace(&mut outcomes[i], Outcome::Reply(Value::Nil));
+                outcomes[i] = self.add_types(outcome).await?;
+            }
+        }
+        Ok(outcomes)
+    }
+
+    async fn pipeline_as_is(&self, commands: &[Args]) -> Result<Vec<Outcome>, Unavailable> {
         match self {
             Backend::Redis(redis) => redis.pipeline(commands).await,
             Backend::Embedded(store) => Ok(store.pipeline(commands)),
         }
+    }
+
+    /// A SCAN reply `[cursor, [keys]]` as Upstash answers `SCAN … WITHTYPE`:
+    /// `[cursor, [key, type, key, type, …]]`, the types read by one pipeline of TYPE right
+    /// after (a key deleted in between reads `none`).
+    async fn add_types(&self, outcome: Outcome) -> Result<Outcome, Unavailable> {
+        let Outcome::Reply(Value::Array(mut reply)) = outcome else {
+            return Ok(outcome);
+        };
+        let two = reply.len() == 2;
+        let keys = match reply.get_mut(1) {
+            Some(Value::Array(keys)) if two => std::mem::take(keys),
+            _ => return Ok(Outcome::Reply(Value::Array(reply))),
+        };
+        let types: Vec<Args> = keys
+            .iter()
+            .filter_map(|key| match key {
+                Value::BulkString(bytes) => Some(vec![b"TYPE".to_vec(), bytes.clone()]),
+                _ => None,
+            })
+            .collect();
+        if types.len() != keys.len() {
+            // Not a SCAN reply after all: leave it as it is.
+            reply[1] = Value::Array(keys);
+            return Ok(Outcome::Reply(Value::Array(reply)));
+        }
+        let answers = self.pipeline_as_is(&types).await?;
+        let mut pairs = Vec::with_capacity(keys.len() * 2);
+        for (key, answer) in keys.into_iter().zip(answers) {
+            pairs.push(key);
+            pairs.push(match answer {
+                Outcome::Reply(value) => value,
+                Outcome::Error(text) => return Ok(Outcome::Error(text)),
+            });
+        }
+        reply[1] = Value::Array(pairs);
+        Ok(Outcome::Reply(Value::Array(reply)))
     }
 
     /// Subscribes `names` and feeds their events to `events` until it closes (the client went
@@ -87,6 +155,14 @@ impl Backend {
 
     /// MULTI … EXEC.
     pub async fn transaction(&self, commands: &[Args]) -> Result<Transaction, Unavailable> {
+        // The emulation reads the types after the SCAN, which a transaction cannot hold.
+        if let Some(i) = commands.iter().position(|a| without_withtype(a).is_some()) {
+            return Ok(Transaction::Discarded(format!(
+                "ERR SCAN WITHTYPE is not supported inside /multi-exec (command {}); send it alone \
+                 or in /pipeline",
+                i + 1
+            )));
+        }
         match self {
             Backend::Redis(redis) => redis.transaction(commands).await,
             Backend::Embedded(store) => Ok(store.transaction(commands).await),
@@ -349,6 +425,33 @@ impl RedisBackend {
     }
 }
 
+/// `SCAN cursor [MATCH p] [COUNT n] [TYPE t] WITHTYPE` without its `WITHTYPE` flag (an Upstash
+/// extension Redis does not know), or `None` for any other command. Options are read in pairs,
+/// so a pattern spelt "withtype" stays a pattern.
+fn without_withtype(args: &Args) -> Option<Args> {
+    if !args.first()?.eq_ignore_ascii_case(b"SCAN") {
+        return None;
+    }
+    let mut kept = args[..args.len().min(2)].to_vec();
+    let mut found = false;
+    let mut i = 2;
+    while i < args.len() {
+        let option = &args[i];
+        if option.eq_ignore_ascii_case(b"WITHTYPE") {
+            found = true;
+            i += 1;
+            continue;
+        }
+        let takes_value = [&b"MATCH"[..], b"COUNT", b"TYPE"]
+            .iter()
+            .any(|name| option.eq_ignore_ascii_case(name));
+        let end = if takes_value { i + 2 } else { i + 1 }.min(args.len());
+        kept.extend_from_slice(&args[i..end]);
+        i = end;
+    }
+    found.then_some(kept)
+}
+
 fn to_cmd(args: &Args) -> redis::Cmd {
     let mut cmd = redis::Cmd::new();
     for arg in args {
@@ -360,4 +463,86 @@ fn to_cmd(args: &Args) -> redis::Cmd {
 /// The server's error line when `err` is an error reply rather than a transport failure.
 fn server_error(err: &RedisError) -> Option<String> {
     err.code().map(|code| server_error_text(code, err.detail()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Args {
+        line.split(' ').map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn withtype_is_found_as_a_flag_and_never_as_an_option_value() {
+        assert_eq!(
+            without_withtype(&args("scan 0 match user:* count 100 withtype")),
+            Some(args("scan 0 match user:* count 100"))
+        );
+        assert_eq!(
+            without_withtype(&args("SCAN 0 WITHTYPE")),
+            Some(args("SCAN 0"))
+        );
+        assert_eq!(without_withtype(&args("scan 0 match withtype")), None);
+        assert_eq!(without_withtype(&args("scan 0 count 10")), None);
+        assert_eq!(without_withtype(&args("get withtype")), None);
+    }
+
+    #[tokio::test]
+    async fn scan_withtype_answers_each_key_with_its_type_alone_and_in_a_pipeline() {
+        let backend = Backend::Embedded(EmbeddedStore::new());
+        backend.call(&args("SET s v")).await.unwrap();
+        backend.call(&args("HSET h f v")).await.unwrap();
+        let pairs = |outcome: Outcome| match outcome {
+            Outcome::Reply(Value::Array(reply)) => match &reply[1] {
+                Value::Array(items) => {
+                    let mut pairs: Vec<(Value, Value)> = items
+                        .chunks(2)
+                        .map(|p| (p[0].clone(), p[1].clone()))
+                        .collect();
+                    pairs.sort_by_key(|(k, _)| format!("{k:?}"));
+                    pairs
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        };
+        let expected = vec![
+            (
+                Value::BulkString(b"h".to_vec()),
+                Value::SimpleString("hash".into()),
+            ),
+            (
+                Value::BulkString(b"s".to_vec()),
+                Value::SimpleString("string".into()),
+            ),
+        ];
+        let alone = backend
+            .call(&args("SCAN 0 COUNT 100 WITHTYPE"))
+            .await
+            .unwrap();
+        assert_eq!(pairs(alone), expected);
+        let batch = backend
+            .pipeline(&[args("GET s"), args("scan 0 withtype"), args("scan 0")])
+            .await
+            .unwrap();
+        let mut batch = batch.into_iter();
+        assert!(matches!(
+            batch.next(),
+            Some(Outcome::Reply(Value::BulkString(_)))
+        ));
+        assert_eq!(pairs(batch.next().unwrap()), expected);
+        // A plain SCAN is untouched.
+        assert!(matches!(
+            batch.next(),
+            Some(Outcome::Reply(Value::Array(ref r))) if matches!(&r[1], Value::Array(k) if k.len() == 2)
+        ));
+        let refused = backend
+            .transaction(&[args("scan 0 withtype")])
+            .await
+            .unwrap();
+        assert!(
+            matches!(refused, Transaction::Discarded(t) if t.contains("not supported inside /multi-exec"))
+        );
+    }
 }
