@@ -217,8 +217,16 @@ function prepare(method, args) {
   return { parts, deserialize: (result) => deserializer(result, args) }
 }
 
-function rejectWith(err) {
-  throw toTypedError(err)
+/**
+ * The binding's answer (a value from the embedded store, else a promise), with its failure as a
+ * typed error; a call refused synchronously rejects too, like every other failure.
+ */
+async function answered(call) {
+  try {
+    return await call()
+  } catch (err) {
+    throw toTypedError(err)
+  }
 }
 
 const kNative = Symbol('native')
@@ -241,12 +249,9 @@ class Pipeline {
     if (this[kQueued].length === 0) throw new Error('Pipeline is empty')
     const queued = this[kQueued]
     this[kQueued] = []
-    const text = await this[kNative]
-      .pipeline(
-        queued.map((c) => c.parts),
-        this[kAtomic],
-      )
-      .catch(rejectWith)
+    const native = this[kNative]
+    const commands = queued.map((c) => c.parts)
+    const text = await answered(() => native.pipeline(commands, this[kAtomic]))
     const items = JSON.parse(text)
     if (options?.keepErrors) {
       return items.map(({ error, result }, i) => ({ error, result: queued[i].deserialize(result) }))
@@ -283,7 +288,8 @@ for (const method of Object.keys(commands)) {
   Object.defineProperty(RawClient.prototype, method, {
     value: async function (...args) {
       const { parts, deserialize } = prepare(method, args)
-      const text = await this[kNative].command(parts).catch(rejectWith)
+      const native = this[kNative]
+      const text = await answered(() => native.command(parts))
       return deserialize(JSON.parse(text))
     },
     writable: true,

@@ -175,7 +175,9 @@ impl CircuitBreaker {
 
     async fn guarded<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
         let ticket = self.admit()?;
-        let outcome = work.await;
+        // Every command of a server backend passes here: once it is queued on the connection,
+        // the next call in issue order may go (see order.rs).
+        let outcome = crate::order::sends_on_first_poll(work).await;
         self.report(ticket, &outcome);
         outcome
     }

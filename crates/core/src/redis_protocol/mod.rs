@@ -20,6 +20,12 @@ use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 use exchange::{checked_url, query, query_pipeline, redacted};
 use lazy::LazyConnection;
 
+/// Commands waiting for the socket queue in redis-rs's channel rather than in their senders
+/// (its default bound is 50). A sender held back by a full channel sends on a later poll, when
+/// a call issued after it may already have sent: order.rs hands the turn on at the first poll.
+/// Tokio's channel allocates as it fills, so the bound costs nothing until used.
+const PIPELINE_BUFFER: usize = 1 << 20;
+
 pub struct RedisBackend {
     client: redis::Client,
     connection: LazyConnection<ConnectionManager>,
@@ -66,7 +72,8 @@ impl RedisBackend {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeouts.connect()))
             // A failed connection is replaced by the next call, not retried in the background.
-            .set_number_of_retries(0);
+            .set_number_of_retries(0)
+            .set_pipeline_buffer_size(PIPELINE_BUFFER);
         ConnectionManager::new_with_config(self.client.clone(), config)
             .await
             .map_err(|e| self.error(e))
