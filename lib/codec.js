@@ -39,14 +39,22 @@ function wellFormed(text, what) {
   return text
 }
 
-/** JSON.parse when it can, else the raw string (so a stored '42' reads back as 42). */
+/**
+ * A stored text read as @upstash/redis's automatic deserialization reads it (the original
+ * module's read path: old and new processes share one database). JSON.parse when it can, else
+ * the raw string; and a number that would not print back to the same text stays the text
+ * ('1.50', '1e3', '-0', '12345678901234567890'). So a stored '42' reads back as 42 (kept quirk).
+ * The one rule of every read: feature reads, the raw client, the adapters.
+ */
 function decodeValue(text) {
   if (text === null || text === undefined) return null
+  let parsed
   try {
-    return JSON.parse(text)
+    parsed = JSON.parse(text)
   } catch {
     return text
   }
+  return typeof parsed === 'number' && String(parsed) !== text ? text : parsed
 }
 
 /** A whole number from `min` to MAX_TTL_SECONDS, or a string of digits (as Redis itself accepts). */

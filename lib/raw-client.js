@@ -1,7 +1,7 @@
 'use strict'
 
 const { DigisRedisError, invalidArgument, toTypedError } = require('./errors')
-const { describe } = require('./codec')
+const { describe, decodeValue } = require('./codec')
 
 /**
  * The raw `redis` export, in the style of @upstash/redis: arguments that are not strings,
@@ -31,27 +31,10 @@ function serializeArg(arg) {
   }
 }
 
-/** @upstash/redis's parseResponse: JSON-parse every string, keeping numbers that would change. */
-function parseRecursive(value) {
-  const parsed = Array.isArray(value)
-    ? value.map((item) => {
-        try {
-          return parseRecursive(item)
-        } catch {
-          return item
-        }
-      })
-    : JSON.parse(value)
-  if (typeof parsed === 'number' && parsed.toString() !== value) return value
-  return parsed
-}
-
+/** @upstash/redis's parseResponse: every string reply (at any depth) read as stored text is. */
 function parseResponse(result) {
-  try {
-    return parseRecursive(result)
-  } catch {
-    return result
-  }
+  if (Array.isArray(result)) return result.map(parseResponse)
+  return typeof result === 'string' ? decodeValue(result) : result
 }
 
 function parseHashValue(value) {
