@@ -960,7 +960,7 @@ impl NativeClient {
         let cmd = Cmd::from_parts(parts.into_iter().map(Into::into).collect());
         let f = self.features.clone();
         self.answer(env, async move {
-            let reply = f.backend().call(cmd).await?;
+            let reply = f.raw_command(cmd).await?;
             Ok(reply_json::reply_to_json(&reply))
         })
     }
@@ -979,7 +979,7 @@ impl NativeClient {
             .collect();
         let f = self.features.clone();
         self.answer(env, async move {
-            let items = f.backend().pipeline(cmds, atomic).await?;
+            let items = f.raw_pipeline(cmds, atomic).await?;
             Ok(reply_json::pipeline_to_json(&items))
         })
     }

@@ -407,3 +407,86 @@ async fn batched_checks_and_verifications_keep_each_outcome() {
         .collect();
     assert_eq!(outcomes, vec![false, true, false]);
 }
+
+/// Answers each command with its own name and records what reached it.
+#[derive(Default)]
+struct Echo {
+    pipelines: parking_lot::Mutex<Vec<Vec<Cmd>>>,
+}
+
+#[async_trait::async_trait]
+impl digis_redis_core::Backend for Echo {
+    fn kind(&self) -> digis_redis_core::BackendKind {
+        digis_redis_core::BackendKind::Redis
+    }
+    async fn call(&self, cmd: Cmd) -> digis_redis_core::Result<Reply> {
+        Ok(Reply::Bulk(cmd.parts()[0].clone()))
+    }
+    async fn pipeline(
+        &self,
+        cmds: Vec<Cmd>,
+        _: bool,
+    ) -> digis_redis_core::Result<Vec<digis_redis_core::Result<Reply>>> {
+        self.pipelines.lock().push(cmds.clone());
+        Ok(cmds
+            .iter()
+            .map(|cmd| Ok(Reply::Bulk(cmd.parts()[0].clone())))
+            .collect())
+    }
+    async fn eval(
+        &self,
+        _: &'static digis_redis_core::script::Script,
+        _: Vec<bytes::Bytes>,
+        _: Vec<bytes::Bytes>,
+    ) -> digis_redis_core::Result<Reply> {
+        unreachable!()
+    }
+}
+
+#[tokio::test]
+async fn an_empty_raw_command_fails_alone_and_never_reaches_the_backend() {
+    let echo = Arc::new(Echo::default());
+    let f = Features::new(echo.clone());
+    let empty = Cmd::from_parts(vec![]);
+    let items = f
+        .raw_pipeline(
+            vec![
+                Cmd::from_line("A"),
+                empty.clone(),
+                Cmd::from_line("B"),
+                empty.clone(),
+                Cmd::from_line("C"),
+            ],
+            false,
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = items
+        .iter()
+        .map(|item| match item {
+            Ok(reply) => String::from_utf8(reply.clone().into_bytes().unwrap().to_vec()).unwrap(),
+            Err(err) => format!("{}", err.message),
+        })
+        .collect();
+    assert_eq!(names, ["A", "empty command", "B", "empty command", "C"]);
+    assert_eq!(
+        echo.pipelines.lock().clone(),
+        vec![vec![
+            Cmd::from_line("A"),
+            Cmd::from_line("B"),
+            Cmd::from_line("C")
+        ]]
+    );
+
+    let err = f
+        .raw_pipeline(vec![Cmd::from_line("A"), empty.clone()], true)
+        .await
+        .unwrap_err();
+    assert!(err.message.starts_with("EXECABORT"), "{}", err.message);
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    let only_empty = f.raw_pipeline(vec![empty.clone()], false).await.unwrap();
+    assert_eq!(only_empty.len(), 1);
+    assert!(only_empty[0].is_err());
+    assert!(f.raw_command(empty).await.is_err());
+    assert_eq!(echo.pipelines.lock().len(), 1);
+}
