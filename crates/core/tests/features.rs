@@ -465,7 +465,7 @@ async fn an_empty_raw_command_fails_alone_and_never_reaches_the_backend() {
         .iter()
         .map(|item| match item {
             Ok(reply) => String::from_utf8(reply.clone().into_bytes().unwrap().to_vec()).unwrap(),
-            Err(err) => format!("{}", err.message),
+            Err(err) => err.message.clone(),
         })
         .collect();
     assert_eq!(names, ["A", "empty command", "B", "empty command", "C"]);
