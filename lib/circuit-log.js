@@ -1,6 +1,6 @@
 'use strict'
 
-const { settings } = require('./settings')
+const { writeLog } = require('./log')
 
 const MESSAGES = {
   open: 'circuit open: the backend keeps failing; calls fail fast (ERR_CIRCUIT_OPEN) until a probe succeeds',
@@ -16,8 +16,7 @@ const MESSAGES = {
 function watchCircuit(native) {
   return () => {
     for (const state of native.takeCircuitEvents()) {
-      const log = settings.logger.warn ?? settings.logger.error
-      log.call(settings.logger, `[digis-redis] ${MESSAGES[state] ?? `circuit ${state}`}`)
+      writeLog('warn', `[digis-redis] ${MESSAGES[state] ?? `circuit ${state}`}`)
     }
   }
 }

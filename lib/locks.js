@@ -3,6 +3,7 @@
 const crypto = require('node:crypto')
 const { performance } = require('node:perf_hooks')
 const { guarded, logFailure } = require('./guard')
+const { writeLog } = require('./log')
 const { toKey, describe } = require('./codec')
 const { invalidArgument, DigisRedisError } = require('./errors')
 const { settings } = require('./settings')
@@ -196,7 +197,7 @@ function createLocks(native) {
     let lost = false
     const keeper = keepAlive(lock, acquiredAt, (why) => {
       lost = true
-      settings.logger.error(`[digis-redis] locks.withLock lost its lock (ERR_LOCK_LOST): ${why}`)
+      writeLog('error', `[digis-redis] locks.withLock lost its lock (ERR_LOCK_LOST): ${why}`)
       controller.abort(new DigisRedisError('ERR_LOCK_LOST', `the lock was lost while its holder ran: ${why}`))
     })
     try {
