@@ -23,10 +23,20 @@ function encodeValue(value) {
   try {
     text = JSON.stringify(value)
   } catch (err) {
-    throw invalidArgument(`value cannot be encoded as JSON: ${err.message}`)
+    throw invalidArgument(`value cannot be encoded as JSON: ${whyNotJson(err)}`)
   }
   if (text === undefined) throw invalidArgument(`value cannot be encoded as JSON: ${describe(value)}`)
   return text
+}
+
+/**
+ * Why JSON.stringify failed: its own reasons (a cycle, a BigInt) as it words them; anything else
+ * was thrown by the value's own code (a toJSON method, a getter, a revoked proxy), whose message
+ * may carry the value, so it is not repeated.
+ */
+function whyNotJson(err) {
+  const message = err instanceof TypeError ? err.message : ''
+  return /circular structure|BigInt/.test(message) ? message : 'a toJSON method or property getter of the value threw'
 }
 
 /**
@@ -88,8 +98,43 @@ function describe(value) {
   if (value === null) return 'null'
   if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`
   if (typeof value === 'string') return `a string of length ${value.length}`
-  if (Array.isArray(value)) return 'an array'
+  try {
+    if (Array.isArray(value)) return 'an array'
+  } catch {
+    return 'a revoked proxy'
+  }
   return typeof value
 }
 
-module.exports = { MAX_TTL_SECONDS, toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, wellFormed }
+/**
+ * The named properties of a caller's options object, each read once (a getter runs once) into a
+ * plain object, inside the call's guard. One that cannot be read (a throwing getter, a revoked
+ * proxy) is bad input, answered like any other.
+ */
+function readOptionValues(options, names) {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object') throw invalidArgument(`options must be an object, got ${describe(options)}`)
+  const values = {}
+  for (const name of names) {
+    try {
+      values[name] = options[name]
+    } catch {
+      throw invalidArgument(`options.${name} could not be read`)
+    }
+  }
+  return values
+}
+
+module.exports = {
+  MAX_TTL_SECONDS,
+  toKey,
+  encodeValue,
+  decodeValue,
+  toTtl,
+  toSeconds,
+  toPositiveInteger,
+  describe,
+  wellFormed,
+  whyNotJson,
+  readOptionValues,
+}

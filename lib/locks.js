@@ -4,7 +4,7 @@ const crypto = require('node:crypto')
 const { performance } = require('node:perf_hooks')
 const { guarded, logFailure } = require('./guard')
 const { writeLog } = require('./log')
-const { toKey, describe } = require('./codec')
+const { toKey, describe, readOptionValues } = require('./codec')
 const { invalidArgument, DigisRedisError } = require('./errors')
 const { settings } = require('./settings')
 
@@ -26,10 +26,7 @@ function toMilliseconds(value, what, min) {
 }
 
 function readOptions(options) {
-  if (options !== undefined && options !== null && typeof options !== 'object') {
-    throw invalidArgument(`options must be an object, got ${describe(options)}`)
-  }
-  const { ttl = DEFAULT_TTL_MS, wait = 0, retryDelay = DEFAULT_RETRY_DELAY_MS } = options ?? {}
+  const { ttl = DEFAULT_TTL_MS, wait = 0, retryDelay = DEFAULT_RETRY_DELAY_MS } = readOptionValues(options, ['ttl', 'wait', 'retryDelay'])
   return {
     ttl: toMilliseconds(ttl, 'ttl', 1),
     wait: toMilliseconds(wait, 'wait', 0),

@@ -1,7 +1,7 @@
 'use strict'
 
 const { DigisRedisError, invalidArgument, toTypedError } = require('./errors')
-const { describe, decodeValue } = require('./codec')
+const { describe, decodeValue, whyNotJson } = require('./codec')
 
 /**
  * The raw `redis` export, in the style of @upstash/redis: arguments that are not strings,
@@ -23,7 +23,7 @@ function serializeArg(arg) {
       try {
         text = JSON.stringify(arg)
       } catch (err) {
-        throw invalidArgument(`argument cannot be encoded as JSON: ${err.message}`)
+        throw invalidArgument(`argument cannot be encoded as JSON: ${whyNotJson(err)}`)
       }
       if (text === undefined) throw invalidArgument(`argument cannot be encoded: ${describe(arg)}`)
       return text
