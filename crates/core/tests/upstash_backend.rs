@@ -615,3 +615,21 @@ async fn calls_reach_the_server_in_issue_order_and_queued_calls_share_a_request(
     let requests = mock.requests();
     assert!(requests.len() < 10, "{} requests", requests.len());
 }
+
+/// A request the server never answers holds the lane only until its deadline.
+#[tokio::test]
+async fn a_stalled_request_holds_later_calls_no_longer_than_its_deadline() {
+    let mock = Mock::start(|_, index| {
+        if index == 0 {
+            Action::Hang
+        } else {
+            answer(200, json!({ "result": b64("PONG") }))
+        }
+    });
+    let backend = mock.backend(Timeouts::new(300, 300, 0));
+    let err = backend.call(Cmd::new("PING")).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Timeout);
+    let started = Instant::now();
+    assert_eq!(backend.call(Cmd::new("PING")).await, Ok(bulk("PONG")));
+    assert!(started.elapsed() < Duration::from_millis(250));
+}

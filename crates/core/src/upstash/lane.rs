@@ -132,7 +132,11 @@ async fn drive(lane: Arc<Lane>, http: Arc<Http>) {
     }
     let _on_panic = OnPanic(&lane);
     while let Some(group) = lane.next_group() {
-        send_group(&http, group).await;
+        // The callers stop waiting at their deadline; the lane must not wait longer either, or
+        // one stalled request would hold every later call.
+        // Past it, the group's answers are dropped unsent: its callers have timed out.
+        let deadline = group.iter().map(|r| r.deadline).max().expect("a group");
+        let _ = tokio::time::timeout_at(deadline, send_group(&http, group)).await;
     }
 }
 
