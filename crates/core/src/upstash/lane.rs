@@ -70,10 +70,11 @@ impl Lane {
                 tokio::spawn(drive(self.clone(), http.clone()));
             }
         }
+        // Unanswered: the lane gave up on the request at its deadline (or its task panicked).
         answered.await.unwrap_or_else(|_| {
             Err(Error::new(
-                ErrorKind::Internal,
-                "the upstash request was abandoned",
+                ErrorKind::Timeout,
+                "upstash request did not finish by its deadline",
             ))
         })
     }
