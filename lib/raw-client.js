@@ -54,24 +54,33 @@ const deserializers = {
   scan: (result) => [result[0], ...parseResponse(result.slice(1))],
   hgetall: (result) => {
     if (!Array.isArray(result) || result.length === 0) return null
-    const obj = {}
-    for (let i = 0; i < result.length; i += 2) obj[result[i]] = parseHashValue(result[i + 1])
-    return obj
+    const entries = []
+    for (let i = 0; i < result.length; i += 2) entries.push([result[i], parseHashValue(result[i + 1])])
+    return plainObject(entries)
   },
+}
+
+/**
+ * A plain object of field → value pairs from the server. Object.fromEntries defines each field
+ * as an own property, so a field named `__proto__` is data, not the object's prototype (which
+ * assignment would replace).
+ */
+function plainObject(entries) {
+  return Object.fromEntries(entries)
 }
 
 /** HMGET as an object of the asked fields, or null when none exists. */
 function hmgetDeserializer(result, [, ...fields]) {
   if (result.every((value) => value === null)) return null
-  const obj = {}
-  fields.forEach((field, i) => {
-    try {
-      obj[field] = JSON.parse(result[i])
-    } catch {
-      obj[field] = result[i]
-    }
-  })
-  return obj
+  return plainObject(
+    fields.map((field, i) => {
+      try {
+        return [field, JSON.parse(result[i])]
+      } catch {
+        return [field, result[i]]
+      }
+    }),
+  )
 }
 
 function setArgs(key, value, opts) {
