@@ -3,7 +3,7 @@
 // The exported `digis-redis/binding`, on the backend of the environment: what it refuses, it
 // refuses the same way on every backend, without disturbing the replies of other commands.
 
-const { NativeClient } = require('../../binding')
+const { NativeClient, RateLimitAlgorithm } = require('../../binding')
 const { selectBackend } = require('../../lib/environment')
 const { uniquePrefix } = require('../helpers')
 
@@ -51,5 +51,20 @@ describe('digis-redis/binding', () => {
     )
     await expect(answer(() => native.command([]))).rejects.toThrow(/ERR_INVALID_ARGUMENT: empty command/)
     await expect(answer(() => native.command(['GET', key]))).resolves.toBe('"before"')
+  })
+
+  test('a rate-limit cost above the limit is refused in core, for every algorithm, alone in a batch', async () => {
+    for (const algorithm of [RateLimitAlgorithm.TokenBucket, RateLimitAlgorithm.SlidingWindow, RateLimitAlgorithm.FixedWindow]) {
+      await expect(answer(() => native.rateLimitCheck(`${P}:rl`, algorithm, 2, 60, 5))).rejects.toThrow(
+        'ERR_INVALID_ARGUMENT: cost (5) must not exceed limit (2): it could never be allowed',
+      )
+    }
+    const batch = await answer(() =>
+      native.rateLimitCheckMany([`${P}:rl1`, `${P}:rl2`], [RateLimitAlgorithm.SlidingWindow, RateLimitAlgorithm.SlidingWindow], [3, 2], [60, 60], [1, 5]),
+    )
+    expect(batch.values[0]).toMatchObject({ allowed: true, remaining: 2 })
+    expect(batch.values[1]).toBeNull()
+    expect(batch.errors).toEqual([null, 'ERR_INVALID_ARGUMENT: cost (5) must not exceed limit (2): it could never be allowed'])
+    await answer(() => native.rateLimitReset(`${P}:rl1`))
   })
 })

@@ -490,3 +490,56 @@ async fn an_empty_raw_command_fails_alone_and_never_reaches_the_backend() {
     assert!(f.raw_command(empty).await.is_err());
     assert_eq!(echo.pipelines.lock().len(), 1);
 }
+
+#[tokio::test]
+async fn a_cost_above_the_limit_or_a_zero_is_refused_before_any_script_runs() {
+    let (f, store) = features();
+    for algorithm in [
+        Algorithm::TokenBucket,
+        Algorithm::SlidingWindow,
+        Algorithm::FixedWindow,
+    ] {
+        for (limit, window, cost) in [(2, 60, 5), (0, 60, 1), (3, 0, 1), (3, 60, 0)] {
+            let err = f
+                .rate_limit_check(&req("ip", algorithm, limit, window, cost))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidArgument, "{algorithm:?} {err}");
+        }
+    }
+    let err = f
+        .rate_limit_check(&req("ip", Algorithm::SlidingWindow, 2, 60, 5))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "cost (5) must not exceed limit (2): it could never be allowed"
+    );
+    // In a batch the bad check fails alone; the others are answered in their places.
+    let items = f
+        .rate_limit_check_many(&[
+            req("a", Algorithm::SlidingWindow, 3, 60, 1),
+            req("b", Algorithm::SlidingWindow, 2, 60, 5),
+            req("c", Algorithm::SlidingWindow, 3, 60, 3),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(items[0].as_ref().unwrap().remaining, 2);
+    assert_eq!(
+        items[1].as_ref().unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(items[2].as_ref().unwrap().remaining, 0);
+    // Nothing was stored for the refused checks.
+    assert_eq!(
+        store
+            .execute(
+                &Cmd::new("EXISTS")
+                    .arg(digis_redis_core::keys::rate_limit_sliding_window("ip"))
+                    .arg(digis_redis_core::keys::rate_limit_sliding_window("b"))
+            )
+            .unwrap()
+            .as_int(),
+        Some(0)
+    );
+}
