@@ -175,9 +175,7 @@ impl CircuitBreaker {
 
     async fn guarded<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
         let ticket = self.admit()?;
-        // Every command of a server backend passes here: once it is queued on the connection,
-        // the next call in issue order may go (see order.rs).
-        let outcome = crate::order::sends_on_first_poll(work).await;
+        let outcome = work.await;
         self.report(ticket, &outcome);
         outcome
     }

@@ -3,8 +3,8 @@
 //! (where tasks are first polled in no particular order).
 //!
 //! A call takes a [`Ticket`] when it is issued, on the caller's thread, before any task exists.
-//! Its task waits for its turn, and hands the turn on as soon as its first command has been
-//! handed to the connection ([`sends_on_first_poll`]) or the call has ended. Later calls never
+//! Its task waits for its turn, and hands the turn on as soon as the backend has queued its first
+//! command ([`sent`], [`sends_on_first_poll`]) or the call has ended. Later calls never
 //! overtake earlier ones, and calls still overlap on the wire: nobody waits for a reply.
 
 use std::collections::{BTreeSet, HashMap};
@@ -136,16 +136,21 @@ pub async fn in_order<T>(
     outcome
 }
 
-/// Polls `send` once, which hands its command to the connection (a redis-rs multiplexed
-/// connection queues it on the first poll, an HTTP client starts the request), then lets the
-/// next call in line go. A no-op outside [`in_order`].
+/// Lets the next call in line go: the current call's first command is queued where later
+/// commands queue behind it. A no-op outside [`in_order`], and after the first time.
+pub fn sent() {
+    let _ = CURRENT.try_with(|ticket| ticket.hand_on());
+}
+
+/// Polls `send` once, then [`sent`]: for a send that queues its command on its first poll, as a
+/// redis-rs connection does while its queue has room (the backends keep it so).
 pub async fn sends_on_first_poll<F: Future>(send: F) -> F::Output {
     let mut send = pin!(send);
     let mut first = true;
     std::future::poll_fn(|cx| {
         let polled = send.as_mut().poll(cx);
         if std::mem::take(&mut first) {
-            let _ = CURRENT.try_with(|ticket| ticket.hand_on());
+            sent();
         }
         polled
     })

@@ -46,9 +46,16 @@ use scan::{masters_first_slots, next_master, ClusterCursor};
 const MIN_RETRY_WAIT_MS: u64 = 10;
 const MAX_RETRY_WAIT_MS: u64 = 200;
 
+/// Calls in flight at once. redis-rs's cluster client queues requests in bounded channels (100
+/// to its driver, 50 per node) that cannot be enlarged; a sender held back by a full one sends
+/// on a later poll, when a call issued after it may already have sent. Below those bounds
+/// every call queues its first command on its first poll, in issue order (order.rs).
+const MAX_IN_FLIGHT: usize = 32;
+
 pub struct ClusterBackend {
     urls: Vec<String>,
     connection: LazyConnection<ClusterConnection>,
+    in_flight: tokio::sync::Semaphore,
     /// Which master serves which slot, to send a pipeline as one request per master; fetched
     /// on first need and again after a split call failed.
     owners: Mutex<Option<Arc<SlotOwners>>>,
@@ -96,6 +103,7 @@ impl ClusterBackend {
         Ok(ClusterBackend {
             urls: urls.to_vec(),
             connection: LazyConnection::new(),
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             owners: Mutex::new(None),
             timeouts,
             secrets,
@@ -116,13 +124,23 @@ impl ClusterBackend {
             .map_err(|e| redacted(&e, &self.secrets))
     }
 
+    /// Runs `op` on the connection within the call deadline, as one of at most MAX_IN_FLIGHT.
     async fn run<T, F, Fut>(&self, op: F) -> Result<T>
     where
         F: FnOnce(ClusterConnection) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
         self.connection
-            .run(self.timeouts.call(), || self.connect(), op)
+            .run(
+                self.timeouts.call(),
+                || self.connect(),
+                |conn| async move {
+                    // Waited for within the deadline, and before the turn passes (the semaphore is
+                    // fair: calls get their permits in issue order).
+                    let _permit = self.in_flight.acquire().await;
+                    crate::order::sends_on_first_poll(op(conn)).await
+                },
+            )
             .await
     }
 

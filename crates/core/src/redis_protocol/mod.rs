@@ -83,14 +83,19 @@ impl RedisBackend {
         redacted(&err, &self.secrets)
     }
 
-    /// Runs `op` on the connection within the call deadline.
+    /// Runs `op` on the connection within the call deadline. Its first poll queues its first
+    /// command on the connection: the next call in issue order may go then (order.rs).
     async fn run<T, F, Fut>(&self, op: F) -> Result<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
         self.connection
-            .run(self.timeouts.call(), || self.connect(), op)
+            .run(
+                self.timeouts.call(),
+                || self.connect(),
+                |conn| crate::order::sends_on_first_poll(op(conn)),
+            )
             .await
     }
 

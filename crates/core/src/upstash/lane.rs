@@ -70,6 +70,8 @@ impl Lane {
                 tokio::spawn(drive(self.clone(), http.clone()));
             }
         }
+        // In line: calls issued later queue behind it.
+        crate::order::sent();
         // Unanswered: the lane gave up on the request at its deadline (or its task panicked).
         answered.await.unwrap_or_else(|_| {
             Err(Error::new(
