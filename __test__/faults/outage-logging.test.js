@@ -68,3 +68,15 @@ test('logIntervalMs 0 logs every failed call', async () => {
   const { lines, calls } = await outage(0)
   expect(lines).toBe(calls)
 }, 30000)
+
+test('the interval is 10 s unless DIGIS_REDIS_LOG_INTERVAL_MS says otherwise', async () => {
+  const read = (value) =>
+    runNode(`process.stdout.write(String(require(${JSON.stringify(ROOT)}).configure({}).logIntervalMs))`, {
+      env: { DIGIS_REDIS_LOG_INTERVAL_MS: value },
+    })
+  expect((await read('')).stdout).toBe('10000')
+  expect((await read('2500')).stdout).toBe('2500')
+  const bad = await read('soon')
+  expect(bad.stdout).toBe('10000')
+  expect(bad.stderr).toMatch(/ignoring DIGIS_REDIS_LOG_INTERVAL_MS/)
+})

@@ -158,8 +158,6 @@ describeWithRedisServer('an outage under load: kill the server, restart it, noth
       const redis = await startRedisServer()
       servers.push(redis)
       const env = {
-        // Every failed call's line is read here (outage-logging.test.js covers the interval).
-        DIGIS_REDIS_LOG_INTERVAL_MS: '0',
         DIGIS_REDIS_TIMEOUT_MS: String(DEADLINE_MS),
         DIGIS_REDIS_BREAKER_THRESHOLD: String(THRESHOLD),
         DIGIS_REDIS_BREAKER_COOLDOWN_MS: String(COOLDOWN_MS),

@@ -48,8 +48,7 @@ function proxiedScript({ kind, targetPort, token = '', prefix = 'fault', body })
 /** Runs a scenario script; resolves with the run, its `out` and `exitLagMs` (report → exit). */
 async function runScenario(script, { env = {}, timeoutMs = 25000 } = {}) {
   const started = Date.now()
-  // Scenarios read one logged line per failed call.
-  const run = await runNode(script, { env: { DIGIS_REDIS_LOG_INTERVAL_MS: '0', ...env }, timeoutMs })
+  const run = await runNode(script, { env, timeoutMs })
   let report
   try {
     report = JSON.parse(run.stdout.trim().split('\n').pop())
