@@ -16,19 +16,25 @@ const { createResponseCache } = require('./lib/response-cache')
 const { createCreatorWarming } = require('./lib/creator-warming')
 const { createSessionStoreClass } = require('./lib/session-store')
 const { createRateLimitStoreClass } = require('./lib/rate-limit-store')
+const { inIssueOrder } = require('./lib/coalescer')
 
 // Deadline and breaker options so far (environment, then configure()), for a backend made later.
 const backendOptions = backendOptionsFromEnv()
 
+/**
+ * The native client for a backend. A server backend's calls are gathered per tick by the
+ * coalescers; every other call sends what they hold first (lib/coalescer.js). The embedded
+ * store gathers nothing: each call acts when issued.
+ */
 function createNative(selection) {
   const options = backendOptions
   switch (selection.kind) {
     case 'upstash':
-      return binding.NativeClient.upstash(selection.url, selection.token, options)
+      return inIssueOrder(binding.NativeClient.upstash(selection.url, selection.token, options))
     case 'cluster':
-      return binding.NativeClient.cluster(selection.urls, options)
+      return inIssueOrder(binding.NativeClient.cluster(selection.urls, options))
     case 'redis':
-      return binding.NativeClient.redis(selection.url, options)
+      return inIssueOrder(binding.NativeClient.redis(selection.url, options))
     case 'unconfigured':
       console.error(UNCONFIGURED_ERROR)
       return binding.NativeClient.unconfigured(UNCONFIGURED_REASON, options)
