@@ -41,7 +41,8 @@ pub enum Transaction {
 }
 
 pub enum Backend {
-    Redis(RedisBackend),
+    // Boxed: the Redis client and its state dwarf the embedded store's handle.
+    Redis(Box<RedisBackend>),
     Embedded(EmbeddedStore),
 }
 

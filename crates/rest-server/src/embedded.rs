@@ -71,7 +71,7 @@ impl EmbeddedStore {
                 i + 1
             ));
         }
-        let cmds: Vec<Cmd> = commands.iter().map(|args| to_cmd(args)).collect();
+        let cmds: Vec<Cmd> = commands.iter().map(to_cmd).collect();
         match CoreBackend::pipeline(&self.store, cmds, true).await {
             Ok(items) => Transaction::Executed(items.into_iter().map(outcome).collect()),
             Err(err) => Transaction::Discarded(error_text(&err)),

@@ -36,10 +36,10 @@ pub fn server(redis_url: &str, token: &str, max_body: usize) -> Result<Server, S
         buffered: crate::http::BufferBudget::new(
             crate::RestServerConfig::DEFAULT_MAX_BUFFERED_BYTES.max(max_body),
         ),
-        backend: crate::backend::Backend::Redis(crate::backend::RedisBackend::new(
+        backend: crate::backend::Backend::Redis(Box::new(crate::backend::RedisBackend::new(
             redis_url,
             digis_redis_core::redact::Secrets::new([token.to_string()]),
-        )?),
+        )?)),
         subscriptions: Arc::new(tokio::sync::Semaphore::new(
             crate::RestServerConfig::DEFAULT_MAX_SUBSCRIPTIONS,
         )),

@@ -166,10 +166,10 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
     let backend = if config.embedded {
         backend::Backend::Embedded(embedded::EmbeddedStore::new())
     } else {
-        backend::Backend::Redis(backend::RedisBackend::new(
+        backend::Backend::Redis(Box::new(backend::RedisBackend::new(
             &config.redis_url,
             secrets(&config),
-        )?)
+        )?))
     };
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await

@@ -1305,6 +1305,26 @@ mod tests {
                 keys: &[&str],
                 args: &[&str],
             ) -> Reply {
+                let (mine, theirs) = self.script_replies(script, now, keys, args).await;
+                assert_eq!(
+                    mine,
+                    theirs,
+                    "{} at +{} {keys:?} {args:?}",
+                    script.name,
+                    now - T0
+                );
+                mine
+            }
+
+            /// Runs one script step on both sides: (embedded reply, server reply). For steps
+            /// whose reply carries a PTTL, which the server reads from its own clock.
+            async fn script_replies(
+                &mut self,
+                script: &'static Script,
+                now: u64,
+                keys: &[&str],
+                args: &[&str],
+            ) -> (Reply, Reply) {
                 let native = find(script.name).unwrap();
                 let mine = run_at(&mut self.ks, now, native, keys, args).unwrap();
                 let source = match script.source.matches("redis.call('TIME')").count() {
@@ -1322,14 +1342,7 @@ mod tests {
                     .args(server_keys.iter())
                     .args(args.iter().copied());
                 let theirs = self.redis.call(eval).await.unwrap();
-                assert_eq!(
-                    mine,
-                    theirs,
-                    "{} at +{} {keys:?} {args:?}",
-                    script.name,
-                    now - T0
-                );
-                mine
+                (mine, theirs)
             }
 
             /// Runs one script step that fails on both sides, with the same error and effects.
@@ -1496,15 +1509,18 @@ mod tests {
                 .await;
             assert_eq!(reply, ints(&[1, 10000]));
             both.same_state("rl:ip").await;
-            // Taking back stops at zero.
+            // Taking back stops at zero; the window keeps running (its PTTL is each side's own).
             for _ in 0..2 {
-                let reply = both
-                    .script(&WINDOW_HITS, T0, &key, &["10000", "-1", "0"])
+                let replies = both
+                    .script_replies(&WINDOW_HITS, T0, &key, &["10000", "-1", "0"])
                     .await;
-                let Reply::Array(items) = reply else {
-                    panic!("{reply:?}")
-                };
-                assert_eq!(items[0], Reply::Int(0));
+                for reply in [replies.0, replies.1] {
+                    let Reply::Array(items) = reply else {
+                        panic!("{reply:?}")
+                    };
+                    assert_eq!(items[0], Reply::Int(0));
+                    assert!(matches!(items[1], Reply::Int(ms) if ms > 0 && ms <= 10000));
+                }
             }
             both.same_state("rl:ip").await;
             // Restarting the window on a hit.
