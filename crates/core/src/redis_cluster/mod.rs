@@ -164,6 +164,9 @@ impl ClusterBackend {
                 // Waited for within the deadline, and before the turn passes (the semaphore is
                 // fair: calls get their permits in issue order).
                 let _permit = self.in_flight.acquire().await;
+                // A call's circuit comes from the slot map: fetched here, before the turn
+                // passes, it cannot hold up the call's first command past a later call's.
+                self.owners(&conn).await?;
                 crate::order::sends_on_first_poll(op(conn)).await
             })
             .await
