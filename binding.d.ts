@@ -25,6 +25,11 @@ export declare class NativeClient {
    */
   cacheWrapStore(key: string, value: string, ttlSeconds: number | undefined | null, staleSeconds: number, owner?: string | undefined | null): void | Promise<void>
   cacheWrapRelease(key: string, owner: string): boolean | Promise<boolean>
+  /**
+   * Subscribes `names` (patterns when `patterns`) on a connection of its own (an SSE
+   * request per name on Upstash, the in-process hub on the embedded store).
+   */
+  subscribe(patterns: boolean, names: Array<string>): Subscription | Promise<Subscription>
   /** A client on the in-process store. */
   static embedded(options?: BackendOptions | undefined | null): NativeClient
   /**
@@ -141,6 +146,13 @@ export declare class RestServer {
    * is harmless.
    */
   close(): Promise<void>
+}
+
+export declare class Subscription {
+  /** The next event; null once the subscription ended (closed, or the server went away). */
+  next(): Promise<SubscriptionEvent | null>
+  /** Ends the subscription (idempotent); a pending `next()` resolves with null. */
+  close(): void
 }
 
 export interface ActiveStreamItem {
@@ -314,6 +326,19 @@ export interface RestServerOptions {
  * prevent starting.
  */
 export declare function startRestServer(options: RestServerOptions): Promise<RestServer>
+
+/** One event of a subscription, as @upstash/redis's Subscriber names them. */
+export interface SubscriptionEvent {
+  /** `subscribe`, `psubscribe`, `message` or `pmessage`. */
+  type: string
+  /** The channel (or, for a confirmation, the channel or pattern subscribed). */
+  channel: string
+  pattern?: string
+  /** The payload, as published (the JS layer deserializes it). */
+  message?: string
+  /** For a confirmation: subscriptions so far in this request. */
+  count?: number
+}
 
 /** `TTL` in seconds, as JSON. */
 export declare function ttlJson(): string

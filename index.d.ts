@@ -349,6 +349,8 @@ export interface RawCommands<R> {
   lrange(key: string, start: number, stop: number): R
   llen(key: string): R
   ltrim(key: string, start: number, stop: number): R
+  /** How many subscriptions received it. */
+  publish(channel: string, message: unknown): R
   ping(message?: string): R
   echo(message: string): R
   time(): R
@@ -364,12 +366,38 @@ export interface Pipeline extends RawCommands<Pipeline> {
   exec(options: { keepErrors: true }): Promise<Array<{ error?: string; result: any }>>
 }
 
+/** What a Subscriber's listeners receive, by event type (as @upstash/redis's Subscriber). */
+export interface SubscriberEvents<M = any> {
+  subscribe: number
+  psubscribe: number
+  message: { channel: string; message: M }
+  pmessage: { pattern: string; channel: string; message: M }
+  error: Error
+}
+
+/**
+ * `redis.subscribe()` / `psubscribe()`, in @upstash/redis's shape: one subscription per name
+ * (an SSE request on Upstash, a pub/sub connection on Redis and Cluster, in process on the
+ * embedded store). `message:<channel>` and `pmessage:<pattern>` listen to one name.
+ */
+export interface Subscriber<M = any> {
+  on<T extends keyof SubscriberEvents<M>>(type: T, listener: (data: SubscriberEvents<M>[T]) => void): void
+  on(type: `message:${string}`, listener: (data: SubscriberEvents<M>['message']) => void): void
+  on(type: `pmessage:${string}`, listener: (data: SubscriberEvents<M>['pmessage']) => void): void
+  removeAllListeners(): void
+  /** Ends the given subscriptions, or all of them (and removes the listeners). */
+  unsubscribe(names?: string[]): Promise<void>
+  getSubscribedChannels(): string[]
+}
+
 export interface RawClient extends RawCommands<Promise<any>> {
   /** `[digis-redis raw client: <backend and address, secrets masked>]` */
   toString(): string
   pipeline(): Pipeline
   /** Like pipeline(), but atomic (MULTI/EXEC). */
   multi(): Pipeline
+  subscribe<M = any>(channels: string | string[], options?: { automaticDeserialization?: boolean }): Subscriber<M>
+  psubscribe<M = any>(patterns: string | string[], options?: { automaticDeserialization?: boolean }): Subscriber<M>
 }
 
 export declare const redis: RawClient

@@ -3,6 +3,7 @@
 //! turns into typed errors or the contract's fallbacks.
 
 mod coordination;
+mod pubsub;
 pub mod rest_server;
 
 use std::future::Future;

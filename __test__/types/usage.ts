@@ -138,6 +138,19 @@ export async function usage(): Promise<void> {
   const resetAt: Date | undefined = hit.resetTime
   await new RateLimitStore({ resetExpiryOnChange: true }).resetAll()
 
+  // Pub/sub on the raw client, as @upstash/redis.
+  const subscriber = redis.subscribe<{ n: number }>(['news'])
+  subscriber.on('message', ({ channel, message }) => {
+    const n: number = message.n
+    const name: string = channel
+  })
+  subscriber.on('subscribe', (count: number) => undefined)
+  subscriber.on('pmessage:room:*', ({ pattern }) => pattern.length)
+  redis.psubscribe('room:*').on('pmessage', ({ pattern, channel }) => pattern + channel)
+  await redis.publish('news', { n: 1 })
+  await subscriber.unsubscribe(['news'])
+  const names: string[] = subscriber.getSubscribedChannels()
+
   // The design document's next steps.
   const wrapped: Profile = await cache.wrap('creator:7', async (): Promise<Profile> => ({ id: 7, name: 'Ada' }), TTL.MEDIUM, {
     staleTtl: 60,

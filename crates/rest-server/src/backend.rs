@@ -148,7 +148,7 @@ impl Backend {
         match self {
             Backend::Redis(redis) => redis.subscribe(kind, names, events).await,
             Backend::Embedded(store) => {
-                store.hub.subscribe(kind, names, events);
+                store.subscribe(kind, names, events).await;
                 Ok(())
             }
         }

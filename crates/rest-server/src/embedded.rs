@@ -7,16 +7,16 @@ use digis_redis_core::embedded::EmbeddedBackend;
 use digis_redis_core::script::{self, Script};
 use digis_redis_core::{Backend as CoreBackend, Cmd, Error, ErrorKind, Reply};
 use redis::Value;
+use tokio::sync::mpsc;
 
 use crate::backend::Transaction;
 use crate::command::Args;
-use crate::pubsub::Hub;
+use crate::pubsub::{self, Kind, QUEUE};
 use crate::reply::Outcome;
 
 pub struct EmbeddedStore {
+    /// Its hub serves PUBLISH and the subscriptions of this server's clients.
     store: EmbeddedBackend,
-    /// PUBLISH and the subscriptions of this server's clients.
-    pub hub: Hub,
 }
 
 /// A script call parsed from EVAL / EVALSHA: the script and its KEYS and ARGV.
@@ -30,22 +30,10 @@ impl EmbeddedStore {
     pub fn new() -> EmbeddedStore {
         EmbeddedStore {
             store: EmbeddedBackend::new(),
-            hub: Hub::default(),
         }
     }
 
     pub fn call(&self, args: &Args) -> Outcome {
-        if args
-            .first()
-            .is_some_and(|n| n.eq_ignore_ascii_case(b"PUBLISH"))
-        {
-            return match &args[1..] {
-                [channel, message] => {
-                    Outcome::Reply(Value::Int(self.hub.publish(channel, message)))
-                }
-                _ => Outcome::Error("ERR wrong number of arguments for 'publish' command".into()),
-            };
-        }
         match script_call(args) {
             Some(Ok(call)) => outcome(self.store.run_script(
                 call.script.name,
@@ -76,6 +64,35 @@ impl EmbeddedStore {
             Ok(items) => Transaction::Executed(items.into_iter().map(outcome).collect()),
             Err(err) => Transaction::Discarded(error_text(&err)),
         }
+    }
+}
+
+impl EmbeddedStore {
+    /// Subscribes on the store's hub and turns its events into SSE lines for `lines` until the
+    /// client goes away (dropping the hub's receiver, which unsubscribes).
+    pub async fn subscribe(&self, kind: Kind, names: Vec<Vec<u8>>, lines: mpsc::Sender<Bytes>) {
+        let (events, mut received) = mpsc::channel(QUEUE);
+        let core_kind = match kind {
+            Kind::Channels => digis_redis_core::pubsub::Kind::Channels,
+            Kind::Patterns => digis_redis_core::pubsub::Kind::Patterns,
+        };
+        let names = names.into_iter().map(Bytes::from).collect();
+        // The embedded store's subscribe cannot fail.
+        let _ = CoreBackend::subscribe(&self.store, core_kind, names, events).await;
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    _ = lines.closed() => return,
+                    event = received.recv() => match event {
+                        Some(event) => event,
+                        None => return,
+                    },
+                };
+                if lines.try_send(pubsub::event_line(kind, &event)).is_err() {
+                    return;
+                }
+            }
+        });
     }
 }
 

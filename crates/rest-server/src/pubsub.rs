@@ -7,8 +7,6 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,7 +20,7 @@ use tokio::time::{interval, Interval, MissedTickBehavior};
 pub const MAX_PER_CONNECTION: usize = 64;
 /// Events held for a subscriber that reads slowly; past this it is disconnected, as Redis
 /// drops a pub/sub client whose output buffer overflows.
-pub const QUEUE: usize = 1024;
+pub const QUEUE: usize = digis_redis_core::pubsub::QUEUE;
 /// A comment line this often keeps proxies from closing an idle stream and lets the server
 /// notice a client that is gone.
 const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -121,78 +119,25 @@ impl Body for EventStream {
     }
 }
 
-/// In-process pub/sub for the embedded store (`--embedded`): PUBLISH delivers to the streams
-/// subscribed in this server.
-#[derive(Default)]
-pub struct Hub {
-    subscribers: Mutex<Vec<Subscriber>>,
-    next_id: AtomicU64,
-}
-
-struct Subscriber {
-    id: u64,
-    kind: Kind,
-    names: Vec<Vec<u8>>,
-    events: mpsc::Sender<Bytes>,
-}
-
-impl Hub {
-    /// Registers a subscriber and queues its confirmations.
-    pub fn subscribe(&self, kind: Kind, names: Vec<Vec<u8>>, events: mpsc::Sender<Bytes>) {
-        for confirmation in confirmations(kind, &names) {
-            // The queue is new and larger than MAX_PER_CONNECTION: this cannot fail.
-            let _ = events.try_send(confirmation);
-        }
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut subscribers = self.lock();
-        subscribers.retain(|s| !s.events.is_closed());
-        subscribers.push(Subscriber {
-            id,
-            kind,
-            names,
-            events,
-        });
-    }
-
-    /// Delivers `message` to every matching subscription; answers how many received it (PUBLISH's
-    /// reply). A subscriber whose queue is full is disconnected.
-    pub fn publish(&self, channel: &[u8], message: &[u8]) -> i64 {
-        let mut subscribers = self.lock();
-        let mut delivered = 0;
-        let mut dropped = Vec::new();
-        for s in subscribers.iter() {
-            for name in &s.names {
-                let event = match s.kind {
-                    Kind::Channels if name.as_slice() == channel => {
-                        event(&[b"message", channel, message])
-                    }
-                    Kind::Patterns if digis_redis_core::embedded::glob::matches(name, channel) => {
-                        event(&[b"pmessage", name, channel, message])
-                    }
-                    _ => continue,
-                };
-                match s.events.try_send(event) {
-                    Ok(()) => delivered += 1,
-                    Err(_) => dropped.push(s.id),
-                }
-            }
-        }
-        subscribers.retain(|s| !dropped.contains(&s.id) && !s.events.is_closed());
-        delivered
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Subscriber>> {
-        // A panic while holding it leaves a list that is still valid.
-        self.subscribers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        let mut subscribers = self.lock();
-        subscribers.retain(|s| !s.events.is_closed());
-        subscribers.len()
+/// The SSE line of a core pub/sub event (the embedded store's hub speaks those).
+pub fn event_line(kind: Kind, item: &digis_redis_core::pubsub::Event) -> Bytes {
+    use digis_redis_core::pubsub::Event;
+    match item {
+        Event::Subscribed { name, count } => event(&[
+            kind.confirmation().as_bytes(),
+            name,
+            count.to_string().as_bytes(),
+        ]),
+        Event::Message {
+            pattern: Some(pattern),
+            channel,
+            payload,
+        } => event(&[b"pmessage", pattern, channel, payload]),
+        Event::Message {
+            pattern: None,
+            channel,
+            payload,
+        } => event(&[b"message", channel, payload]),
     }
 }
 
@@ -210,53 +155,5 @@ mod tests {
             event(&[b"message", b"ch", b"x\ndata: message,other,y\r"]),
             Bytes::from_static(b"data: message,ch,x data: message,other,y \n\n")
         );
-    }
-
-    #[test]
-    fn the_hub_delivers_to_channels_and_patterns_and_forgets_closed_streams() {
-        let hub = Hub::default();
-        let (tx, mut rx) = mpsc::channel(QUEUE);
-        hub.subscribe(Kind::Channels, vec![b"news".to_vec()], tx);
-        let (ptx, mut prx) = mpsc::channel(QUEUE);
-        hub.subscribe(Kind::Patterns, vec![b"n*".to_vec()], ptx);
-        assert_eq!(
-            rx.try_recv().unwrap(),
-            Bytes::from_static(b"data: subscribe,news,1\n\n")
-        );
-        assert_eq!(
-            prx.try_recv().unwrap(),
-            Bytes::from_static(b"data: psubscribe,n*,1\n\n")
-        );
-        assert_eq!(hub.publish(b"news", b"hi"), 2);
-        assert_eq!(
-            rx.try_recv().unwrap(),
-            Bytes::from_static(b"data: message,news,hi\n\n")
-        );
-        assert_eq!(
-            prx.try_recv().unwrap(),
-            Bytes::from_static(b"data: pmessage,n*,news,hi\n\n")
-        );
-        assert_eq!(hub.publish(b"other", b"x"), 0);
-        drop(rx);
-        assert_eq!(hub.publish(b"news", b"again"), 1);
-        assert_eq!(hub.len(), 1);
-    }
-
-    #[test]
-    fn a_subscriber_that_does_not_read_is_cut_off() {
-        let hub = Hub::default();
-        let (tx, mut rx) = mpsc::channel(QUEUE);
-        hub.subscribe(Kind::Channels, vec![b"c".to_vec()], tx);
-        for _ in 0..QUEUE {
-            hub.publish(b"c", b"m");
-        }
-        assert_eq!(hub.len(), 0);
-        // What was queued is still read, then the stream ends.
-        let mut n = 0;
-        while rx.try_recv().is_ok() {
-            n += 1;
-        }
-        assert_eq!(n, QUEUE);
-        assert!(rx.is_closed());
     }
 }
