@@ -2,6 +2,7 @@
 //! strings (V8 does the JSON work); errors cross as `"<CODE>: <message>"`, which the JS layer
 //! turns into typed errors or the contract's fallbacks.
 
+mod completion;
 mod coordination;
 pub mod rest_server;
 
@@ -26,6 +27,32 @@ use digis_redis_core::{
 };
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+
+/// Tokio worker threads for network I/O: `DIGIS_REDIS_IO_THREADS`, default 1. One thread keeps
+/// a call's I/O on a single core beside Node's thread; on a small machine more workers compete
+/// with Node, the server and each other for the same cores (BENCHMARKS.md, "Express app").
+const IO_THREADS_VARIABLE: &str = "DIGIS_REDIS_IO_THREADS";
+
+fn io_threads() -> usize {
+    std::env::var(IO_THREADS_VARIABLE)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| (1..=256).contains(&n))
+        .unwrap_or(1)
+}
+
+#[napi_derive::module_init]
+fn init() {
+    // A runtime that cannot be built leaves napi-rs its default one.
+    if let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(io_threads())
+        .thread_name("digis-redis-io")
+        .enable_all()
+        .build()
+    {
+        napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+    }
+}
 
 /// Which key family a single-value call addresses; the key itself is built in Rust.
 #[napi]
@@ -362,7 +389,7 @@ const INLINE_BATCH_LIMIT: usize = 256;
 impl NativeClient {
     /// Runs `work` on the calling thread when it completes without waiting, as every embedded
     /// store call does: no thread hop and no wake-up of Node's loop. Anything else becomes a
-    /// promise resolved from the worker pool.
+    /// promise settled through the shared completion queue (completion.rs).
     fn answer<'env, T, F>(&self, env: &'env Env, work: F) -> Result<Answer<'env, T>>
     where
         T: ToNapiValue + Send + 'static,
@@ -397,8 +424,13 @@ impl NativeClient {
                 }
             }
         }
-        env.spawn_future(async move { work.await.map_err(to_js) })
-            .map(Either::B)
+        completion::spawn(env, async move { work.await.map_err(to_js) }, || {
+            to_js(digis_redis_core::Error::new(
+                digis_redis_core::ErrorKind::Internal,
+                "a panic in the addon was caught",
+            ))
+        })
+        .map(Either::B)
     }
 
     /// A server backend behind its circuit breaker, or, when it cannot be set up, one whose
