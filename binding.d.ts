@@ -17,7 +17,8 @@ export declare class NativeClient {
   idempotencyClaim(key: string, ttlSeconds?: number | undefined | null): boolean | Promise<boolean>
   idempotencyRelease(key: string): boolean | Promise<boolean>
   cacheWrapRead(key: string): CacheWrapState | Promise<CacheWrapState>
-  cacheWrapClaim(key: string, owner: string, lockMs: number): boolean | Promise<boolean>
+  /** Takes the loading lock, unless the value (a fresh one when `refreshing`) is there by now. */
+  cacheWrapClaim(key: string, owner: string, lockMs: number, refreshing: boolean): CacheWrapClaim | Promise<CacheWrapClaim>
   /**
    * Stores the encoded value (as `cache.set` would) with its freshness marker, then releases
    * the loading lock when `owner` is given and still holds it.
@@ -48,7 +49,10 @@ export declare class NativeClient {
   static upstash(url: string, token: string, options: BackendOptions): NativeClient
   /** `closed`, `open` or `half-open`; always `closed` on the embedded store. */
   get circuit(): string
-  /** The circuit's state changes since the last call, oldest first (each is logged once). */
+  /**
+   * The circuit's state changes since the last call, oldest first (each is logged once):
+   * the state, then on a cluster which circuit (`open master 10.0.0.1:6379`).
+   */
   takeCircuitEvents(): Array<string>
   /** Never rejects: a PING through the breaker, timed. */
   health(): Promise<Health>
@@ -59,8 +63,11 @@ export declare class NativeClient {
   setOptions(options: BackendOptions): void
   set(ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): void | Promise<void>
   get(ns: Namespace, id: string): string | null | Promise<string | null>
-  /** A handle for `embeddedGet` / `embeddedSet`, the embedded store's synchronous calls. */
-  get embeddedHandle(): ExternalObject<Features>
+  /**
+   * A handle for `embeddedGet` / `embeddedSet`, the embedded store's synchronous calls
+   * (opaque to JS: its Rust type means nothing to TypeScript).
+   */
+  get embeddedHandle(): ExternalObject<unknown>
   /**
    * GETs gathered by the JS layer within one tick, sent as one pipeline. Packed both ways:
    * ids concatenated with their UTF-16 lengths in, values likewise out, one string each way
@@ -163,6 +170,15 @@ export interface BackendOptions {
 /** `CACHE_PREFIXES`, as JSON. */
 export declare function cachePrefixesJson(): string
 
+/**
+ * `cache.wrap`'s claim: `claimed` (this instance loads), else the value stored meanwhile, or
+ * neither while another instance loads.
+ */
+export interface CacheWrapClaim {
+  claimed: boolean
+  value?: string
+}
+
 /** What `cache.wrap` finds at its key. */
 export interface CacheWrapState {
   /** The stored text, decoded by the JS layer as `cache.get` does. */
@@ -180,10 +196,10 @@ export interface CreatorStatusItem {
  * GET answered synchronously (embedded store). The stored bytes become a JS string without an
  * intermediate Rust `String`.
  */
-export declare function embeddedGet(handle: ExternalObject<Features>, ns: Namespace, id: string): string | null
+export declare function embeddedGet(handle: ExternalObject<unknown>, ns: Namespace, id: string): string | null
 
 /** SET / SETEX done synchronously (embedded store). */
-export declare function embeddedSet(handle: ExternalObject<Features>, ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): void
+export declare function embeddedSet(handle: ExternalObject<unknown>, ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): void
 
 export interface Health {
   backend: string

@@ -12,63 +12,123 @@ const { PLATFORMS, packageName, binaryFile, hostKey } = require('./lib/platforms
 const { version } = require('./package.json')
 const key = hostKey()
 
-// One literal require per platform package (the keys of lib/platforms.js; a test keeps them
-// equal): bundlers and Vercel's file tracing only follow requires they can read.
-const PLATFORM_PACKAGES = {
-  'linux-x64-gnu': () => require('digis-redis-linux-x64-gnu'),
-  'linux-x64-musl': () => require('digis-redis-linux-x64-musl'),
-  'linux-arm64-gnu': () => require('digis-redis-linux-arm64-gnu'),
-  'linux-arm64-musl': () => require('digis-redis-linux-arm64-musl'),
-  'darwin-x64': () => require('digis-redis-darwin-x64'),
-  'darwin-arm64': () => require('digis-redis-darwin-arm64'),
-  'win32-x64-msvc': () => require('digis-redis-win32-x64-msvc'),
+/**
+ * The platform package's manifest and a loader for its binary, by literal names (one case per
+ * key of lib/platforms.js; a test keeps them equal): Vercel's file tracing and bundlers only
+ * follow requires they can read, and esbuild leaves an unresolvable one inside `try` for run time.
+ * Throws MODULE_NOT_FOUND when it is not installed.
+ */
+function platformPackage() {
+  try {
+    switch (key) {
+      case 'linux-x64-gnu':
+        return [require('digis-redis-linux-x64-gnu/package.json'), () => require('digis-redis-linux-x64-gnu')]
+      case 'linux-x64-musl':
+        return [require('digis-redis-linux-x64-musl/package.json'), () => require('digis-redis-linux-x64-musl')]
+      case 'linux-arm64-gnu':
+        return [require('digis-redis-linux-arm64-gnu/package.json'), () => require('digis-redis-linux-arm64-gnu')]
+      case 'linux-arm64-musl':
+        return [require('digis-redis-linux-arm64-musl/package.json'), () => require('digis-redis-linux-arm64-musl')]
+      case 'darwin-x64':
+        return [require('digis-redis-darwin-x64/package.json'), () => require('digis-redis-darwin-x64')]
+      case 'darwin-arm64':
+        return [require('digis-redis-darwin-arm64/package.json'), () => require('digis-redis-darwin-arm64')]
+      case 'win32-x64-msvc':
+        return [require('digis-redis-win32-x64-msvc/package.json'), () => require('digis-redis-win32-x64-msvc')]
+      default:
+        return undefined
+    }
+  } catch (err) {
+    return err
+  }
 }
 
 function loadNative() {
   const override = process.env.DIGIS_REDIS_NATIVE_PATH
-  if (override) return require(path.resolve(override))
+  if (override) return loadFile(path.resolve(override), 'DIGIS_REDIS_NATIVE_PATH')
 
   const local = path.join(__dirname, binaryFile(key))
-  if (fs.existsSync(local)) return require(local)
+  if (fs.existsSync(local)) return loadFile(local, 'the local build')
 
-  const errors = []
-  const supported = Object.hasOwn(PLATFORM_PACKAGES, key)
-  if (supported) {
-    let manifest
-    try {
-      manifest = require(`${packageName(key)}/package.json`)
-    } catch (err) {
-      errors.push(err)
-    }
-    if (manifest) {
-      if (manifest.version !== version) {
-        throw new Error(
-          `digis-redis ${version} found ${packageName(key)} ${manifest.version}: the two must be the ` +
-            'same version. Reinstall digis-redis (the lockfile may pin an old platform package).',
-        )
-      }
-      return PLATFORM_PACKAGES[key]()
-    }
+  const found = platformPackage()
+  if (found === undefined || found instanceof Error) throw missingBinaryError(found !== undefined, found)
+  const [manifest, load] = found
+  const name = packageName(key)
+  const where = () => `${name} ${manifest.version} (${path.dirname(require.resolve(`${name}/package.json`))})`
+  if (manifest.version !== version) {
+    throw codedError(
+      'ERR_DIGIS_REDIS_VERSION_MISMATCH',
+      `digis-redis ${version} found ${where()}: the two must be the same version. ` +
+        `Remove any overrides/resolutions entry for ${name}, then reinstall digis-redis.`,
+    )
   }
-  throw missingBinaryError(supported, errors)
+  try {
+    return load()
+  } catch (err) {
+    throw unloadableError(err, where())
+  }
 }
 
-/** What a user needs when no binary loads: this platform, the supported ones, the way out. */
-function missingBinaryError(supported, errors) {
+function loadFile(file, what) {
+  try {
+    return require(file)
+  } catch (err) {
+    throw unloadableError(err, `${what} (${file})`)
+  }
+}
+
+function codedError(code, message, cause) {
+  const error = new Error(message)
+  error.code = code
+  if (cause) error.cause = cause
+  return error
+}
+
+const BUILD_HINT =
+  'build from source on this machine (needs Rust from https://rustup.rs and a C compiler): npx digis-redis build-from-source'
+
+/** A binary that is there but does not load: corrupt, another CPU, or another libc. */
+function unloadableError(cause, what) {
+  const platform = PLATFORMS.find((p) => p.key === key)
+  const needs = platform && platform.glibc ? `, needs glibc >= ${platform.glibc}` : platform && platform.libc === 'musl' ? ', needs musl libc' : ''
+  return codedError(
+    'ERR_DIGIS_REDIS_BINARY_UNLOADABLE',
+    `digis-redis could not load its native binary from ${what} on ${key}${needs}: ${cause.message}\n` +
+      `Reinstall digis-redis, or ${BUILD_HINT}`,
+    cause,
+  )
+}
+
+/** Other platforms' packages that are installed (a node_modules copied from another machine). */
+function otherPlatformPackages() {
+  return PLATFORMS.filter((p) => p.key !== key).map((p) => packageName(p.key)).filter((name) => {
+    try {
+      require.resolve(`${name}/package.json`)
+      return true
+    } catch {
+      return false
+    }
+  })
+}
+
+/** What a user needs when no binary is there: this platform, the supported ones, the way out. */
+function missingBinaryError(supported, cause) {
   const list = PLATFORMS.map((p) => p.key).join(', ')
-  const why = supported
-    ? `its prebuilt package ${packageName(key)} is not installed (optional dependencies omitted, ` +
-      'e.g. --omit=optional or --no-optional, or a node_modules copied from another platform)'
-    : 'no prebuilt binary is published for it'
-  const error = new Error(
+  const name = packageName(key)
+  const others = supported ? otherPlatformPackages() : []
+  const why = !supported
+    ? 'no prebuilt binary is published for it'
+    : others.length
+      ? `${name} is not installed, but ${others.join(', ')} is: this node_modules was installed on another platform`
+      : `its prebuilt package ${name} is not installed (optional dependencies omitted, e.g. ` +
+        `--omit=optional or --no-optional; or your registry lacks ${name}@${version}: check with npm view ${name}@${version})`
+  return codedError(
+    'ERR_DIGIS_REDIS_NO_BINARY',
     `digis-redis cannot load its native binary on this platform (${key}): ${why}.\n` +
       `Prebuilt platforms: ${list}.\n` +
-      (supported ? 'Reinstall with optional dependencies, or build' : 'Build') +
-      ' from source on this machine (needs Rust, https://rustup.rs): npx digis-redis build-from-source',
+      `${supported ? 'Reinstall on this machine with optional dependencies, or ' : 'You can '}${BUILD_HINT}`,
+    cause,
   )
-  error.code = 'ERR_DIGIS_REDIS_NO_BINARY'
-  if (errors.length) error.cause = errors[0]
-  return error
 }
 
 module.exports = loadNative()

@@ -60,8 +60,9 @@ test('a platform package of another version is refused with a reinstall hint', (
   installPlatformPackage(HOST, '0.0.0-old')
   const result = load()
   expect(result.ok).toBe(false)
-  expect(result.message).toContain(`digis-redis ${version} found ${packageName(HOST)} 0.0.0-old`)
-  expect(result.message).toContain('Reinstall digis-redis')
+  expect(result.code).toBe('ERR_DIGIS_REDIS_VERSION_MISMATCH')
+  expect(result.message).toContain(`digis-redis ${version} found ${packageName(HOST)} 0.0.0-old (${path.join(app, 'node_modules', packageName(HOST))})`)
+  expect(result.message).toContain('then reinstall digis-redis')
 })
 
 test('a supported platform without its package names it, the list and the build command', () => {
@@ -72,6 +73,24 @@ test('a supported platform without its package names it, the list and the build 
   for (const { key } of PLATFORMS) expect(result.message).toContain(key)
   expect(result.message).toContain('npx digis-redis build-from-source')
   expect(result.message).not.toContain('npm has a bug')
+})
+
+test('platform packages of another platform only are named as such (node_modules copied across)', () => {
+  const other = PLATFORMS.find((p) => p.key !== HOST)
+  installPlatformPackage(other.key, version)
+  const result = load()
+  expect(result).toMatchObject({ ok: false, code: 'ERR_DIGIS_REDIS_NO_BINARY' })
+  expect(result.message).toContain(`${packageName(HOST)} is not installed, but ${packageName(other.key)} is`)
+})
+
+test('an installed binary that does not load says which, what this platform needs, and the way out', () => {
+  installPlatformPackage(HOST, version)
+  fs.writeFileSync(path.join(app, 'node_modules', packageName(HOST), binaryFile(HOST)), 'not a shared object')
+  const result = load()
+  expect(result).toMatchObject({ ok: false, code: 'ERR_DIGIS_REDIS_BINARY_UNLOADABLE' })
+  expect(result.message).toContain(`from ${packageName(HOST)} ${version}`)
+  expect(result.message).toContain(`on ${HOST}`)
+  expect(result.message).toContain('npx digis-redis build-from-source')
 })
 
 test('a platform with no prebuilt binary says so, with the list and the build command', () => {
@@ -93,8 +112,8 @@ test('a local build beside the loader wins over the platform package (a clone)',
 
 test('the loader, the published optionalDependencies and the README list the same platforms', () => {
   const loader = fs.readFileSync(path.join(ROOT, 'binding.js'), 'utf8')
-  const literal = [...loader.matchAll(/\(\) => require\('(digis-redis-[a-z0-9-]+)'\)/g)].map((m) => m[1])
-  expect(literal).toEqual(PLATFORMS.map((p) => packageName(p.key)))
+  const cases = [...loader.matchAll(/case '([a-z0-9-]+)':\s+return \[require\('(digis-redis-[a-z0-9-]+)\/package\.json'\), \(\) => require\('(digis-redis-[a-z0-9-]+)'\)\]/g)]
+  expect(cases.map((m) => [m[1], m[2], m[3]])).toEqual(PLATFORMS.map((p) => [p.key, packageName(p.key), packageName(p.key)]))
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
   const table = [...readme.matchAll(/^\| [^|]+ \| `(digis-redis-[a-z0-9-]+)` \|/gm)].map((m) => m[1])
   expect(table).toEqual(PLATFORMS.map((p) => packageName(p.key)))

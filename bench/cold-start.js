@@ -13,29 +13,24 @@ const { PACKAGE_DIR, BENCH_DIR, DEFAULT_REDIS_URL, BACKEND_VARIABLES, uniquePref
 const RUNS = Number(process.env.BENCH_COLD_RUNS || 20)
 const REDIS_URL = process.env.BENCH_REDIS_URL || DEFAULT_REDIS_URL
 
-// Each prints { requireMs, firstCallMs, ok } on one line. The original module: utils/redis.js
-// builds an @upstash/redis client at require time; cache.get is redis.get (which parses JSON).
-const SCRIPTS = {
-  'digis-redis': `
+// Each loads its module, then prints { requireMs, firstCallMs, ok } after the first cache.get.
+// The original module: utils/redis.js builds an @upstash/redis client at require time; its
+// cache.get is redis.get (which parses JSON) with a null fallback.
+const timed = (load) => `
     const t0 = performance.now()
-    const { cache } = require(${JSON.stringify(PACKAGE_DIR)})
+    ${load}
     const t1 = performance.now()
     cache.get(process.env.COLD_KEY).then((v) => {
       const t2 = performance.now()
       console.log(JSON.stringify({ requireMs: t1 - t0, firstCallMs: t2 - t1, ok: v !== null && v.id === 'cold' }))
       process.exit(0)
-    })`,
-  'original (@upstash/redis)': `
-    const t0 = performance.now()
+    })`
+const SCRIPTS = {
+  'digis-redis': timed(`const { cache } = require(${JSON.stringify(PACKAGE_DIR)})`),
+  'original (@upstash/redis)': timed(`
     const { Redis } = require('@upstash/redis')
     const redis = new Redis({ url: process.env.UPSTASH_REDIS_REST_URL, token: process.env.UPSTASH_REDIS_REST_TOKEN })
-    const cache = { get: async (key) => { try { return (await redis.get(key)) ?? null } catch (err) { console.error(err); return null } } }
-    const t1 = performance.now()
-    cache.get(process.env.COLD_KEY).then((v) => {
-      const t2 = performance.now()
-      console.log(JSON.stringify({ requireMs: t1 - t0, firstCallMs: t2 - t1, ok: v !== null && v.id === 'cold' }))
-      process.exit(0)
-    })`,
+    const cache = { get: async (key) => { try { return (await redis.get(key)) ?? null } catch (err) { console.error(err); return null } } }`),
 }
 
 const median = (values) => {

@@ -169,7 +169,16 @@ function hideSecrets(message, args) {
   })
   // Any argument may be a URL (`--redis unix:///s?pass=…`); the core's rule finds its credentials.
   const urls = args.map((arg) => arg.replace(/^--[a-z-]+=/, ''))
-  return require('../binding').redactSecrets(message, tokens, urls)
+  let binding
+  try {
+    binding = require('../binding')
+  } catch {
+    // No binary yet (the case build-from-source is for): hide every argument that could hold one.
+    return [...tokens, ...urls.filter((arg) => /[:@?]/.test(arg))]
+      .filter((secret) => secret.length >= 3)
+      .reduce((text, secret) => text.split(secret).join('***'), message)
+  }
+  return binding.redactSecrets(message, tokens, urls)
 }
 
 async function main(argv) {
@@ -208,6 +217,10 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) {
       console.error(`${PROGRAM}: ${err.message}`)
       process.exitCode = 2
+    } else if (err && typeof err.code === 'string' && err.code.startsWith('ERR_DIGIS_REDIS_')) {
+      // The loader's own errors say what to do; a stack trace would bury it.
+      console.error(`${PROGRAM}: ${err.message}`)
+      process.exitCode = 1
     } else {
       console.error(`${PROGRAM}: ${err && err.stack ? err.stack : err}`)
       process.exitCode = 1

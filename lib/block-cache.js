@@ -4,9 +4,17 @@
 const MAX_ENTRIES = 10000
 
 /**
+ * How long a block is answered from memory before the server is asked again: a
+ * `rateLimiter.reset` in another process (which cannot reach this memory) lifts the block here
+ * within this bound, while a blocked client hammering the limiter still costs at most one round
+ * trip per second and per process.
+ */
+const MAX_LOCAL_BLOCK_MS = 1000
+
+/**
  * Identifiers known to be blocked until a time: answered locally, without a round trip, until
- * then. Keyed by every parameter of the check, since a block for one limit says nothing about
- * another.
+ * then (at most MAX_LOCAL_BLOCK_MS at a time). Keyed by every parameter of the check, since a
+ * block for one limit says nothing about another.
  */
 class BlockCache {
   constructor(now = Date.now) {
@@ -18,11 +26,11 @@ class BlockCache {
     return `${identifier}\u0000${algorithm}\u0000${limit}\u0000${window}\u0000${cost}`
   }
 
-  /** `{ until, resetAt }` (ms) while still blocked, else undefined. */
+  /** `{ until, resetAt }` (ms) while it may be answered from memory, else undefined. */
   get(key) {
     const entry = this.entries.get(key)
     if (!entry) return undefined
-    if (entry.until <= this.now()) {
+    if (entry.localUntil <= this.now()) {
       this.entries.delete(key)
       return undefined
     }
@@ -31,7 +39,7 @@ class BlockCache {
 
   set(key, until, resetAt) {
     if (this.entries.size >= MAX_ENTRIES) this.prune()
-    this.entries.set(key, { until, resetAt })
+    this.entries.set(key, { until, resetAt, localUntil: Math.min(until, this.now() + MAX_LOCAL_BLOCK_MS) })
   }
 
   /** Forgets every block of `identifier` (after `rateLimiter.reset`). */
@@ -42,7 +50,7 @@ class BlockCache {
 
   prune() {
     const now = this.now()
-    for (const [key, entry] of this.entries) if (entry.until <= now) this.entries.delete(key)
+    for (const [key, entry] of this.entries) if (entry.localUntil <= now) this.entries.delete(key)
     for (const key of this.entries.keys()) {
       if (this.entries.size < MAX_ENTRIES) break
       this.entries.delete(key)
@@ -50,4 +58,4 @@ class BlockCache {
   }
 }
 
-module.exports = { BlockCache, MAX_ENTRIES }
+module.exports = { BlockCache, MAX_ENTRIES, MAX_LOCAL_BLOCK_MS }

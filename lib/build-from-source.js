@@ -6,6 +6,7 @@
 
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 const { binaryFile, hostKey } = require('./platforms')
 
@@ -33,21 +34,28 @@ function buildFromSource({ log = console.log } = {}) {
     log('digis-redis: building from source needs Rust (cargo on PATH): install it from https://rustup.rs, then run this again.')
     return 1
   }
-  const targetDir = process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target')
-  log(`digis-redis: building with ${probe.stdout.trim()} (a few minutes)...`)
-  const build = spawnSync('cargo', ['build', '--release', '--locked', '-p', 'digis-redis'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-    env: { ...process.env, CARGO_TARGET_DIR: targetDir },
-  })
-  if (build.status !== 0) {
-    log('digis-redis: cargo build failed (output above).')
-    return 1
+  // The build's few hundred MB go to a temporary directory unless the user chose one.
+  const ownTarget = !process.env.CARGO_TARGET_DIR
+  const targetDir = ownTarget ? fs.mkdtempSync(path.join(os.tmpdir(), 'digis-redis-build-')) : path.resolve(ROOT, process.env.CARGO_TARGET_DIR)
+  try {
+    log(`digis-redis: building with ${probe.stdout.trim()} (a few minutes)...`)
+    const build = spawnSync('cargo', ['build', '--release', '--locked', '-p', 'digis-redis'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+      env: { ...process.env, CARGO_TARGET_DIR: targetDir },
+    })
+    if (build.status !== 0) {
+      log('digis-redis: cargo build failed (output above). It also needs a C compiler: build-essential on Debian/Ubuntu, build-base on Alpine, Xcode command line tools on macOS.')
+      return 1
+    }
+    const destination = path.join(ROOT, binaryFile(hostKey()))
+    fs.copyFileSync(cargoOutput(targetDir), destination)
+    log(`digis-redis: installed ${destination}`)
+    log('A clean reinstall of node_modules removes it: keep a copy and point DIGIS_REDIS_NATIVE_PATH at it, or run this again.')
+    return 0
+  } finally {
+    if (ownTarget) fs.rmSync(targetDir, { recursive: true, force: true })
   }
-  const destination = path.join(ROOT, binaryFile(hostKey()))
-  fs.copyFileSync(cargoOutput(targetDir), destination)
-  log(`digis-redis: installed ${destination}`)
-  return 0
 }
 
 module.exports = { buildFromSource }

@@ -62,11 +62,17 @@ function createCacheWrap(native, readValue, TTL, Namespace) {
           { value: await readValue([Namespace.Raw, request.key]), fresh: true, loading: false },
     )
 
-  /** 'claimed', 'busy' (another instance loads), or 'failed' (logged). */
-  const tryClaim = (request, owner) =>
-    guarded('cache.wrap', 'failed', async () =>
-      (await native.cacheWrapClaim(request.key, owner, request.lockTtl)) ? 'claimed' : 'busy',
-    )
+  /**
+   * 'claimed', 'busy' (another instance loads), 'failed' (logged), or `{ value }`: the value
+   * (a fresh one when `refreshing`) found in the same atomic step, stored by another instance
+   * since this one looked, so there is nothing to load.
+   */
+  const tryClaim = (request, owner, refreshing = false) =>
+    guarded('cache.wrap', 'failed', async () => {
+      const claim = await native.cacheWrapClaim(request.key, owner, request.lockTtl, refreshing)
+      if (claim.claimed) return 'claimed'
+      return claim.value === undefined || claim.value === null ? 'busy' : { value: claim.value }
+    })
 
   // Unlogged: if it fails, the lock expires after lockTtl, which only delays other instances.
   const releaseQuietly = async (request, owner) => {
@@ -122,6 +128,7 @@ function createCacheWrap(native, readValue, TTL, Namespace) {
       // The holder gave up (its loader failed or returned nothing to cache): take over.
       if (!state.loading) claim = await tryClaim(request, owner)
     }
+    if (typeof claim === 'object') return decodeValue(claim.value)
     if (claim === 'failed') return callLoader(request)
     return loadAndStore(request, claim === 'claimed' ? owner : null)
   }
@@ -132,8 +139,8 @@ function createCacheWrap(native, readValue, TTL, Namespace) {
     refreshing.add(request.key)
     const refresh = async () => {
       const owner = newOwner()
-      // 'busy': another instance is refreshing; 'failed' was logged.
-      if ((await tryClaim(request, owner)) !== 'claimed') return
+      // 'busy': another instance is refreshing; a value: it has just refreshed; 'failed' was logged.
+      if ((await tryClaim(request, owner, true)) !== 'claimed') return
       try {
         await loadAndStore(request, owner)
       } catch (err) {

@@ -15,9 +15,12 @@ const MESSAGES = {
  */
 function watchCircuit(native) {
   return () => {
-    for (const state of native.takeCircuitEvents()) {
+    for (const event of native.takeCircuitEvents()) {
+      // `open`, or on a cluster `open master 10.0.0.1:6379` (each master has its own circuit).
+      const [state, ...which] = event.split(' ')
+      const where = which.length ? ` (${which.join(' ')})` : ''
       const log = settings.logger.warn ?? settings.logger.error
-      log.call(settings.logger, `[digis-redis] ${MESSAGES[state] ?? `circuit ${state}`}`)
+      log.call(settings.logger, `[digis-redis] ${MESSAGES[state] ?? `circuit ${state}`}${where}`)
     }
   }
 }

@@ -307,7 +307,7 @@ function featureChecks(r, run) {
         } finally {
           await r.cache.del(wrapKey).catch(() => {})
           await r.idempotency.release(claimKey).catch(() => {})
-          // The fencing counter never expires by design; a throwaway lock's is removed.
+          // The fencing counter outlives the lock by 30 days; a throwaway lock's is removed.
           await r.redis.del(`{lock:${lockName}}:fence`).catch(() => {})
         }
       },

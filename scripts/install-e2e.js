@@ -21,6 +21,7 @@ const path = require('node:path')
 const { parseArgs } = require('node:util')
 const { PLATFORMS, BINARY_NAME, packageName, binaryFile, hostKey } = require('../lib/platforms')
 const { installTools, startRegistry } = require('./private-registry')
+const { platformManifest } = require('./release-pack')
 
 const ROOT = path.resolve(__dirname, '..')
 const { version: VERSION } = require('../package.json')
@@ -127,6 +128,30 @@ function usesInstalledPackage(app, env, doctorCommand) {
   }
 }
 
+/** dist/ must hold what this checkout would publish: JS and Rust sources with the binaries. */
+function assertPackedFromThisCheckout(tarball, into) {
+  fs.mkdirSync(into, { recursive: true })
+  const untar = sh('tar', ['-xzf', tarball, '-C', into])
+  if (untar.status !== 0) throw new Error(`cannot read ${tarball}: ${untar.output}`)
+  const packageDir = path.join(into, 'package')
+  const differ = []
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name)
+      if (entry.isDirectory()) walk(file)
+      else {
+        const relative = path.relative(packageDir, file)
+        const source = path.join(ROOT, relative)
+        if (relative !== 'package.json' && (!fs.existsSync(source) || !fs.readFileSync(source).equals(fs.readFileSync(file)))) differ.push(relative)
+      }
+    }
+  }
+  walk(packageDir)
+  if (differ.length) {
+    throw new Error(`dist/ was packed from other sources than this checkout (${differ.slice(0, 5).join(', ')}${differ.length > 5 ? ', ...' : ''}): run npm run release:pack again`)
+  }
+}
+
 /** Platform packages the package manager put on disk, by name. */
 function installedPlatformPackages(app) {
   const names = new Set()
@@ -155,6 +180,7 @@ async function main() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'digis-redis-install-'))
   let registry
   try {
+    assertPackedFromThisCheckout(path.join(dist, `${BINARY_NAME}-${VERSION}.tgz`), path.join(work, 'unpacked'))
     console.log('\n== private registry (verdaccio)')
     const tools = path.join(work, 'tools')
     installTools(tools, { pnpm: PNPM_VERSION })
@@ -164,8 +190,16 @@ async function main() {
       const publish = sh('npm', ['publish', path.join(dist, tarball), '--ignore-scripts', '--userconfig', registry.npmrc, '--registry', registry.url])
       if (!check(publish.status === 0, `published ${tarball}`, publish.output)) return
     }
-    const missing = PLATFORMS.filter((p) => !tarballs.includes(`${packageName(p.key)}-${VERSION}.tgz`)).map((p) => p.key)
-    if (missing.length) console.log(`  (not in dist/, so not published here: ${missing.join(', ')})`)
+    // A release publishes every platform; the ones not built here get a manifest-only stand-in
+    // (never installed on this machine: os/cpu rule it out) so lockfiles resolve as they will.
+    for (const platform of PLATFORMS.filter((p) => !tarballs.includes(`${packageName(p.key)}-${VERSION}.tgz`))) {
+      const dir = path.join(work, 'stand-ins', platform.key)
+      fs.mkdirSync(dir, { recursive: true })
+      const manifest = { ...platformManifest(platform), description: 'stand-in for the install test (no binary)', files: [], main: undefined }
+      fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2))
+      const publish = sh('npm', ['publish', '--ignore-scripts', '--userconfig', registry.npmrc, '--registry', registry.url], { cwd: dir })
+      if (!check(publish.status === 0, `published a manifest-only stand-in for ${packageName(platform.key)} (not built here)`, publish.output)) return
+    }
 
     const home = path.join(work, 'home')
     fs.mkdirSync(home)
@@ -185,6 +219,17 @@ async function main() {
       installedPlatformPackages(npmApp).join(', '),
     )
     usesInstalledPackage(npmApp, env, ['npx', '--no', BINARY_NAME])
+
+    console.log('\n== npm ci from that lockfile')
+    const ciApp = path.join(work, 'npm-ci-app')
+    newApp(ciApp, 'npm-app')
+    fs.copyFileSync(path.join(npmApp, 'package.json'), path.join(ciApp, 'package.json'))
+    fs.copyFileSync(path.join(npmApp, 'package-lock.json'), path.join(ciApp, 'package-lock.json'))
+    const npmCi = sh('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ciApp, env })
+    check(npmCi.status === 0, `npm ci (${npmCi.seconds.toFixed(1)} s)`, npmCi.output)
+    const ciRun = sh(process.execPath, ['check.cjs'], { cwd: ciApp, env })
+    const ciResult = parseLastLine(ciRun.stdout)
+    check(ciRun.status === 0 && ciResult && ciResult.same, "require('digis-redis') after npm ci", ciRun.output)
 
     console.log(`\n== pnpm ${PNPM_VERSION} add digis-redis (default settings)`)
     const pnpm = path.join(work, 'tools', 'node_modules', 'pnpm', 'bin', 'pnpm.cjs')

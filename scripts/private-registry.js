@@ -6,21 +6,10 @@
 
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
-const net = require('node:net')
 const path = require('node:path')
+const { freePort } = require('../__test__/helpers')
 
 const VERDACCIO_VERSION = '6.8.0'
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** Installs verdaccio (and the given extra tools) into `dir` from the configured registry. */
 function installTools(dir, extra = {}) {

@@ -106,9 +106,22 @@ function assertSameFiles(label, actual, expected) {
   }
 }
 
+/** Nothing built, secret or untracked: every file of the main package is one git knows. */
 function checkMainFiles(files) {
-  const forbidden = files.filter((f) => /\.node$|^target\/|^__test__\/|^node_modules\/|^dist\/|^\.env/.test(f))
+  const forbidden = files.filter((f) => /\.node$|(^|\/)\.env|^target\/|^__test__\/|^node_modules\/|^dist\//.test(f))
   if (forbidden.length) throw new Error(`main package holds files it must not: ${forbidden.join(', ')}`)
+  const tracked = spawnSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' })
+  if (tracked.status !== 0) return
+  const known = new Set(tracked.stdout.split('\0'))
+  const untracked = files.filter((f) => !known.has(f))
+  if (untracked.length) throw new Error(`main package would publish files git does not track: ${untracked.join(', ')}`)
+}
+
+/** The commit packed, and whether the working tree differed from it. */
+function sourceRevision() {
+  const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' })
+  const status = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' })
+  return { commit: head.status === 0 ? head.stdout.trim() : null, dirty: status.status !== 0 || status.stdout.trim() !== '' }
 }
 
 const kib = (n) => `${(n / 1024).toFixed(0)} KiB`
@@ -134,6 +147,7 @@ function main() {
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'digis-redis-release-'))
   const rows = []
   const notBuilt = []
+  const packed = []
   try {
     for (const platform of PLATFORMS.filter((p) => wanted.includes(p.key))) {
       let binary
@@ -149,8 +163,10 @@ function main() {
       fs.mkdirSync(dir)
       fs.copyFileSync(binary, path.join(dir, binaryFile(platform.key)))
       fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(platformManifest(platform), null, 2)}\n`)
+      fs.copyFileSync(path.join(ROOT, 'LICENSE'), path.join(dir, 'LICENSE'))
       const tarball = pack(dir, dist)
-      assertSameFiles(packageName(platform.key), tarball.files, ['package.json', binaryFile(platform.key)])
+      assertSameFiles(packageName(platform.key), tarball.files, ['package.json', 'LICENSE', binaryFile(platform.key)])
+      packed.push(platform.key)
       rows.push([path.basename(tarball.file), tarball.size, tarball.unpacked, detail])
     }
 
@@ -170,6 +186,12 @@ function main() {
     fs.rmSync(stage, { recursive: true, force: true })
   }
 
+  // What the publish step checks: a release needs every platform, from one clean commit.
+  const missing = PLATFORMS.map((p) => p.key).filter((key) => !packed.includes(key))
+  const release = { version: VERSION, ...sourceRevision(), packed, missing }
+  release.publishable = missing.length === 0 && !release.dirty && release.commit !== null
+  fs.writeFileSync(path.join(dist, 'release.json'), `${JSON.stringify(release, null, 2)}\n`)
+
   console.log(`\n== dist/ (${dist})`)
   for (const [name, size, unpacked, detail] of rows) {
     console.log(`  ${name.padEnd(40)} ${kib(size).padStart(9)} packed ${kib(unpacked).padStart(9)} unpacked  ${detail}`)
@@ -177,11 +199,21 @@ function main() {
   if (notBuilt.length) {
     console.log(`\nNot built here (the release workflow builds them on their own runners): ${notBuilt.join(', ')}`)
   }
+  console.log(
+    release.publishable
+      ? `\nPublishable: every platform, commit ${release.commit}.`
+      : `\nNOT publishable (dist/release.json): ${[missing.length && `missing ${missing.join(', ')}`, release.dirty && 'uncommitted changes'].filter(Boolean).join('; ')}. ` +
+          'The main package lists every platform; publishing it without them breaks npm ci for those users.',
+  )
 }
 
-try {
-  main()
-} catch (err) {
-  console.error(`release:pack: ${err.message}`)
-  process.exitCode = 1
+if (require.main === module) {
+  try {
+    main()
+  } catch (err) {
+    console.error(`release:pack: ${err.message}`)
+    process.exitCode = 1
+  }
 }
+
+module.exports = { platformManifest }

@@ -1,7 +1,7 @@
 //! The binding of the coordination features: distributed locks, idempotency claims and the
 //! Redis steps of `cache.wrap`. A separate `#[napi] impl` block of `NativeClient`.
 
-use digis_redis_core::features::WrapState;
+use digis_redis_core::features::{Claim, WrapState};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -23,6 +23,25 @@ impl From<WrapState> for CacheWrapState {
             fresh: state.fresh,
             loading: state.loading,
         }
+    }
+}
+
+/// `cache.wrap`'s claim: `claimed` (this instance loads), else the value stored meanwhile, or
+/// neither while another instance loads.
+#[napi(object)]
+pub struct CacheWrapClaim {
+    pub claimed: bool,
+    pub value: Option<String>,
+}
+
+impl From<Claim> for CacheWrapClaim {
+    fn from(claim: Claim) -> CacheWrapClaim {
+        let (claimed, value) = match claim {
+            Claim::Claimed => (true, None),
+            Claim::Busy => (false, None),
+            Claim::Stored(value) => (false, Some(text(value))),
+        };
+        CacheWrapClaim { claimed, value }
     }
 }
 
@@ -105,17 +124,22 @@ impl NativeClient {
         )
     }
 
-    #[napi(ts_return_type = "boolean | Promise<boolean>")]
+    /// Takes the loading lock, unless the value (a fresh one when `refreshing`) is there by now.
+    #[napi(ts_return_type = "CacheWrapClaim | Promise<CacheWrapClaim>")]
     pub fn cache_wrap_claim<'env>(
         &self,
         env: &'env Env,
         key: String,
         owner: String,
         lock_ms: u32,
-    ) -> Result<Answer<'env, bool>> {
+        refreshing: bool,
+    ) -> Result<Answer<'env, CacheWrapClaim>> {
         let f = self.features.clone();
         self.answer(env, async move {
-            f.cache_wrap_claim(&key, &owner, u64::from(lock_ms)).await
+            let claim = f
+                .cache_wrap_claim(&key, &owner, u64::from(lock_ms), refreshing)
+                .await?;
+            Ok(claim.into())
         })
     }
 

@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 
 use digis_redis_core::{
     backend::Unavailable,
-    circuit::{CircuitBreaker, CircuitState},
+    circuit::{CircuitBreaker, CircuitState, CircuitView},
     embedded::EmbeddedBackend,
     features::{Algorithm, RateLimitDecision, RateLimitRequest, Target, WindowHits},
     keys,
@@ -372,7 +372,7 @@ impl Tuning {
 pub struct NativeClient {
     features: Arc<Features>,
     /// None for the embedded store, which has no network to fail.
-    breaker: Option<Arc<CircuitBreaker>>,
+    breaker: Option<Arc<dyn CircuitView>>,
     tuning: Tuning,
     description: String,
     /// The store itself, when it is the embedded one (its memory bound follows configure()).
@@ -459,6 +459,18 @@ impl NativeClient {
             embedded: None,
         }
     }
+
+    /// A client on a cluster, whose backend keeps a circuit per master itself.
+    fn with_own_circuits(backend: Arc<ClusterBackend>, tuning: Tuning) -> NativeClient {
+        let description = backend.describe();
+        NativeClient {
+            features: Arc::new(Features::new(backend.clone())),
+            breaker: Some(backend),
+            tuning,
+            description,
+            embedded: None,
+        }
+    }
 }
 
 #[napi]
@@ -510,11 +522,10 @@ impl NativeClient {
     #[napi(factory)]
     pub fn cluster(urls: Vec<String>, options: BackendOptions) -> NativeClient {
         let tuning = Tuning::from_options(&options);
-        let made = ClusterBackend::new(&urls, tuning.timeouts.clone()).map(|b| {
-            let description = b.describe();
-            (Arc::new(b) as SharedBackend, description)
-        });
-        NativeClient::server(BackendKind::RedisCluster, made, tuning)
+        match ClusterBackend::new(&urls, tuning.timeouts.clone(), tuning.breaker.clone()) {
+            Ok(backend) => NativeClient::with_own_circuits(Arc::new(backend), tuning),
+            Err(err) => NativeClient::server(BackendKind::RedisCluster, Err(err), tuning),
+        }
     }
 
     /// A client on the Upstash REST API. Never throws: a bad URL or token makes every call fail
@@ -539,15 +550,19 @@ impl NativeClient {
             .name()
     }
 
-    /// The circuit's state changes since the last call, oldest first (each is logged once).
+    /// The circuit's state changes since the last call, oldest first (each is logged once):
+    /// the state, then on a cluster which circuit (`open master 10.0.0.1:6379`).
     #[napi]
-    pub fn take_circuit_events(&self) -> Vec<&'static str> {
+    pub fn take_circuit_events(&self) -> Vec<String> {
         self.breaker
             .as_ref()
             .map(|b| {
                 b.take_transitions()
                     .into_iter()
-                    .map(CircuitState::name)
+                    .map(|(state, which)| match which {
+                        Some(which) => format!("{} {which}", state.name()),
+                        None => state.name().to_string(),
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -622,8 +637,9 @@ impl NativeClient {
         )
     }
 
-    /// A handle for `embeddedGet` / `embeddedSet`, the embedded store's synchronous calls.
-    #[napi(getter)]
+    /// A handle for `embeddedGet` / `embeddedSet`, the embedded store's synchronous calls
+    /// (opaque to JS: its Rust type means nothing to TypeScript).
+    #[napi(getter, ts_return_type = "ExternalObject<unknown>")]
     pub fn embedded_handle(&self) -> External<Arc<Features>> {
         External::new(self.features.clone())
     }
@@ -1042,7 +1058,7 @@ fn not_immediate(what: &str) -> Error {
 
 /// GET answered synchronously (embedded store). The stored bytes become a JS string without an
 /// intermediate Rust `String`.
-#[napi]
+#[napi(ts_args_type = "handle: ExternalObject<unknown>, ns: Namespace, id: string")]
 pub fn embedded_get<'env>(
     env: &'env Env,
     handle: &External<Arc<Features>>,
@@ -1063,7 +1079,9 @@ pub fn embedded_get<'env>(
 }
 
 /// SET / SETEX done synchronously (embedded store).
-#[napi]
+#[napi(
+    ts_args_type = "handle: ExternalObject<unknown>, ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null"
+)]
 pub fn embedded_set(
     handle: &External<Arc<Features>>,
     ns: Namespace,

@@ -51,6 +51,22 @@ describe('cache.wrap', () => {
     expect(await redis.exists(`{${k}}:fresh`, `{${k}}:loading`)).toBe(0)
   })
 
+  test('names with braces are stored, their companions in their slot (a cluster refused them before)', async () => {
+    // A hash tag kept ({…}:profile), and a lone `}` that would cut a {name} tag short.
+    for (const k of [`{${P}:user:42}:profile`, `${P}:a}b`]) {
+      for (const staleTtl of [0, 60]) {
+        const loader = counted({ name: 'Ada' })
+        await expect(cache.wrap(k, loader, 60, { staleTtl })).resolves.toEqual({ name: 'Ada' })
+        await expect(cache.get(k)).resolves.toEqual({ name: 'Ada' })
+        await expect(cache.wrap(k, loader, 60, { staleTtl })).resolves.toEqual({ name: 'Ada' })
+        expect(loader.calls).toBe(1)
+        await cache.del(k)
+      }
+    }
+    expect(logs.errors).toEqual([])
+    await cache.delPattern(`*${P}:a}b:fresh`)
+  })
+
   test('a value written by cache.set is a hit', async () => {
     const k = key('preset')
     await cache.set(k, 'hello', 60)
@@ -241,6 +257,38 @@ describeServer('cache.wrap across processes', () => {
     expect(loadedBy.size).toBe(1)
     expect(await redis.get(counter)).toBe(1)
     await redis.del(counter)
+  }, 40000)
+
+  test('3 processes, 20 ms between each miss and its claim: every cold key is loaded once', async () => {
+    // A peer that stored the value and released its lock between this process's miss and its
+    // claim: the claim must find that value (one atomic step), not a free lock to load under.
+    const keys = Array.from({ length: 20 }, () => key('procs-latency'))
+    const startAt = Date.now() + 1500
+    const env = backendEnv()
+    const script = (offsetMs) => `
+      const { NativeClient } = require(${JSON.stringify(`${ROOT}/binding.js`)})
+      const claim = NativeClient.prototype.cacheWrapClaim
+      NativeClient.prototype.cacheWrapClaim = function (...args) {
+        return new Promise((done) => setTimeout(done, 20)).then(() => claim.apply(this, args))
+      }
+      const r = require(${JSON.stringify(ROOT)})
+      const keys = ${JSON.stringify(keys)}
+      setTimeout(async () => {
+        const values = await Promise.all(keys.map((k) => r.cache.wrap(k, async () => {
+          await r.redis.incr(k + ':loads')
+          return { k, loadedBy: process.pid }
+        }, 60)))
+        console.log(JSON.stringify(values))
+      }, ${startAt} + ${offsetMs} - Date.now())
+    `
+    const runs = await Promise.all([0, 10, 20].map((offset) => runNode(script(offset), { env, timeoutMs: 30000 })))
+    for (const run of runs) expect(run.stderr).not.toMatch(/failed/)
+    const answers = runs.map((run) => JSON.parse(run.stdout.trim()))
+    const loads = await Promise.all(keys.map((k) => redis.get(`${k}:loads`)))
+    expect(loads).toEqual(keys.map(() => 1))
+    // Every process answered the one loaded value of each key.
+    for (const answer of answers) expect(answer).toEqual(answers[0])
+    await redis.del(...keys.map((k) => `${k}:loads`))
   }, 40000)
 
   test('4 processes on a stale key: all answer at once, one background reload in all of them', async () => {

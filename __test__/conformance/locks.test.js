@@ -24,7 +24,7 @@ beforeEach(() => {
 afterEach(() => logs.restore())
 afterAll(async () => {
   process.off('unhandledRejection', onUnhandled)
-  for (const name of names) await redis.del(`lock:${name}`, `{lock:${name}}:fence`, `${name}:counter`)
+  for (const name of names) await redis.del(`lock:${name}`, `{lock:${name}}:fence`, `lock:${name}:fence`, `${name}:counter`)
 })
 
 /** Read, pause, write: loses updates unless the section is really exclusive. */
@@ -55,9 +55,52 @@ describe('locks.acquire', () => {
     // The owner token never shows, not even in JSON.
     expect(JSON.stringify(second)).toBe(JSON.stringify({ name, fencingToken: 2, ttl: 10000 }))
     await second.release()
-    // The fence never expires.
-    expect(await redis.ttl(`{lock:${name}}:fence`)).toBe(-1)
   })
+
+  test('the fence counter expires 30 days after the last acquire, renewed by each acquire', async () => {
+    const name = lockName('fence-ttl')
+    const fence = `{lock:${name}}:fence`
+    const horizon = 30 * 24 * 3600
+    await (await locks.acquire(name)).release()
+    expect(await redis.ttl(fence)).toBeGreaterThan(horizon - 60)
+    expect(await redis.ttl(fence)).toBeLessThanOrEqual(horizon)
+    await redis.expire(fence, 100)
+    const lock = await locks.acquire(name)
+    expect(lock.fencingToken).toBe(2)
+    expect(await redis.ttl(fence)).toBeGreaterThan(horizon - 60)
+    await lock.release()
+  })
+
+  test('a name with a hash tag is taken, its fence in its slot (a cluster refused it before)', async () => {
+    const name = `{${P}:tenant}:job`
+    names.push(name)
+    for (const token of [1, 2]) {
+      const lock = await locks.acquire(name, { ttl: 5000 })
+      expect(lock).toMatchObject({ name, fencingToken: token })
+      await expect(lock.extend(5000)).resolves.toBe(true)
+      await expect(lock.release()).resolves.toBe(true)
+    }
+    expect(await redis.get(`lock:${name}:fence`)).toBe(2)
+    const result = await locks.withLock(name, async () => 'ran')
+    expect(result).toMatchObject({ acquired: true, value: 'ran', fencingToken: 3 })
+    expect(logs.errors).toEqual([])
+  })
+
+  // On a cluster the former counter sits in another slot, where it never held a token.
+  ;(selectBackend().kind === 'cluster' ? test.skip : test)(
+    'a name with braces continues from its former fence counter, kept in step for old processes',
+    async () => {
+      const name = `{${P}:tenant}:migrated`
+      names.push(name)
+      await redis.set(`{lock:${name}}:fence`, 41)
+      const lock = await locks.acquire(name)
+      expect(lock.fencingToken).toBe(42)
+      await lock.release()
+      // An old process draws the next token from the former counter.
+      expect(await redis.incr(`{lock:${name}}:fence`)).toBe(43)
+      expect((await locks.acquire(name)).fencingToken).toBe(44)
+    },
+  )
 
   test('an expired holder cannot release or extend the next holder’s lock', async () => {
     const name = lockName('expired')

@@ -12,7 +12,7 @@ const id = (name) => {
   return value
 }
 afterAll(async () => {
-  for (const value of created) await redis.del(`otp:${value}`, `{otp:${value}}:tries`)
+  for (const value of created) await redis.del(`otp:${value}`, `{otp:${value}}:tries`, `otp:${value}:tries`)
 })
 
 describe('otp', () => {
@@ -61,6 +61,16 @@ describe('otp', () => {
     const who = id('legacy')
     await redis.setex(`otp:${who}`, 300, '987654')
     await expect(otp.verify(who, '987654')).resolves.toBe(true)
+  })
+
+  test('an identifier with a hash tag verifies and counts its guesses (a cluster refused it before)', async () => {
+    const who = id('a{b}')
+    await otp.store(who, '123456')
+    await expect(otp.verify(who, '000000')).resolves.toBe(false)
+    expect(await redis.get(`otp:${who}:tries`)).toBe(1)
+    await expect(otp.verify(who, '123456')).resolves.toBe(true)
+    await expect(otp.get(who)).resolves.toBeNull()
+    expect(await redis.exists(`otp:${who}:tries`)).toBe(0)
   })
 
   test('verify of an unknown identifier is false', async () => {

@@ -14,7 +14,9 @@ const { usePrivateServers, describeWithRedisServer } = require('./redis-server')
 const { proxiedScript, runScenario, failureLines } = require('./scenario')
 
 const DEADLINE_MS = 300
-const SLACK_MS = 150 // a failed call answers within deadline + this
+// A failed call answers within deadline + this + how late the child's timers ran during the
+// call (its lagMs): a loaded machine delays the answer's delivery, not the deadline.
+const SLACK_MS = 150
 const COOLDOWN_MS = 1000 // the breaker's default, set explicitly so the budget below is clear
 const RECOVERY_BUDGET_MS = COOLDOWN_MS + 1000
 const TRANSPORT_CODES = ['ERR_TIMEOUT', 'ERR_CONNECTION', 'ERR_PROTOCOL', 'ERR_CIRCUIT_OPEN']
@@ -92,7 +94,7 @@ describeWithRedisServer('fault proxy: every call answers within its deadline, th
       { env: CHILD_ENV },
     )
     const summary = {
-      faulty: report.faulty.map((c) => `${c.op} ${Math.round(c.ms)} ms ${JSON.stringify(c.value)}`),
+      faulty: report.faulty.map((c) => `${c.op} ${Math.round(c.ms)} ms (lag ${Math.round(c.lagMs)}) ${JSON.stringify(c.value)}`),
       recoveredMs: report.recoveredMs,
       attempts: report.attempts,
     }
@@ -107,7 +109,7 @@ describeWithRedisServer('fault proxy: every call answers within its deadline, th
     // Each faulty call: its contract fallback, within the deadline + slack.
     for (const call of report.faulty) {
       expect([call.op, call.value]).toEqual([call.op, fallbackOf(call.op)])
-      expect(call.ms).toBeLessThanOrEqual(DEADLINE_MS + SLACK_MS)
+      expect(call.ms).toBeLessThanOrEqual(DEADLINE_MS + SLACK_MS + call.lagMs)
     }
     // The first faulty call really met the fault (not a fast path): its reason names it.
     const lines = failureLines(stderr)

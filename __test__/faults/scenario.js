@@ -6,7 +6,7 @@
 // process.exit, so it must end by itself.
 //
 // In `body`: `r` (the package), `proxy`, `out` (reported object), `sleep(ms)`,
-// `timed(call)` → `{ ms, value }`, `P` (a unique key prefix).
+// `timed(call)` → `{ ms, lagMs, value }`, `P` (a unique key prefix).
 
 const path = require('node:path')
 const { runNode, ROOT } = require('../helpers')
@@ -19,10 +19,25 @@ function proxiedScript({ kind, targetPort, token = '', prefix = 'fault', body })
   return `
     const { startFaultProxy } = require(${PROXY_MODULE})
     const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+    // A call's time, and how late this process's timers ran meanwhile (lagMs: the longest
+    // overshoot of a 10 ms timer): on a loaded machine an answer that is on time by the
+    // deadline's clock still reaches JavaScript that much later.
     const timed = async (call) => {
       const started = performance.now()
-      const value = await call()
-      return { ms: performance.now() - started, value }
+      let lagMs = 0
+      let last = started
+      const probe = setInterval(() => {
+        const now = performance.now()
+        lagMs = Math.max(lagMs, now - last - 10)
+        last = now
+      }, 10)
+      try {
+        const value = await call()
+        const ended = performance.now()
+        return { ms: ended - started, lagMs: Math.max(lagMs, ended - last - 10), value }
+      } finally {
+        clearInterval(probe)
+      }
     }
     const P = ${JSON.stringify(prefix)}
     ;(async () => {

@@ -6,7 +6,7 @@
 //
 //   const cluster = await startCluster({ masters: 3, replicas: 1 })
 //   cluster.urls            // seed URLs of the masters, for REDIS_CLUSTER_URLS
-//   cluster.masterOf(key)   // the node serving `key` now: { port, kill() }
+//   cluster.masterOf(key)   // the node serving `key` now: { port, kill(), pause(), resume() }
 //   await cluster.stop()
 
 const { spawn, spawnSync } = require('node:child_process')
@@ -110,6 +110,9 @@ async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 2000 } 
   const node = (port) => ({
     port,
     kill: () => nodes.get(port).kill('SIGKILL'),
+    /** Stalls the node (SIGSTOP): connections stay open, nothing answers until resume(). */
+    pause: () => nodes.get(port).kill('SIGSTOP'),
+    resume: () => nodes.get(port).kill('SIGCONT'),
   })
   return {
     dir,

@@ -38,6 +38,7 @@ struct Status {
     opened_at: Option<Instant>,
     probe_in_flight: bool,
     last_error: Option<String>,
+    last_failure_at: Option<Instant>,
     /// State changes not yet collected by `take_transitions`, oldest first.
     transitions: Vec<CircuitState>,
 }
@@ -58,32 +59,43 @@ impl Status {
     }
 }
 
-pub struct CircuitBreaker {
-    inner: SharedBackend,
+/// One circuit: the state machine, shared by the calls of one server (or one cluster master).
+pub struct Circuit {
     policy: Arc<BreakerPolicy>,
     status: Mutex<Status>,
+    /// A call dropped before it reported counts as a timeout: set where the call deadline
+    /// runs outside the circuit (a cluster master's share of a call), so a master that never
+    /// answers is counted even though its future is cancelled, not completed.
+    cancelled_is_timeout: bool,
 }
 
-/// Admission of one call. A probe that never reports back (its future dropped) frees the probe
+/// Admission of one call. A call that never reports back (its future dropped) frees the probe
 /// slot on drop, so the circuit can never stay stuck half-open.
 struct Ticket<'a> {
-    breaker: &'a CircuitBreaker,
+    circuit: &'a Circuit,
     probe: bool,
     reported: bool,
+    /// How many callers' calls this one carries (a batch's share): a failure counts for each.
+    calls: u32,
 }
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
-        if self.probe && !self.reported {
-            self.breaker.status.lock().probe_in_flight = false;
+        if self.reported {
+            return;
+        }
+        if self.circuit.cancelled_is_timeout {
+            let timeout = Error::new(ErrorKind::Timeout, "no answer within the call deadline");
+            self.circuit.record(self.probe, &timeout, self.calls);
+        } else if self.probe {
+            self.circuit.status.lock().probe_in_flight = false;
         }
     }
 }
 
-impl CircuitBreaker {
-    pub fn new(inner: SharedBackend, policy: Arc<BreakerPolicy>) -> CircuitBreaker {
-        CircuitBreaker {
-            inner,
+impl Circuit {
+    pub fn new(policy: Arc<BreakerPolicy>) -> Circuit {
+        Circuit {
             policy,
             status: Mutex::new(Status {
                 state: CircuitState::Closed,
@@ -91,8 +103,18 @@ impl CircuitBreaker {
                 opened_at: None,
                 probe_in_flight: false,
                 last_error: None,
+                last_failure_at: None,
                 transitions: Vec::new(),
             }),
+            cancelled_is_timeout: false,
+        }
+    }
+
+    /// A circuit inside the call deadline: a call cancelled by the deadline is a timeout.
+    pub fn within_deadline(policy: Arc<BreakerPolicy>) -> Circuit {
+        Circuit {
+            cancelled_is_timeout: true,
+            ..Circuit::new(policy)
         }
     }
 
@@ -116,6 +138,12 @@ impl CircuitBreaker {
     /// The last transport failure, if any (already free of secrets).
     pub fn last_error(&self) -> Option<String> {
         self.status.lock().last_error.clone()
+    }
+
+    /// The last transport failure and when it happened.
+    pub fn last_failure(&self) -> Option<(Instant, String)> {
+        let status = self.status.lock();
+        Some((status.last_failure_at?, status.last_error.clone()?))
     }
 
     fn admit(&self) -> Result<Ticket<'_>> {
@@ -143,41 +171,138 @@ impl CircuitBreaker {
         };
         status.probe_in_flight |= probe;
         Ok(Ticket {
-            breaker: self,
+            circuit: self,
             probe,
             reported: false,
+            calls: 1,
         })
     }
 
     fn report<T>(&self, mut ticket: Ticket<'_>, outcome: &Result<T>) {
         ticket.reported = true;
-        let mut status = self.status.lock();
-        if ticket.probe {
-            status.probe_in_flight = false;
-        }
         match outcome {
-            Err(err) if err.is_transport() => {
-                status.consecutive_failures = status.consecutive_failures.saturating_add(1);
-                status.last_error = Some(err.to_string());
-                let trips = status.consecutive_failures >= self.policy.threshold();
-                if ticket.probe || (status.state == CircuitState::Closed && trips) {
-                    status.enter(CircuitState::Open);
-                    status.opened_at = Some(Instant::now());
-                }
-            }
-            _ => {
-                status.consecutive_failures = 0;
-                status.enter(CircuitState::Closed);
-                status.opened_at = None;
-            }
+            Err(err) => self.record(ticket.probe, err, ticket.calls),
+            Ok(_) => self.record_success(ticket.probe),
         }
     }
 
-    async fn guarded<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        let ticket = self.admit()?;
+    fn record(&self, probe: bool, err: &Error, calls: u32) {
+        if !err.is_transport() {
+            return self.record_success(probe);
+        }
+        let mut status = self.status.lock();
+        if probe {
+            status.probe_in_flight = false;
+        }
+        status.consecutive_failures = status.consecutive_failures.saturating_add(calls);
+        status.last_error = Some(err.to_string());
+        status.last_failure_at = Some(Instant::now());
+        let trips = status.consecutive_failures >= self.policy.threshold();
+        if probe || (status.state == CircuitState::Closed && trips) {
+            status.enter(CircuitState::Open);
+            status.opened_at = Some(Instant::now());
+        }
+    }
+
+    fn record_success(&self, probe: bool) {
+        let mut status = self.status.lock();
+        if probe {
+            status.probe_in_flight = false;
+        }
+        // A straggler admitted before the circuit opened proves little; only a probe (or a
+        // success once half-open) closes it, so every close follows a logged half-open.
+        if !probe && status.state == CircuitState::Open {
+            return;
+        }
+        status.consecutive_failures = 0;
+        status.enter(CircuitState::Closed);
+        status.opened_at = None;
+    }
+
+    /// Runs `work` if the circuit admits it (else fails fast with `ERR_CIRCUIT_OPEN`) and
+    /// records its outcome.
+    pub async fn guarded<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        self.guarded_for(1, work).await
+    }
+
+    /// `guarded` for work that carries `calls` callers' calls (a batch's commands): its failure
+    /// counts once for each, as the same calls sent one by one would.
+    pub async fn guarded_for<T>(
+        &self,
+        calls: usize,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let mut ticket = self.admit()?;
+        ticket.calls = u32::try_from(calls).unwrap_or(u32::MAX).max(1);
         let outcome = work.await;
         self.report(ticket, &outcome);
         outcome
+    }
+}
+
+/// What the binding shows and logs of a backend's circuits: one for a server, one per master
+/// (and one for the cluster as a whole) on Redis Cluster.
+pub trait CircuitView: Send + Sync {
+    /// The worst state among the circuits (open, then half-open, then closed).
+    fn state(&self) -> CircuitState;
+    /// Every state change since the last call, oldest first, each with the master it concerns
+    /// when there are several circuits.
+    fn take_transitions(&self) -> Vec<(CircuitState, Option<String>)>;
+    /// The most recent transport failure, if any (already free of secrets).
+    fn last_error(&self) -> Option<String>;
+}
+
+/// A server backend behind one circuit.
+pub struct CircuitBreaker {
+    inner: SharedBackend,
+    circuit: Circuit,
+}
+
+impl CircuitBreaker {
+    pub fn new(inner: SharedBackend, policy: Arc<BreakerPolicy>) -> CircuitBreaker {
+        CircuitBreaker {
+            inner,
+            circuit: Circuit::new(policy),
+        }
+    }
+
+    pub fn state(&self) -> CircuitState {
+        self.circuit.state()
+    }
+
+    pub fn take_transitions(&self) -> Vec<CircuitState> {
+        self.circuit.take_transitions()
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.circuit.last_error()
+    }
+
+    async fn guarded<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        self.circuit.guarded(work).await
+    }
+
+    #[cfg(test)]
+    fn admit(&self) -> Result<Ticket<'_>> {
+        self.circuit.admit()
+    }
+}
+
+impl CircuitView for CircuitBreaker {
+    fn state(&self) -> CircuitState {
+        self.circuit.state()
+    }
+
+    fn take_transitions(&self) -> Vec<(CircuitState, Option<String>)> {
+        let states = self.circuit.take_transitions().into_iter();
+        states.map(|state| (state, None)).collect()
+    }
+
+    fn last_error(&self) -> Option<String> {
+        self.circuit.last_error()
     }
 }
 
@@ -316,6 +441,42 @@ mod tests {
                 .is_err());
         }
         assert_eq!(breaker.state(), CircuitState::Closed);
+    }
+
+    #[tokio::test]
+    async fn inside_a_deadline_a_cancelled_call_counts_as_a_timeout() {
+        let circuit = Circuit::within_deadline(Arc::new(BreakerPolicy::default()));
+        for _ in 0..5 {
+            let never = circuit.guarded(std::future::pending::<Result<()>>());
+            // The call deadline drops the call before it reports.
+            let _ = tokio::time::timeout(Duration::from_millis(1), never).await;
+        }
+        assert_eq!(circuit.state(), CircuitState::Open);
+        assert!(circuit.last_error().unwrap().contains("deadline"));
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_counts_once_per_call_it_carried() {
+        let circuit = Circuit::new(Arc::new(BreakerPolicy::default()));
+        let failed = || async { Err::<(), _>(Error::new(ErrorKind::Timeout, "timed out")) };
+        let _ = circuit.guarded_for(4, failed()).await;
+        assert_eq!(circuit.state(), CircuitState::Closed);
+        let _ = circuit.guarded(async { Ok(()) }).await;
+        let _ = circuit.guarded_for(5, failed()).await;
+        assert_eq!(circuit.state(), CircuitState::Open);
+    }
+
+    #[tokio::test]
+    async fn a_straggler_success_does_not_close_an_open_circuit() {
+        let circuit = Circuit::new(Arc::new(BreakerPolicy::default()));
+        let straggler = circuit.admit().unwrap();
+        for _ in 0..5 {
+            let failed = async { Err::<(), _>(Error::new(ErrorKind::Timeout, "timed out")) };
+            let _ = circuit.guarded(failed).await;
+        }
+        circuit.report(straggler, &Ok(()));
+        assert_eq!(circuit.state(), CircuitState::Open);
+        assert_eq!(circuit.take_transitions(), vec![CircuitState::Open]);
     }
 
     #[tokio::test]

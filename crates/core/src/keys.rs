@@ -1,6 +1,10 @@
 //! Key names. Those the original module defines keep their exact names; companion keys take the
 //! original key as a hash tag so that a script's keys share one Redis Cluster slot.
 
+use std::sync::OnceLock;
+
+use crate::redis_cluster::slot::{hash_tag, key_slot, SLOTS};
+
 pub const USER: &str = "user:";
 pub const SESSION: &str = "session:";
 pub const TOKEN: &str = "token:";
@@ -33,9 +37,61 @@ pub const TTL: [(&str, u64); 5] = [
     ("WEEK", 604800),
 ];
 
-/// A key that belongs with `original` (same Redis Cluster slot): `{original}:suffix`.
+/// A key that belongs with `original`, in its Redis Cluster slot on every backend:
+/// - `original` has a hash tag (`{user:42}:profile`): it keeps it, `original:suffix`;
+/// - otherwise `original` itself becomes the tag, `{original}:suffix`;
+/// - unless it holds a `}` (`a}b`), which would cut that tag short: then a tag hashing to
+///   the same slot, `{<slot tag>}:original:suffix` (see `slot_tag`); so does an empty name.
 pub fn companion(original: &str, suffix: &str) -> String {
-    format!("{{{original}}}:{suffix}")
+    if hash_tag(original.as_bytes()).is_some() {
+        format!("{original}:{suffix}")
+    } else if !original.is_empty() && !original.contains('}') {
+        format!("{{{original}}}:{suffix}")
+    } else {
+        let tag = slot_tag(key_slot(original.as_bytes()));
+        format!("{{{tag}}}:{original}:{suffix}")
+    }
+}
+
+/// The companion name before names with braces got their slot's companion: `{original}:suffix`
+/// whatever `original` held. Only where it differs from `companion`, for data to migrate.
+fn legacy_companion(original: &str, suffix: &str) -> Option<String> {
+    let legacy = format!("{{{original}}}:{suffix}");
+    (legacy != companion(original, suffix)).then_some(legacy)
+}
+
+/// A short tag without braces whose slot is `slot`: the first of `0`…`z`, `00`…`zz`, … (base 36,
+/// shortest first) that hashes there. This order is part of the key names: never change it.
+fn slot_tag(slot: u16) -> &'static str {
+    static TAGS: OnceLock<Vec<String>> = OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        let mut tags = vec![String::new(); usize::from(SLOTS)];
+        let mut missing = tags.len();
+        let mut len = 1;
+        while missing > 0 {
+            let mut digits = vec![0usize; len];
+            loop {
+                let tag: String = digits.iter().map(|&d| char::from(DIGITS[d])).collect();
+                let at = usize::from(key_slot(tag.as_bytes()));
+                if tags[at].is_empty() {
+                    tags[at] = tag;
+                    missing -= 1;
+                }
+                // Next tag of this length, the last digit fastest.
+                match digits.iter().rposition(|&d| d + 1 < DIGITS.len()) {
+                    Some(i) => {
+                        digits[i] += 1;
+                        digits[i + 1..].fill(0);
+                    }
+                    None => break,
+                }
+            }
+            len += 1;
+        }
+        tags
+    });
+    &tags[usize::from(slot)]
 }
 
 pub fn user(id: &str) -> String {
@@ -109,9 +165,16 @@ pub fn lock(name: &str) -> String {
     format!("lock:{name}")
 }
 
-/// The lock's fencing counter. Never expires, so its tokens never go backwards.
+/// The lock's fencing counter, kept `features::FENCE_TTL_SECONDS` past the lock's last acquire.
 pub fn lock_fence(name: &str) -> String {
     companion(&lock(name), "fence")
+}
+
+/// Where a lock name with braces kept its fencing counter before companions followed hash
+/// tags (`{lock:{tenant}:job}:fence`): read and kept in step so tokens never go backwards.
+/// `None` for names whose counter did not move.
+pub fn legacy_lock_fence(name: &str) -> Option<String> {
+    legacy_companion(&lock(name), "fence")
 }
 
 /// A claimed idempotency key (`idempotency.claim`).
@@ -157,5 +220,74 @@ mod tests {
         assert_eq!(lock_fence("jobs"), "{lock:jobs}:fence");
         assert_eq!(cache_fresh("page:1"), "{page:1}:fresh");
         assert_eq!(cache_loading("page:1"), "{page:1}:loading");
+    }
+
+    #[test]
+    fn names_with_a_hash_tag_keep_it() {
+        assert_eq!(
+            cache_loading("{user:42}:profile"),
+            "{user:42}:profile:loading"
+        );
+        assert_eq!(lock_fence("{tenant}:job"), "lock:{tenant}:job:fence");
+        assert_eq!(otp_tries("a{b}@x.com"), "otp:a{b}@x.com:tries");
+        // An empty tag is no tag: the whole name is hashed, and becomes the tag.
+        assert_eq!(
+            cache_fresh("x{}y"),
+            format!("{{{}}}:x{{}}y:fresh", slot_tag(key_slot(b"x{}y")))
+        );
+        assert_eq!(cache_fresh("a{b"), "{a{b}:fresh");
+        // A `}` would end `{a}b}`'s tag at `a`: a tag of the name's slot instead.
+        let tag = slot_tag(key_slot(b"a}b"));
+        assert_eq!(cache_fresh("a}b"), format!("{{{tag}}}:a}}b:fresh"));
+    }
+
+    #[test]
+    fn slot_tags_are_short_and_fixed() {
+        for slot in 0..SLOTS {
+            let tag = slot_tag(slot);
+            assert!(!tag.is_empty() && tag.len() <= 4, "{slot}: {tag}");
+            assert!(!tag.contains(['{', '}']));
+            assert_eq!(key_slot(tag.as_bytes()), slot);
+        }
+        // Part of stored key names: these must never change.
+        assert_eq!(slot_tag(key_slot(b"0")), "0");
+        assert_eq!(slot_tag(key_slot(b"zz")), "zz");
+    }
+
+    /// slot(companion(k)) == slot(k) for random k, braces and all (a seeded generator, so a
+    /// failure reproduces).
+    #[test]
+    fn every_companion_shares_its_names_slot() {
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        const PIECES: &[&str] = &[
+            "{", "}", "{}", ":", "a", "b", "user", "42", "@", "é", "🦀", " ",
+        ];
+        let mut rng = StdRng::seed_from_u64(15);
+        for _ in 0..50_000 {
+            let len = rng.random_range(0..10);
+            let name: String = (0..len)
+                .map(|_| PIECES[rng.random_range(0..PIECES.len())])
+                .collect();
+            let companion = companion(&name, "fence");
+            assert_eq!(
+                key_slot(companion.as_bytes()),
+                key_slot(name.as_bytes()),
+                "{name:?} -> {companion:?}"
+            );
+            assert!(companion.ends_with(":fence"));
+        }
+    }
+
+    #[test]
+    fn only_names_whose_companion_moved_have_a_legacy_fence() {
+        assert_eq!(legacy_lock_fence("jobs"), None);
+        assert_eq!(
+            legacy_lock_fence("{tenant}:job"),
+            Some("{lock:{tenant}:job}:fence".to_string())
+        );
+        assert_eq!(
+            legacy_lock_fence("a}b"),
+            Some("{lock:a}b}:fence".to_string())
+        );
     }
 }

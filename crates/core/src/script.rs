@@ -55,7 +55,8 @@ pub static RATE_LIMIT_SLIDING_WINDOW: Script = Script::new(
 );
 
 /// Takes `lock:<name>` for a random owner token with `SET NX PX` and, only then, draws the next
-/// fencing token from `{lock:<name>}:fence`. Answers the token, or 0 when the lock is held.
+/// fencing token from `{lock:<name>}:fence` and renews that counter's lifetime. Answers the
+/// token, or 0 when the lock is held.
 pub static LOCK_ACQUIRE: Script =
     Script::new("lock_acquire", include_str!("scripts/lock_acquire.lua"));
 
@@ -66,6 +67,14 @@ pub static LOCK_RELEASE: Script =
 /// Compare-and-PEXPIRE: a new lifetime only for the owner token that holds the lock. 1 or 0.
 pub static LOCK_EXTEND: Script =
     Script::new("lock_extend", include_str!("scripts/lock_extend.lua"));
+/// `cache.wrap`'s claim of a key's loading lock: the value (or, when refreshing, a fresh value)
+/// found in the same step answers instead, so no instance loads a value another just stored.
+/// Answers the value, 1 (claimed) or 0 (another instance holds the lock).
+pub static CACHE_WRAP_CLAIM: Script = Script::new(
+    "cache_wrap_claim",
+    include_str!("scripts/cache_wrap_claim.lua"),
+);
+
 /// A fixed window's hit counter for express-rate-limit (`RateLimitStore`): INCRBY a change and
 /// start the window on the first hit, in one step. Answers `{hits, reset_ms}`.
 pub static WINDOW_HITS: Script =

@@ -1,5 +1,5 @@
-//! The Redis protocol backend against real servers: the one on 127.0.0.1:6379, servers this test
-//! starts and stops itself, and fake servers that misbehave.
+//! The Redis protocol backend against real servers: a shared one (`REDIS_TEST_URL`, else
+//! 127.0.0.1:6379), servers this test starts and stops itself, and fake servers that misbehave.
 
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
@@ -12,13 +12,21 @@ use digis_redis_core::{
     Features, Reply,
 };
 
-const SHARED: &str = "redis://127.0.0.1:6379";
+/// The shared server, as the jest runner takes it.
+fn shared() -> String {
+    std::env::var("REDIS_TEST_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
+}
 
 fn shared_redis_available() -> bool {
-    if std::net::TcpStream::connect("127.0.0.1:6379").is_ok() {
+    let url = url::Url::parse(&shared()).expect("REDIS_TEST_URL is a URL");
+    let address = (
+        url.host_str().unwrap_or("127.0.0.1"),
+        url.port().unwrap_or(6379),
+    );
+    if std::net::TcpStream::connect(address).is_ok() {
         return true;
     }
-    eprintln!("SKIPPED: no redis at 127.0.0.1:6379");
+    eprintln!("SKIPPED: no redis at {}", shared());
     false
 }
 
@@ -78,7 +86,7 @@ async fn commands_pipelines_and_transactions() {
     if !shared_redis_available() {
         return;
     }
-    let db = backend(SHARED, 2000);
+    let db = backend(&shared(), 2000);
     let p = prefix("basic");
     assert_eq!(
         db.call(
@@ -146,7 +154,7 @@ async fn scripts_fall_back_to_eval_after_a_script_flush() {
     if !shared_redis_available() {
         return;
     }
-    let db = Arc::new(backend(SHARED, 2000));
+    let db = Arc::new(backend(&shared(), 2000));
     let features = Features::new(db.clone());
     let p = prefix("otp");
     db.call(Cmd::new("SCRIPT").arg("FLUSH")).await.unwrap();
@@ -166,7 +174,7 @@ async fn server_errors_keep_redis_text() {
     if !shared_redis_available() {
         return;
     }
-    let db = backend(SHARED, 2000);
+    let db = backend(&shared(), 2000);
     let p = prefix("wrongtype");
     db.call(Cmd::new("HSET").arg(&p).arg("f").arg("v"))
         .await

@@ -29,6 +29,7 @@ pub(crate) fn find(name: &str) -> Option<NativeScript> {
         "lock_acquire" => Some(locks::lock_acquire),
         "lock_release" => Some(locks::lock_release),
         "lock_extend" => Some(locks::lock_extend),
+        "cache_wrap_claim" => Some(locks::cache_wrap_claim),
         "window_hits" => Some(window_hits),
         _ => None,
     }
@@ -424,8 +425,8 @@ mod tests {
     use crate::embedded::commands::test_util::ok;
     use crate::embedded::EmbeddedBackend;
     use crate::script::{
-        LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE, OTP_VERIFY, RATE_LIMIT_FIXED_WINDOW,
-        RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET, WINDOW_HITS,
+        CACHE_WRAP_CLAIM, LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE, OTP_VERIFY,
+        RATE_LIMIT_FIXED_WINDOW, RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET, WINDOW_HITS,
     };
     use crate::Backend;
 
@@ -1180,8 +1181,8 @@ mod tests {
 
     // --- the same scenarios on the real Redis ------------------------------------------------
 
-    /// Each scenario runs the Lua source on the Redis at 127.0.0.1:6379 (skipped when there is
-    /// none) and the native script on a keyspace, step by step on the same frozen clock, and
+    /// Each scenario runs the Lua source on the Redis at `REDIS_TEST_URL` or 127.0.0.1:6379
+    /// (skipped when there is none) and the native script on a keyspace, step by step on the same frozen clock, and
     /// compares every reply and the state left behind. The Lua's `redis.call('TIME')` is
     /// replaced by the step's reading; expiries are relative, so the server's real clock only
     /// shows in PTTL, compared with a margin.
@@ -1206,12 +1207,20 @@ mod tests {
 
         impl Both {
             fn new(name: &str) -> Option<Both> {
-                if std::net::TcpStream::connect("127.0.0.1:6379").is_err() {
-                    eprintln!("SKIPPED {name}: no redis at 127.0.0.1:6379");
+                // The jest runner's server, else the default one.
+                let url = std::env::var("REDIS_TEST_URL")
+                    .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string());
+                let parsed = url::Url::parse(&url).expect("REDIS_TEST_URL is a URL");
+                let address = (
+                    parsed.host_str().unwrap_or("127.0.0.1"),
+                    parsed.port().unwrap_or(6379),
+                );
+                if std::net::TcpStream::connect(address).is_err() {
+                    eprintln!("SKIPPED {name}: no redis at {url}");
                     return None;
                 }
                 let timeouts = Arc::new(Timeouts::new(5000, 2000, 0));
-                let redis = RedisBackend::new("redis://127.0.0.1:6379", timeouts).unwrap();
+                let redis = RedisBackend::new(&url, timeouts).unwrap();
                 let nanos = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap()
@@ -1555,7 +1564,7 @@ mod tests {
             let lock = ["lock:a"];
             // Long lifetimes: the server's clock moves while the native one stands still.
             for owner in ["o1", "o2"] {
-                both.script(&LOCK_ACQUIRE, T0, &keys, &[owner, "60000"])
+                both.script(&LOCK_ACQUIRE, T0, &keys, &[owner, "60000", "86400"])
                     .await;
                 both.same_state("lock:a").await;
                 both.same_state("{lock:a}:fence").await;
@@ -1571,14 +1580,45 @@ mod tests {
                 both.script(script, T0, &lock, args).await;
                 both.same_state("lock:a").await;
             }
-            both.script(&LOCK_ACQUIRE, T0, &keys, &["o2", "60000"])
+            both.script(&LOCK_ACQUIRE, T0, &keys, &["o2", "60000", "86400"])
                 .await;
             both.same_state("{lock:a}:fence").await;
+            // cache.wrap's claim: taken, held, then answered by a value stored meanwhile.
+            let wrap = ["w", "{w}:loading", "{w}:fresh"];
+            for (owner, refreshing) in [("o1", "0"), ("o2", "0")] {
+                both.script(&CACHE_WRAP_CLAIM, T0, &wrap, &[owner, "60000", refreshing])
+                    .await;
+                both.same_state(wrap[1]).await;
+            }
+            both.command("SET", wrap[0], &["v"]).await;
+            both.command("DEL", wrap[1], &[]).await;
+            for refreshing in ["0", "1"] {
+                both.script(&CACHE_WRAP_CLAIM, T0, &wrap, &["o3", "60000", refreshing])
+                    .await;
+                both.same_state(wrap[1]).await;
+            }
+            both.command("SET", wrap[2], &["1"]).await;
+            both.command("DEL", wrap[1], &[]).await;
+            both.script(&CACHE_WRAP_CLAIM, T0, &wrap, &["o4", "60000", "1"])
+                .await;
+            both.same_state(wrap[1]).await;
+
+            // A fence that moved (a name with braces): the former counter is kept in step.
+            let moved = ["lock:{t}", "lock:{t}:fence", "{lock:{t}}:fence"];
+            both.command("SET", moved[2], &["41"]).await;
+            for owner in ["o1", "o2"] {
+                both.script(&LOCK_ACQUIRE, T0, &moved, &[owner, "60000", "86400"])
+                    .await;
+                both.command("DEL", moved[0], &[]).await;
+                for key in moved {
+                    both.same_state(key).await;
+                }
+            }
             both.script_error(
                 &LOCK_ACQUIRE,
                 T0,
                 &["lock:b", "{lock:b}:fence"],
-                &["o1", "0"],
+                &["o1", "0", "86400"],
             )
             .await;
             both.same_state("lock:a").await;

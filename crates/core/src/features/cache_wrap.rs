@@ -6,6 +6,7 @@
 use bytes::Bytes;
 
 use super::{all_ok, unexpected, values::set_command, Features};
+use crate::script::CACHE_WRAP_CLAIM;
 use crate::{keys, Cmd, Reply, Result};
 
 /// What a `cache.wrap` call finds at its key.
@@ -16,6 +17,17 @@ pub struct WrapState {
     pub fresh: bool,
     /// Some instance holds the loading lock.
     pub loading: bool,
+}
+
+/// The outcome of claiming a key's loading lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This instance holds the lock and loads.
+    Claimed,
+    /// Another instance holds it.
+    Busy,
+    /// The value is there (stored since this instance looked): nothing to load.
+    Stored(Bytes),
 }
 
 impl Features {
@@ -44,15 +56,38 @@ impl Features {
         })
     }
 
-    /// Takes the loading lock of `key` for `owner` (SET NX PX); false while another holds it.
-    pub async fn cache_wrap_claim(&self, key: &str, owner: &str, lock_ms: u64) -> Result<bool> {
-        let cmd = Cmd::new("SET")
-            .arg(keys::cache_loading(key))
-            .arg(owner)
-            .arg("NX")
-            .arg("PX")
-            .arg(lock_ms);
-        Ok(!matches!(self.backend.call(cmd).await?, Reply::Nil))
+    /// Takes the loading lock of `key` for `owner` (SET NX PX), unless the value is there by
+    /// now (a fresh one when `refreshing` a stale value): checked in the same atomic step, so
+    /// an instance that missed just before another stored the value answers it, not its loader.
+    pub async fn cache_wrap_claim(
+        &self,
+        key: &str,
+        owner: &str,
+        lock_ms: u64,
+        refreshing: bool,
+    ) -> Result<Claim> {
+        let reply = self
+            .backend
+            .eval(
+                &CACHE_WRAP_CLAIM,
+                vec![
+                    Bytes::copy_from_slice(key.as_bytes()),
+                    keys::cache_loading(key).into(),
+                    keys::cache_fresh(key).into(),
+                ],
+                vec![
+                    Bytes::copy_from_slice(owner.as_bytes()),
+                    lock_ms.to_string().into(),
+                    Bytes::from_static(if refreshing { b"1" } else { b"0" }),
+                ],
+            )
+            .await?;
+        match reply {
+            Reply::Bulk(value) => Ok(Claim::Stored(value)),
+            Reply::Int(1) => Ok(Claim::Claimed),
+            Reply::Int(0) => Ok(Claim::Busy),
+            other => Err(unexpected(CACHE_WRAP_CLAIM.name, &other)),
+        }
     }
 
     /// Stores a loaded value, in one transaction with its freshness marker: with a stale window
@@ -99,7 +134,7 @@ mod tests {
 
     use bytes::Bytes;
 
-    use super::WrapState;
+    use super::{Claim, WrapState};
     use crate::embedded::EmbeddedBackend;
     use crate::{Cmd, Features, Reply};
 
@@ -120,8 +155,14 @@ mod tests {
             loading: false,
         };
         assert_eq!(f.cache_wrap_read("k").await, Ok(empty.clone()));
-        assert_eq!(f.cache_wrap_claim("k", "a", 5000).await, Ok(true));
-        assert_eq!(f.cache_wrap_claim("k", "b", 5000).await, Ok(false));
+        assert_eq!(
+            f.cache_wrap_claim("k", "a", 5000, false).await,
+            Ok(Claim::Claimed)
+        );
+        assert_eq!(
+            f.cache_wrap_claim("k", "b", 5000, false).await,
+            Ok(Claim::Busy)
+        );
         assert!(f.cache_wrap_read("k").await.unwrap().loading);
 
         let value = Bytes::from_static(b"{\"n\":1}");
@@ -139,6 +180,11 @@ mod tests {
         );
         assert_eq!(ttl(&db, "k"), 90);
         assert_eq!(ttl(&db, "{k}:fresh"), 60);
+        // A late claim finds the stored value instead of the lock; a refresh, the fresh value.
+        let stored = Ok(Claim::Stored(value.clone()));
+        assert_eq!(f.cache_wrap_claim("k", "b", 5000, false).await, stored);
+        assert_eq!(f.cache_wrap_claim("k", "b", 5000, true).await, stored);
+        assert!(!f.cache_wrap_read("k").await.unwrap().loading);
 
         // Without a stale window: cache.set's SETEX, and no marker left behind.
         f.cache_wrap_store("k", value.clone(), Some(60), 0, None)
@@ -153,7 +199,10 @@ mod tests {
     async fn a_store_leaves_a_lock_it_does_not_own() {
         let db = EmbeddedBackend::new();
         let f = Features::new(Arc::new(db.clone()));
-        assert_eq!(f.cache_wrap_claim("k", "b", 5000).await, Ok(true));
+        assert_eq!(
+            f.cache_wrap_claim("k", "b", 5000, false).await,
+            Ok(Claim::Claimed)
+        );
         f.cache_wrap_store("k", Bytes::from_static(b"1"), None, 0, Some("a"))
             .await
             .unwrap();

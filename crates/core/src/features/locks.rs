@@ -4,8 +4,9 @@
 use bytes::Bytes;
 
 use super::{unexpected, Features};
+use crate::redis_cluster::slot::key_slot;
 use crate::script::{LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE};
-use crate::{keys, Reply, Result};
+use crate::{keys, BackendKind, Reply, Result};
 
 fn b(text: &str) -> Bytes {
     Bytes::copy_from_slice(text.as_bytes())
@@ -19,16 +20,35 @@ fn done(what: &str, reply: Reply) -> Result<bool> {
     }
 }
 
+/// How long a fencing counter outlives the last acquire of its lock: tokens of a name only go
+/// up while it is taken at least once per this horizon; an unused name's counter then goes.
+pub const FENCE_TTL_SECONDS: u64 = 30 * 24 * 3600;
+
 impl Features {
     /// Takes `lock:<name>` for `owner` for `ttl_ms`. The fencing token when taken (strictly
     /// above every earlier holder's token for this name), `None` while another owner holds it.
     pub async fn lock_acquire(&self, name: &str, owner: &str, ttl_ms: u64) -> Result<Option<i64>> {
+        let lock = keys::lock(name);
+        let mut lock_keys = vec![b(&lock), b(&keys::lock_fence(name))];
+        // The counter's former name, kept in step (see README, "Distributed locks"). A cluster
+        // cannot reach it from the script when it sits in another slot, but there it never
+        // held a token: the script naming both keys was refused with CROSSSLOT.
+        if let Some(legacy) = keys::legacy_lock_fence(name) {
+            let same_slot = key_slot(legacy.as_bytes()) == key_slot(lock.as_bytes());
+            if same_slot || self.backend.kind() != BackendKind::RedisCluster {
+                lock_keys.push(b(&legacy));
+            }
+        }
         let reply = self
             .backend
             .eval(
                 &LOCK_ACQUIRE,
-                vec![b(&keys::lock(name)), b(&keys::lock_fence(name))],
-                vec![b(owner), Bytes::from(ttl_ms.to_string())],
+                lock_keys,
+                vec![
+                    b(owner),
+                    Bytes::from(ttl_ms.to_string()),
+                    Bytes::from(FENCE_TTL_SECONDS.to_string()),
+                ],
             )
             .await?;
         match reply.as_int() {
@@ -92,12 +112,35 @@ mod tests {
         assert_eq!(f.lock_release("job", "a").await, Ok(true));
         assert_eq!(f.lock_release("job", "a").await, Ok(false));
         assert_eq!(f.lock_acquire("job", "b", 10_000).await, Ok(Some(2)));
-        // Names are independent; the fence counter has no expiry.
+        // Names are independent; the fence counter lives the horizon past the last acquire.
         assert_eq!(f.lock_acquire("other", "a", 10_000).await, Ok(Some(1)));
         let fence = db
-            .execute(&Cmd::new("PTTL").arg("{lock:job}:fence"))
+            .execute(&Cmd::new("TTL").arg("{lock:job}:fence"))
             .unwrap();
-        assert_eq!(fence, Reply::Int(-1));
+        assert_eq!(fence, Reply::Int(super::FENCE_TTL_SECONDS as i64));
+    }
+
+    #[tokio::test]
+    async fn a_name_with_braces_keeps_its_former_fence_in_step() {
+        let (f, db) = features();
+        // Tokens drawn before the fence followed the name's hash tag.
+        db.execute(&Cmd::from_line("SET {lock:{t}:job}:fence 41"))
+            .unwrap();
+        assert_eq!(f.lock_acquire("{t}:job", "a", 10_000).await, Ok(Some(42)));
+        let get = |key: &str| db.execute(&Cmd::new("GET").arg(key)).unwrap();
+        assert_eq!(get("lock:{t}:job:fence"), Reply::bulk("42"));
+        assert_eq!(get("{lock:{t}:job}:fence"), Reply::bulk("42"));
+        let ttl = |key: &str| db.execute(&Cmd::new("TTL").arg(key)).unwrap();
+        let horizon = Reply::Int(super::FENCE_TTL_SECONDS as i64);
+        assert_eq!(ttl("lock:{t}:job:fence"), horizon);
+        assert_eq!(ttl("{lock:{t}:job}:fence"), horizon);
+        // An old process draws from the former counter; the next token is still above it.
+        db.execute(&Cmd::from_line("INCR {lock:{t}:job}:fence"))
+            .unwrap();
+        f.lock_release("{t}:job", "a").await.unwrap();
+        assert_eq!(f.lock_acquire("{t}:job", "b", 10_000).await, Ok(Some(44)));
+        f.lock_release("{t}:job", "b").await.unwrap();
+        assert_eq!(f.lock_acquire("{t}:job", "a", 10_000).await, Ok(Some(45)));
     }
 
     #[tokio::test]

@@ -13,7 +13,8 @@ mod target;
 mod values;
 mod window_hits;
 
-pub use cache_wrap::WrapState;
+pub use cache_wrap::{Claim, WrapState};
+pub use locks::FENCE_TTL_SECONDS;
 pub use rate_limit::{Algorithm, RateLimitDecision, RateLimitRequest};
 pub use streams::ActiveStream;
 pub use target::Target;

@@ -10,7 +10,10 @@
 //! - a pipeline is split by master (`pipeline.rs`, `owners.rs`), one sub-pipeline per master,
 //!   all in parallel;
 //! - MULTI/EXEC and scripts must name keys of one slot, as on any cluster (CROSSSLOT otherwise);
-//! - SCAN walks every master behind one cursor (`scan.rs`).
+//! - SCAN walks every master behind one cursor (`scan.rs`);
+//! - each master has its own circuit breaker, so a stalled master fails fast without failing
+//!   calls to the others; what no single master serves (connecting, keyless commands) goes
+//!   through one more circuit for the cluster as a whole.
 
 mod multikey;
 mod owners;
@@ -18,9 +21,11 @@ mod pipeline;
 pub mod scan;
 pub mod slot;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -29,10 +34,13 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 
-use crate::options::Timeouts;
+use crate::circuit::{Circuit, CircuitState, CircuitView};
+use crate::options::{BreakerPolicy, Timeouts};
 use crate::redact::Secrets;
 use crate::redis_protocol::convert::{from_value, to_redis_cmd};
-use crate::redis_protocol::exchange::{checked_url, query, query_pipeline, redacted};
+use crate::redis_protocol::exchange::{
+    checked_url, query, query_pipeline, redacted, within_deadline,
+};
 use crate::redis_protocol::lazy::LazyConnection;
 use crate::script::{eval_by_sha, eval_many_by_sha, Script, ScriptCall};
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
@@ -40,19 +48,30 @@ use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 use owners::{slot_ranges, SlotOwners, SlotRange};
 use pipeline::Group;
 use scan::{masters_first_slots, next_master, ClusterCursor};
+use slot::{placement, Placement};
 
 /// Waits between the cluster client's own retries (redirects, reconnects during a failover),
 /// in milliseconds: short, since the call deadline bounds the whole call anyway.
 const MIN_RETRY_WAIT_MS: u64 = 10;
 const MAX_RETRY_WAIT_MS: u64 = 200;
 
+/// How much sooner than the call's deadline each master's share of a split call ends, so the
+/// shares that did answer are collected before the call itself times out.
+const SHARE_MARGIN: Duration = Duration::from_millis(50);
+
 pub struct ClusterBackend {
     urls: Vec<String>,
     connection: LazyConnection<ClusterConnection>,
-    /// Which master serves which slot, to send a pipeline as one request per master; fetched
-    /// on first need and again after a split call failed.
+    /// Which master serves which slot, to send a pipeline as one request per master and to
+    /// pick a call's circuit; fetched on first need and again after a failure that may mean the
+    /// slots moved.
     owners: Mutex<Option<Arc<SlotOwners>>>,
     timeouts: Arc<Timeouts>,
+    /// One circuit per master, by address (`host:port`), created on first use.
+    circuits: Mutex<HashMap<Bytes, Arc<Circuit>>>,
+    /// The circuit of what no single master serves: connecting, keyless commands.
+    whole: Arc<Circuit>,
+    breaker: Arc<BreakerPolicy>,
     secrets: Secrets,
     display_urls: String,
 }
@@ -66,7 +85,11 @@ impl std::fmt::Debug for ClusterBackend {
 impl ClusterBackend {
     /// Validates the seed node URLs (`redis://`, `rediss://`, with user and password as in
     /// `REDIS_URL`); connects on first use.
-    pub fn new(urls: &[String], timeouts: Arc<Timeouts>) -> Result<ClusterBackend> {
+    pub fn new(
+        urls: &[String],
+        timeouts: Arc<Timeouts>,
+        breaker: Arc<BreakerPolicy>,
+    ) -> Result<ClusterBackend> {
         if urls.is_empty() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -95,9 +118,14 @@ impl ClusterBackend {
         })?;
         Ok(ClusterBackend {
             urls: urls.to_vec(),
-            connection: LazyConnection::new(),
+            // A timeout means one master is slow, not that the connections (one per master,
+            // which the cluster client keeps pairing replies on) are broken.
+            connection: LazyConnection::kept_on_timeout(),
             owners: Mutex::new(None),
             timeouts,
+            circuits: Mutex::new(HashMap::new()),
+            whole: Arc::new(Circuit::within_deadline(breaker.clone())),
+            breaker,
             secrets,
             display_urls,
         })
@@ -121,22 +149,72 @@ impl ClusterBackend {
         F: FnOnce(ClusterConnection) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        self.connection
-            .run(self.timeouts.call(), || self.connect(), op)
-            .await
+        let connect = || self.whole.guarded(self.connect());
+        self.connection.run(self.timeouts.call(), connect, op).await
     }
 
-    /// One command, routed by the cluster client; SCAN walks every master.
-    async fn query(&self, mut conn: ClusterConnection, cmd: Cmd) -> Result<Reply> {
+    /// The circuit of the master serving `slot` (the whole cluster's when none is known).
+    async fn circuit_of(&self, conn: &ClusterConnection, slot: u16) -> Result<Arc<Circuit>> {
+        let owners = self.owners(conn).await?;
+        let Some(master) = owners.master_of(slot) else {
+            return Ok(self.whole.clone());
+        };
+        let mut circuits = self.circuits.lock();
+        let circuit = circuits
+            .entry(master.clone())
+            .or_insert_with(|| Arc::new(Circuit::within_deadline(self.breaker.clone())));
+        Ok(circuit.clone())
+    }
+
+    /// `work`, carrying `calls` commands, through the circuit of the master serving `slot`.
+    async fn on_master<T>(
+        &self,
+        conn: &ClusterConnection,
+        slot: u16,
+        calls: usize,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let circuit = self.circuit_of(conn, slot).await?;
+        let outcome = circuit.guarded_for(calls, work).await;
+        if outcome.as_ref().is_err_and(slots_may_have_moved) {
+            *self.owners.lock() = None;
+        }
+        outcome
+    }
+
+    /// `work` for `cmd` through the circuit of the master its keys live on, or of the whole
+    /// cluster when it has no single slot.
+    async fn on_master_of<T>(
+        &self,
+        conn: &ClusterConnection,
+        cmd: &Cmd,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match placement(cmd) {
+            Placement::Slot(slot) => self.on_master(conn, slot, 1, work).await,
+            Placement::Alone => self.whole.guarded(work).await,
+        }
+    }
+
+    /// One command, routed by the cluster client; SCAN walks every master. `deadline` is the
+    /// call's: a command split over masters gives each master's share a little less.
+    async fn query(
+        &self,
+        mut conn: ClusterConnection,
+        cmd: Cmd,
+        deadline: Instant,
+    ) -> Result<Reply> {
         if cmd.name() == "SCAN" {
             return self.scan_step(conn, cmd).await;
         }
         if let Some(split) = multikey::split(&cmd) {
             let parts: Vec<Cmd> = split.parts.iter().map(|(part, _)| part.clone()).collect();
-            let replies = self.grouped(conn, &parts).await?;
+            let replies = self.grouped(conn, &parts, deadline).await?;
             return multikey::merge(&split, replies);
         }
-        query(&mut conn, &cmd, &self.secrets).await
+        let routed = conn.clone();
+        self.on_master_of(&routed, &cmd, query(&mut conn, &cmd, &self.secrets))
+            .await
     }
 
     /// One step of a keyspace walk across every master (see `scan.rs` for the cursor).
@@ -159,11 +237,14 @@ impl ClusterBackend {
             cursor.slot,
             SlotAddr::Master,
         )));
-        let reply = conn
-            .route_command(to_redis_cmd(&node_cmd), master)
-            .await
-            .map_err(|e| redacted(&e, &self.secrets))
-            .and_then(from_value)?;
+        let walked = conn.clone();
+        let step = async {
+            conn.route_command(to_redis_cmd(&node_cmd), master)
+                .await
+                .map_err(|e| redacted(&e, &self.secrets))
+                .and_then(from_value)
+        };
+        let reply = self.on_master(&walked, cursor.slot, 1, step).await?;
         let Reply::Array(mut pair) = reply else {
             return Err(Error::protocol("SCAN did not answer [cursor, keys]"));
         };
@@ -223,10 +304,13 @@ impl ClusterBackend {
             pipe.add_command(to_redis_cmd(cmd));
         }
         let master = SingleNodeRoutingInfo::SpecificNode(Route::new(route, SlotAddr::Master));
-        let values = conn
-            .route_pipeline(pipe, 0, cmds.len(), master)
-            .await
-            .map_err(|e| redacted(&e, &self.secrets))?;
+        let routed = conn.clone();
+        let sent = async {
+            conn.route_pipeline(pipe, 0, cmds.len(), master)
+                .await
+                .map_err(|e| redacted(&e, &self.secrets))
+        };
+        let values = self.on_master(&routed, route, cmds.len(), sent).await?;
         if values.len() != cmds.len() {
             return Err(Error::protocol(format!(
                 "pipeline of {} commands answered {} replies",
@@ -237,25 +321,36 @@ impl ClusterBackend {
         Ok(values.into_iter().map(from_value).collect())
     }
 
-    /// `cmds` as one request per master, all in parallel, replies in order.
-    async fn grouped(&self, conn: ClusterConnection, cmds: &[Cmd]) -> Result<Vec<Result<Reply>>> {
+    /// `cmds` as one request per master, all in parallel, replies in order. Each request ends
+    /// a little before the call's `deadline`, so a stalled master fails only its own share and
+    /// the others' replies still make it back (a tick's batch mixes every caller's keys).
+    async fn grouped(
+        &self,
+        conn: ClusterConnection,
+        cmds: &[Cmd],
+        deadline: Instant,
+    ) -> Result<Vec<Result<Reply>>> {
         let owners = self.owners(&conn).await?;
+        let budget = deadline
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(SHARE_MARGIN);
         let outcome = pipeline::run_split(
             cmds,
             |slot| owners.group_of(slot),
             |group| {
                 let conn = conn.clone();
-                async move {
+                let share = async move {
                     match group {
                         Group::Node { route, cmds } => self.node_pipeline(conn, route, cmds).await,
                         // Boxed: a command alone may be split again (an MGET across slots).
-                        Group::Alone(cmd) => match self.query_boxed(conn, cmd).await {
+                        Group::Alone(cmd) => match self.query_boxed(conn, cmd, deadline).await {
                             Ok(reply) => Ok(vec![Ok(reply)]),
                             Err(err) if err.is_transport() => Err(err),
                             Err(err) => Ok(vec![Err(err)]),
                         },
                     }
-                }
+                };
+                within_deadline(budget, share)
             },
         )
         .await;
@@ -269,8 +364,9 @@ impl ClusterBackend {
         &self,
         conn: ClusterConnection,
         cmd: Cmd,
+        deadline: Instant,
     ) -> Pin<Box<dyn Future<Output = Result<Reply>> + Send + '_>> {
-        Box::pin(self.query(conn, cmd))
+        Box::pin(self.query(conn, cmd, deadline))
     }
 
     async fn split_pipeline(
@@ -278,13 +374,24 @@ impl ClusterBackend {
         conn: ClusterConnection,
         cmds: Vec<Cmd>,
         atomic: bool,
+        deadline: Instant,
     ) -> Result<Vec<Result<Reply>>> {
         if atomic {
-            pipeline::same_slot(&cmds)?;
+            let slot = pipeline::same_slot(&cmds)?;
+            let routed = conn.clone();
             let mut conn = conn;
-            return query_pipeline(&mut conn, &cmds, true, &self.secrets).await;
+            let sent = query_pipeline(&mut conn, &cmds, true, &self.secrets);
+            return match slot {
+                Some(slot) => self.on_master(&routed, slot, 1, sent).await,
+                None => self.whole.guarded(sent).await,
+            };
         }
-        self.grouped(conn, &cmds).await
+        self.grouped(conn, &cmds, deadline).await
+    }
+
+    /// When a call started now must be answered.
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.timeouts.call()
     }
 }
 
@@ -296,18 +403,23 @@ fn client(urls: &[String], timeouts: &Timeouts) -> redis::RedisResult<ClusterCli
         .build()
 }
 
-/// Whether a split call met a failure that may mean the slots moved: then the grouping by
-/// master is fetched again before the next one.
+/// Whether a failure may mean the slots moved (a node gone, a redirect): then the slot map is
+/// fetched again before the next call. Not a timeout: a slow master still serves its slots,
+/// and the refetch could wait on it.
+fn slots_may_have_moved(err: &Error) -> bool {
+    matches!(err.kind, ErrorKind::Connection | ErrorKind::Protocol)
+        || ["MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN"]
+            .iter()
+            .any(|code| err.message.starts_with(code))
+}
+
+/// `slots_may_have_moved` for a split call: the call as a whole, or any of its items.
 fn topology_changed(outcome: &Result<Vec<Result<Reply>>>) -> bool {
-    let moved = |err: &Error| {
-        err.is_transport()
-            || ["MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN"]
-                .iter()
-                .any(|code| err.message.starts_with(code))
-    };
     match outcome {
-        Err(err) => moved(err),
-        Ok(items) => items.iter().any(|item| item.as_ref().is_err_and(moved)),
+        Err(err) => slots_may_have_moved(err),
+        Ok(items) => items
+            .iter()
+            .any(|item| item.as_ref().is_err_and(slots_may_have_moved)),
     }
 }
 
@@ -318,11 +430,13 @@ impl Backend for ClusterBackend {
     }
 
     async fn call(&self, cmd: Cmd) -> Result<Reply> {
-        self.run(|conn| self.query(conn, cmd)).await
+        let deadline = self.deadline();
+        self.run(|conn| self.query(conn, cmd, deadline)).await
     }
 
     async fn pipeline(&self, cmds: Vec<Cmd>, atomic: bool) -> Result<Vec<Result<Reply>>> {
-        self.run(|conn| self.split_pipeline(conn, cmds, atomic))
+        let deadline = self.deadline();
+        self.run(|conn| self.split_pipeline(conn, cmds, atomic, deadline))
             .await
     }
 
@@ -335,18 +449,66 @@ impl Backend for ClusterBackend {
         self.run(|conn| {
             eval_by_sha(script, keys, args, move |cmd| {
                 let mut conn = conn.clone();
-                async move { query(&mut conn, &cmd, &self.secrets).await }
+                async move {
+                    let routed = conn.clone();
+                    self.on_master_of(&routed, &cmd, query(&mut conn, &cmd, &self.secrets))
+                        .await
+                }
             })
         })
         .await
     }
 
     async fn eval_many(&self, calls: Vec<ScriptCall>) -> Result<Vec<Result<Reply>>> {
+        let deadline = self.deadline();
         self.run(|conn| {
             eval_many_by_sha(&calls, move |cmds| {
-                self.split_pipeline(conn.clone(), cmds, false)
+                self.split_pipeline(conn.clone(), cmds, false, deadline)
             })
         })
         .await
+    }
+}
+
+impl CircuitView for ClusterBackend {
+    /// Open while any master's circuit (or the whole cluster's) is open.
+    fn state(&self) -> CircuitState {
+        let rank = |state: CircuitState| match state {
+            CircuitState::Closed => 0,
+            CircuitState::HalfOpen => 1,
+            CircuitState::Open => 2,
+        };
+        let circuits = self.circuits.lock();
+        circuits
+            .values()
+            .map(|c| c.state())
+            .chain([self.whole.state()])
+            .max_by_key(|&state| rank(state))
+            .unwrap_or(CircuitState::Closed)
+    }
+
+    fn take_transitions(&self) -> Vec<(CircuitState, Option<String>)> {
+        let mut events: Vec<(CircuitState, Option<String>)> = self
+            .whole
+            .take_transitions()
+            .into_iter()
+            .map(|state| (state, Some("cluster".to_string())))
+            .collect();
+        for (master, circuit) in self.circuits.lock().iter() {
+            let master = String::from_utf8_lossy(master).into_owned();
+            let states = circuit.take_transitions().into_iter();
+            events.extend(states.map(|state| (state, Some(format!("master {master}")))));
+        }
+        events
+    }
+
+    fn last_error(&self) -> Option<String> {
+        let circuits = self.circuits.lock();
+        circuits
+            .values()
+            .chain([&self.whole])
+            .filter_map(|c| c.last_failure())
+            .max_by_key(|(at, _)| *at)
+            .map(|(_, error)| error)
     }
 }

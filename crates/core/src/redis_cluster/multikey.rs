@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use super::slot::key_slot;
+use super::slot::{key_slot, SLOTS};
 use crate::{Cmd, Error, Reply, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,18 +37,19 @@ pub fn split(cmd: &Cmd) -> Option<Split> {
     if args.is_empty() || args.len() % stride != 0 {
         return None;
     }
-    let mut groups: Vec<(u16, Vec<Bytes>, Vec<usize>)> = Vec::new();
+    // Each slot's group, found by index: a 100k-key MGET spans nearly every slot, and a
+    // search through the groups per key would cost keys × slots.
+    let mut group_of_slot = vec![usize::MAX; usize::from(SLOTS)];
+    let mut groups: Vec<(Vec<Bytes>, Vec<usize>)> = Vec::new();
     for (position, entry) in args.chunks(stride).enumerate() {
-        let slot = key_slot(&entry[0]);
-        let at = match groups.iter().position(|(s, _, _)| *s == slot) {
-            Some(at) => at,
-            None => {
-                groups.push((slot, vec![parts[0].clone()], Vec::new()));
-                groups.len() - 1
-            }
-        };
-        groups[at].1.extend(entry.iter().cloned());
-        groups[at].2.push(position);
+        let slot = usize::from(key_slot(&entry[0]));
+        if group_of_slot[slot] == usize::MAX {
+            group_of_slot[slot] = groups.len();
+            groups.push((vec![parts[0].clone()], Vec::new()));
+        }
+        let (group, positions) = &mut groups[group_of_slot[slot]];
+        group.extend(entry.iter().cloned());
+        positions.push(position);
     }
     if groups.len() < 2 {
         return None;
@@ -56,7 +57,7 @@ pub fn split(cmd: &Cmd) -> Option<Split> {
     Some(Split {
         parts: groups
             .into_iter()
-            .map(|(_, parts, positions)| (Cmd::from_parts(parts), positions))
+            .map(|(parts, positions)| (Cmd::from_parts(parts), positions))
             .collect(),
         merge,
         keys: args.len() / stride,

@@ -50,6 +50,7 @@ fn parse_range(range: &Reply) -> Option<SlotRange> {
 /// Slot → a number naming its master (an index into the masters seen).
 pub struct SlotOwners {
     owner: Vec<u16>,
+    masters: Vec<Bytes>,
 }
 
 /// Marks a slot no master serves (a cluster in trouble): each such slot is its own group.
@@ -58,12 +59,12 @@ const UNKNOWN: u16 = u16::MAX;
 impl SlotOwners {
     pub fn new(ranges: &[SlotRange]) -> SlotOwners {
         let mut owner = vec![UNKNOWN; usize::from(SLOTS)];
-        let mut masters: Vec<&Bytes> = Vec::new();
+        let mut masters: Vec<Bytes> = Vec::new();
         for range in ranges {
-            let index = match masters.iter().position(|m| **m == range.master) {
+            let index = match masters.iter().position(|m| *m == range.master) {
                 Some(i) => i,
                 None => {
-                    masters.push(&range.master);
+                    masters.push(range.master.clone());
                     masters.len() - 1
                 }
             };
@@ -71,7 +72,13 @@ impl SlotOwners {
                 owner[usize::from(slot)] = index as u16;
             }
         }
-        SlotOwners { owner }
+        SlotOwners { owner, masters }
+    }
+
+    /// The address (`host:port`) of the master serving `slot`, when one does.
+    pub fn master_of(&self, slot: u16) -> Option<&Bytes> {
+        let owner = *self.owner.get(usize::from(slot))?;
+        self.masters.get(usize::from(owner))
     }
 
     /// A key that is equal for slots of one master and differs between masters.
@@ -109,6 +116,8 @@ pub(crate) mod tests {
         assert_ne!(owners.group_of(5461), owners.group_of(16000));
         // Unserved slots are groups of their own.
         assert_ne!(owners.group_of(16050), owners.group_of(16051));
+        assert_eq!(owners.master_of(16383).unwrap(), "127.0.0.1:7000");
+        assert_eq!(owners.master_of(16050), None);
         assert!(slot_ranges(Reply::Array(vec![Reply::Int(1)])).is_err());
     }
 }

@@ -18,8 +18,9 @@ pub enum Group {
     Alone(Cmd),
 }
 
-/// A MULTI/EXEC runs on one node: every command naming keys must name the same slot.
-pub fn same_slot(cmds: &[Cmd]) -> Result<()> {
+/// A MULTI/EXEC runs on one node: every command naming keys must name the same slot. That
+/// slot, or `None` when no command names a key.
+pub fn same_slot(cmds: &[Cmd]) -> Result<Option<u16>> {
     let mut slots = cmds.iter().filter_map(|cmd| match placement(cmd) {
         Placement::Slot(slot) => Some(slot),
         Placement::Alone => None,
@@ -28,7 +29,7 @@ pub fn same_slot(cmds: &[Cmd]) -> Result<()> {
         Some(first) if !slots.all(|s| s == first) => Err(Error::command(
             "CROSSSLOT Keys in request don't hash to the same slot",
         )),
-        _ => Ok(()),
+        first => Ok(first),
     }
 }
 
@@ -189,6 +190,27 @@ mod tests {
 
         let all = run_split(&cmds(&["GET bar"]), per_slot, failing_bar).await;
         assert_eq!(all.unwrap_err().kind, ErrorKind::Connection);
+    }
+
+    #[test]
+    fn a_100k_key_mget_goes_as_one_request_per_master() {
+        use crate::redis_cluster::multikey;
+        let keys = (0..100_000).map(|i| format!("t:m:{i}"));
+        let mget = Cmd::new("MGET").args(keys);
+        let split = multikey::split(&mget).unwrap();
+        // One MGET per slot (Redis refuses keys of two slots in one command, even on one
+        // master), each key in exactly one of them.
+        assert!(split.parts.len() > 16_000, "{}", split.parts.len());
+        let mut positions: Vec<usize> = split.parts.iter().flat_map(|(_, p)| p.clone()).collect();
+        positions.sort_unstable();
+        assert_eq!(positions, (0..100_000).collect::<Vec<_>>());
+        // Three masters of a third of the slots each: three requests.
+        let parts: Vec<Cmd> = split.parts.into_iter().map(|(cmd, _)| cmd).collect();
+        let groups = plan(&parts, &|slot| u32::from(slot / 5462));
+        assert_eq!(groups.len(), 3);
+        assert!(groups
+            .iter()
+            .all(|(group, _)| matches!(group, Group::Node { .. })));
     }
 
     #[test]

@@ -22,15 +22,18 @@ fn crc16(bytes: &[u8]) -> u16 {
     crc
 }
 
-/// The slot of `key`: only its hash tag (the text between the first `{` and the next `}`) is
-/// hashed when the tag is not empty, so `{otp:abc}:tries` lands with `otp:abc`.
+/// The hash tag of `key`: the text between the first `{` and the next `}`, when not empty.
+pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
+    let open = key.iter().position(|&b| b == b'{')?;
+    let rest = &key[open + 1..];
+    let close = rest.iter().position(|&b| b == b'}')?;
+    (close > 0).then(|| &rest[..close])
+}
+
+/// The slot of `key`: only its hash tag is hashed when it has one, so `{otp:abc}:tries` lands
+/// with `otp:abc`.
 pub fn key_slot(key: &[u8]) -> u16 {
-    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
-        let rest = &key[open + 1..];
-        let close = rest.iter().position(|&b| b == b'}')?;
-        (close > 0).then(|| &rest[..close])
-    });
-    crc16(tagged.unwrap_or(key)) % SLOTS
+    crc16(hash_tag(key).unwrap_or(key)) % SLOTS
 }
 
 /// Where a command of a pipeline must go.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::exchange::within_deadline;
-use crate::Result;
+use crate::{ErrorKind, Result};
 
 pub(crate) struct LazyConnection<C> {
     /// The live connection and its generation, so a failed call discards only the connection
@@ -21,6 +21,8 @@ pub(crate) struct LazyConnection<C> {
     /// One connection attempt at a time; the others wait for its result.
     connecting: tokio::sync::Mutex<()>,
     generations: AtomicU64,
+    /// Whether a timeout also discards the connection (see `kept_on_timeout`).
+    discard_on_timeout: bool,
 }
 
 impl<C: Clone> LazyConnection<C> {
@@ -29,6 +31,16 @@ impl<C: Clone> LazyConnection<C> {
             current: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
             generations: AtomicU64::new(0),
+            discard_on_timeout: true,
+        }
+    }
+
+    /// A connection that only a failure of the connection itself discards, not a timeout: for
+    /// a cluster connection, whose timeout is one slow master while the others answer.
+    pub(crate) fn kept_on_timeout() -> LazyConnection<C> {
+        LazyConnection {
+            discard_on_timeout: false,
+            ..LazyConnection::new()
         }
     }
 
@@ -80,7 +92,8 @@ impl<C: Clone> LazyConnection<C> {
         let outcome = within_deadline(deadline, work).await;
         if let Err(err) = &outcome {
             let generation = used.load(Ordering::Relaxed);
-            if err.is_transport() && generation != 0 {
+            let timeout = err.kind == ErrorKind::Timeout;
+            if err.is_transport() && generation != 0 && (self.discard_on_timeout || !timeout) {
                 self.discard(generation);
             }
         }
