@@ -157,6 +157,8 @@ function report(results, o) {
   const ratioPairs = [
     ['ours-redis', 'ioredis'],
     ['ours-redis', 'node-redis'],
+    ['ours-redis', 'before-redis'],
+    ['before-redis', 'ioredis'],
     ['ours-embedded', 'map'],
     ['ours-embedded', 'ioredis'],
     ['ours-rest', 'upstash'],
@@ -213,7 +215,8 @@ async function main() {
       const order = round % 2 ? [...o.contenders].reverse() : o.contenders
       for (const contender of order) {
         if (resp) await waitIdle(resp)
-        const env = childEnv(contender, { redisUrl: o.redisUrl, restUrl: rest?.url, restToken: rest?.token, prefix: `${prefix}:${contender}` })
+        const env = childEnv(contender === 'before-redis' ? 'ours-redis' : contender, { redisUrl: o.redisUrl, restUrl: rest?.url, restToken: rest?.token, prefix: `${prefix}:${contender}` })
+        if (contender === 'before-redis' && !env.BENCH_APP_BEFORE_DIR) throw new Error('before-redis needs BENCH_APP_BEFORE_DIR')
         let server
         try {
           server = await startServer(contender, env, o.nodeArgs)

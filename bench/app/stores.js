@@ -76,7 +76,7 @@ async function main() {
   const results = []
   for (let round = 0; round < rounds; round++) {
     for (const c of round % 2 ? [...contenders].reverse() : contenders) {
-      const env = childEnv(c, { redisUrl, prefix: `${prefix}:${c}` })
+      const env = childEnv(c === 'before-redis' ? 'ours-redis' : c, { redisUrl, prefix: `${prefix}:${c}` })
       const load = os.loadavg()[0].toFixed(2)
       const r = spawnSync(process.execPath, [__filename, c], { env, encoding: 'utf8', timeout: 120000 })
       if (r.status !== 0) throw new Error(`${c}: ${r.stderr}`)
