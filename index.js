@@ -17,6 +17,10 @@ const { createCreatorWarming } = require('./lib/creator-warming')
 const { createSessionStoreClass } = require('./lib/session-store')
 const { createRateLimitStoreClass } = require('./lib/rate-limit-store')
 
+// The I/O thread count is read when the addon loads; a bad value is reported like the others.
+const ioThreadsProblem = binding.ioThreadsProblem()
+if (ioThreadsProblem) console.error(`[digis-redis] ignoring ${ioThreadsProblem}`)
+
 // Deadline and breaker options so far (environment, then configure()), for a backend made later.
 const backendOptions = backendOptionsFromEnv()
 

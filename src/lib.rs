@@ -33,19 +33,34 @@ use napi_derive::napi;
 /// with Node, the server and each other for the same cores (BENCHMARKS.md, "Express app").
 const IO_THREADS_VARIABLE: &str = "DIGIS_REDIS_IO_THREADS";
 
-fn io_threads() -> usize {
-    std::env::var(IO_THREADS_VARIABLE)
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&n| (1..=256).contains(&n))
-        .unwrap_or(1)
+/// The I/O thread count `DIGIS_REDIS_IO_THREADS` asks for, or why it is ignored.
+fn io_threads_setting() -> std::result::Result<usize, String> {
+    match std::env::var(IO_THREADS_VARIABLE) {
+        Err(_) => Ok(1),
+        Ok(value) if value.is_empty() => Ok(1),
+        Ok(value) => value
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| value.parse::<usize>().ok())
+            .flatten()
+            .filter(|n| (1..=256).contains(n))
+            .ok_or_else(|| {
+                format!("{IO_THREADS_VARIABLE} must be a whole number from 1 to 256, got {value:?}")
+            }),
+    }
+}
+
+/// Why `DIGIS_REDIS_IO_THREADS` was ignored (the JS layer reports it once), or null.
+#[napi]
+pub fn io_threads_problem() -> Option<String> {
+    io_threads_setting().err()
 }
 
 #[napi_derive::module_init]
 fn init() {
     // A runtime that cannot be built leaves napi-rs its default one.
     if let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(io_threads())
+        .worker_threads(io_threads_setting().unwrap_or(1))
         .thread_name("digis-redis-io")
         .enable_all()
         .build()
