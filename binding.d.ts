@@ -55,7 +55,7 @@ export declare class NativeClient {
    */
   takeCircuitEvents(): Array<string>
   /** Never rejects: a PING through the breaker, timed. */
-  health(): Promise<Health>
+  health(): Health | Promise<Health>
   /** `embedded`, `redis`, `redis-cluster` or `upstash`. */
   get backend(): string
   /** The backend and its address, secrets masked. */
@@ -73,38 +73,36 @@ export declare class NativeClient {
    * ids concatenated with their UTF-16 lengths in, values likewise out, one string each way
    * instead of an array element per key.
    */
-  getManyPacked(namespaces: Uint8Array, ids: string, idLengths: Uint32Array): Promise<PackedValues>
+  getManyPacked(namespaces: Uint8Array, ids: string, idLengths: Uint32Array): PackedValues | Promise<PackedValues>
   /**
-   * SETs gathered within one tick, as one pipeline, packed like `get_many_packed`; a negative
-   * TTL means none. Null when every write succeeded, else the error at each index (null where
-   * the write succeeded).
+   * SETs gathered within one tick, as one pipeline, packed like `get_many_packed`; `lengths`
+   * holds the ids' lengths, then the values'; a negative TTL means none. Null when every
+   * write succeeded, else the error at each index (null where the write succeeded).
    */
-  setManyPacked(namespaces: Uint8Array, ids: string, idLengths: Uint32Array, values: string, valueLengths: Uint32Array, ttlSeconds: Float64Array): Promise<Array<string | undefined | null> | null>
+  setManyPacked(namespaces: Uint8Array, ids: string, values: string, lengths: Uint32Array, ttlSeconds: Float64Array): Array<string | undefined | null> | null | Promise<Array<string | undefined | null> | null>
   del(ns: Namespace, id: string): void | Promise<void>
   exists(ns: Namespace, id: string): boolean | Promise<boolean>
   expire(ns: Namespace, id: string, seconds: number): boolean | Promise<boolean>
   incr(ns: Namespace, id: string): number | Promise<number>
   mget(keys: Array<string>): Array<string | null> | Promise<Array<string | null>>
-  delPattern(pattern: string): Promise<number>
+  delPattern(pattern: string): number | Promise<number>
   creatorsInvalidate(id: string): void | Promise<void>
   streamsSetActive(id: string, value: string, ttlSeconds?: number | undefined | null): void | Promise<void>
   streamsRemoveActive(id: string): void | Promise<void>
-  /** Walks the index and the values: always off the main thread. */
-  streamsAllActive(presenceMs: number): Promise<Array<ActiveStreamItem>>
+  streamsAllActive(presenceMs: number): Array<ActiveStreamItem> | Promise<Array<ActiveStreamItem>>
   streamsViewerJoined(stream: string, viewer: string, presenceMs: number): void | Promise<void>
   streamsViewerLeft(stream: string, viewer: string): void | Promise<void>
   streamsViewerCount(stream: string, presenceMs: number): number | Promise<number>
   /** `status` null clears it. */
   creatorsSetStatus(id: string, status: string | undefined | null, ttlSeconds: number): void | Promise<void>
-  /** Walks the status index: always off the main thread. */
-  creatorsOnline(): Promise<Array<CreatorStatusItem>>
-  streamsReindex(): Promise<number>
+  creatorsOnline(): Array<CreatorStatusItem> | Promise<Array<CreatorStatusItem>>
+  streamsReindex(): number | Promise<number>
   rateLimitCheck(id: string, algorithm: RateLimitAlgorithm, limit: number, windowSeconds: number, cost: number): RateLimitResult | Promise<RateLimitResult>
   /**
    * Checks gathered within one tick, as one pipeline of scripts. Each item is a result or
    * its error (`"<CODE>: <message>"`).
    */
-  rateLimitCheckMany(ids: Array<string>, algorithms: Array<RateLimitAlgorithm>, limits: Array<number>, windows: Array<number>, costs: Array<number>): Promise<RateLimitBatch>
+  rateLimitCheckMany(ids: Array<string>, algorithms: Array<RateLimitAlgorithm>, limits: Array<number>, windows: Array<number>, costs: Array<number>): RateLimitBatch | Promise<RateLimitBatch>
   rateLimitReset(id: string): void | Promise<void>
   /**
    * Adds `change` (1, -1 or 0) to the hit counter at `key` (the whole key, prefix included),
@@ -116,13 +114,13 @@ export declare class NativeClient {
    * Verifications gathered within one tick, as one pipeline of scripts: per item `true` /
    * `false`, or null with its error at the same index of `errors`.
    */
-  otpVerifyMany(ids: Array<string>, codes: Array<string>, maxAttempts: number): Promise<OtpVerifyBatch>
+  otpVerifyMany(ids: Array<string>, codes: Array<string>, maxAttempts: number): OtpVerifyBatch | Promise<OtpVerifyBatch>
   otpVerify(id: string, code: string, maxAttempts: number): boolean | Promise<boolean>
-  ping(): Promise<boolean>
+  ping(): boolean | Promise<boolean>
   /** One raw command; the reply as JSON text. */
-  command(parts: Array<string>): Promise<string>
+  command(parts: Array<string>): string | Promise<string>
   /** Raw commands in one round trip (`atomic`: MULTI/EXEC); the items as JSON text. */
-  pipeline(commands: Array<Array<string>>, atomic: boolean): Promise<string>
+  pipeline(commands: Array<Array<string>>, atomic: boolean): string | Promise<string>
 }
 
 /**

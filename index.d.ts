@@ -544,14 +544,22 @@ export interface Environment {
   DIGIS_REDIS_EMBEDDED_MAX_BYTES?: string
   /** `1`: use the embedded store even under NODE_ENV=production (which otherwise gets no backend). */
   DIGIS_REDIS_EMBEDDED?: string
+  /** {@link ConfigureOptions.logIntervalMs}, whole ms from 0. Default 10000. */
+  DIGIS_REDIS_LOG_INTERVAL_MS?: string
 }
 
 /** Options of `configure()`, all optional. The server-backend options (`timeoutMs` … `breakerCooldownMs`: whole numbers, at most 600000), `embeddedMaxBytes` and `cluster` also have an {@link Environment} variable. */
 export interface ConfigureOptions {
   /** Reject with typed errors instead of answering fallbacks. Default false. */
   strict?: boolean
-  /** Where failures are reported, once per call. Default `console`; `null` silences. */
+  /** Where failures are reported, once per call. Default `console`; `null` silences. A logger that throws loses that line, never the call's answer. */
   logger?: Logger | null | false
+  /**
+   * An outage failure (ERR_CONNECTION, ERR_TIMEOUT, ERR_PROTOCOL, ERR_CIRCUIT_OPEN) of one
+   * operation is logged once per interval, then one line counts the ones not logged (ms, 0 to
+   * 3600000; 0 logs every one). Default 10000; env DIGIS_REDIS_LOG_INTERVAL_MS.
+   */
+  logIntervalMs?: number
   /** Deadline of one call on a server backend, connecting and retries included (ms). Default 1000; env DIGIS_REDIS_TIMEOUT_MS. */
   timeoutMs?: number
   /** Bound on opening a connection (ms). Default 1000; env DIGIS_REDIS_CONNECT_TIMEOUT_MS. */
@@ -587,6 +595,7 @@ export interface ConfigureOptions {
 /** Changes process-wide settings; returns the current feature settings. Throws a TypeError (`code: 'ERR_INVALID_ARGUMENT'`) for a bad option. */
 export declare function configure(options?: ConfigureOptions): {
   strict: boolean
+  logIntervalMs: number
   otpMaxAttempts: number
   viewerPresenceSeconds: number
   popularityHalfLifeSeconds: number

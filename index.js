@@ -16,6 +16,7 @@ const { createResponseCache } = require('./lib/response-cache')
 const { createCreatorWarming } = require('./lib/creator-warming')
 const { createSessionStoreClass } = require('./lib/session-store')
 const { createRateLimitStoreClass } = require('./lib/rate-limit-store')
+const { inIssueOrder } = require('./lib/coalescer')
 
 // The I/O thread count is read when the addon loads; a bad value is reported like the others.
 const ioThreadsProblem = binding.ioThreadsProblem()
@@ -24,15 +25,20 @@ if (ioThreadsProblem) console.error(`[digis-redis] ignoring ${ioThreadsProblem}`
 // Deadline and breaker options so far (environment, then configure()), for a backend made later.
 const backendOptions = backendOptionsFromEnv()
 
+/**
+ * The native client for a backend. A server backend's calls are gathered per tick by the
+ * coalescers; every other call sends what they hold first (lib/coalescer.js). The embedded
+ * store gathers nothing: each call acts when issued.
+ */
 function createNative(selection) {
   const options = backendOptions
   switch (selection.kind) {
     case 'upstash':
-      return binding.NativeClient.upstash(selection.url, selection.token, options)
+      return inIssueOrder(binding.NativeClient.upstash(selection.url, selection.token, options))
     case 'cluster':
-      return binding.NativeClient.cluster(selection.urls, options)
+      return inIssueOrder(binding.NativeClient.cluster(selection.urls, options))
     case 'redis':
-      return binding.NativeClient.redis(selection.url, options)
+      return inIssueOrder(binding.NativeClient.redis(selection.url, options))
     case 'unconfigured':
       console.error(UNCONFIGURED_ERROR)
       return binding.NativeClient.unconfigured(UNCONFIGURED_REASON, options)

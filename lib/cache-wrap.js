@@ -3,7 +3,7 @@
 const crypto = require('node:crypto')
 const { performance } = require('node:perf_hooks')
 const { guarded, inBackground, logFailure } = require('./guard')
-const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe } = require('./codec')
+const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
 
 /**
@@ -27,10 +27,7 @@ const newOwner = () => crypto.randomBytes(16).toString('base64url')
 function parseRequest(key, loader, ttl, options) {
   const id = toKey(key)
   if (typeof loader !== 'function') throw invalidArgument(`loader must be a function, got ${describe(loader)}`)
-  if (options !== undefined && options !== null && typeof options !== 'object') {
-    throw invalidArgument(`options must be an object, got ${describe(options)}`)
-  }
-  const { staleTtl = 0, lockTtl = DEFAULT_LOCK_TTL_MS, cacheNull = false } = options ?? {}
+  const { staleTtl = 0, lockTtl = DEFAULT_LOCK_TTL_MS, cacheNull = false } = readOptionValues(options, ['staleTtl', 'lockTtl', 'cacheNull'])
   if (typeof cacheNull !== 'boolean') throw invalidArgument('cacheNull must be a boolean')
   return {
     key: id,

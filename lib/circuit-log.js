@@ -1,6 +1,6 @@
 'use strict'
 
-const { settings } = require('./settings')
+const { writeLog } = require('./log')
 
 const MESSAGES = {
   open: 'circuit open: the backend keeps failing; calls fail fast (ERR_CIRCUIT_OPEN) until a probe succeeds',
@@ -19,8 +19,7 @@ function watchCircuit(native) {
       // `open`, or on a cluster `open master 10.0.0.1:6379` (each master has its own circuit).
       const [state, ...which] = event.split(' ')
       const where = which.length ? ` (${which.join(' ')})` : ''
-      const log = settings.logger.warn ?? settings.logger.error
-      log.call(settings.logger, `[digis-redis] ${MESSAGES[state] ?? `circuit ${state}`}${where}`)
+      writeLog('warn', `[digis-redis] ${MESSAGES[state] ?? `circuit ${state}`}${where}`)
     }
   }
 }

@@ -5,14 +5,30 @@
  * the napi boundary and one round trip (a pipeline) instead of one per call. A lone call takes
  * the single-call path, so low concurrency pays nothing extra.
  *
+ * Program order: at most one coalescer holds unsent calls at a time. A call that goes anywhere
+ * else (another coalescer, or straight to the binding through `inIssueOrder`) sends the held
+ * batch first, so calls reach the binding, which keeps their order from there, in the order
+ * they were issued: `users.cache(x)` not awaited, then `users.invalidate(x)`, deletes.
+ *
  * `runOne(item)` → promise of the value; `runMany(items)` → promise of `{ values, errors }`,
  * in order, where `errors` is null or undefined when nothing failed, else holds null or
  * `'<CODE>: <message>'` per item (and `values` may be null when every item failed).
  */
+
+/** The flush of the coalescer holding unsent calls, or null. */
+let holding = null
+
+function sendHeld() {
+  if (holding !== null) holding()
+}
+
 function createCoalescer(runOne, runMany) {
   let items = []
   let settlers = []
   const flush = () => {
+    if (holding === flush) holding = null
+    // A tick scheduled before an earlier synchronous flush finds nothing left.
+    if (items.length === 0) return
     const batch = items
     const waiting = settlers
     items = []
@@ -30,7 +46,7 @@ function createCoalescer(runOne, runMany) {
       for (let i = 0; i < batch.length; i++) runAlone(batch[i], waiting[2 * i], waiting[2 * i + 1])
       return
     }
-    sent.then(
+    Promise.resolve(sent).then(
       ({ values, errors }) => {
         for (let i = 0; i < batch.length; i++) {
           const error = errors ? errors[i] : null
@@ -45,17 +61,42 @@ function createCoalescer(runOne, runMany) {
   }
   const runAlone = (item, resolve, reject) => {
     try {
-      runOne(item).then(resolve, reject)
+      Promise.resolve(runOne(item)).then(resolve, reject)
     } catch (err) {
       reject(err)
     }
   }
   return (item) =>
     new Promise((resolve, reject) => {
-      if (items.length === 0) process.nextTick(flush)
+      if (holding !== flush) {
+        sendHeld()
+        holding = flush
+        process.nextTick(flush)
+      }
       items.push(item)
       settlers.push(resolve, reject)
     })
 }
 
-module.exports = { createCoalescer }
+/**
+ * The native client with every method sending the held batch first: for the calls that do not
+ * go through a coalescer. Getters pass through.
+ */
+function inIssueOrder(native) {
+  const ordered = {}
+  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(native))) {
+    if (name === 'constructor') continue
+    const descriptor = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(native), name)
+    if (typeof descriptor.value === 'function') {
+      ordered[name] = (...args) => {
+        sendHeld()
+        return native[name](...args)
+      }
+    } else {
+      Object.defineProperty(ordered, name, { get: () => native[name], enumerable: true })
+    }
+  }
+  return ordered
+}
+
+module.exports = { createCoalescer, inIssueOrder }

@@ -23,10 +23,20 @@ function encodeValue(value) {
   try {
     text = JSON.stringify(value)
   } catch (err) {
-    throw invalidArgument(`value cannot be encoded as JSON: ${err.message}`)
+    throw invalidArgument(`value cannot be encoded as JSON: ${whyNotJson(err)}`)
   }
   if (text === undefined) throw invalidArgument(`value cannot be encoded as JSON: ${describe(value)}`)
   return text
+}
+
+/**
+ * Why JSON.stringify failed: its own reasons (a cycle, a BigInt) as it words them; anything else
+ * was thrown by the value's own code (a toJSON method, a getter, a revoked proxy), whose message
+ * may carry the value, so it is not repeated.
+ */
+function whyNotJson(err) {
+  const message = err instanceof TypeError ? err.message : ''
+  return /circular structure|BigInt/.test(message) ? message : 'a toJSON method or property getter of the value threw'
 }
 
 /**
@@ -39,14 +49,22 @@ function wellFormed(text, what) {
   return text
 }
 
-/** JSON.parse when it can, else the raw string (so a stored '42' reads back as 42). */
+/**
+ * A stored text read as @upstash/redis's automatic deserialization reads it (the original
+ * module's read path: old and new processes share one database). JSON.parse when it can, else
+ * the raw string; and a number that would not print back to the same text stays the text
+ * ('1.50', '1e3', '-0', '12345678901234567890'). So a stored '42' reads back as 42 (kept quirk).
+ * The one rule of every read: feature reads, the raw client, the adapters.
+ */
 function decodeValue(text) {
   if (text === null || text === undefined) return null
+  let parsed
   try {
-    return JSON.parse(text)
+    parsed = JSON.parse(text)
   } catch {
     return text
   }
+  return typeof parsed === 'number' && String(parsed) !== text ? text : parsed
 }
 
 /** A whole number from `min` to MAX_TTL_SECONDS, or a string of digits (as Redis itself accepts). */
@@ -80,8 +98,43 @@ function describe(value) {
   if (value === null) return 'null'
   if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`
   if (typeof value === 'string') return `a string of length ${value.length}`
-  if (Array.isArray(value)) return 'an array'
+  try {
+    if (Array.isArray(value)) return 'an array'
+  } catch {
+    return 'a revoked proxy'
+  }
   return typeof value
 }
 
-module.exports = { MAX_TTL_SECONDS, toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, wellFormed }
+/**
+ * The named properties of a caller's options object, each read once (a getter runs once) into a
+ * plain object, inside the call's guard. One that cannot be read (a throwing getter, a revoked
+ * proxy) is bad input, answered like any other.
+ */
+function readOptionValues(options, names) {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object') throw invalidArgument(`options must be an object, got ${describe(options)}`)
+  const values = {}
+  for (const name of names) {
+    try {
+      values[name] = options[name]
+    } catch {
+      throw invalidArgument(`options.${name} could not be read`)
+    }
+  }
+  return values
+}
+
+module.exports = {
+  MAX_TTL_SECONDS,
+  toKey,
+  encodeValue,
+  decodeValue,
+  toTtl,
+  toSeconds,
+  toPositiveInteger,
+  describe,
+  wellFormed,
+  whyNotJson,
+  readOptionValues,
+}

@@ -84,6 +84,18 @@ function backendOptionsFromEnv(env = process.env, report = console.error) {
   return options
 }
 
+/** Default interval between two lines about one kind of outage failure. */
+const DEFAULT_LOG_INTERVAL_MS = 10000
+
+/** DIGIS_REDIS_LOG_INTERVAL_MS, whole milliseconds up to `max`; a bad value is reported and ignored. */
+function logIntervalFromEnv(max, env = process.env, report = console.error) {
+  const raw = env.DIGIS_REDIS_LOG_INTERVAL_MS
+  if (raw === undefined || raw === '') return DEFAULT_LOG_INTERVAL_MS
+  if (/^\d+$/.test(raw) && Number(raw) <= max) return Number(raw)
+  report(`[digis-redis] ignoring DIGIS_REDIS_LOG_INTERVAL_MS must be a whole number from 0 to ${max}, got ${JSON.stringify(raw)}`)
+  return DEFAULT_LOG_INTERVAL_MS
+}
+
 const EMBEDDED_WARNING =
   '[digis-redis] No UPSTASH_REDIS_REST_URL/UPSTASH_REDIS_REST_TOKEN, REDIS_CLUSTER_URLS or REDIS_URL is set: using the ' +
   'embedded in-process store. Data lives in this process only: other processes do not see it and it ' +
@@ -100,4 +112,14 @@ const UNCONFIGURED_REASON =
   'no backend configured (NODE_ENV=production): set UPSTASH_REDIS_REST_URL + UPSTASH_REDIS_REST_TOKEN, ' +
   'REDIS_CLUSTER_URLS or REDIS_URL, or DIGIS_REDIS_EMBEDDED=1'
 
-module.exports = { UNCONFIGURED_ERROR, UNCONFIGURED_REASON, selectBackend, clusterUrls, toBackendOptions, backendOptionsFromEnv, BACKEND_OPTIONS, EMBEDDED_WARNING }
+module.exports = {
+  UNCONFIGURED_ERROR,
+  UNCONFIGURED_REASON,
+  selectBackend,
+  clusterUrls,
+  toBackendOptions,
+  backendOptionsFromEnv,
+  logIntervalFromEnv,
+  BACKEND_OPTIONS,
+  EMBEDDED_WARNING,
+}

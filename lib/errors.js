@@ -18,8 +18,20 @@ function invalidArgument(message) {
 
 const NATIVE_ERROR = /^(ERR_[A-Z_]+): ([\s\S]*)$/
 
-/** Turns whatever a call threw into a typed error: native errors carry "<CODE>: <message>". */
+/**
+ * Turns whatever a call threw into a typed error: native errors carry "<CODE>: <message>".
+ * Never throws itself, whatever was thrown (a user loader may throw a revoked proxy, or an
+ * object whose `message` getter throws).
+ */
 function toTypedError(err) {
+  try {
+    return typedError(err)
+  } catch {
+    return new DigisRedisError('ERR_INTERNAL', 'a value that cannot be read was thrown')
+  }
+}
+
+function typedError(err) {
   if (err instanceof DigisRedisError || (err instanceof TypeError && err.code === 'ERR_INVALID_ARGUMENT')) {
     return err
   }

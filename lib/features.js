@@ -2,7 +2,7 @@
 
 const crypto = require('node:crypto')
 const { guarded, guardedNow } = require('./guard')
-const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, wellFormed } = require('./codec')
+const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, wellFormed, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { encodeBalance, decodeBalance } = require('./balance')
 const { createRateLimiter } = require('./rate-limiter')
@@ -86,16 +86,26 @@ function createFeatures(native, binding, TTL) {
         return true
       }),
     incr: (key) => guarded('cache.incr', null, () => native.incr(Namespace.Raw, toKey(key))),
-    mget: (keys) =>
-      guarded(
+    mget: (keys) => {
+      // The keys are read once, inside the guard; the fallback has a null for each.
+      let count = 0
+      return guarded(
         'cache.mget',
-        () => (Array.isArray(keys) ? keys.map(() => null) : []),
+        () => new Array(count).fill(null),
         async () => {
-          if (!Array.isArray(keys)) throw invalidArgument(`keys must be an array, got ${describe(keys)}`)
-          const values = await native.mget(keys.map((key) => toKey(key)))
+          let list = null
+          try {
+            if (Array.isArray(keys)) list = Array.from(keys)
+          } catch {
+            // A revoked proxy, or an array whose items cannot be read: bad input like any other.
+          }
+          if (list === null) throw invalidArgument(`keys must be an array of keys, got ${describe(keys)}`)
+          count = list.length
+          const values = await native.mget(list.map((key) => toKey(key)))
           return values.map(decodeValue)
         },
-      ),
+      )
+    },
     delPattern: (pattern) => guarded('cache.delPattern', 0, () => native.delPattern(toKey(pattern, 'pattern'))),
     /** Extra: cache-aside with stampede protection (lib/cache-wrap.js). */
     wrap: createCacheWrap(native, read, TTL, Namespace),
@@ -216,7 +226,7 @@ function createFeatures(native, binding, TTL) {
     /** Draws a code from the OS CSPRNG, stores it (a resend resets the guess count), returns it. */
     generate: (identifier, options = {}) =>
       guarded('otp.generate', null, async () => {
-        const { digits = 6, ttl = TTL.SHORT } = options ?? {}
+        const { digits = 6, ttl = TTL.SHORT } = readOptionValues(options, ['digits', 'ttl'])
         if (!Number.isInteger(digits) || digits < 4 || digits > 12) {
           throw invalidArgument(`digits must be an integer from 4 to 12, got ${describe(digits)}`)
         }

@@ -2,6 +2,7 @@
 
 const { settings } = require('./settings')
 const { toTypedError } = require('./errors')
+const { logFailedCall } = require('./log')
 const { meterFor } = require('./metrics')
 
 /**
@@ -50,7 +51,7 @@ function guardedNow(operation, fallback, run) {
 /** Logs a failure the way a failed call is logged: operation, code and reason. */
 function logFailure(operation, thrown) {
   const { code, message } = toTypedError(thrown)
-  settings.logger.error(`[digis-redis] ${operation} failed (${code}): ${message}`)
+  logFailedCall(operation, code, message)
 }
 
 /**

@@ -1,16 +1,8 @@
 'use strict'
 
 const { guarded } = require('./guard')
-const { toKey, toTtl, describe } = require('./codec')
+const { toKey, toTtl, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
-
-function readFailClosed(options) {
-  if (options === undefined || options === null) return false
-  if (typeof options !== 'object') throw invalidArgument(`options must be an object, got ${describe(options)}`)
-  const { failClosed = false } = options
-  if (typeof failClosed !== 'boolean') throw invalidArgument('failClosed must be a boolean')
-  return failClosed
-}
 
 /**
  * Idempotency keys at `idempotency:<key>`. When the backend fails, `claim` answers `true`
@@ -21,15 +13,20 @@ function readFailClosed(options) {
  */
 function createIdempotency(native, TTL) {
   return {
-    claim: (key, ttl = TTL.DAY, options = undefined) =>
-      guarded(
+    claim: (key, ttl = TTL.DAY, options = undefined) => {
+      // Read once, inside the guard; the fallback answers "seen" only when asked to.
+      let failClosed = false
+      return guarded(
         'idempotency.claim',
-        () => !(options && options.failClosed === true),
+        () => !failClosed,
         async () => {
-          readFailClosed(options)
+          const { failClosed: asked = false } = readOptionValues(options, ['failClosed'])
+          failClosed = asked === true
+          if (typeof asked !== 'boolean') throw invalidArgument('failClosed must be a boolean')
           return native.idempotencyClaim(toKey(key), toTtl(ttl))
         },
-      ),
+      )
+    },
     release: (key) => guarded('idempotency.release', false, async () => native.idempotencyRelease(toKey(key))),
   }
 }

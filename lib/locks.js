@@ -3,7 +3,8 @@
 const crypto = require('node:crypto')
 const { performance } = require('node:perf_hooks')
 const { guarded, logFailure } = require('./guard')
-const { toKey, describe } = require('./codec')
+const { writeLog } = require('./log')
+const { toKey, describe, readOptionValues } = require('./codec')
 const { invalidArgument, DigisRedisError } = require('./errors')
 const { settings } = require('./settings')
 
@@ -25,10 +26,7 @@ function toMilliseconds(value, what, min) {
 }
 
 function readOptions(options) {
-  if (options !== undefined && options !== null && typeof options !== 'object') {
-    throw invalidArgument(`options must be an object, got ${describe(options)}`)
-  }
-  const { ttl = DEFAULT_TTL_MS, wait = 0, retryDelay = DEFAULT_RETRY_DELAY_MS } = options ?? {}
+  const { ttl = DEFAULT_TTL_MS, wait = 0, retryDelay = DEFAULT_RETRY_DELAY_MS } = readOptionValues(options, ['ttl', 'wait', 'retryDelay'])
   return {
     ttl: toMilliseconds(ttl, 'ttl', 1),
     wait: toMilliseconds(wait, 'wait', 0),
@@ -196,7 +194,7 @@ function createLocks(native) {
     let lost = false
     const keeper = keepAlive(lock, acquiredAt, (why) => {
       lost = true
-      settings.logger.error(`[digis-redis] locks.withLock lost its lock (ERR_LOCK_LOST): ${why}`)
+      writeLog('error', `[digis-redis] locks.withLock lost its lock (ERR_LOCK_LOST): ${why}`)
       controller.abort(new DigisRedisError('ERR_LOCK_LOST', `the lock was lost while its holder ran: ${why}`))
     })
     try {

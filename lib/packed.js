@@ -46,8 +46,11 @@ function writeMany(native, items) {
   const ids = packStrings(items.map((item) => item[1]))
   const values = packStrings(items.map((item) => item[2]))
   const namespaces = Uint8Array.from(items, (item) => item[0])
+  const lengths = new Uint32Array(2 * items.length)
+  lengths.set(ids.lengths)
+  lengths.set(values.lengths, items.length)
   const ttls = Float64Array.from(items, (item) => item[3] ?? -1)
-  return native.setManyPacked(namespaces, ids.text, ids.lengths, values.text, values.lengths, ttls)
+  return native.setManyPacked(namespaces, ids.text, values.text, lengths, ttls)
 }
 
 module.exports = { readMany, writeMany }

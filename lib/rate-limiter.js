@@ -1,7 +1,7 @@
 'use strict'
 
 const { guarded } = require('./guard')
-const { toKey, toPositiveInteger, describe } = require('./codec')
+const { toKey, toPositiveInteger, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { BlockCache } = require('./block-cache')
 const { clientAddressKey, requestAddress } = require('./client-ip')
@@ -24,10 +24,14 @@ function fallbackResult(limit, window, failClosed) {
     : { allowed: true, remaining: lim, reset: win, limit: lim, retryAfter: 0 }
 }
 
+const OPTION_NAMES = ['failClosed', 'algorithm', 'cost']
+
+/** `{ algorithm, cost, failClosed }` from an options object, each property read once. */
 function readOptions(options) {
-  if (options === undefined || options === null) return { algorithm: 'token-bucket', cost: 1, failClosed: false }
-  if (typeof options !== 'object') throw invalidArgument(`options must be an object, got ${describe(options)}`)
-  const { algorithm = 'token-bucket', cost = 1, failClosed = false } = options
+  return checkOptions(readOptionValues(options, OPTION_NAMES))
+}
+
+function checkOptions({ algorithm = 'token-bucket', cost = 1, failClosed = false }) {
   if (!ALGORITHM_NAMES.includes(algorithm)) {
     throw invalidArgument(`algorithm must be one of ${ALGORITHM_NAMES.join(', ')}, got ${JSON.stringify(algorithm)}`)
   }
@@ -52,15 +56,18 @@ function createRateLimiter(native, RateLimitAlgorithm) {
   }
 
   function check(identifier, limit = 10, window = 60, options = undefined) {
-    const failClosed = Boolean(options && options.failClosed === true)
+    // Options are read once, inside the guard; the fallback fails closed only when asked to.
+    let failClosed = false
     return guarded(
       'rateLimiter.check',
       () => fallbackResult(limit, window, failClosed),
       async () => {
+        const values = readOptionValues(options, OPTION_NAMES)
+        failClosed = values.failClosed === true
+        const { algorithm, cost: rawCost } = checkOptions(values)
         const id = toKey(identifier, 'identifier')
         const lim = toPositiveInteger(limit, 'limit')
         const win = toPositiveInteger(window, 'window')
-        const { algorithm, cost: rawCost } = readOptions(options)
         const cost = toPositiveInteger(rawCost, 'cost')
         if (cost > lim) throw invalidArgument(`cost (${cost}) must not exceed limit (${lim}): it could never be allowed`)
         const cacheKey = BlockCache.key(id, algorithm, lim, win, cost)

@@ -1,7 +1,7 @@
 'use strict'
 
 const { DigisRedisError, invalidArgument, toTypedError } = require('./errors')
-const { describe } = require('./codec')
+const { describe, decodeValue, whyNotJson } = require('./codec')
 
 /**
  * The raw `redis` export, in the style of @upstash/redis: arguments that are not strings,
@@ -23,7 +23,7 @@ function serializeArg(arg) {
       try {
         text = JSON.stringify(arg)
       } catch (err) {
-        throw invalidArgument(`argument cannot be encoded as JSON: ${err.message}`)
+        throw invalidArgument(`argument cannot be encoded as JSON: ${whyNotJson(err)}`)
       }
       if (text === undefined) throw invalidArgument(`argument cannot be encoded: ${describe(arg)}`)
       return text
@@ -31,27 +31,10 @@ function serializeArg(arg) {
   }
 }
 
-/** @upstash/redis's parseResponse: JSON-parse every string, keeping numbers that would change. */
-function parseRecursive(value) {
-  const parsed = Array.isArray(value)
-    ? value.map((item) => {
-        try {
-          return parseRecursive(item)
-        } catch {
-          return item
-        }
-      })
-    : JSON.parse(value)
-  if (typeof parsed === 'number' && parsed.toString() !== value) return value
-  return parsed
-}
-
+/** @upstash/redis's parseResponse: every string reply (at any depth) read as stored text is. */
 function parseResponse(result) {
-  try {
-    return parseRecursive(result)
-  } catch {
-    return result
-  }
+  if (Array.isArray(result)) return result.map(parseResponse)
+  return typeof result === 'string' ? decodeValue(result) : result
 }
 
 function parseHashValue(value) {
@@ -71,24 +54,33 @@ const deserializers = {
   scan: (result) => [result[0], ...parseResponse(result.slice(1))],
   hgetall: (result) => {
     if (!Array.isArray(result) || result.length === 0) return null
-    const obj = {}
-    for (let i = 0; i < result.length; i += 2) obj[result[i]] = parseHashValue(result[i + 1])
-    return obj
+    const entries = []
+    for (let i = 0; i < result.length; i += 2) entries.push([result[i], parseHashValue(result[i + 1])])
+    return plainObject(entries)
   },
+}
+
+/**
+ * A plain object of field → value pairs from the server. Object.fromEntries defines each field
+ * as an own property, so a field named `__proto__` is data, not the object's prototype (which
+ * assignment would replace).
+ */
+function plainObject(entries) {
+  return Object.fromEntries(entries)
 }
 
 /** HMGET as an object of the asked fields, or null when none exists. */
 function hmgetDeserializer(result, [, ...fields]) {
   if (result.every((value) => value === null)) return null
-  const obj = {}
-  fields.forEach((field, i) => {
-    try {
-      obj[field] = JSON.parse(result[i])
-    } catch {
-      obj[field] = result[i]
-    }
-  })
-  return obj
+  return plainObject(
+    fields.map((field, i) => {
+      try {
+        return [field, JSON.parse(result[i])]
+      } catch {
+        return [field, result[i]]
+      }
+    }),
+  )
 }
 
 function setArgs(key, value, opts) {
@@ -217,8 +209,16 @@ function prepare(method, args) {
   return { parts, deserialize: (result) => deserializer(result, args) }
 }
 
-function rejectWith(err) {
-  throw toTypedError(err)
+/**
+ * The binding's answer (a value from the embedded store, else a promise), with its failure as a
+ * typed error; a call refused synchronously rejects too, like every other failure.
+ */
+async function answered(call) {
+  try {
+    return await call()
+  } catch (err) {
+    throw toTypedError(err)
+  }
 }
 
 const kNative = Symbol('native')
@@ -241,12 +241,9 @@ class Pipeline {
     if (this[kQueued].length === 0) throw new Error('Pipeline is empty')
     const queued = this[kQueued]
     this[kQueued] = []
-    const text = await this[kNative]
-      .pipeline(
-        queued.map((c) => c.parts),
-        this[kAtomic],
-      )
-      .catch(rejectWith)
+    const native = this[kNative]
+    const commands = queued.map((c) => c.parts)
+    const text = await answered(() => native.pipeline(commands, this[kAtomic]))
     const items = JSON.parse(text)
     if (options?.keepErrors) {
       return items.map(({ error, result }, i) => ({ error, result: queued[i].deserialize(result) }))
@@ -283,7 +280,8 @@ for (const method of Object.keys(commands)) {
   Object.defineProperty(RawClient.prototype, method, {
     value: async function (...args) {
       const { parts, deserialize } = prepare(method, args)
-      const text = await this[kNative].command(parts).catch(rejectWith)
+      const native = this[kNative]
+      const text = await answered(() => native.command(parts))
       return deserialize(JSON.parse(text))
     },
     writable: true,

@@ -1,12 +1,17 @@
 'use strict'
 
 const { invalidArgument } = require('./errors')
-const { toBackendOptions, clusterUrls } = require('./environment')
+const { toBackendOptions, clusterUrls, logIntervalFromEnv } = require('./environment')
+
+/** Longest interval between two lines about one kind of outage failure (an hour). */
+const MAX_LOG_INTERVAL_MS = 3600000
 
 /** Process-wide settings changed by `configure()`. */
 const settings = {
   strict: false,
   logger: console,
+  /** An outage failure of one operation is logged once per interval (0: every time); lib/log.js. */
+  logIntervalMs: logIntervalFromEnv(MAX_LOG_INTERVAL_MS),
   /** Wrong guesses that destroy a one-time code. */
   otpMaxAttempts: 5,
   /** How long a viewer counts as present after their last viewerJoined() heartbeat. */
@@ -45,6 +50,13 @@ function configure(options = {}) {
       throw invalidArgument('configure({ logger }) takes an object with an error() method, or null to silence')
     }
   }
+  if ('logIntervalMs' in options) {
+    const n = options.logIntervalMs
+    if (!Number.isInteger(n) || n < 0 || n > MAX_LOG_INTERVAL_MS) {
+      throw invalidArgument(`configure({ logIntervalMs }) takes whole milliseconds from 0 to ${MAX_LOG_INTERVAL_MS}`)
+    }
+    changes.logIntervalMs = n
+  }
   for (const name of ['otpMaxAttempts', 'viewerPresenceSeconds']) {
     if (!(name in options)) continue
     const n = options[name]
@@ -65,6 +77,7 @@ function configure(options = {}) {
   if (Object.keys(backendOptions).length > 0) settings.applyBackendOptions(backendOptions)
   return {
     strict: settings.strict,
+    logIntervalMs: settings.logIntervalMs,
     otpMaxAttempts: settings.otpMaxAttempts,
     viewerPresenceSeconds: settings.viewerPresenceSeconds,
     popularityHalfLifeSeconds: settings.popularityHalfLifeSeconds,

@@ -18,6 +18,7 @@ use digis_redis_core::{
     features::{Algorithm, RateLimitDecision, RateLimitRequest, Target, WindowHits},
     keys,
     options::{BreakerPolicy, Timeouts},
+    order::{self, Sequencer},
     packed,
     redis_cluster::ClusterBackend,
     redis_protocol::RedisBackend,
@@ -392,40 +393,28 @@ pub struct NativeClient {
     description: String,
     /// The store itself, when it is the embedded one (its memory bound follows configure()).
     embedded: Option<EmbeddedBackend>,
+    /// Issue order of the calls to a server backend (see `digis_redis_core::order`).
+    order: Arc<Sequencer>,
 }
 
 /// A plain value when the work finished at once (the embedded store), else a promise.
 type Answer<'env, T> = Either<T, PromiseRaw<'env, T>>;
 
-/// Embedded-store batches up to this size run on the calling thread; larger ones (which could
-/// hold Node's main thread for long) run on the worker pool.
-const INLINE_BATCH_LIMIT: usize = 256;
-
 impl NativeClient {
-    /// Runs `work` on the calling thread when it completes without waiting, as every embedded
-    /// store call does: no thread hop and no wake-up of Node's loop. Anything else becomes a
-    /// promise settled through the shared completion queue (completion.rs).
+    /// Every call goes through here. On the embedded store, which never waits on I/O, `work`
+    /// runs to its end on the calling thread: no thread hop, no wake-up of Node's loop, and
+    /// calls act in the order they were issued (walks and big batches included, at the cost of
+    /// holding the thread for their length, as a Redis server does). On a server backend it
+    /// becomes a promise, settled through the shared completion queue (completion.rs); its
+    /// place in line is taken now, on the caller's thread, so its first command reaches the
+    /// connection after every call issued before it.
     fn answer<'env, T, F>(&self, env: &'env Env, work: F) -> Result<Answer<'env, T>>
     where
         T: ToNapiValue + Send + 'static,
         F: Future<Output = digis_redis_core::Result<T>> + Send + 'static,
     {
-        self.answer_if(self.breaker.is_none(), env, work)
-    }
-
-    /// `inline` only for work that never waits on a socket: it is polled once, outside tokio.
-    fn answer_if<'env, T, F>(
-        &self,
-        inline: bool,
-        env: &'env Env,
-        work: F,
-    ) -> Result<Answer<'env, T>>
-    where
-        T: ToNapiValue + Send + 'static,
-        F: Future<Output = digis_redis_core::Result<T>> + Send + 'static,
-    {
         let mut work = Box::pin(work);
-        if inline {
+        if self.breaker.is_none() {
             let mut cx = Context::from_waker(Waker::noop());
             let polled = std::panic::catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(&mut cx)));
             match polled {
@@ -439,12 +428,18 @@ impl NativeClient {
                 }
             }
         }
-        completion::spawn(env, async move { work.await.map_err(to_js) }, || {
-            to_js(digis_redis_core::Error::new(
-                digis_redis_core::ErrorKind::Internal,
-                "a panic in the addon was caught",
-            ))
-        })
+        let ticket = self.order.ticket();
+        let budget = self.tuning.timeouts.call();
+        completion::spawn(
+            env,
+            async move { order::in_order(ticket, budget, work).await.map_err(to_js) },
+            || {
+                to_js(digis_redis_core::Error::new(
+                    digis_redis_core::ErrorKind::Internal,
+                    "a panic in the addon was caught",
+                ))
+            },
+        )
         .map(Either::B)
     }
 
@@ -472,6 +467,7 @@ impl NativeClient {
             tuning,
             description,
             embedded: None,
+            order: Sequencer::new(),
         }
     }
 
@@ -484,6 +480,7 @@ impl NativeClient {
             tuning,
             description,
             embedded: None,
+            order: Sequencer::new(),
         }
     }
 }
@@ -500,6 +497,7 @@ impl NativeClient {
             tuning: Tuning::default(),
             description: "embedded".to_string(),
             embedded: Some(store),
+            order: Sequencer::new(),
         };
         if let Some(options) = options {
             client.set_options(options);
@@ -584,22 +582,27 @@ impl NativeClient {
     }
 
     /// Never rejects: a PING through the breaker, timed.
-    #[napi]
-    pub async fn health(&self) -> Health {
-        let started = std::time::Instant::now();
-        let result = self.features.ping().await;
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let ok = matches!(result, Ok(true));
-        Health {
-            backend: self.features.backend().kind().name().to_string(),
-            ok,
-            latency_ms: ok.then_some(latency_ms),
-            circuit: self.circuit().to_string(),
-            last_error: match result {
-                Err(err) => Some(err.to_string()),
-                Ok(_) => self.breaker.as_ref().and_then(|b| b.last_error()),
-            },
-        }
+    #[napi(ts_return_type = "Health | Promise<Health>")]
+    pub fn health<'env>(&self, env: &'env Env) -> Result<Answer<'env, Health>> {
+        let f = self.features.clone();
+        let breaker = self.breaker.clone();
+        self.answer(env, async move {
+            let started = std::time::Instant::now();
+            let result = f.ping().await;
+            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let ok = matches!(result, Ok(true));
+            let circuit = breaker.as_ref().map_or(CircuitState::Closed, |b| b.state());
+            Ok(Health {
+                backend: f.backend().kind().name().to_string(),
+                ok,
+                latency_ms: ok.then_some(latency_ms),
+                circuit: circuit.name().to_string(),
+                last_error: match result {
+                    Err(err) => Some(err.to_string()),
+                    Ok(_) => breaker.as_ref().and_then(|b| b.last_error()),
+                },
+            })
+        })
     }
 
     /// `embedded`, `redis`, `redis-cluster` or `upstash`.
@@ -662,42 +665,50 @@ impl NativeClient {
     /// GETs gathered by the JS layer within one tick, sent as one pipeline. Packed both ways:
     /// ids concatenated with their UTF-16 lengths in, values likewise out, one string each way
     /// instead of an array element per key.
-    #[napi]
-    pub async fn get_many_packed(
+    #[napi(ts_return_type = "PackedValues | Promise<PackedValues>")]
+    pub fn get_many_packed<'env>(
         &self,
+        env: &'env Env,
         namespaces: Uint8Array,
         ids: String,
         id_lengths: Uint32Array,
-    ) -> Result<PackedValues> {
+    ) -> Result<Answer<'env, PackedValues>> {
         let targets = packed_targets(&namespaces, &ids, &id_lengths)?;
-        let items = self.features.get_many(targets).await.map_err(to_js)?;
-        let (values, errors) = split_outcomes::<Option<bytes::Bytes>, Option<bytes::Bytes>>(items);
-        let mut packer = packed::Packer::with_capacity(values.len());
-        for value in values {
-            packer.push(value.flatten().as_deref());
-        }
-        Ok(PackedValues {
-            text: packer.text,
-            lengths: Int32Array::new(packer.lengths),
-            errors,
+        let f = self.features.clone();
+        self.answer(env, async move {
+            let items = f.get_many(targets).await?;
+            let (values, errors) =
+                split_outcomes::<Option<bytes::Bytes>, Option<bytes::Bytes>>(items);
+            let mut packer = packed::Packer::with_capacity(values.len());
+            for value in values {
+                packer.push(value.flatten().as_deref());
+            }
+            Ok(PackedValues {
+                text: packer.text,
+                lengths: Int32Array::new(packer.lengths),
+                errors,
+            })
         })
     }
 
-    /// SETs gathered within one tick, as one pipeline, packed like `get_many_packed`; a negative
-    /// TTL means none. Null when every write succeeded, else the error at each index (null where
-    /// the write succeeded).
-    #[napi]
-    pub async fn set_many_packed(
+    /// SETs gathered within one tick, as one pipeline, packed like `get_many_packed`; `lengths`
+    /// holds the ids' lengths, then the values'; a negative TTL means none. Null when every
+    /// write succeeded, else the error at each index (null where the write succeeded).
+    #[napi(
+        ts_return_type = "Array<string | undefined | null> | null | Promise<Array<string | undefined | null> | null>"
+    )]
+    pub fn set_many_packed<'env>(
         &self,
+        env: &'env Env,
         namespaces: Uint8Array,
         ids: String,
-        id_lengths: Uint32Array,
         values: String,
-        value_lengths: Uint32Array,
+        lengths: Uint32Array,
         ttl_seconds: Float64Array,
-    ) -> Result<Option<Vec<Option<String>>>> {
-        let targets = packed_targets(&namespaces, &ids, &id_lengths)?;
-        let ranges = packed::utf16_ranges(&values, &value_lengths)
+    ) -> Result<Answer<'env, Option<Vec<Option<String>>>>> {
+        let (id_lengths, value_lengths) = lengths.split_at(namespaces.len().min(lengths.len()));
+        let targets = packed_targets(&namespaces, &ids, id_lengths)?;
+        let ranges = packed::utf16_ranges(&values, value_lengths)
             .filter(|ranges| ranges.len() == targets.len() && ttl_seconds.len() == targets.len())
             .ok_or_else(|| packing_error("values"))?;
         // Every value is a slice of the one buffer that crossed from JS: no copy per value.
@@ -711,9 +722,12 @@ impl NativeClient {
                 (target, joined.slice(range), ttl)
             })
             .collect();
-        let outcomes = self.features.set_many(items).await.map_err(to_js)?;
-        let (_, errors) = split_outcomes::<(), ()>(outcomes);
-        Ok(errors)
+        let f = self.features.clone();
+        self.answer(env, async move {
+            let outcomes = f.set_many(items).await?;
+            let (_, errors) = split_outcomes::<(), ()>(outcomes);
+            Ok(errors)
+        })
     }
 
     #[napi(ts_return_type = "void | Promise<void>")]
@@ -765,8 +779,7 @@ impl NativeClient {
         keys: Vec<String>,
     ) -> Result<Answer<'env, Vec<Option<String>>>> {
         let f = self.features.clone();
-        let inline = self.breaker.is_none() && keys.len() <= INLINE_BATCH_LIMIT;
-        self.answer_if(inline, env, async move {
+        self.answer(env, async move {
             Ok(f.mget(keys)
                 .await?
                 .into_iter()
@@ -775,10 +788,13 @@ impl NativeClient {
         })
     }
 
-    #[napi]
-    pub async fn del_pattern(&self, pattern: String) -> Result<i64> {
-        let n = self.features.del_pattern(&pattern).await.map_err(to_js)?;
-        Ok(n as i64)
+    #[napi(ts_return_type = "number | Promise<number>")]
+    pub fn del_pattern<'env>(&self, env: &'env Env, pattern: String) -> Result<Answer<'env, i64>> {
+        let f = self.features.clone();
+        self.answer(
+            env,
+            async move { Ok(f.del_pattern(&pattern).await? as i64) },
+        )
     }
 
     #[napi(ts_return_type = "void | Promise<void>")]
@@ -816,21 +832,23 @@ impl NativeClient {
         self.answer(env, async move { f.streams_remove_active(&id).await })
     }
 
-    /// Walks the index and the values: always off the main thread.
-    #[napi]
-    pub async fn streams_all_active(&self, presence_ms: u32) -> Result<Vec<ActiveStreamItem>> {
-        let streams = self
-            .features
-            .streams_all_active(u64::from(presence_ms))
-            .await
-            .map_err(to_js)?;
-        Ok(streams
-            .into_iter()
-            .map(|s| ActiveStreamItem {
-                data: text(s.data),
-                viewers: s.viewers as f64,
-            })
-            .collect())
+    #[napi(ts_return_type = "Array<ActiveStreamItem> | Promise<Array<ActiveStreamItem>>")]
+    pub fn streams_all_active<'env>(
+        &self,
+        env: &'env Env,
+        presence_ms: u32,
+    ) -> Result<Answer<'env, Vec<ActiveStreamItem>>> {
+        let f = self.features.clone();
+        self.answer(env, async move {
+            let streams = f.streams_all_active(u64::from(presence_ms)).await?;
+            Ok(streams
+                .into_iter()
+                .map(|s| ActiveStreamItem {
+                    data: text(s.data),
+                    viewers: s.viewers as f64,
+                })
+                .collect())
+        })
     }
 
     #[napi(ts_return_type = "void | Promise<void>")]
@@ -894,23 +912,28 @@ impl NativeClient {
         })
     }
 
-    /// Walks the status index: always off the main thread.
-    #[napi]
-    pub async fn creators_online(&self) -> Result<Vec<CreatorStatusItem>> {
-        let online = self.features.creators_online().await.map_err(to_js)?;
-        Ok(online
-            .into_iter()
-            .map(|(creator_id, status)| CreatorStatusItem {
-                creator_id,
-                status: text(status),
-            })
-            .collect())
+    #[napi(ts_return_type = "Array<CreatorStatusItem> | Promise<Array<CreatorStatusItem>>")]
+    pub fn creators_online<'env>(
+        &self,
+        env: &'env Env,
+    ) -> Result<Answer<'env, Vec<CreatorStatusItem>>> {
+        let f = self.features.clone();
+        self.answer(env, async move {
+            let online = f.creators_online().await?;
+            Ok(online
+                .into_iter()
+                .map(|(creator_id, status)| CreatorStatusItem {
+                    creator_id,
+                    status: text(status),
+                })
+                .collect())
+        })
     }
 
-    #[napi]
-    pub async fn streams_reindex(&self) -> Result<i64> {
-        let n = self.features.streams_reindex().await.map_err(to_js)?;
-        Ok(n as i64)
+    #[napi(ts_return_type = "number | Promise<number>")]
+    pub fn streams_reindex<'env>(&self, env: &'env Env) -> Result<Answer<'env, i64>> {
+        let f = self.features.clone();
+        self.answer(env, async move { Ok(f.streams_reindex().await? as i64) })
     }
 
     #[napi(ts_return_type = "RateLimitResult | Promise<RateLimitResult>")]
@@ -932,15 +955,16 @@ impl NativeClient {
 
     /// Checks gathered within one tick, as one pipeline of scripts. Each item is a result or
     /// its error (`"<CODE>: <message>"`).
-    #[napi]
-    pub async fn rate_limit_check_many(
+    #[napi(ts_return_type = "RateLimitBatch | Promise<RateLimitBatch>")]
+    pub fn rate_limit_check_many<'env>(
         &self,
+        env: &'env Env,
         ids: Vec<String>,
         algorithms: Vec<RateLimitAlgorithm>,
         limits: Vec<u32>,
         windows: Vec<u32>,
         costs: Vec<u32>,
-    ) -> Result<RateLimitBatch> {
+    ) -> Result<Answer<'env, RateLimitBatch>> {
         let requests: Vec<RateLimitRequest> = ids
             .into_iter()
             .zip(algorithms)
@@ -949,13 +973,12 @@ impl NativeClient {
                 rate_limit_request(id, algorithm, limit, window, cost)
             })
             .collect();
-        let items = self
-            .features
-            .rate_limit_check_many(&requests)
-            .await
-            .map_err(to_js)?;
-        let (values, errors) = split_outcomes(items);
-        Ok(RateLimitBatch { values, errors })
+        let f = self.features.clone();
+        self.answer(env, async move {
+            let items = f.rate_limit_check_many(&requests).await?;
+            let (values, errors) = split_outcomes(items);
+            Ok(RateLimitBatch { values, errors })
+        })
     }
 
     #[napi(ts_return_type = "void | Promise<void>")]
@@ -999,21 +1022,21 @@ impl NativeClient {
 
     /// Verifications gathered within one tick, as one pipeline of scripts: per item `true` /
     /// `false`, or null with its error at the same index of `errors`.
-    #[napi]
-    pub async fn otp_verify_many(
+    #[napi(ts_return_type = "OtpVerifyBatch | Promise<OtpVerifyBatch>")]
+    pub fn otp_verify_many<'env>(
         &self,
+        env: &'env Env,
         ids: Vec<String>,
         codes: Vec<String>,
         max_attempts: u32,
-    ) -> Result<OtpVerifyBatch> {
+    ) -> Result<Answer<'env, OtpVerifyBatch>> {
         let attempts: Vec<(String, String)> = ids.into_iter().zip(codes).collect();
-        let items = self
-            .features
-            .otp_verify_many(&attempts, max_attempts)
-            .await
-            .map_err(to_js)?;
-        let (values, errors) = split_outcomes(items);
-        Ok(OtpVerifyBatch { values, errors })
+        let f = self.features.clone();
+        self.answer(env, async move {
+            let items = f.otp_verify_many(&attempts, max_attempts).await?;
+            let (values, errors) = split_outcomes(items);
+            Ok(OtpVerifyBatch { values, errors })
+        })
     }
 
     #[napi(ts_return_type = "boolean | Promise<boolean>")]
@@ -1031,33 +1054,44 @@ impl NativeClient {
         )
     }
 
-    #[napi]
-    pub async fn ping(&self) -> Result<bool> {
-        self.features.ping().await.map_err(to_js)
+    #[napi(ts_return_type = "boolean | Promise<boolean>")]
+    pub fn ping<'env>(&self, env: &'env Env) -> Result<Answer<'env, bool>> {
+        let f = self.features.clone();
+        self.answer(env, async move { f.ping().await })
     }
 
     /// One raw command; the reply as JSON text.
-    #[napi]
-    pub async fn command(&self, parts: Vec<String>) -> Result<String> {
+    #[napi(ts_return_type = "string | Promise<string>")]
+    pub fn command<'env>(
+        &self,
+        env: &'env Env,
+        parts: Vec<String>,
+    ) -> Result<Answer<'env, String>> {
         let cmd = Cmd::from_parts(parts.into_iter().map(Into::into).collect());
-        let reply = self.features.backend().call(cmd).await.map_err(to_js)?;
-        Ok(reply_json::reply_to_json(&reply))
+        let f = self.features.clone();
+        self.answer(env, async move {
+            let reply = f.raw_command(cmd).await?;
+            Ok(reply_json::reply_to_json(&reply))
+        })
     }
 
     /// Raw commands in one round trip (`atomic`: MULTI/EXEC); the items as JSON text.
-    #[napi]
-    pub async fn pipeline(&self, commands: Vec<Vec<String>>, atomic: bool) -> Result<String> {
+    #[napi(ts_return_type = "string | Promise<string>")]
+    pub fn pipeline<'env>(
+        &self,
+        env: &'env Env,
+        commands: Vec<Vec<String>>,
+        atomic: bool,
+    ) -> Result<Answer<'env, String>> {
         let cmds = commands
             .into_iter()
             .map(|parts| Cmd::from_parts(parts.into_iter().map(Into::into).collect()))
             .collect();
-        let items = self
-            .features
-            .backend()
-            .pipeline(cmds, atomic)
-            .await
-            .map_err(to_js)?;
-        Ok(reply_json::pipeline_to_json(&items))
+        let f = self.features.clone();
+        self.answer(env, async move {
+            let items = f.raw_pipeline(cmds, atomic).await?;
+            Ok(reply_json::pipeline_to_json(&items))
+        })
     }
 }
 

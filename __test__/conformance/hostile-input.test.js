@@ -16,8 +16,27 @@ const circular = () => {
   return o
 }
 
+/** An object every use of which throws, as a revoked proxy does. */
+const revoked = () => {
+  const { proxy, revoke } = Proxy.revocable({}, {})
+  revoke()
+  return proxy
+}
+/** An object whose every property read throws. */
+const throwingGetters = () =>
+  new Proxy(
+    {},
+    {
+      get() {
+        throw new Error(SECRET)
+      },
+    },
+  )
+
 // Hostile values by the position they are passed in.
 const BAD_KEYS = [
+  ['revoked proxy', revoked()],
+  ['throwing getters', throwingGetters()],
   ['undefined', undefined],
   ['null', null],
   ['NaN', NaN],
@@ -37,6 +56,8 @@ const BAD_KEYS = [
 ]
 const BAD_VALUES = [
   ['undefined', undefined],
+  ['revoked proxy', revoked()],
+  ['throwing getters', throwingGetters()],
   ['symbol', Symbol(SECRET)],
   ['function', () => SECRET],
   ['bigint', 10n],
@@ -47,6 +68,8 @@ const BAD_VALUES = [
 ]
 const BAD_TTLS = [
   ['NaN', NaN],
+  ['revoked proxy', revoked()],
+  ['throwing getters', throwingGetters()],
   ['Infinity', Infinity],
   ['negative', -1],
   ['fractional', 1.5],
@@ -69,6 +92,14 @@ const BAD_COUNTS = [
   ['words', 'ten'],
   ['object', {}],
   ['bigint', 10n],
+]
+
+// Options objects that cannot be read: read once, inside the call's guard.
+const BAD_OPTIONS = [
+  ['revoked proxy', revoked()],
+  ['throwing getters', throwingGetters()],
+  ['throwing getter on the one option read', { get failClosed() { throw new Error(SECRET) }, get ttl() { throw new Error(SECRET) }, get digits() { throw new Error(SECRET) }, get staleTtl() { throw new Error(SECRET) } }],
+  ['string', 'fast'],
 ]
 
 const ok = 'ok'
@@ -143,7 +174,18 @@ const byCount = [
   ['otp.generate', (n) => otp.generate(`${P}-canary`, { digits: n }), () => null],
 ]
 
+const byOptions = [
+  ['rateLimiter.check', (o) => rateLimiter.check(`${P}-rl`, 10, 60, o), { allowed: true, remaining: 10, reset: 60, limit: 10, retryAfter: 0 }],
+  ['otp.generate', (o) => otp.generate(`${P}-canary`, o), null],
+  ['idempotency.claim', (o) => mod.idempotency.claim(`${P}-idem`, 60, o), true],
+  ['locks.acquire', (o) => mod.locks.acquire(`${P}-lock`, o), null],
+  ['locks.withLock', (o) => mod.locks.withLock(`${P}-lock`, o, () => 1), { acquired: false, lost: false, fencingToken: null }],
+  ['cache.wrap', (o) => cache.wrap(`${P}-wrap`, () => 'loaded', 60, o), 'loaded'],
+  ['cache.mget', (o) => cache.mget(o), []],
+]
+
 const corpus = [
+  ...byOptions.flatMap(([op, call, fallback]) => BAD_OPTIONS.map(([name, bad]) => [op, `options ${name}`, () => call(bad), fallback])),
   ...byKey.flatMap(([op, call, fallback]) => BAD_KEYS.map(([name, bad]) => [op, `key ${name}`, () => call(bad), fallback])),
   ...byValue.flatMap(([op, call, fallback]) =>
     BAD_VALUES
@@ -221,6 +263,37 @@ describe('strict: a TypeError with code ERR_INVALID_ARGUMENT, never another reje
       }
     }
     expect(problems).toEqual([])
+  })
+})
+
+describe('options are read once, inside the guard', () => {
+  const counted = () => {
+    const options = {
+      reads: 0,
+      get failClosed() {
+        options.reads++
+        return true
+      },
+    }
+    return options
+  }
+
+  test('a rate-limit check that fails still fails closed, reading failClosed once', async () => {
+    const options = counted()
+    await expect(rateLimiter.check(`${P}-rl`, 0, 60, options)).resolves.toMatchObject({ allowed: false })
+    expect(options.reads).toBe(1)
+  })
+
+  test('an idempotency claim that fails still answers "seen", reading failClosed once', async () => {
+    const options = counted()
+    await expect(mod.idempotency.claim(Symbol('bad key'), 60, options)).resolves.toBe(false)
+    expect(options.reads).toBe(1)
+  })
+
+  test('no call throws synchronously, whatever its options', () => {
+    for (const [, bad] of BAD_OPTIONS) {
+      for (const [, call] of byOptions) expect(() => call(bad).catch(() => {})).not.toThrow()
+    }
   })
 })
 

@@ -90,6 +90,21 @@ describe('raw client: hashes, sets, sorted sets, lists', () => {
     await expect(redis.hgetall(`${P}:missing`)).resolves.toBeNull()
   })
 
+  test('a field named __proto__ is data: the results keep Object.prototype', async () => {
+    const key = `${P}:proto`
+    // Written raw, as another client (or an attacker's input) could.
+    await redis.hset(key, JSON.parse('{"__proto__":"{\\"polluted\\":true}","constructor":"c","name":"Ada"}'))
+    for (const result of [await redis.hgetall(key), await redis.hmget(key, '__proto__', 'name')]) {
+      expect(Object.getPrototypeOf(result)).toBe(Object.prototype)
+      expect(Object.hasOwn(result, '__proto__')).toBe(true)
+      expect(result.polluted).toBeUndefined()
+      expect(Object.getOwnPropertyDescriptor(result, '__proto__').value).toEqual({ polluted: true })
+      expect(result.name).toBe('Ada')
+      expect(typeof result.hasOwnProperty).toBe('function')
+    }
+    expect({}.polluted).toBeUndefined()
+  })
+
   test('sets', async () => {
     await expect(redis.sadd(`${P}:s`, 'a', 'b', 'c', 'a')).resolves.toBe(3)
     await expect(redis.scard(`${P}:s`)).resolves.toBe(3)

@@ -86,6 +86,16 @@ describeServer('mixed fleet: original module and digis-redis on one database', (
     await mod.streams.removeActive(id('st'))
   })
 
+  test('stored text reads back exactly as the original reads it, numbers that would change included', async () => {
+    const texts = ['12345678901234567890', '9007199254740993', '1.50', '1e3', '-0', '0.1', '42', '-7', 'true', '{"a":1}', '[1,"2"]', 'null', 'plain']
+    for (const [i, text] of texts.entries()) await originalSet(original, `user:${id(`n${i}`)}`, text, 300)
+    for (const [i, text] of texts.entries()) {
+      const theirs = await original.get(`user:${id(`n${i}`)}`)
+      expect([text, await mod.users.get(id(`n${i}`))]).toEqual([text, theirs])
+      expect([text, await mod.redis.get(`user:${id(`n${i}`)}`)]).toEqual([text, theirs])
+    }
+  })
+
   test("the original's rate-limit counter and our fixed window are one counter", async () => {
     const ip = id('ip')
     await original.incr(`rate:${ip}`)

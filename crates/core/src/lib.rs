@@ -9,6 +9,7 @@ pub mod error;
 pub mod features;
 pub mod keys;
 pub mod options;
+pub mod order;
 pub mod packed;
 pub mod redact;
 pub mod redis_cluster;

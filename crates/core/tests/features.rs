@@ -407,3 +407,139 @@ async fn batched_checks_and_verifications_keep_each_outcome() {
         .collect();
     assert_eq!(outcomes, vec![false, true, false]);
 }
+
+/// Answers each command with its own name and records what reached it.
+#[derive(Default)]
+struct Echo {
+    pipelines: parking_lot::Mutex<Vec<Vec<Cmd>>>,
+}
+
+#[async_trait::async_trait]
+impl digis_redis_core::Backend for Echo {
+    fn kind(&self) -> digis_redis_core::BackendKind {
+        digis_redis_core::BackendKind::Redis
+    }
+    async fn call(&self, cmd: Cmd) -> digis_redis_core::Result<Reply> {
+        Ok(Reply::Bulk(cmd.parts()[0].clone()))
+    }
+    async fn pipeline(
+        &self,
+        cmds: Vec<Cmd>,
+        _: bool,
+    ) -> digis_redis_core::Result<Vec<digis_redis_core::Result<Reply>>> {
+        self.pipelines.lock().push(cmds.clone());
+        Ok(cmds
+            .iter()
+            .map(|cmd| Ok(Reply::Bulk(cmd.parts()[0].clone())))
+            .collect())
+    }
+    async fn eval(
+        &self,
+        _: &'static digis_redis_core::script::Script,
+        _: Vec<bytes::Bytes>,
+        _: Vec<bytes::Bytes>,
+    ) -> digis_redis_core::Result<Reply> {
+        unreachable!()
+    }
+}
+
+#[tokio::test]
+async fn an_empty_raw_command_fails_alone_and_never_reaches_the_backend() {
+    let echo = Arc::new(Echo::default());
+    let f = Features::new(echo.clone());
+    let empty = Cmd::from_parts(vec![]);
+    let items = f
+        .raw_pipeline(
+            vec![
+                Cmd::from_line("A"),
+                empty.clone(),
+                Cmd::from_line("B"),
+                empty.clone(),
+                Cmd::from_line("C"),
+            ],
+            false,
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = items
+        .iter()
+        .map(|item| match item {
+            Ok(reply) => String::from_utf8(reply.clone().into_bytes().unwrap().to_vec()).unwrap(),
+            Err(err) => err.message.clone(),
+        })
+        .collect();
+    assert_eq!(names, ["A", "empty command", "B", "empty command", "C"]);
+    assert_eq!(
+        echo.pipelines.lock().clone(),
+        vec![vec![
+            Cmd::from_line("A"),
+            Cmd::from_line("B"),
+            Cmd::from_line("C")
+        ]]
+    );
+
+    let err = f
+        .raw_pipeline(vec![Cmd::from_line("A"), empty.clone()], true)
+        .await
+        .unwrap_err();
+    assert!(err.message.starts_with("EXECABORT"), "{}", err.message);
+    assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    let only_empty = f.raw_pipeline(vec![empty.clone()], false).await.unwrap();
+    assert_eq!(only_empty.len(), 1);
+    assert!(only_empty[0].is_err());
+    assert!(f.raw_command(empty).await.is_err());
+    assert_eq!(echo.pipelines.lock().len(), 1);
+}
+
+#[tokio::test]
+async fn a_cost_above_the_limit_or_a_zero_is_refused_before_any_script_runs() {
+    let (f, store) = features();
+    for algorithm in [
+        Algorithm::TokenBucket,
+        Algorithm::SlidingWindow,
+        Algorithm::FixedWindow,
+    ] {
+        for (limit, window, cost) in [(2, 60, 5), (0, 60, 1), (3, 0, 1), (3, 60, 0)] {
+            let err = f
+                .rate_limit_check(&req("ip", algorithm, limit, window, cost))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidArgument, "{algorithm:?} {err}");
+        }
+    }
+    let err = f
+        .rate_limit_check(&req("ip", Algorithm::SlidingWindow, 2, 60, 5))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "cost (5) must not exceed limit (2): it could never be allowed"
+    );
+    // In a batch the bad check fails alone; the others are answered in their places.
+    let items = f
+        .rate_limit_check_many(&[
+            req("a", Algorithm::SlidingWindow, 3, 60, 1),
+            req("b", Algorithm::SlidingWindow, 2, 60, 5),
+            req("c", Algorithm::SlidingWindow, 3, 60, 3),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(items[0].as_ref().unwrap().remaining, 2);
+    assert_eq!(
+        items[1].as_ref().unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(items[2].as_ref().unwrap().remaining, 0);
+    // Nothing was stored for the refused checks.
+    assert_eq!(
+        store
+            .execute(
+                &Cmd::new("EXISTS")
+                    .arg(digis_redis_core::keys::rate_limit_sliding_window("ip"))
+                    .arg(digis_redis_core::keys::rate_limit_sliding_window("b"))
+            )
+            .unwrap()
+            .as_int(),
+        Some(0)
+    );
+}

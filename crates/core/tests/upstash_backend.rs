@@ -617,3 +617,63 @@ async fn long_pipelines_go_as_several_requests_in_order() {
         .collect();
     assert_eq!(sizes, [MAX_PIPELINE_COMMANDS, MAX_PIPELINE_COMMANDS, 5]);
 }
+
+/// Calls reach the server in the order they were issued: one request in flight, the calls
+/// issued meanwhile merged into the next `/pipeline` in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn calls_reach_the_server_in_issue_order_and_queued_calls_share_a_request() {
+    let counter = Arc::new(Mutex::new(0));
+    let mock = Mock::start(move |req, _| {
+        // Numbered on arrival, answered after a pause, so that requests in flight together
+        // would be numbered in whatever order they arrived.
+        let number = || {
+            let mut n = counter.lock().unwrap();
+            *n += 1;
+            *n
+        };
+        let body = match req.path.as_str() {
+            "/" => json!({ "result": number() }),
+            _ => Value::Array(
+                req.body
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|_| json!({ "result": number() }))
+                    .collect(),
+            ),
+        };
+        thread::sleep(Duration::from_millis(5));
+        answer(200, body)
+    });
+    let backend = mock.backend(Timeouts::new(5000, 1000, 0));
+    let calls = (0..100).map(|_| backend.call(Cmd::from_line("INCR n")));
+    let replies = futures_util::future::join_all(calls).await;
+    let numbers: Vec<i64> = replies
+        .into_iter()
+        .map(|r| match r.unwrap() {
+            Reply::Int(n) => n,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(numbers, (1..=100).collect::<Vec<_>>());
+    let requests = mock.requests();
+    assert!(requests.len() < 10, "{} requests", requests.len());
+}
+
+/// A request the server never answers holds the lane only until its deadline.
+#[tokio::test]
+async fn a_stalled_request_holds_later_calls_no_longer_than_its_deadline() {
+    let mock = Mock::start(|_, index| {
+        if index == 0 {
+            Action::Hang
+        } else {
+            answer(200, json!({ "result": b64("PONG") }))
+        }
+    });
+    let backend = mock.backend(Timeouts::new(300, 300, 0));
+    let err = backend.call(Cmd::new("PING")).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Timeout);
+    let started = Instant::now();
+    assert_eq!(backend.call(Cmd::new("PING")).await, Ok(bulk("PONG")));
+    assert!(started.elapsed() < Duration::from_millis(250));
+}

@@ -20,7 +20,7 @@ pub use streams::ActiveStream;
 pub use target::Target;
 pub use window_hits::WindowHits;
 
-use crate::{Error, Reply, Result, SharedBackend};
+use crate::{Cmd, Error, ErrorKind, Reply, Result, SharedBackend};
 
 pub struct Features {
     backend: SharedBackend,
@@ -33,6 +33,54 @@ impl Features {
 
     pub fn backend(&self) -> &SharedBackend {
         &self.backend
+    }
+
+    /// One raw command (the `redis` export, `digis-redis/binding`).
+    pub async fn raw_command(&self, cmd: Cmd) -> Result<Reply> {
+        if cmd.parts().is_empty() {
+            return Err(empty_command());
+        }
+        self.backend.call(cmd).await
+    }
+
+    /// Raw commands in one round trip (`atomic`: MULTI/EXEC), each keeping its own outcome.
+    /// A command without even a name is refused here, on every backend: on a Redis connection
+    /// it would be written as nothing, and each later reply would answer the command before it.
+    /// It fails alone, and the others run; in a transaction it discards the whole batch, as
+    /// Redis discards a transaction holding a command it refuses.
+    pub async fn raw_pipeline(&self, cmds: Vec<Cmd>, atomic: bool) -> Result<Vec<Result<Reply>>> {
+        let empty: Vec<bool> = cmds.iter().map(|cmd| cmd.parts().is_empty()).collect();
+        if !empty.contains(&true) {
+            return self.backend.pipeline(cmds, atomic).await;
+        }
+        if atomic {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "EXECABORT Transaction discarded because of previous errors: empty command",
+            ));
+        }
+        let sendable: Vec<Cmd> = cmds
+            .into_iter()
+            .filter(|cmd| !cmd.parts().is_empty())
+            .collect();
+        let mut replies = if sendable.is_empty() {
+            Vec::new()
+        } else {
+            self.backend.pipeline(sendable, false).await?
+        }
+        .into_iter();
+        Ok(empty
+            .into_iter()
+            .map(|is_empty| {
+                if is_empty {
+                    Err(empty_command())
+                } else {
+                    replies
+                        .next()
+                        .unwrap_or_else(|| Err(Error::protocol("missing reply")))
+                }
+            })
+            .collect())
     }
 
     /// `testConnection()`: PING answered with PONG.
@@ -65,6 +113,10 @@ fn array(what: &str, reply: Reply) -> Result<Vec<Reply>> {
         Reply::Array(items) => Ok(items),
         other => Err(unexpected(what, &other)),
     }
+}
+
+fn empty_command() -> Error {
+    Error::new(ErrorKind::InvalidArgument, "empty command")
 }
 
 fn unexpected(what: &str, reply: &Reply) -> Error {

@@ -4,7 +4,7 @@ use super::{array, Features};
 use crate::script::{
     Script, ScriptCall, RATE_LIMIT_FIXED_WINDOW, RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET,
 };
-use crate::{keys, Cmd, Error, Reply, Result};
+use crate::{keys, Cmd, Error, ErrorKind, Reply, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Algorithm {
@@ -51,6 +51,27 @@ pub struct RateLimitRequest {
 }
 
 impl RateLimitRequest {
+    /// What every algorithm needs, checked here for every caller (the JS layer, the exported
+    /// binding) before any script runs: a limit, window and cost of at least 1, and a cost
+    /// within the limit, which could otherwise never be allowed (the sliding window's script
+    /// would divide by its empty count to say when).
+    fn check(&self) -> Result<()> {
+        let invalid = |message: String| Err(Error::new(ErrorKind::InvalidArgument, message));
+        if self.limit == 0 || self.window_seconds == 0 || self.cost == 0 {
+            return invalid(format!(
+                "limit ({}), window ({}) and cost ({}) must each be at least 1",
+                self.limit, self.window_seconds, self.cost
+            ));
+        }
+        if self.cost > self.limit {
+            return invalid(format!(
+                "cost ({}) must not exceed limit ({}): it could never be allowed",
+                self.cost, self.limit
+            ));
+        }
+        Ok(())
+    }
+
     fn call(&self) -> ScriptCall {
         let (script, key) = self.algorithm.script_and_key(&self.id);
         let window_ms = self.window_seconds.saturating_mul(1000);
@@ -84,6 +105,7 @@ fn decision(script: &str, reply: Reply) -> Result<RateLimitDecision> {
 impl Features {
     /// One atomic script call: one round trip whatever the algorithm.
     pub async fn rate_limit_check(&self, request: &RateLimitRequest) -> Result<RateLimitDecision> {
+        request.check()?;
         let call = request.call();
         let name = call.script.name;
         decision(
@@ -92,18 +114,35 @@ impl Features {
         )
     }
 
-    /// Many checks in one round trip where the backend can; each keeps its own outcome.
+    /// Many checks in one round trip where the backend can; each keeps its own outcome (an
+    /// invalid request fails alone, unsent).
     pub async fn rate_limit_check_many(
         &self,
         requests: &[RateLimitRequest],
     ) -> Result<Vec<Result<RateLimitDecision>>> {
-        let calls: Vec<ScriptCall> = requests.iter().map(RateLimitRequest::call).collect();
+        let checked: Vec<Result<()>> = requests.iter().map(RateLimitRequest::check).collect();
+        let valid = requests
+            .iter()
+            .zip(&checked)
+            .filter(|(_, check)| check.is_ok());
+        let calls: Vec<ScriptCall> = valid.map(|(request, _)| request.call()).collect();
         let names: Vec<&'static str> = calls.iter().map(|c| c.script.name).collect();
-        let items = self.backend.eval_many(calls).await?;
-        Ok(items
+        let mut sent = if calls.is_empty() {
+            Vec::new()
+        } else {
+            self.backend.eval_many(calls).await?
+        }
+        .into_iter()
+        .zip(names);
+        Ok(checked
             .into_iter()
-            .zip(names)
-            .map(|(item, name)| decision(name, item?))
+            .map(|check| {
+                check?;
+                let (item, name) = sent
+                    .next()
+                    .ok_or_else(|| Error::protocol("a rate-limit batch answered too few items"))?;
+                decision(name, item?)
+            })
             .collect())
     }
 

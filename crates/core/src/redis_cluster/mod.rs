@@ -59,9 +59,16 @@ const MAX_RETRY_WAIT_MS: u64 = 200;
 /// shares that did answer are collected before the call itself times out.
 const SHARE_MARGIN: Duration = Duration::from_millis(50);
 
+/// Calls in flight at once. redis-rs's cluster client queues requests in bounded channels (100
+/// to its driver, 50 per node) that cannot be enlarged; a sender held back by a full one sends
+/// on a later poll, when a call issued after it may already have sent. Below those bounds
+/// every call queues its first command on its first poll, in issue order (order.rs).
+const MAX_IN_FLIGHT: usize = 32;
+
 pub struct ClusterBackend {
     urls: Vec<String>,
     connection: LazyConnection<ClusterConnection>,
+    in_flight: tokio::sync::Semaphore,
     /// Which master serves which slot, to send a pipeline as one request per master and to
     /// pick a call's circuit; fetched on first need and again after a failure that may mean the
     /// slots moved.
@@ -121,6 +128,7 @@ impl ClusterBackend {
             // A timeout means one master is slow, not that the connections (one per master,
             // which the cluster client keeps pairing replies on) are broken.
             connection: LazyConnection::kept_on_timeout(),
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             owners: Mutex::new(None),
             timeouts,
             circuits: Mutex::new(HashMap::new()),
@@ -144,13 +152,24 @@ impl ClusterBackend {
             .map_err(|e| redacted(&e, &self.secrets))
     }
 
+    /// Runs `op` on the connection within the call deadline, as one of at most MAX_IN_FLIGHT.
     async fn run<T, F, Fut>(&self, op: F) -> Result<T>
     where
         F: FnOnce(ClusterConnection) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
         let connect = || self.whole.guarded(self.connect());
-        self.connection.run(self.timeouts.call(), connect, op).await
+        self.connection
+            .run(self.timeouts.call(), connect, |conn| async move {
+                // Waited for within the deadline, and before the turn passes (the semaphore is
+                // fair: calls get their permits in issue order).
+                let _permit = self.in_flight.acquire().await;
+                // A call's circuit comes from the slot map: fetched here, before the turn
+                // passes, it cannot hold up the call's first command past a later call's.
+                self.owners(&conn).await?;
+                crate::order::sends_on_first_poll(op(conn)).await
+            })
+            .await
     }
 
     /// The circuit of the master serving `slot` (the whole cluster's when none is known).

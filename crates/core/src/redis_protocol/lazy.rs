@@ -52,7 +52,9 @@ impl<C: Clone> LazyConnection<C> {
         if let Some(live) = self.current.lock().clone() {
             return Ok(live);
         }
-        let _turn = self.connecting.lock().await;
+        // Queued for the connection in issue order: later calls may go now, and queue behind
+        // (order.rs), rather than wait for the connection attempt to end.
+        let _connecting = crate::order::sends_on_first_poll(self.connecting.lock()).await;
         if let Some(live) = self.current.lock().clone() {
             return Ok(live);
         }

@@ -20,6 +20,12 @@ use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 use exchange::{checked_url, query, query_pipeline, redacted};
 use lazy::LazyConnection;
 
+/// Commands waiting for the socket queue in redis-rs's channel rather than in their senders
+/// (its default bound is 50). A sender held back by a full channel sends on a later poll, when
+/// a call issued after it may already have sent: order.rs hands the turn on at the first poll.
+/// Tokio's channel allocates as it fills, so the bound costs nothing until used.
+const PIPELINE_BUFFER: usize = 1 << 20;
+
 pub struct RedisBackend {
     client: redis::Client,
     connection: LazyConnection<ConnectionManager>,
@@ -69,7 +75,8 @@ impl RedisBackend {
             .set_number_of_retries(0)
             // redis-rs would otherwise give up on any reply after 500 ms; the call deadline
             // (`timeoutMs`) is the only one.
-            .set_response_timeout(None);
+            .set_response_timeout(None)
+            .set_pipeline_buffer_size(PIPELINE_BUFFER);
         ConnectionManager::new_with_config(self.client.clone(), config)
             .await
             .map_err(|e| self.error(e))
@@ -79,14 +86,19 @@ impl RedisBackend {
         redacted(&err, &self.secrets)
     }
 
-    /// Runs `op` on the connection within the call deadline.
+    /// Runs `op` on the connection within the call deadline. Its first poll queues its first
+    /// command on the connection: the next call in issue order may go then (order.rs).
     async fn run<T, F, Fut>(&self, op: F) -> Result<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
         self.connection
-            .run(self.timeouts.call(), || self.connect(), op)
+            .run(
+                self.timeouts.call(),
+                || self.connect(),
+                |conn| crate::order::sends_on_first_poll(op(conn)),
+            )
             .await
     }
 

@@ -4,6 +4,7 @@
 
 mod codec;
 mod idempotent;
+mod lane;
 
 use std::fmt;
 use std::future::Future;
@@ -58,8 +59,15 @@ impl fmt::Debug for UpstashConfig {
     }
 }
 
-/// One Upstash database. Concurrent calls share one HTTP/1.1 keep-alive pool.
+/// One Upstash database. Its requests go one after the other, in issue order (see `lane.rs`),
+/// over one HTTP/1.1 keep-alive pool.
 pub struct UpstashBackend {
+    http: Arc<Http>,
+    lane: Arc<lane::Lane>,
+}
+
+/// How to send one request: endpoints, credentials, client, deadlines.
+struct Http {
     command_url: Url,
     pipeline_url: Url,
     multi_exec_url: Url,
@@ -79,7 +87,7 @@ pub struct UpstashBackend {
 impl fmt::Debug for UpstashBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UpstashBackend")
-            .field("url", &self.shown_url)
+            .field("url", &self.http.shown_url)
             .field("token", &"***")
             .finish_non_exhaustive()
     }
@@ -134,7 +142,7 @@ impl UpstashBackend {
         if url.query().is_none() && shown_url.ends_with('/') {
             shown_url.pop();
         }
-        Ok(UpstashBackend {
+        let http = Http {
             command_url: endpoint(&url, ""),
             pipeline_url: endpoint(&url, "pipeline"),
             multi_exec_url: endpoint(&url, "multi-exec"),
@@ -147,14 +155,38 @@ impl UpstashBackend {
             timeouts,
             client: Mutex::new(None),
             sync_token: Mutex::new(None),
+        };
+        Ok(UpstashBackend {
+            http: Arc::new(http),
+            lane: Arc::default(),
         })
     }
 
     /// `upstash https://host (token ***)`, for logs and status output.
     pub fn describe(&self) -> String {
-        format!("upstash {} (token ***)", self.shown_url)
+        format!("upstash {} (token ***)", self.http.shown_url)
     }
 
+    /// `cmds` through the lane, within the call budget.
+    async fn send(&self, cmds: Vec<Cmd>, shape: lane::Shape) -> Result<Vec<Result<Reply>>> {
+        self.http
+            .bounded(|deadline| self.lane.send(&self.http, cmds, shape, deadline))
+            .await
+    }
+
+    /// One command through the lane, as a single request would answer it.
+    async fn send_one(&self, cmd: Cmd, deadline: Instant) -> Result<Reply> {
+        let mut items = self
+            .lane
+            .send(&self.http, vec![cmd], lane::Shape::Single, deadline)
+            .await?;
+        items
+            .pop()
+            .unwrap_or_else(|| Err(Error::protocol("no reply to a command")))
+    }
+}
+
+impl Http {
     /// One batch (`/pipeline` or `/multi-exec`), retried only if every command is idempotent.
     async fn exec_batch(
         &self,
@@ -367,7 +399,8 @@ impl Backend for UpstashBackend {
     }
 
     async fn call(&self, cmd: Cmd) -> Result<Reply> {
-        self.bounded(|deadline| async move { self.exec(&cmd, deadline).await })
+        self.http
+            .bounded(|deadline| self.send_one(cmd, deadline))
             .await
     }
 
@@ -375,25 +408,26 @@ impl Backend for UpstashBackend {
         if cmds.is_empty() {
             return Ok(Vec::new());
         }
-        let url = if atomic {
-            &self.multi_exec_url
+        let shape = if atomic {
+            lane::Shape::Atomic
         } else {
-            &self.pipeline_url
+            lane::Shape::Pipeline
         };
-        self.bounded(|deadline| self.exec_batch(url, cmds, deadline))
-            .await
+        self.send(cmds, shape).await
     }
 
     async fn eval_many(&self, calls: Vec<ScriptCall>) -> Result<Vec<Result<Reply>>> {
         if calls.is_empty() {
             return Ok(Vec::new());
         }
-        self.bounded(|deadline| {
-            script::eval_many_by_sha(&calls, move |cmds| {
-                self.exec_batch(&self.pipeline_url, cmds, deadline)
+        self.http
+            .bounded(|deadline| {
+                script::eval_many_by_sha(&calls, move |cmds| {
+                    self.lane
+                        .send(&self.http, cmds, lane::Shape::Pipeline, deadline)
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn eval(
@@ -402,12 +436,11 @@ impl Backend for UpstashBackend {
         keys: Vec<Bytes>,
         args: Vec<Bytes>,
     ) -> Result<Reply> {
-        self.bounded(|deadline| {
-            script::eval_by_sha(script, keys, args, move |cmd| async move {
-                self.exec(&cmd, deadline).await
+        self.http
+            .bounded(|deadline| {
+                script::eval_by_sha(script, keys, args, move |cmd| self.send_one(cmd, deadline))
             })
-        })
-        .await
+            .await
     }
 }
 
@@ -428,15 +461,21 @@ mod tests {
     #[test]
     fn endpoints_keep_prefix_and_query() {
         let b = backend("https://h.upstash.io", "tok-secret").unwrap();
-        assert_eq!(b.command_url.as_str(), "https://h.upstash.io/");
-        assert_eq!(b.pipeline_url.as_str(), "https://h.upstash.io/pipeline");
-        assert_eq!(b.multi_exec_url.as_str(), "https://h.upstash.io/multi-exec");
+        assert_eq!(b.http.command_url.as_str(), "https://h.upstash.io/");
+        assert_eq!(
+            b.http.pipeline_url.as_str(),
+            "https://h.upstash.io/pipeline"
+        );
+        assert_eq!(
+            b.http.multi_exec_url.as_str(),
+            "https://h.upstash.io/multi-exec"
+        );
         let b = backend("http://localhost:8079/proxy/?_token=tok-secret", "").unwrap();
         assert_eq!(
-            b.pipeline_url.as_str(),
+            b.http.pipeline_url.as_str(),
             "http://localhost:8079/proxy/pipeline?_token=tok-secret"
         );
-        assert!(b.auth.is_none());
+        assert!(b.http.auth.is_none());
         assert_eq!(
             b.describe(),
             "upstash http://localhost:8079/proxy/?_token=*** (token ***)"
@@ -446,6 +485,7 @@ mod tests {
     #[test]
     fn the_client_is_rebuilt_when_the_connect_timeout_changes() {
         let b = backend("https://h.upstash.io", "tok-secret").unwrap();
+        let b = &b.http;
         b.client().unwrap();
         assert_eq!(
             b.client.lock().as_ref().map(|(d, _)| *d),
