@@ -144,6 +144,6 @@ module.exports = {
   cacheResponse,
   analytics,
   // Adapters for express-session and express-rate-limit.
-  SessionStore: createSessionStoreClass({ native: currentNative, Namespace: binding.Namespace, TTL }),
+  SessionStore: createSessionStoreClass({ native: currentNative, readRaw: (key) => features.readRaw(key), Namespace: binding.Namespace, TTL }),
   RateLimitStore: createRateLimitStoreClass({ native: currentNative, Namespace: binding.Namespace }),
 }
