@@ -223,6 +223,9 @@ export interface Health {
   lastError?: string
 }
 
+/** Why `DIGIS_REDIS_IO_THREADS` was ignored (the JS layer reports it once), or null. */
+export declare function ioThreadsProblem(): string | null
+
 /** Which key family a single-value call addresses; the key itself is built in Rust. */
 export declare const enum Namespace {
   /** `cache.*`: the key exactly as given. */

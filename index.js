@@ -18,6 +18,10 @@ const { createSessionStoreClass } = require('./lib/session-store')
 const { createRateLimitStoreClass } = require('./lib/rate-limit-store')
 const { inIssueOrder } = require('./lib/coalescer')
 
+// The I/O thread count is read when the addon loads; a bad value is reported like the others.
+const ioThreadsProblem = binding.ioThreadsProblem()
+if (ioThreadsProblem) console.error(`[digis-redis] ignoring ${ioThreadsProblem}`)
+
 // Deadline and breaker options so far (environment, then configure()), for a backend made later.
 const backendOptions = backendOptionsFromEnv()
 
@@ -140,6 +144,6 @@ module.exports = {
   cacheResponse,
   analytics,
   // Adapters for express-session and express-rate-limit.
-  SessionStore: createSessionStoreClass({ native: currentNative, Namespace: binding.Namespace, TTL }),
+  SessionStore: createSessionStoreClass({ native: currentNative, readRaw: (key) => features.readRaw(key), Namespace: binding.Namespace, TTL }),
   RateLimitStore: createRateLimitStoreClass({ native: currentNative, Namespace: binding.Namespace }),
 }

@@ -145,3 +145,32 @@ describe('a cluster that cannot be used never throws', () => {
     expect(stdout).not.toContain('hunter2-secret')
   })
 })
+
+describe('DIGIS_REDIS_IO_THREADS: the threads doing network I/O', () => {
+  // A backend with no server (production without a backend variable) still runs its calls on
+  // the I/O runtime, so the threads can be counted without Redis.
+  const script = `
+    const fs = require('node:fs')
+    const { cache } = require(${JSON.stringify(ROOT)})
+    cache.get('io-threads').then((value) => {
+      const names = fs.readdirSync('/proc/self/task').map((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim())
+      console.log(JSON.stringify({ value, io: names.filter((n) => n === 'digis-redis-io').length }))
+    })
+  `
+  const run = (value) => runNode(script, { env: { NODE_ENV: 'production', ...(value === undefined ? {} : { DIGIS_REDIS_IO_THREADS: value }) } })
+  const linux = process.platform === 'linux' ? test : test.skip
+
+  linux('one I/O thread by default, the number asked for otherwise', async () => {
+    expect(JSON.parse((await run(undefined)).stdout)).toEqual({ value: null, io: 1 })
+    expect(JSON.parse((await run('3')).stdout)).toEqual({ value: null, io: 3 })
+  })
+
+  linux('anything but a whole number from 1 to 256 is reported once and ignored', async () => {
+    for (const bad of ['0', '257', 'two', '-1', '1.5']) {
+      const { stdout, stderr } = await run(bad)
+      expect(JSON.parse(stdout)).toEqual({ value: null, io: 1 })
+      expect(stderr.match(/ignoring DIGIS_REDIS_IO_THREADS must be a whole number from 1 to 256/g)).toHaveLength(1)
+      expect(stderr).toContain(JSON.stringify(bad))
+    }
+  })
+})

@@ -251,7 +251,11 @@ function createFeatures(native, binding, TTL) {
   const locks = createLocks(native)
   const idempotency = createIdempotency(native, TTL)
 
-  return { cache, sessions, users, creators, streams, rateLimiter, otp, tokens, locks, idempotency, testConnection }
+  const namespaces = { cache, sessions, users, creators, streams, rateLimiter, otp, tokens, locks, idempotency, testConnection }
+  // For the express-session adapter: a read of a raw key in the same per-tick batch as the
+  // namespaces' reads. Not enumerable, so it is not exported.
+  Object.defineProperty(namespaces, 'readRaw', { value: (key) => read([Namespace.Raw, key]) })
+  return namespaces
 }
 
 /** One-time codes: strings of any length, or non-negative integers (123456 is '123456'). */

@@ -47,7 +47,7 @@ function findExpressSessionStore(sessionModule) {
  * holds, without making express-session a dependency of this package. Records are the exact
  * bytes `sessions.store` writes: with the default prefix, `sessions.get(sid)` reads them.
  */
-function createSessionStoreClass({ native, Namespace, TTL }) {
+function createSessionStoreClass({ native, readRaw, Namespace, TTL }) {
   let parented = false
 
   class SessionStore extends EventEmitter {
@@ -102,7 +102,8 @@ function createSessionStoreClass({ native, Namespace, TTL }) {
 
     /** `callback(err, session | null)`; also returns a promise of the session (null on failure). */
     get(sid, callback) {
-      return this.#run('SessionStore.get', null, callback, async () => this.#parse(await native.get(Namespace.Raw, this.#key(sid))))
+      // Through the features' per-tick read batch: many sessions read in one tick are one round trip.
+      return this.#run('SessionStore.get', null, callback, async () => this.#parse(await readRaw(this.#key(sid))))
     }
 
     /**

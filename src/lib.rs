@@ -2,6 +2,7 @@
 //! strings (V8 does the JSON work); errors cross as `"<CODE>: <message>"`, which the JS layer
 //! turns into typed errors or the contract's fallbacks.
 
+mod completion;
 mod coordination;
 mod pubsub;
 pub mod rest_server;
@@ -28,6 +29,47 @@ use digis_redis_core::{
 };
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+
+/// Tokio worker threads for network I/O: `DIGIS_REDIS_IO_THREADS`, default 1. One thread keeps
+/// a call's I/O on a single core beside Node's thread; on a small machine more workers compete
+/// with Node, the server and each other for the same cores (BENCHMARKS.md, "Express app").
+const IO_THREADS_VARIABLE: &str = "DIGIS_REDIS_IO_THREADS";
+
+/// The I/O thread count `DIGIS_REDIS_IO_THREADS` asks for, or why it is ignored.
+fn io_threads_setting() -> std::result::Result<usize, String> {
+    match std::env::var(IO_THREADS_VARIABLE) {
+        Err(_) => Ok(1),
+        Ok(value) if value.is_empty() => Ok(1),
+        Ok(value) => value
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| value.parse::<usize>().ok())
+            .flatten()
+            .filter(|n| (1..=256).contains(n))
+            .ok_or_else(|| {
+                format!("{IO_THREADS_VARIABLE} must be a whole number from 1 to 256, got {value:?}")
+            }),
+    }
+}
+
+/// Why `DIGIS_REDIS_IO_THREADS` was ignored (the JS layer reports it once), or null.
+#[napi]
+pub fn io_threads_problem() -> Option<String> {
+    io_threads_setting().err()
+}
+
+#[napi_derive::module_init]
+fn init() {
+    // A runtime that cannot be built leaves napi-rs its default one.
+    if let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(io_threads_setting().unwrap_or(1))
+        .thread_name("digis-redis-io")
+        .enable_all()
+        .build()
+    {
+        napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+    }
+}
 
 /// Which key family a single-value call addresses; the key itself is built in Rust.
 #[napi]
@@ -364,8 +406,9 @@ impl NativeClient {
     /// runs to its end on the calling thread: no thread hop, no wake-up of Node's loop, and
     /// calls act in the order they were issued (walks and big batches included, at the cost of
     /// holding the thread for their length, as a Redis server does). On a server backend it
-    /// becomes a promise; its place in line is taken now, on the caller's thread, so its first
-    /// command reaches the connection after every call issued before it.
+    /// becomes a promise, settled through the shared completion queue (completion.rs); its
+    /// place in line is taken now, on the caller's thread, so its first command reaches the
+    /// connection after every call issued before it.
     fn answer<'env, T, F>(&self, env: &'env Env, work: F) -> Result<Answer<'env, T>>
     where
         T: ToNapiValue + Send + 'static,
@@ -388,8 +431,17 @@ impl NativeClient {
         }
         let ticket = self.order.ticket();
         let budget = self.tuning.timeouts.call();
-        env.spawn_future(async move { order::in_order(ticket, budget, work).await.map_err(to_js) })
-            .map(Either::B)
+        completion::spawn(
+            env,
+            async move { order::in_order(ticket, budget, work).await.map_err(to_js) },
+            || {
+                to_js(digis_redis_core::Error::new(
+                    digis_redis_core::ErrorKind::Internal,
+                    "a panic in the addon was caught",
+                ))
+            },
+        )
+        .map(Either::B)
     }
 
     /// A server backend behind its circuit breaker, or, when it cannot be set up, one whose

@@ -248,3 +248,22 @@ describe('SessionStore with express-session', () => {
     expect(() => new SessionStore(null)).toThrow(TypeError)
   })
 })
+
+describe('SessionStore reads share the per-tick read batch', () => {
+  test('many gets in one tick each answer their own session, and keep their place before a destroy', async () => {
+    const store = new SessionStore()
+    const ids = Array.from({ length: 200 }, (_, i) => `${P}-batch-${i}`)
+    ids.forEach((id) => madeIds.add(id))
+    await Promise.all(ids.map((id, i) => store.set(id, { n: i, cookie: {} })))
+    const reads = ids.map((id) => store.get(id))
+    // Issued after the reads, in the same tick: it must not overtake the first one.
+    const destroyed = store.destroy(ids[0])
+    const values = await Promise.all(reads)
+    values.forEach((value, i) => expect(value).toEqual({ n: i, cookie: {} }))
+    await destroyed
+    await expect(store.get(ids[0])).resolves.toBeNull()
+    // With callbacks, as express-session calls it.
+    const viaCallback = await new Promise((resolve, reject) => store.get(ids[1], (err, sess) => (err ? reject(err) : resolve(sess))))
+    expect(viaCallback).toEqual({ n: 1, cookie: {} })
+  })
+})

@@ -1,0 +1,74 @@
+'use strict'
+
+// One contender's Express app, in its own process: `node server.js <contender>`. Seeds its data
+// under BENCH_PREFIX, listens on an ephemeral port and prints `ready <port> <sessionId>`; SIGTERM
+// closes it. The orchestrator (index.js) drives it with autocannon from another process.
+const { promisify } = require('node:util')
+const express = require('express')
+const session = require('express-session')
+const { rateLimit } = require('express-rate-limit')
+const { build, cacheValue, sessionValue, LIMIT } = require('./modules')
+
+const KEYS = 1000
+const SECRET = 'bench-app-secret'
+
+async function main() {
+  const contender = process.argv[2]
+  const prefix = process.env.BENCH_PREFIX
+  const m = await build(contender, process.env)
+  const ids = Array.from({ length: KEYS }, (_, i) => ({ rate: `${prefix}:r${i}`, session: `${prefix}:s${i}`, cache: `${prefix}:c${i}` }))
+  await m.three.seed(
+    ids.map((id, i) => [id.session, sessionValue(i)]),
+    ids.map((id, i) => [id.cache, cacheValue(i)]),
+  )
+
+  const app = express()
+  app.set('etag', false)
+  app.set('x-powered-by', false)
+  let n = 0
+  app.get('/three', async (req, res) => {
+    const id = ids[n++ % KEYS]
+    const limit = await m.three.rateCheck(id.rate)
+    if (!limit.allowed) return res.status(429).end()
+    const user = await m.three.sessionGet(id.session)
+    const value = await m.three.cacheGet(id.cache)
+    if (user === null || value === null) return res.status(500).json({ error: 'seed missing' })
+    res.json({ user: user.userId, creator: value.username, remaining: limit.remaining })
+  })
+
+  let sessionId = '-'
+  if (m.sessionStore) {
+    const store = m.sessionStore(`sess:${prefix}:`)
+    sessionId = `${prefix}-sid`
+    const maxAge = 86400 * 1000
+    await promisify(store.set.bind(store))(sessionId, {
+      cookie: { originalMaxAge: maxAge, expires: new Date(Date.now() + maxAge).toISOString(), httpOnly: true, path: '/' },
+      userId: 'u1',
+    })
+    const limiter = rateLimit({ windowMs: 60_000, limit: LIMIT, store: m.rateLimitStore(`rl:${prefix}:`), standardHeaders: 'draft-8', legacyHeaders: false })
+    const sessions = session({ store, secret: SECRET, resave: false, saveUninitialized: false, cookie: { maxAge } })
+    app.get('/express', limiter, sessions, (req, res) => {
+      if (!req.session || req.session.userId !== 'u1') return res.status(500).json({ error: 'no session' })
+      res.json({ user: req.session.userId })
+    })
+  }
+
+  const server = app.listen(0, '127.0.0.1', () => {
+    process.stdout.write(`ready ${server.address().port} ${sessionId}\n`)
+  })
+  server.keepAliveTimeout = 60_000
+  process.on('SIGTERM', async () => {
+    server.close()
+    server.closeAllConnections()
+    try {
+      await m.close()
+    } finally {
+      process.exit(0)
+    }
+  })
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

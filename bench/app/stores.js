@@ -1,0 +1,112 @@
+'use strict'
+
+// Store level: express-session's store `get` and `touch`, express-rate-limit's `increment`,
+// called directly (no HTTP) with 50 calls in flight, for this package's SessionStore and
+// RateLimitStore on Redis against connect-redis and rate-limit-redis on node-redis. One process
+// per contender and round (`node stores.js <contender>` prints one JSON line), order alternated
+// by round, medians. Part of `npm run bench:app` (bench/README.md).
+const os = require('node:os')
+const path = require('node:path')
+const { promisify } = require('node:util')
+const { spawnSync } = require('node:child_process')
+const { DEFAULT_REDIS_URL, uniquePrefix, childEnv } = require('../common')
+const { build } = require('./modules')
+
+const OPS = ['get', 'touch', 'increment']
+
+async function child(contender) {
+  const prefix = process.env.BENCH_PREFIX
+  const ms = Number(process.env.BENCH_STORE_MS || 2000)
+  const inFlight = Number(process.env.BENCH_STORE_IN_FLIGHT || 50)
+  const m = await build(contender, process.env)
+  const sessions = m.sessionStore(`sess:${prefix}:`)
+  const limits = m.rateLimitStore(`rl:${prefix}:`)
+  if (limits.init) limits.init({ windowMs: 60_000 })
+  const maxAge = 86400 * 1000
+  const sess = { cookie: { originalMaxAge: maxAge, expires: new Date(Date.now() + maxAge).toISOString(), httpOnly: true, path: '/' }, userId: 'u1' }
+  const ids = Array.from({ length: 1000 }, (_, i) => `${prefix}-s${i}`)
+  const set = promisify(sessions.set.bind(sessions))
+  for (const id of ids) await set(id, sess)
+  const get = promisify(sessions.get.bind(sessions))
+  const touch = promisify(sessions.touch.bind(sessions))
+  const calls = {
+    get: (i) => get(ids[i % ids.length]),
+    touch: (i) => touch(ids[i % ids.length], sess),
+    increment: (i) => limits.increment(`k${i % 1000}`),
+  }
+  const out = { contender }
+  for (const op of OPS) {
+    const call = calls[op]
+    let n = 0
+    let stop = false
+    const loop = async () => {
+      while (!stop) await call(n++)
+    }
+    // Warm-up, then the measured window.
+    let deadline = Date.now() + 300
+    await Promise.all(Array.from({ length: inFlight }, () => (async () => { while (Date.now() < deadline) await call(n++) })()))
+    n = 0
+    const cpu0 = process.cpuUsage()
+    const t0 = performance.now()
+    const timer = setTimeout(() => (stop = true), ms)
+    await Promise.all(Array.from({ length: inFlight }, loop))
+    clearTimeout(timer)
+    const seconds = (performance.now() - t0) / 1000
+    const cpu = process.cpuUsage(cpu0)
+    out[op] = { opsPerSec: n / seconds, cpuUsPerOp: (cpu.user + cpu.system) / n }
+    // Sequential latency per call (one in flight).
+    const lat = []
+    for (let i = 0; i < 2000; i++) {
+      const s = performance.now()
+      await call(i)
+      lat.push(performance.now() - s)
+    }
+    lat.sort((a, b) => a - b)
+    out[op].p50Us = lat[lat.length >> 1] * 1000
+  }
+  await m.close()
+  console.log(JSON.stringify(out))
+}
+
+async function main() {
+  const contenders = (process.env.BENCH_STORE_CONTENDERS || 'ours-redis,node-redis').split(',')
+  const rounds = Number(process.env.BENCH_ROUNDS || 3)
+  const redisUrl = process.env.BENCH_REDIS_URL || DEFAULT_REDIS_URL
+  const prefix = uniquePrefix()
+  const results = []
+  for (let round = 0; round < rounds; round++) {
+    for (const c of round % 2 ? [...contenders].reverse() : contenders) {
+      const env = childEnv(c === 'before-redis' ? 'ours-redis' : c, { redisUrl, prefix: `${prefix}:${c}` })
+      const load = os.loadavg()[0].toFixed(2)
+      const r = spawnSync(process.execPath, [__filename, c], { env, encoding: 'utf8', timeout: 120000 })
+      if (r.status !== 0) throw new Error(`${c}: ${r.stderr}`)
+      const line = JSON.parse(r.stdout.trim().split('\n').pop())
+      results.push({ round, load, ...line })
+      console.error(`round ${round + 1} ${c} load ${load}: ${OPS.map((op) => `${op} ${(line[op].opsPerSec / 1000).toFixed(1)}k/s ${line[op].cpuUsPerOp.toFixed(1)} µs CPU p50 ${line[op].p50Us.toFixed(0)} µs`).join('; ')}`)
+    }
+  }
+  const { RespClient, unlinkMatching } = require('../resp')
+  const resp = await RespClient.connect(redisUrl)
+  await unlinkMatching(resp, `*${prefix}*`)
+  resp.close()
+  const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1]
+  const lines = ['| store operation | ' + contenders.map((c) => `${c} ops/s · CPU µs/op · p50 µs (c=1)`).join(' | ') + ' | ops/s ratio |', '|---' + '|---'.repeat(contenders.length) + '|---|']
+  for (const op of OPS) {
+    const cells = contenders.map((c) => {
+      const rs = results.filter((r) => r.contender === c)
+      return { ops: median(rs.map((r) => r[op].opsPerSec)), cpu: median(rs.map((r) => r[op].cpuUsPerOp)), p50: median(rs.map((r) => r[op].p50Us)) }
+    })
+    const ratio = cells.length > 1 ? `${(cells[0].ops / cells[1].ops).toFixed(2)}×` : ''
+    lines.push(`| ${op} | ${cells.map((x) => `${(x.ops / 1000).toFixed(1)}k · ${x.cpu.toFixed(1)} · ${x.p50.toFixed(0)}`).join(' | ')} | ${ratio} |`)
+  }
+  console.log(`\n#### Store level (${rounds} rounds, medians, 50 in flight; p50 with one in flight; load1 ${results.map((r) => r.load).join(', ')})\n`)
+  console.log(lines.join('\n'))
+}
+
+if (require.main === module) {
+  const fn = process.argv[2] ? child(process.argv[2]) : main()
+  fn.catch((e) => {
+    console.error(e)
+    process.exit(1)
+  })
+}
