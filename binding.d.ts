@@ -25,6 +25,11 @@ export declare class NativeClient {
    */
   cacheWrapStore(key: string, value: string, ttlSeconds: number | undefined | null, staleSeconds: number, owner?: string | undefined | null): void | Promise<void>
   cacheWrapRelease(key: string, owner: string): boolean | Promise<boolean>
+  /**
+   * Subscribes `names` (patterns when `patterns`) on a connection of its own (an SSE
+   * request per name on Upstash, the in-process hub on the embedded store).
+   */
+  subscribe(patterns: boolean, names: Array<string>): Subscription | Promise<Subscription>
   /** A client on the in-process store. */
   static embedded(options?: BackendOptions | undefined | null): NativeClient
   /**
@@ -106,9 +111,9 @@ export declare class NativeClient {
   rateLimitReset(id: string): void | Promise<void>
   /**
    * Adds `change` (1, -1 or 0) to the hit counter at `key` (the whole key, prefix included),
-   * starting a `window_ms` window on the first hit.
+   * starting a `window_ms` window on the first hit, and on every hit when `restart_on_hit`.
    */
-  windowHits(key: string, windowMs: number, change: number): WindowHitsResult | Promise<WindowHitsResult>
+  windowHits(key: string, windowMs: number, change: number, restartOnHit: boolean): WindowHitsResult | Promise<WindowHitsResult>
   otpStore(id: string, code: string, ttlSeconds?: number | undefined | null): void | Promise<void>
   /**
    * Verifications gathered within one tick, as one pipeline of scripts: per item `true` /
@@ -132,13 +137,22 @@ export declare class RestServer {
   get port(): number
   /** `http://<host>:<port>`, without the token. */
   get url(): string
-  /** The Redis URL with its password masked, for display. */
-  get redisUrl(): string
+  /** The Redis URL with its password masked, for display; null with the embedded store. */
+  get redisUrl(): string | null
+  /** Whether it serves the embedded store of this process. */
+  get embedded(): boolean
   /**
    * Stops accepting, lets in-flight requests finish (a few seconds at most). Closing twice
    * is harmless.
    */
   close(): Promise<void>
+}
+
+export declare class Subscription {
+  /** The next event; null once the subscription ended (closed, or the server went away). */
+  next(): Promise<SubscriptionEvent | null>
+  /** Ends the subscription (idempotent); a pending `next()` resolves with null. */
+  close(): void
 }
 
 export interface ActiveStreamItem {
@@ -278,8 +292,10 @@ export interface RestServerOptions {
   host?: string
   /** `0` picks a free port; 8079 by default. */
   port?: number
-  /** `redis://`, `rediss://` or `unix://`. */
-  redisUrl: string
+  /** `redis://`, `rediss://` or `unix://`; ignored with `embedded`. */
+  redisUrl?: string
+  /** Serve the embedded store of this process instead of a Redis (the data lives in it). */
+  embedded?: boolean
   /** The bearer token clients must send. */
   token: string
   /** Larger request bodies are answered with 413; 10 MiB by default. */
@@ -298,6 +314,8 @@ export interface RestServerOptions {
    * default.
    */
   maxReplyBytes?: number
+  /** Subscriptions open at once on the whole server (more answer 503); 1024 by default. */
+  maxSubscriptions?: number
   /**
    * Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …); refused by
    * default, as hosted services refuse it.
@@ -306,10 +324,24 @@ export interface RestServerOptions {
 }
 
 /**
- * Starts the Upstash REST protocol server in front of `redisUrl`. Rejects on bad options or
- * when it cannot listen; a Redis that is down does not prevent starting.
+ * Starts the Upstash REST protocol server in front of `redisUrl`, or of an embedded store with
+ * `embedded`. Rejects on bad options or when it cannot listen; a Redis that is down does not
+ * prevent starting.
  */
 export declare function startRestServer(options: RestServerOptions): Promise<RestServer>
+
+/** One event of a subscription, as @upstash/redis's Subscriber names them. */
+export interface SubscriptionEvent {
+  /** `subscribe`, `psubscribe`, `message` or `pmessage`. */
+  type: string
+  /** The channel (or, for a confirmation, the channel or pattern subscribed). */
+  channel: string
+  pattern?: string
+  /** The payload, as published (the JS layer deserializes it). */
+  message?: string
+  /** For a confirmation: subscriptions so far in this request. */
+  count?: number
+}
 
 /** `TTL` in seconds, as JSON. */
 export declare function ttlJson(): string

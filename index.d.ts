@@ -349,6 +349,8 @@ export interface RawCommands<R> {
   lrange(key: string, start: number, stop: number): R
   llen(key: string): R
   ltrim(key: string, start: number, stop: number): R
+  /** How many subscriptions received it. */
+  publish(channel: string, message: unknown): R
   ping(message?: string): R
   echo(message: string): R
   time(): R
@@ -364,12 +366,38 @@ export interface Pipeline extends RawCommands<Pipeline> {
   exec(options: { keepErrors: true }): Promise<Array<{ error?: string; result: any }>>
 }
 
+/** What a Subscriber's listeners receive, by event type (as @upstash/redis's Subscriber). */
+export interface SubscriberEvents<M = any> {
+  subscribe: number
+  psubscribe: number
+  message: { channel: string; message: M }
+  pmessage: { pattern: string; channel: string; message: M }
+  error: Error
+}
+
+/**
+ * `redis.subscribe()` / `psubscribe()`, in @upstash/redis's shape: one subscription per name
+ * (an SSE request on Upstash, a pub/sub connection on Redis and Cluster, in process on the
+ * embedded store). `message:<channel>` and `pmessage:<pattern>` listen to one name.
+ */
+export interface Subscriber<M = any> {
+  on<T extends keyof SubscriberEvents<M>>(type: T, listener: (data: SubscriberEvents<M>[T]) => void): void
+  on(type: `message:${string}`, listener: (data: SubscriberEvents<M>['message']) => void): void
+  on(type: `pmessage:${string}`, listener: (data: SubscriberEvents<M>['pmessage']) => void): void
+  removeAllListeners(): void
+  /** Ends the given subscriptions, or all of them (and removes the listeners). */
+  unsubscribe(names?: string[]): Promise<void>
+  getSubscribedChannels(): string[]
+}
+
 export interface RawClient extends RawCommands<Promise<any>> {
   /** `[digis-redis raw client: <backend and address, secrets masked>]` */
   toString(): string
   pipeline(): Pipeline
   /** Like pipeline(), but atomic (MULTI/EXEC). */
   multi(): Pipeline
+  subscribe<M = any>(channels: string | string[], options?: { automaticDeserialization?: boolean }): Subscriber<M>
+  psubscribe<M = any>(patterns: string | string[], options?: { automaticDeserialization?: boolean }): Subscriber<M>
 }
 
 export declare const redis: RawClient
@@ -635,6 +663,17 @@ export interface SessionStoreOptions {
   ttl?: number | ((session: SessionData) => number)
   /** Your `express-session` module, when this package cannot resolve it itself (pnpm, bundlers). */
   session?: { Store: abstract new (...args: any[]) => any }
+  /**
+   * connect-redis's: how records are written and read (sync or async). Default: the package's
+   * JSON (the bytes `sessions.*` reads). `stringify` must give a string.
+   */
+  serializer?: { stringify(session: SessionData): string | Promise<string>; parse(text: string): SessionData | Promise<SessionData> }
+  /** connect-redis's: store records without expiry (touch then does nothing). Default false. */
+  disableTTL?: boolean
+  /** connect-redis's: touch does nothing (express-session's rolling expiry off). Default false. */
+  disableTouch?: boolean
+  /** connect-redis's: keys per SCAN step of all/length/ids. Default 100. */
+  scanCount?: number
 }
 
 /** express-session's callbacks; results typed `any` so express-session's own session type fits. */
@@ -657,6 +696,10 @@ export declare class SessionStore extends EventEmitter {
   constructor(options?: SessionStoreOptions)
   readonly prefix: string
   readonly ttl: number | ((session: SessionData) => number)
+  readonly serializer: SessionStoreOptions['serializer'] | null
+  readonly disableTTL: boolean
+  readonly disableTouch: boolean
+  readonly scanCount: number
   /** The session, or null when there is none. */
   get(sid: string, callback?: StoreCallback): Promise<SessionData | null>
   /** `session`: any JSON-encodable object (express-session's session, or a SessionData). */
@@ -681,6 +724,8 @@ export interface RateLimitStoreOptions {
   prefix?: string
   /** On a backend failure, answer a count over any limit (express-rate-limit sends 429) instead of failing open. Default false. */
   failClosed?: boolean
+  /** rate-limit-redis's: every hit restarts the client's window. Default false. */
+  resetExpiryOnChange?: boolean
 }
 
 /** express-rate-limit's `{ totalHits, resetTime }`. */
@@ -700,6 +745,7 @@ export declare class RateLimitStore {
   constructor(options?: RateLimitStoreOptions)
   readonly prefix: string
   readonly failClosed: boolean
+  readonly resetExpiryOnChange: boolean
   /** Counters are shared across processes. */
   readonly localKeys: false
   /** Window in ms; express-rate-limit sets it through init(). Default 60000. */
@@ -708,8 +754,11 @@ export declare class RateLimitStore {
   init(options: { windowMs?: number; [key: string]: unknown }): void
   increment(key: string): Promise<ClientRateLimitInfo>
   /** Takes a hit back; never creates a counter. */
+  /** Takes a hit back, never below zero. */
   decrement(key: string): Promise<void>
-  /** The running window's count, or undefined. */
+  /** The running window's count (0 after hits were taken back), or undefined when none runs. */
   get(key: string): Promise<ClientRateLimitInfo | undefined>
   resetKey(key: string): Promise<void>
+  /** Deletes every counter under the prefix (SCAN, never KEYS); refused (logged) with an empty prefix. */
+  resetAll(): Promise<void>
 }

@@ -12,14 +12,18 @@ class UsageError extends Error {}
 
 const REST_SERVER_HELP = `Usage: ${PROGRAM} rest-server [options]
 
-Serves the Upstash Redis REST protocol in front of any Redis, as a local stand-in for Upstash
-(point UPSTASH_REDIS_REST_URL at the printed URL and UPSTASH_REDIS_REST_TOKEN at the token).
+Serves the Upstash Redis REST protocol in front of any Redis, or of an in-process store with
+--embedded (no Redis at all), as a local stand-in for Upstash (point UPSTASH_REDIS_REST_URL at
+the printed URL and UPSTASH_REDIS_REST_TOKEN at the token).
 
 Options (environment alternatives in brackets):
   --port <n>             port to listen on, 0 picks a free one [DIGIS_REST_PORT] (default 8079)
   --host <addr>          interface to listen on [DIGIS_REST_HOST] (default 127.0.0.1)
   --redis <url>          redis:// or rediss:// URL [DIGIS_REST_REDIS_URL, then REDIS_URL]
                          (default redis://127.0.0.1:6379)
+  --embedded             serve the embedded store of this process instead of a Redis: the data
+                         lives in this process and is gone when it stops; Lua runs only for
+                         digis-redis's own scripts [DIGIS_REST_EMBEDDED=1]
   --token <token>        bearer token clients must send, required [DIGIS_REST_TOKEN]
                          (prefer the environment: flags show up in process lists)
   --max-body-bytes <n>   larger request bodies get 413 [DIGIS_REST_MAX_BODY_BYTES] (default 10 MiB)
@@ -33,6 +37,10 @@ Options (environment alternatives in brackets):
                          [DIGIS_REST_MAX_PIPELINE_COMMANDS] (default 10000)
   --max-reply-bytes <n>  result bytes of one request, results past it become errors
                          [DIGIS_REST_MAX_REPLY_BYTES] (default 256 MiB)
+  --max-subscriptions <n>
+                         channels and patterns subscribed at once on the whole server (SSE,
+                         /subscribe and /psubscribe, at most 64 per request), more get 503
+                         [DIGIS_REST_MAX_SUBSCRIPTIONS] (default 1024)
   --allow-admin          let server administration through (CONFIG SET, ACL, REPLICAOF, SAVE,
                          CLIENT KILL|PAUSE, ...), refused by default as Upstash refuses it
                          [DIGIS_REST_ALLOW_ADMIN=1]
@@ -67,12 +75,14 @@ const commands = {
       port: { type: 'string' },
       host: { type: 'string' },
       redis: { type: 'string' },
+      embedded: { type: 'boolean' },
       token: { type: 'string' },
       'max-body-bytes': { type: 'string' },
       'max-connections': { type: 'string' },
       'max-buffered-bytes': { type: 'string' },
       'max-pipeline-commands': { type: 'string' },
       'max-reply-bytes': { type: 'string' },
+      'max-subscriptions': { type: 'string' },
       'allow-admin': { type: 'boolean' },
     },
     run: restServer,
@@ -115,7 +125,10 @@ async function restServer(flags) {
   const env = process.env
   const port = integer(pick(flags.port, env.DIGIS_REST_PORT, '8079'), '--port', 0, 65535)
   const host = pick(flags.host, env.DIGIS_REST_HOST, '127.0.0.1')
-  const redisUrl = pick(flags.redis, env.DIGIS_REST_REDIS_URL, env.REDIS_URL, 'redis://127.0.0.1:6379')
+  const embedded = Boolean(flags.embedded) || env.DIGIS_REST_EMBEDDED === '1'
+  if (embedded && flags.redis !== undefined) throw new UsageError('--embedded and --redis exclude each other')
+  // With --embedded, a REDIS_URL in the environment is not what is served: ignore it.
+  const redisUrl = embedded ? undefined : pick(flags.redis, env.DIGIS_REST_REDIS_URL, env.REDIS_URL, 'redis://127.0.0.1:6379')
   const token = pick(flags.token, env.DIGIS_REST_TOKEN)
   if (token === undefined) {
     throw new UsageError('a token is required: --token <token> or DIGIS_REST_TOKEN')
@@ -131,6 +144,7 @@ async function restServer(flags) {
   const maxBufferedBytes = limit('max-buffered-bytes', 'DIGIS_REST_MAX_BUFFERED_BYTES')
   const maxPipelineCommands = limit('max-pipeline-commands', 'DIGIS_REST_MAX_PIPELINE_COMMANDS')
   const maxReplyBytes = limit('max-reply-bytes', 'DIGIS_REST_MAX_REPLY_BYTES')
+  const maxSubscriptions = limit('max-subscriptions', 'DIGIS_REST_MAX_SUBSCRIPTIONS')
 
   const allowAdmin = Boolean(flags['allow-admin']) || env.DIGIS_REST_ALLOW_ADMIN === '1'
 
@@ -152,13 +166,14 @@ async function restServer(flags) {
   process.once('SIGTERM', stop)
 
   try {
-    server = await startRestServer({ host, port, redisUrl, token, maxBodyBytes, maxConnections, maxBufferedBytes, maxPipelineCommands, maxReplyBytes, allowAdmin })
+    server = await startRestServer({ host, port, redisUrl, embedded, token, maxBodyBytes, maxConnections, maxBufferedBytes, maxPipelineCommands, maxReplyBytes, maxSubscriptions, allowAdmin })
   } catch (err) {
     throw new UsageError(err.message)
   }
   // The native server does not hold Node's event loop open; this timer does, until exit.
   setInterval(() => {}, 1 << 30)
-  console.log(`${PROGRAM} rest-server listening on ${server.url} (redis ${server.redisUrl})`)
+  const store = server.embedded ? 'embedded store: the data lives in this process and is lost when it stops' : `redis ${server.redisUrl}`
+  console.log(`${PROGRAM} rest-server listening on ${server.url} (${store})`)
 }
 
 /** A flag parsing error may quote any argument; never a token's value or a URL's credentials. */

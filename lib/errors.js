@@ -16,6 +16,18 @@ function invalidArgument(message) {
   return err
 }
 
+/**
+ * Refuses options a constructor does not know, naming them all (a misspelt option silently
+ * ignored is a bug found in production). `hints` explains options a peer library takes that are
+ * not needed here.
+ */
+function refuseUnknownOptions(owner, options, known, hints = {}) {
+  const unknown = Object.keys(options).filter((name) => !known.includes(name))
+  if (unknown.length === 0) return
+  const reasons = unknown.map((name) => (Object.hasOwn(hints, name) ? `${name} (${hints[name]})` : name))
+  throw invalidArgument(`${owner} does not take the option${unknown.length > 1 ? 's' : ''} ${reasons.join(', ')}; it takes ${known.join(', ')}`)
+}
+
 const NATIVE_ERROR = /^(ERR_[A-Z_]+): ([\s\S]*)$/
 
 /**
@@ -47,4 +59,4 @@ function typedError(err) {
   return new DigisRedisError('ERR_INTERNAL', message)
 }
 
-module.exports = { DigisRedisError, invalidArgument, toTypedError }
+module.exports = { DigisRedisError, invalidArgument, refuseUnknownOptions, toTypedError }

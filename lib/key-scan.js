@@ -8,12 +8,12 @@ function globEscape(text) {
   return text.replace(/[\\*?[\]]/g, '\\$&')
 }
 
-/** Every key matching `pattern`, by incremental SCAN (never KEYS), each once. */
-async function listKeys(native, pattern) {
+/** Every key matching `pattern`, by incremental SCAN (never KEYS) of `count` per step, each once. */
+async function listKeys(native, pattern, count = SCAN_COUNT) {
   const keys = new Set()
   let cursor = '0'
   do {
-    const [next, batch] = JSON.parse(await native.command(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(SCAN_COUNT)]))
+    const [next, batch] = JSON.parse(await native.command(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(count)]))
     for (const key of batch) keys.add(key)
     cursor = next
   } while (cursor !== '0')

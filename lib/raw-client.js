@@ -196,6 +196,7 @@ const commands = {
   lrange: plain('lrange'),
   llen: plain('llen'),
   ltrim: plain('ltrim'),
+  publish: plain('publish'),
   ping: plain('ping'),
   echo: plain('echo'),
   time: plain('time'),
@@ -257,9 +258,133 @@ class Pipeline {
   }
 }
 
+/** @upstash/redis's reading of a message: JSON when it parses, else the text. */
+function parseMessage(text, deserialize) {
+  if (!deserialize) return text
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+/**
+ * What `redis.subscribe()` / `psubscribe()` return, as @upstash/redis's Subscriber: listeners
+ * by event type (`subscribe`/`psubscribe` with the count, `message` / `message:<channel>` with
+ * `{ channel, message }`, `pmessage` / `pmessage:<pattern>` with `{ pattern, channel, message }`,
+ * and `error`), one subscription per name, `unsubscribe(names?)`, `getSubscribedChannels()`.
+ */
+class Subscriber {
+  #native
+  #patterns
+  #deserialize
+  #listeners = new Map()
+  #subscriptions = new Map()
+
+  constructor(native, names, patterns, options) {
+    this.#native = native
+    this.#patterns = patterns
+    this.#deserialize = options?.automaticDeserialization !== false
+    for (const name of names) this.#open(String(name))
+  }
+
+  on(type, listener) {
+    if (typeof listener !== 'function') throw invalidArgument('a listener must be a function')
+    if (!this.#listeners.has(type)) this.#listeners.set(type, new Set())
+    this.#listeners.get(type).add(listener)
+  }
+
+  removeAllListeners() {
+    this.#listeners.clear()
+  }
+
+  /** Ends the subscriptions to `names` (all of them, and the listeners, without). */
+  async unsubscribe(names) {
+    const ending = names === undefined ? [...this.#subscriptions.keys()] : names.map(String)
+    for (const name of ending) {
+      const subscription = this.#subscriptions.get(name)
+      if (!subscription) continue
+      subscription.closed = true
+      if (subscription.handle) subscription.handle.close()
+      this.#subscriptions.delete(name)
+    }
+    if (names === undefined) this.removeAllListeners()
+  }
+
+  getSubscribedChannels() {
+    return [...this.#subscriptions.keys()]
+  }
+
+  #open(name) {
+    const subscription = { closed: false, handle: null }
+    this.#subscriptions.set(name, subscription)
+    Promise.resolve()
+      .then(() => this.#native.subscribe(this.#patterns, [name]))
+      .then(async (handle) => {
+        subscription.handle = handle
+        if (subscription.closed) return handle.close()
+        for (let event = await handle.next(); event && !subscription.closed; event = await handle.next()) {
+          this.#dispatch(event)
+        }
+        // The server ended it (not us): it is no longer subscribed.
+        if (!subscription.closed) this.#subscriptions.delete(name)
+      })
+      .catch((err) => {
+        this.#subscriptions.delete(name)
+        this.#emit('error', toTypedError(err))
+      })
+  }
+
+  #dispatch({ type, channel, pattern, message, count }) {
+    if (type === 'subscribe' || type === 'psubscribe') return this.#emit(type, count)
+    const data = { channel, message: parseMessage(message, this.#deserialize) }
+    if (type === 'pmessage') {
+      const withPattern = { pattern, ...data }
+      this.#emit('pmessage', withPattern)
+      this.#emit(`pmessage:${pattern}`, withPattern)
+    } else {
+      this.#emit('message', data)
+      this.#emit(`message:${channel}`, data)
+    }
+  }
+
+  #emit(type, data) {
+    for (const listener of this.#listeners.get(type) ?? []) {
+      try {
+        listener(data)
+      } catch (thrown) {
+        // A throwing listener is the caller's bug: an uncaught exception, as from any event
+        // emitter, not the end of the subscription.
+        process.nextTick(() => {
+          throw thrown
+        })
+      }
+    }
+  }
+}
+
+/** The names a subscribe call takes: one or an array, non-empty strings. */
+function subscriptionNames(names, what) {
+  const list = Array.isArray(names) ? names : [names]
+  if (list.length === 0 || list.some((n) => typeof n !== 'string' || n === '')) {
+    throw invalidArgument(`${what} takes a non-empty string or an array of them, got ${describe(names)}`)
+  }
+  return list
+}
+
 class RawClient {
   constructor(native) {
     this[kNative] = native
+  }
+
+  /** @upstash/redis's subscribe: a Subscriber receiving the channels' messages. */
+  subscribe(channels, options) {
+    return new Subscriber(this[kNative], subscriptionNames(channels, 'subscribe'), false, options)
+  }
+
+  /** @upstash/redis's psubscribe: a Subscriber receiving the messages of matching channels. */
+  psubscribe(patterns, options) {
+    return new Subscriber(this[kNative], subscriptionNames(patterns, 'psubscribe'), true, options)
   }
 
   pipeline() {
@@ -302,4 +427,4 @@ function useNative(client, native) {
   client[kNative] = native
 }
 
-module.exports = { RawClient, Pipeline, parseResponse, serializeArg, useNative }
+module.exports = { RawClient, Pipeline, Subscriber, parseResponse, serializeArg, useNative }

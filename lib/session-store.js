@@ -3,7 +3,7 @@
 const { EventEmitter } = require('node:events')
 const { guarded } = require('./guard')
 const { MAX_TTL_SECONDS, toKey, encodeValue, decodeValue, describe } = require('./codec')
-const { invalidArgument } = require('./errors')
+const { invalidArgument, refuseUnknownOptions } = require('./errors')
 const { listKeys, globEscape } = require('./key-scan')
 
 /** Failures that mean the backend is unreachable (not a bad reply): express-session bypasses. */
@@ -12,6 +12,14 @@ const OUTAGE_CODES = new Set(['ERR_CONNECTION', 'ERR_TIMEOUT', 'ERR_CIRCUIT_OPEN
 const PROBE_INTERVAL_MS = 1000
 /** Keys per MGET when listing every session. */
 const MGET_CHUNK = 500
+/** connect-redis's default SCAN COUNT. */
+const DEFAULT_SCAN_COUNT = 100
+/** What the constructor takes: connect-redis's options (but `client`), and express-session's module. */
+const OPTIONS = ['prefix', 'ttl', 'serializer', 'disableTouch', 'disableTTL', 'scanCount', 'session']
+/** Peer options that have no meaning here, with why. */
+const PEER_OPTIONS = {
+  client: 'not needed: the store uses the backend this package is configured with',
+}
 
 /**
  * express-session's Store class, when the application has express-session: from the module the
@@ -44,11 +52,21 @@ function createSessionStoreClass({ native, readRaw, Namespace, TTL }) {
 
   class SessionStore extends EventEmitter {
     /**
-     * @param {{ prefix?: string, ttl?: number | ((sess: object) => number), session?: object }} [options]
+     * connect-redis's options (see index.d.ts), with this package's prefix default.
+     * @param {object} [options]
      */
     constructor(options = {}) {
       if (options === null || typeof options !== 'object') throw invalidArgument('SessionStore takes an options object')
-      const { prefix = 'session:', ttl = TTL.DAY, session } = options
+      refuseUnknownOptions('SessionStore', options, OPTIONS, PEER_OPTIONS)
+      const {
+        prefix = 'session:',
+        ttl = TTL.DAY,
+        session,
+        serializer = null,
+        disableTouch = false,
+        disableTTL = false,
+        scanCount = DEFAULT_SCAN_COUNT,
+      } = options
       if (!parented) {
         const Store = findExpressSessionStore(session)
         if (Store && !(SessionStore.prototype instanceof Store)) {
@@ -65,8 +83,18 @@ function createSessionStoreClass({ native, readRaw, Namespace, TTL }) {
       if (typeof ttl !== 'function' && !(Number.isInteger(ttl) && ttl >= 1 && ttl <= MAX_TTL_SECONDS)) {
         throw invalidArgument(`ttl must be whole seconds from 1 to ${MAX_TTL_SECONDS} or a function (session) => seconds, got ${describe(ttl)}`)
       }
+      if (serializer !== null && !(typeof serializer === 'object' && typeof serializer.parse === 'function' && typeof serializer.stringify === 'function')) {
+        throw invalidArgument(`serializer must be an object with parse and stringify functions, got ${describe(serializer)}`)
+      }
+      if (typeof disableTouch !== 'boolean') throw invalidArgument(`disableTouch must be a boolean, got ${describe(disableTouch)}`)
+      if (typeof disableTTL !== 'boolean') throw invalidArgument(`disableTTL must be a boolean, got ${describe(disableTTL)}`)
+      if (!(Number.isInteger(scanCount) && scanCount >= 1)) throw invalidArgument(`scanCount must be a whole number from 1, got ${describe(scanCount)}`)
       this.prefix = prefix
       this.ttl = ttl
+      this.serializer = serializer
+      this.disableTouch = disableTouch
+      this.disableTTL = disableTTL
+      this.scanCount = scanCount
     }
 
     #connected = true
@@ -75,22 +103,27 @@ function createSessionStoreClass({ native, readRaw, Namespace, TTL }) {
     /** `callback(err, session | null)`; also returns a promise of the session (null on failure). */
     get(sid, callback) {
       // Through the features' per-tick read batch: many sessions read in one tick are one round trip.
-      return this.#run('SessionStore.get', null, callback, async () => decodeValue(await readRaw(this.#key(sid))))
+      return this.#run('SessionStore.get', null, callback, async () => this.#parse(await readRaw(this.#key(sid))))
     }
 
-    /** Stores `sess` for its cookie's remaining life (else `ttl`); a life of 0 or less destroys it. */
+    /**
+     * Stores `sess` for its cookie's remaining life (else `ttl`), without expiry under
+     * `disableTTL`; a life of 0 or less destroys it (as connect-redis, even under disableTTL).
+     */
     set(sid, sess, callback) {
       return this.#run('SessionStore.set', undefined, callback, async () => {
         const key = this.#key(sid)
         const ttl = this.#ttlOf(sess)
         if (ttl <= 0) return void (await native.del(Namespace.Raw, key))
-        await native.set(Namespace.Raw, key, encodeValue(sess), Math.min(ttl, MAX_TTL_SECONDS))
+        const text = await this.#stringify(sess)
+        await native.set(Namespace.Raw, key, text, this.disableTTL ? null : Math.min(ttl, MAX_TTL_SECONDS))
       })
     }
 
-    /** Resets the expiry as set() would, without rewriting the record. */
+    /** Resets the expiry as set() would, without rewriting the record (nothing under disableTouch or disableTTL). */
     touch(sid, sess, callback) {
       return this.#run('SessionStore.touch', undefined, callback, async () => {
+        if (this.disableTouch || this.disableTTL) return
         const key = this.#key(sid)
         const ttl = this.#ttlOf(sess)
         if (ttl <= 0) return void (await native.del(Namespace.Raw, key))
@@ -112,8 +145,8 @@ function createSessionStoreClass({ native, readRaw, Namespace, TTL }) {
         for (let i = 0; i < keys.length; i += MGET_CHUNK) {
           const chunk = keys.slice(i, i + MGET_CHUNK)
           const texts = await native.mget(chunk)
-          texts.forEach((text, j) => {
-            const sess = decodeValue(text)
+          const parsed = await Promise.all(texts.map((text) => this.#parse(text)))
+          parsed.forEach((sess, j) => {
             // Gone between SCAN and MGET, or not a session object: skip it.
             if (sess !== null && typeof sess === 'object' && !Array.isArray(sess)) {
               sessions.push({ ...sess, id: chunk[j].slice(this.prefix.length) })
@@ -147,7 +180,21 @@ function createSessionStoreClass({ native, readRaw, Namespace, TTL }) {
     }
 
     #keys() {
-      return listKeys(native, `${globEscape(this.prefix)}*`)
+      return listKeys(native, `${globEscape(this.prefix)}*`, this.scanCount)
+    }
+
+    /** A stored record as a session: the serializer's parse (sync or async), else the package's reading. */
+    async #parse(text) {
+      if (text === null) return null
+      return this.serializer ? this.serializer.parse(text) : decodeValue(text)
+    }
+
+    /** A session as its record: the serializer's stringify (sync or async), else the package's JSON. */
+    async #stringify(sess) {
+      if (!this.serializer) return encodeValue(sess)
+      const text = await this.serializer.stringify(sess)
+      if (typeof text !== 'string') throw invalidArgument(`serializer.stringify returned ${describe(text)}, not a string`)
+      return text
     }
 
     /** Seconds to keep `sess`: `ttl(sess)` when ttl is a function, else the cookie's, else `ttl`. */

@@ -41,11 +41,14 @@ function redisReachable(url) {
   })
 }
 
-/** Starts `digis-redis rest-server` on a free port; resolves with its URL and a stop(). */
-function startRestServer(redisUrl, token) {
+/**
+ * Starts `digis-redis rest-server` on a free port, in front of `store` (`['--redis', url]` or
+ * `['--embedded']`); resolves with its URL and a stop().
+ */
+function startRestServer(store, token) {
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'bin', 'digis-redis.js'), 'rest-server', '--port', '0', '--redis', redisUrl, '--token', token, '--max-body-bytes', String(64 * 1024 * 1024)],
+    [path.join(ROOT, 'bin', 'digis-redis.js'), 'rest-server', '--port', '0', ...store, '--token', token, '--max-body-bytes', String(64 * 1024 * 1024)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
   return new Promise((resolve, reject) => {
@@ -108,7 +111,7 @@ async function main() {
   if (await redisReachable(REDIS_URL)) {
     results.push(runJest('redis', { ...baseEnv, REDIS_URL, REDIS_TEST_URL: REDIS_URL }, [...SHARED_FILES, '__test__/backends/redis']))
     const token = crypto.randomBytes(16).toString('hex')
-    const server = await startRestServer(REDIS_URL, token)
+    const server = await startRestServer(['--redis', REDIS_URL], token)
     try {
       results.push(
         runJest(
@@ -129,6 +132,15 @@ async function main() {
     }
   }
 
+  // The conformance suite through `rest-server --embedded`: the local Upstash needs no Redis.
+  const token = crypto.randomBytes(16).toString('hex')
+  const local = await startRestServer(['--embedded'], token)
+  try {
+    results.push(runJest('upstash-embedded', { ...baseEnv, UPSTASH_REDIS_REST_URL: local.url, UPSTASH_REDIS_REST_TOKEN: token }, ['__test__/conformance']))
+  } finally {
+    await local.stop()
+  }
+
   // Redis Cluster: a private 3-master cluster (one replica each) on free ports, for this run only.
   if (clusterToolsAvailable()) {
     const cluster = await startCluster({ masters: 3, replicas: 1 })
@@ -146,9 +158,9 @@ async function main() {
   }
 
   console.log('\n=== summary ===')
-  console.log(`types     ${typesOk ? 'ok  ' : 'FAIL'} tsc --noEmit -p __test__/types`)
+  console.log(`${'types'.padEnd(16)} ${typesOk ? 'ok  ' : 'FAIL'} tsc --noEmit -p __test__/types`)
   for (const r of results) {
-    console.log(`${r.label.padEnd(9)} ${r.ok ? 'ok  ' : 'FAIL'} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`)
+    console.log(`${r.label.padEnd(16)} ${r.ok ? 'ok  ' : 'FAIL'} ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped`)
   }
   const passed = results.reduce((n, r) => n + r.passed, 0)
   const failed = results.reduce((n, r) => n + r.failed, 0)

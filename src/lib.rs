@@ -4,6 +4,7 @@
 
 mod completion;
 mod coordination;
+mod pubsub;
 pub mod rest_server;
 
 use std::future::Future;
@@ -988,7 +989,7 @@ impl NativeClient {
     }
 
     /// Adds `change` (1, -1 or 0) to the hit counter at `key` (the whole key, prefix included),
-    /// starting a `window_ms` window on the first hit.
+    /// starting a `window_ms` window on the first hit, and on every hit when `restart_on_hit`.
     #[napi(ts_return_type = "WindowHitsResult | Promise<WindowHitsResult>")]
     pub fn window_hits<'env>(
         &self,
@@ -996,12 +997,18 @@ impl NativeClient {
         key: String,
         window_ms: u32,
         change: i32,
+        restart_on_hit: bool,
     ) -> Result<Answer<'env, WindowHitsResult>> {
         let f = self.features.clone();
         self.answer(env, async move {
-            Ok(f.window_hits(&key, u64::from(window_ms), i64::from(change))
-                .await?
-                .into())
+            Ok(f.window_hits(
+                &key,
+                u64::from(window_ms),
+                i64::from(change),
+                restart_on_hit,
+            )
+            .await?
+            .into())
         })
     }
 

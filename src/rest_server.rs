@@ -15,8 +15,10 @@ pub struct RestServerOptions {
     pub host: Option<String>,
     /// `0` picks a free port; 8079 by default.
     pub port: Option<u32>,
-    /// `redis://`, `rediss://` or `unix://`.
-    pub redis_url: String,
+    /// `redis://`, `rediss://` or `unix://`; ignored with `embedded`.
+    pub redis_url: Option<String>,
+    /// Serve the embedded store of this process instead of a Redis (the data lives in it).
+    pub embedded: Option<bool>,
     /// The bearer token clients must send.
     pub token: String,
     /// Larger request bodies are answered with 413; 10 MiB by default.
@@ -31,6 +33,8 @@ pub struct RestServerOptions {
     /// Result bytes of one request (results past it are replaced by an error); 256 MiB by
     /// default.
     pub max_reply_bytes: Option<u32>,
+    /// Subscriptions open at once on the whole server (more answer 503); 1024 by default.
+    pub max_subscriptions: Option<u32>,
     /// Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …); refused by
     /// default, as hosted services refuse it.
     pub allow_admin: Option<bool>,
@@ -41,7 +45,8 @@ pub struct RestServerOptions {
 #[napi]
 pub struct RestServer {
     addr: SocketAddr,
-    redis_url: String,
+    /// Masked; `None` with the embedded store.
+    redis_url: Option<String>,
     running: Mutex<Option<RunningServer>>,
 }
 
@@ -59,10 +64,16 @@ impl RestServer {
         format!("http://{}", self.addr)
     }
 
-    /// The Redis URL with its password masked, for display.
+    /// The Redis URL with its password masked, for display; null with the embedded store.
     #[napi(getter)]
-    pub fn redis_url(&self) -> String {
+    pub fn redis_url(&self) -> Option<String> {
         self.redis_url.clone()
+    }
+
+    /// Whether it serves the embedded store of this process.
+    #[napi(getter)]
+    pub fn embedded(&self) -> bool {
+        self.redis_url.is_none()
     }
 
     /// Stops accepting, lets in-flight requests finish (a few seconds at most). Closing twice
@@ -81,8 +92,9 @@ impl RestServer {
     }
 }
 
-/// Starts the Upstash REST protocol server in front of `redisUrl`. Rejects on bad options or
-/// when it cannot listen; a Redis that is down does not prevent starting.
+/// Starts the Upstash REST protocol server in front of `redisUrl`, or of an embedded store with
+/// `embedded`. Rejects on bad options or when it cannot listen; a Redis that is down does not
+/// prevent starting.
 #[napi]
 pub async fn start_rest_server(options: RestServerOptions) -> Result<RestServer> {
     let port = match options.port {
@@ -104,13 +116,25 @@ pub async fn start_rest_server(options: RestServerOptions) -> Result<RestServer>
         None => RestServerConfig::DEFAULT_MAX_BUFFERED_BYTES.max(max_body_bytes),
         Some(n) => n as usize,
     };
-    let redis_url = redact_url(&options.redis_url);
+    let embedded = options.embedded.unwrap_or(false);
+    let redis_url = match (embedded, options.redis_url) {
+        (true, None) => String::new(),
+        (true, Some(_)) => {
+            return Err(Error::from_reason(
+                "give either redisUrl or embedded, not both",
+            ))
+        }
+        (false, Some(url)) => url,
+        (false, None) => return Err(Error::from_reason("redisUrl is required (or embedded)")),
+    };
+    let shown_url = (!embedded).then(|| redact_url(&redis_url));
     let config = RestServerConfig {
         host: options
             .host
             .unwrap_or_else(|| RestServerConfig::DEFAULT_HOST.to_string()),
         port,
-        redis_url: options.redis_url,
+        redis_url,
+        embedded,
         token: options.token,
         max_body_bytes,
         max_connections,
@@ -123,6 +147,9 @@ pub async fn start_rest_server(options: RestServerOptions) -> Result<RestServer>
         max_reply_bytes: options
             .max_reply_bytes
             .map_or(RestServerConfig::DEFAULT_MAX_REPLY_BYTES, |n| n as usize),
+        max_subscriptions: options
+            .max_subscriptions
+            .map_or(RestServerConfig::DEFAULT_MAX_SUBSCRIPTIONS, |n| n as usize),
         allow_admin: options.allow_admin.unwrap_or(false),
     };
     // The crate's errors never quote the token or the Redis password.
@@ -131,7 +158,7 @@ pub async fn start_rest_server(options: RestServerOptions) -> Result<RestServer>
         .map_err(Error::from_reason)?;
     Ok(RestServer {
         addr: running.local_addr(),
-        redis_url,
+        redis_url: shown_url,
         running: Mutex::new(Some(running)),
     })
 }

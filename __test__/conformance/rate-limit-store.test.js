@@ -77,8 +77,8 @@ describe('RateLimitStore with express-rate-limit', () => {
     expect((await get('/fail', 'dan')).status).toBe(500)
     expect((await get('/fail', 'dan')).status).toBe(500)
     // The responses above were sent before the decrement: wait for it to land.
-    for (let i = 0; i < 50 && (await s.get('dan')) !== undefined; i++) await sleep(20)
-    expect(await s.get('dan')).toBeUndefined()
+    for (let i = 0; i < 50 && (await s.get('dan')).totalHits !== 0; i++) await sleep(20)
+    expect(await s.get('dan')).toMatchObject({ totalHits: 0 })
     expect((await get('/ok', 'dan')).status).toBe(200)
     expect((await get('/ok', 'dan')).status).toBe(429)
   })
@@ -98,11 +98,64 @@ describe('RateLimitStore with express-rate-limit', () => {
     expect(await s.get('erin')).toMatchObject({ totalHits: 2 })
     await s.decrement('erin')
     expect((await s.get('erin')).totalHits).toBe(1)
+    await s.decrement('erin')
+    // Never below zero, and the window still runs (express-rate-limit's MemoryStore does the same).
+    await s.decrement('erin')
+    const zero = await s.get('erin')
+    expect(zero.totalHits).toBe(0)
+    expect(zero.resetTime.getTime() - Date.now()).toBeGreaterThan(20_000)
+    expect(await redis.get(`${s.prefix}erin`)).toBe(0)
+    expect((await s.increment('erin')).totalHits).toBe(1)
     await s.resetKey('erin')
     expect(await s.get('erin')).toBeUndefined()
     // Taking back a hit that was never counted creates nothing.
     await s.decrement('erin')
     expect(await redis.exists(`${s.prefix}erin`)).toBe(0)
+  })
+
+  test('a counter found without an expiry starts a new window', async () => {
+    const s = store('no-expiry')
+    s.init({ windowMs: 30_000 })
+    await redis.set(`${s.prefix}hana`, 99)
+    expect(await s.get('hana')).toBeUndefined()
+    const hit = await s.increment('hana')
+    expect(hit.totalHits).toBe(1)
+    expect(await redis.pttl(`${s.prefix}hana`)).toBeGreaterThan(20_000)
+  })
+
+  test('resetExpiryOnChange: every hit restarts the window (rate-limit-redis)', async () => {
+    const plain = store('fixed')
+    const rolling = store('rolling', { resetExpiryOnChange: true })
+    expect(rolling.resetExpiryOnChange).toBe(true)
+    for (const s of [plain, rolling]) {
+      s.init({ windowMs: 60_000 })
+      await s.increment('ivy')
+      await redis.pexpire(`${s.prefix}ivy`, 5_000)
+      await s.increment('ivy')
+    }
+    expect(await redis.pttl(`${plain.prefix}ivy`)).toBeLessThanOrEqual(5_000)
+    expect(await redis.pttl(`${rolling.prefix}ivy`)).toBeGreaterThan(50_000)
+    const info = await rolling.get('ivy')
+    expect(info.totalHits).toBe(2)
+    expect(info.resetTime.getTime() - Date.now()).toBeGreaterThan(50_000)
+  })
+
+  test('resetAll deletes every counter under the prefix, and nothing else', async () => {
+    const s = store('all*[x]?')
+    const neighbour = store('all-other')
+    for (const k of ['a', 'b', 'c']) await s.increment(k)
+    await neighbour.increment('a')
+    await s.resetAll()
+    for (const k of ['a', 'b', 'c']) expect(await s.get(k)).toBeUndefined()
+    expect((await neighbour.get('a')).totalHits).toBe(1)
+    const logs = captureLogs(require('../..'))
+    try {
+      expect(await new RateLimitStore({ prefix: '' }).resetAll()).toBeUndefined()
+      expect(logs.errors.some((l) => l.includes('RateLimitStore.resetAll failed (ERR_INVALID_ARGUMENT)'))).toBe(true)
+    } finally {
+      logs.restore()
+    }
+    expect((await neighbour.get('a')).totalHits).toBe(1)
   })
 
   test('concurrent increments are atomic: every hit gets its own count', async () => {
@@ -136,6 +189,10 @@ describe('RateLimitStore with express-rate-limit', () => {
     }
     expect(() => new RateLimitStore({ prefix: 1 })).toThrow(TypeError)
     expect(() => new RateLimitStore({ failClosed: 'yes' })).toThrow(TypeError)
+    expect(() => new RateLimitStore({ resetExpiryOnChange: 1 })).toThrow(TypeError)
+    // Unknown options are named; the peer's sendCommand is explained.
+    expect(() => new RateLimitStore({ prefx: 'a:', windowMs: 1 })).toThrow(/options prefx, windowMs; it takes prefix, resetExpiryOnChange, failClosed/)
+    expect(() => new RateLimitStore({ sendCommand: () => {} })).toThrow(/sendCommand \(not needed/)
     expect(() => new RateLimitStore().init({ windowMs: 0 })).toThrow(TypeError)
     expect(() => new RateLimitStore().init({ windowMs: 2 ** 33 })).toThrow(TypeError)
   })

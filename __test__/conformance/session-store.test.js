@@ -166,7 +166,82 @@ describe('SessionStore with express-session', () => {
     }
   })
 
+  test("connect-redis's serializer, sync or async, writes and reads the records", async () => {
+    const sync = { stringify: (sess) => `v1|${JSON.stringify(sess)}`, parse: (text) => JSON.parse(text.slice(3)) }
+    const later = (value) => new Promise((resolve) => setTimeout(() => resolve(value), 5))
+    const async = { stringify: async (sess) => later(`v2|${JSON.stringify(sess)}`), parse: async (text) => later(JSON.parse(text.slice(3))) }
+    for (const [label, serializer] of [['sync', sync], ['async', async]]) {
+      const prefix = `${P}:ser-${label}:`
+      const store = new SessionStore({ prefix, serializer })
+      await store.set('a', { cookie: {}, who: label })
+      expect(await redis.get(`${prefix}a`)).toMatch(label === 'sync' ? /^v1\|/ : /^v2\|/)
+      expect(await store.get('a')).toEqual({ cookie: {}, who: label })
+      expect(await store.all()).toEqual([{ cookie: {}, who: label, id: 'a' }])
+      expect(await store.get('missing')).toBeNull()
+      await store.clear()
+    }
+    // The records are the serializer's bytes, with the TTL as usual.
+    const store = new SessionStore({ prefix: `${P}:ser-bytes:`, serializer: sync, ttl: 60 })
+    await store.set('b', { cookie: {}, n: 1 })
+    // Not JSON, so the raw client's automatic deserialization leaves the text as it is.
+    expect(await redis.get(`${P}:ser-bytes:b`)).toBe('v1|{"cookie":{},"n":1}')
+    expect(await ttlOf(`${P}:ser-bytes:b`)).toBeGreaterThan(50)
+    // A serializer that fails or returns no string: the callback gets the error, nothing is written.
+    const logs = captureLogs(require('../..'))
+    try {
+      const broken = new SessionStore({ prefix: `${P}:ser-bad:`, serializer: { stringify: () => 42, parse: JSON.parse } })
+      const err = await new Promise((resolve) => broken.set('c', { cookie: {} }, resolve))
+      expect(err).toBeInstanceOf(TypeError)
+      expect(err.message).toMatch(/serializer.stringify returned/)
+      expect(await redis.exists(`${P}:ser-bad:c`)).toBe(0)
+    } finally {
+      logs.restore()
+    }
+    await store.clear()
+  })
+
+  test('disableTTL stores without expiry and never touches; disableTouch leaves the expiry alone', async () => {
+    const prefix = `${P}:nottl:`
+    const noTtl = new SessionStore({ prefix, disableTTL: true })
+    await noTtl.set('a', { cookie: { expires: new Date(Date.now() + 60_000).toISOString() } })
+    expect(await ttlOf(`${prefix}a`)).toBe(-1)
+    await noTtl.touch('a', { cookie: { expires: new Date(Date.now() + 60_000).toISOString() } })
+    expect(await ttlOf(`${prefix}a`)).toBe(-1)
+    // A session already expired is still destroyed (connect-redis does the same).
+    await noTtl.set('a', { cookie: { expires: new Date(Date.now() - 1000).toISOString() } })
+    expect(await redis.exists(`${prefix}a`)).toBe(0)
+
+    const noTouch = new SessionStore({ prefix, disableTouch: true, ttl: 100 })
+    await noTouch.set('b', { cookie: {} })
+    await redis.expire(`${prefix}b`, 5)
+    await noTouch.touch('b', { cookie: {} })
+    expect(await ttlOf(`${prefix}b`)).toBeLessThanOrEqual(5)
+    // set still applies the TTL.
+    await noTouch.set('b', { cookie: {} })
+    expect(await ttlOf(`${prefix}b`)).toBeGreaterThan(90)
+    await noTouch.clear()
+  })
+
+  test('scanCount is the SCAN step of all, length and ids', async () => {
+    const prefix = `${P}:scan:`
+    const store = new SessionStore({ prefix, scanCount: 3 })
+    expect(store.scanCount).toBe(3)
+    await Promise.all(Array.from({ length: 10 }, (_, i) => store.set(`s${i}`, { cookie: {}, i })))
+    expect(await store.length()).toBe(10)
+    expect((await store.all()).map((s) => s.i).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    await store.clear()
+    expect(await store.length()).toBe(0)
+  })
+
   test('bad options throw at construction', () => {
+    // Unknown options are named; connect-redis's client is explained.
+    expect(() => new SessionStore({ prefx: 'sess:', ttll: 5 })).toThrow(/SessionStore does not take the options prefx, ttll; it takes prefix, ttl/)
+    expect(() => new SessionStore({ client: {} })).toThrow(/client \(not needed/)
+    expect(() => new SessionStore({ serializer: JSON.stringify })).toThrow(TypeError)
+    expect(() => new SessionStore({ serializer: { parse: JSON.parse } })).toThrow(TypeError)
+    expect(() => new SessionStore({ disableTTL: 'yes' })).toThrow(TypeError)
+    expect(() => new SessionStore({ disableTouch: 1 })).toThrow(TypeError)
+    expect(() => new SessionStore({ scanCount: 0 })).toThrow(TypeError)
     expect(() => new SessionStore({ prefix: '' })).toThrow(TypeError)
     expect(() => new SessionStore({ ttl: 0 })).toThrow(TypeError)
     expect(() => new SessionStore({ ttl: '1h' })).toThrow(TypeError)

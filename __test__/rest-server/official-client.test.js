@@ -64,6 +64,26 @@ describeIfRedis('digis-redis rest-server', () => {
       redis = new Redis({ url: server.url, token: TOKEN, ...extra })
     })
 
+    test("SCAN with Upstash's withType: each key with its type (emulated)", async () => {
+      await redis.set(key('wt:s'), 'v')
+      await redis.hset(key('wt:h'), { f: 'v' })
+      await redis.sadd(key('wt:set'), 'm')
+      const seen = []
+      let cursor = '0'
+      do {
+        const [next, items] = await redis.scan(cursor, { match: `${key('wt:')}*`, count: 100, withType: true })
+        seen.push(...items)
+        cursor = String(next)
+      } while (cursor !== '0')
+      seen.sort((a, b) => a.key.localeCompare(b.key))
+      expect(seen).toEqual([
+        { key: key('wt:h'), type: 'hash' },
+        { key: key('wt:s'), type: 'string' },
+        { key: key('wt:set'), type: 'set' },
+      ])
+      await redis.del(key('wt:s'), key('wt:h'), key('wt:set'))
+    })
+
     test('strings and numbers', async () => {
       expect(await redis.set(key('s'), 'hello', { ex: 100 })).toBe('OK')
       expect(await redis.get(key('s'))).toBe('hello')

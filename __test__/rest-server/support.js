@@ -9,7 +9,8 @@ const BIN = path.resolve(__dirname, '..', '..', 'bin', 'digis-redis.js')
 // `REDIS_TEST_URL` as `npm test` takes it, or the Redis at 127.0.0.1:6379.
 const REDIS_URL = process.env.REDIS_TEST_URL || 'redis://127.0.0.1:6379'
 const REDIS_ADDRESS = new URL(REDIS_URL)
-const READY = /^digis-redis rest-server listening on (http:\/\/\S+) \(redis (\S+)\)$/
+// `(redis <url>)`, or with --embedded `(embedded store: …)` (then `redis` is undefined).
+const READY = /^digis-redis rest-server listening on (http:\/\/\S+) \((?:redis (\S+)|embedded store: [^)]*)\)$/
 
 /**
  * Whether a Redis answers PING at REDIS_URL. Synchronous (a child process), because jest

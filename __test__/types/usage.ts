@@ -117,6 +117,9 @@ export async function usage(): Promise<void> {
   // The store satisfies express-session's own Store type (@types/express-session).
   expressSession({ store, secret: 's', resave: false, saveUninitialized: false })
   new SessionStore({ session: expressSession })
+  // connect-redis's options.
+  new SessionStore({ prefix: 'sess:', disableTouch: true, disableTTL: false, scanCount: 50, serializer: JSON })
+  new SessionStore({ serializer: { stringify: async (s: SessionData) => JSON.stringify(s), parse: async (t: string) => JSON.parse(t) } })
   store.on('disconnect', () => undefined)
   store.get('sid', (err, value) => {
     const data: SessionData | null | undefined = value
@@ -133,6 +136,20 @@ export async function usage(): Promise<void> {
   const info: ClientRateLimitInfo | undefined = await limiterStore.get('1.2.3.4')
   const hit: ClientRateLimitInfo = await limiterStore.increment('1.2.3.4')
   const resetAt: Date | undefined = hit.resetTime
+  await new RateLimitStore({ resetExpiryOnChange: true }).resetAll()
+
+  // Pub/sub on the raw client, as @upstash/redis.
+  const subscriber = redis.subscribe<{ n: number }>(['news'])
+  subscriber.on('message', ({ channel, message }) => {
+    const n: number = message.n
+    const name: string = channel
+  })
+  subscriber.on('subscribe', (count: number) => undefined)
+  subscriber.on('pmessage:room:*', ({ pattern }) => pattern.length)
+  redis.psubscribe('room:*').on('pmessage', ({ pattern, channel }) => pattern + channel)
+  await redis.publish('news', { n: 1 })
+  await subscriber.unsubscribe(['news'])
+  const names: string[] = subscriber.getSubscribedChannels()
 
   // The design document's next steps.
   const wrapped: Profile = await cache.wrap('creator:7', async (): Promise<Profile> => ({ id: 7, name: 'Ada' }), TTL.MEDIUM, {

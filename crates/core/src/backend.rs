@@ -3,8 +3,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::pubsub::{Event, Kind};
 use crate::script::{Script, ScriptCall};
-use crate::{Cmd, Reply, Result};
+use crate::{Cmd, Error, ErrorKind, Reply, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendKind {
@@ -68,6 +69,21 @@ pub trait Backend: Send + Sync {
         }
         Ok(items)
     }
+
+    /// Subscribes `names` (channels, or patterns) and sends their events to `events` until its
+    /// receiver is dropped, which unsubscribes. Fails, before any event, when the subscription
+    /// cannot be made.
+    async fn subscribe(
+        &self,
+        _kind: Kind,
+        _names: Vec<Bytes>,
+        _events: tokio::sync::mpsc::Sender<Event>,
+    ) -> Result<()> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("the {} backend has no pub/sub", self.kind().name()),
+        ))
+    }
 }
 
 pub type SharedBackend = Arc<dyn Backend>;
@@ -101,6 +117,15 @@ impl Backend for Unavailable {
     }
 
     async fn eval(&self, _: &'static Script, _: Vec<Bytes>, _: Vec<Bytes>) -> Result<Reply> {
+        Err(self.error.clone())
+    }
+
+    async fn subscribe(
+        &self,
+        _: Kind,
+        _: Vec<Bytes>,
+        _: tokio::sync::mpsc::Sender<Event>,
+    ) -> Result<()> {
         Err(self.error.clone())
     }
 }

@@ -332,6 +332,16 @@ impl Backend for CircuitBreaker {
     async fn eval_many(&self, calls: Vec<ScriptCall>) -> Result<Vec<Result<Reply>>> {
         self.guarded(self.inner.eval_many(calls)).await
     }
+
+    async fn subscribe(
+        &self,
+        kind: crate::pubsub::Kind,
+        names: Vec<Bytes>,
+        events: tokio::sync::mpsc::Sender<crate::pubsub::Event>,
+    ) -> Result<()> {
+        self.guarded(self.inner.subscribe(kind, names, events))
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod options;
 pub mod order;
 pub mod packed;
+pub mod pubsub;
 pub mod redact;
 pub mod redis_cluster;
 pub mod redis_protocol;

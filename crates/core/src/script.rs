@@ -80,6 +80,32 @@ pub static CACHE_WRAP_CLAIM: Script = Script::new(
 pub static WINDOW_HITS: Script =
     Script::new("window_hits", include_str!("scripts/window_hits.lua"));
 
+/// Every script the features run, for servers that must recognise them by source or SHA-1 (the
+/// rest-server on the embedded store runs their native implementations).
+pub static ALL: [&Script; 9] = [
+    &OTP_VERIFY,
+    &RATE_LIMIT_FIXED_WINDOW,
+    &RATE_LIMIT_TOKEN_BUCKET,
+    &RATE_LIMIT_SLIDING_WINDOW,
+    &LOCK_ACQUIRE,
+    &LOCK_RELEASE,
+    &LOCK_EXTEND,
+    &CACHE_WRAP_CLAIM,
+    &WINDOW_HITS,
+];
+
+/// The script whose hex SHA-1 is `sha1` (any case), as EVALSHA names it.
+pub fn by_sha1(sha1: &[u8]) -> Option<&'static Script> {
+    ALL.iter()
+        .copied()
+        .find(|s| s.sha1().as_bytes().eq_ignore_ascii_case(sha1))
+}
+
+/// The script with exactly this source, as EVAL sends it.
+pub fn by_source(source: &[u8]) -> Option<&'static Script> {
+    ALL.iter().copied().find(|s| s.source.as_bytes() == source)
+}
+
 /// Runs `script` on a server: EVALSHA first (the server usually has it cached), then EVAL with
 /// the source when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH).
 pub async fn eval_by_sha<F, Fut>(
@@ -245,6 +271,21 @@ mod batch_tests {
         assert_eq!(items[0], Ok(Reply::Int(1)));
         assert_eq!(items[1], Ok(Reply::Int(2)));
         assert!(items[2].is_err());
+    }
+
+    #[test]
+    fn scripts_are_found_by_sha1_and_by_source() {
+        for script in ALL {
+            assert_eq!(by_sha1(script.sha1().as_bytes()).unwrap().name, script.name);
+            let upper = script.sha1().to_ascii_uppercase();
+            assert_eq!(by_sha1(upper.as_bytes()).unwrap().name, script.name);
+            assert_eq!(
+                by_source(script.source.as_bytes()).unwrap().name,
+                script.name
+            );
+        }
+        assert!(by_sha1(b"e0e1f9fabfc9d4800c877a703b823ac0578ff8db").is_none());
+        assert!(by_source(b"return 1").is_none());
     }
 
     fn script_static() -> &'static Script {

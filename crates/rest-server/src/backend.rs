@@ -1,5 +1,6 @@
-//! The Redis side: one shared multiplexed connection for commands and pipelines, and a
-//! dedicated connection per transaction (MULTI state must not mix with other requests).
+//! Where commands run: a Redis (one shared multiplexed connection for commands and pipelines,
+//! and a dedicated connection per transaction, so MULTI state never mixes with other requests),
+//! or the embedded store in this process (`--embedded`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -10,7 +11,13 @@ use tokio::sync::{Mutex, Semaphore};
 
 use digis_redis_core::redact::Secrets;
 
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
 use crate::command::Args;
+use crate::embedded::EmbeddedStore;
+use crate::pubsub::{self, Kind};
 use crate::reply::{server_error_text, Outcome};
 
 /// Connecting gives up after this long, so an unreachable Redis answers 500 quickly.
@@ -33,7 +40,138 @@ pub enum Transaction {
     Discarded(String),
 }
 
-pub struct Backend {
+pub enum Backend {
+    // Boxed: the Redis client and its state dwarf the embedded store's handle.
+    Redis(Box<RedisBackend>),
+    Embedded(EmbeddedStore),
+}
+
+impl Backend {
+    pub async fn warm_up(&self) {
+        if let Backend::Redis(redis) = self {
+            redis.warm_up().await;
+        }
+    }
+
+    /// One command. `SCAN … WITHTYPE` (Upstash's) is emulated: see [`without_withtype`].
+    pub async fn call(&self, args: &Args) -> Result<Outcome, Unavailable> {
+        match without_withtype(args) {
+            Some(scan) => {
+                let outcome = self.call_as_is(&scan).await?;
+                self.add_types(outcome).await
+            }
+            None => self.call_as_is(args).await,
+        }
+    }
+
+    async fn call_as_is(&self, args: &Args) -> Result<Outcome, Unavailable> {
+        match self {
+            Backend::Redis(redis) => redis.call(args).await,
+            Backend::Embedded(store) => Ok(store.call(args)),
+        }
+    }
+
+    /// Commands in order in one round trip (two when a `SCAN … WITHTYPE` is among them); not
+    /// atomic, errors per command.
+    pub async fn pipeline(&self, commands: &[Args]) -> Result<Vec<Outcome>, Unavailable> {
+        let scans: Vec<Option<Args>> = commands.iter().map(without_withtype).collect();
+        if scans.iter().all(Option::is_none) {
+            return self.pipeline_as_is(commands).await;
+        }
+        let sent: Vec<Args> = commands
+            .iter()
+            .zip(&scans)
+            .map(|(args, scan)| scan.clone().unwrap_or_else(|| args.clone()))
+            .collect();
+        let mut outcomes = self.pipeline_as_is(&sent).await?;
+        for (i, scan) in scans.iter().enumerate() {
+            if scan.is_some() {
+                let outcome = std::mem::replace(&mut outcomes[i], Outcome::Reply(Value::Nil));
+                outcomes[i] = self.add_types(outcome).await?;
+            }
+        }
+        Ok(outcomes)
+    }
+
+    async fn pipeline_as_is(&self, commands: &[Args]) -> Result<Vec<Outcome>, Unavailable> {
+        match self {
+            Backend::Redis(redis) => redis.pipeline(commands).await,
+            Backend::Embedded(store) => Ok(store.pipeline(commands)),
+        }
+    }
+
+    /// A SCAN reply `[cursor, [keys]]` as Upstash answers `SCAN … WITHTYPE`:
+    /// `[cursor, [key, type, key, type, …]]`, the types read by one pipeline of TYPE right
+    /// after (a key deleted in between reads `none`).
+    async fn add_types(&self, outcome: Outcome) -> Result<Outcome, Unavailable> {
+        let Outcome::Reply(Value::Array(mut reply)) = outcome else {
+            return Ok(outcome);
+        };
+        let two = reply.len() == 2;
+        let keys = match reply.get_mut(1) {
+            Some(Value::Array(keys)) if two => std::mem::take(keys),
+            _ => return Ok(Outcome::Reply(Value::Array(reply))),
+        };
+        let types: Vec<Args> = keys
+            .iter()
+            .filter_map(|key| match key {
+                Value::BulkString(bytes) => Some(vec![b"TYPE".to_vec(), bytes.clone()]),
+                _ => None,
+            })
+            .collect();
+        if types.len() != keys.len() {
+            // Not a SCAN reply after all: leave it as it is.
+            reply[1] = Value::Array(keys);
+            return Ok(Outcome::Reply(Value::Array(reply)));
+        }
+        let answers = self.pipeline_as_is(&types).await?;
+        let mut pairs = Vec::with_capacity(keys.len() * 2);
+        for (key, answer) in keys.into_iter().zip(answers) {
+            pairs.push(key);
+            pairs.push(match answer {
+                Outcome::Reply(value) => value,
+                Outcome::Error(text) => return Ok(Outcome::Error(text)),
+            });
+        }
+        reply[1] = Value::Array(pairs);
+        Ok(Outcome::Reply(Value::Array(reply)))
+    }
+
+    /// Subscribes `names` and feeds their events to `events` until it closes (the client went
+    /// away). Fails before any event when Redis cannot be reached or refuses the subscription.
+    pub async fn subscribe(
+        &self,
+        kind: Kind,
+        names: Vec<Vec<u8>>,
+        events: mpsc::Sender<Bytes>,
+    ) -> Result<(), Unavailable> {
+        match self {
+            Backend::Redis(redis) => redis.subscribe(kind, names, events).await,
+            Backend::Embedded(store) => {
+                store.subscribe(kind, names, events).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// MULTI … EXEC.
+    pub async fn transaction(&self, commands: &[Args]) -> Result<Transaction, Unavailable> {
+        // The emulation reads the types after the SCAN, which a transaction cannot hold.
+        if let Some(i) = commands.iter().position(|a| without_withtype(a).is_some()) {
+            return Ok(Transaction::Discarded(format!(
+                "ERR SCAN WITHTYPE is not supported inside /multi-exec (command {}); send it alone \
+                 or in /pipeline",
+                i + 1
+            )));
+        }
+        match self {
+            Backend::Redis(redis) => redis.transaction(commands).await,
+            Backend::Embedded(store) => Ok(store.transaction(commands).await),
+        }
+    }
+}
+
+pub struct RedisBackend {
     client: Client,
     config: AsyncConnectionConfig,
     shared: Mutex<Slot>,
@@ -49,10 +187,10 @@ struct Slot {
     failure: Option<(u64, String)>,
 }
 
-impl Backend {
+impl RedisBackend {
     /// Validates the URL; connects only when the first request comes (a Redis that is down must
     /// not keep the server from starting).
-    pub fn new(redis_url: &str, secrets: Secrets) -> Result<Backend, String> {
+    pub fn new(redis_url: &str, secrets: Secrets) -> Result<RedisBackend, String> {
         let client = Client::open(redis_url).map_err(|e| {
             format!(
                 "invalid redis URL (expected redis://, rediss:// or unix://): {}",
@@ -62,7 +200,7 @@ impl Backend {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        Ok(Backend {
+        Ok(RedisBackend {
             client,
             config,
             shared: Mutex::new(Slot::default()),
@@ -171,6 +309,58 @@ impl Backend {
         }
     }
 
+    /// A pub/sub connection of its own per subscription request, forwarding messages until the
+    /// client goes away (then the connection is dropped, which unsubscribes).
+    async fn subscribe(
+        &self,
+        kind: Kind,
+        names: Vec<Vec<u8>>,
+        events: mpsc::Sender<Bytes>,
+    ) -> Result<(), Unavailable> {
+        let failed = |err: RedisError| self.unavailable("redis subscription failed", &err);
+        let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| Unavailable("ERR cannot connect to redis: timed out".into()))?
+            .map_err(|e| self.unavailable("cannot connect to redis", &e))?;
+        for name in &names {
+            let subscribed = match kind {
+                Kind::Channels => conn.subscribe(name.as_slice()).await,
+                Kind::Patterns => conn.psubscribe(name.as_slice()).await,
+            };
+            subscribed.map_err(failed)?;
+        }
+        for confirmation in pubsub::confirmations(kind, &names) {
+            let _ = events.try_send(confirmation);
+        }
+        tokio::spawn(async move {
+            let mut messages = conn.into_on_message();
+            loop {
+                let msg = tokio::select! {
+                    _ = events.closed() => break,
+                    msg = messages.next() => match msg {
+                        Some(msg) => msg,
+                        // Redis closed the connection: end the stream so the client resubscribes.
+                        None => break,
+                    },
+                };
+                let channel = msg.get_channel_name().as_bytes();
+                let payload = msg.get_payload_bytes();
+                let event = if msg.from_pattern() {
+                    let pattern: Vec<u8> = msg.get_pattern().unwrap_or_default();
+                    pubsub::event(&[b"pmessage", &pattern, channel, payload])
+                } else {
+                    pubsub::event(&[b"message", channel, payload])
+                };
+                // A reader that fell QUEUE events behind is cut off, as Redis cuts off slow
+                // pub/sub clients.
+                if events.try_send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(())
+    }
+
     /// MULTI … EXEC on a connection of its own, dropped afterwards so no transaction state can
     /// leak into another request.
     pub async fn transaction(&self, commands: &[Args]) -> Result<Transaction, Unavailable> {
@@ -236,6 +426,33 @@ impl Backend {
     }
 }
 
+/// `SCAN cursor [MATCH p] [COUNT n] [TYPE t] WITHTYPE` without its `WITHTYPE` flag (an Upstash
+/// extension Redis does not know), or `None` for any other command. Options are read in pairs,
+/// so a pattern spelt "withtype" stays a pattern.
+fn without_withtype(args: &Args) -> Option<Args> {
+    if !args.first()?.eq_ignore_ascii_case(b"SCAN") {
+        return None;
+    }
+    let mut kept = args[..args.len().min(2)].to_vec();
+    let mut found = false;
+    let mut i = 2;
+    while i < args.len() {
+        let option = &args[i];
+        if option.eq_ignore_ascii_case(b"WITHTYPE") {
+            found = true;
+            i += 1;
+            continue;
+        }
+        let takes_value = [&b"MATCH"[..], b"COUNT", b"TYPE"]
+            .iter()
+            .any(|name| option.eq_ignore_ascii_case(name));
+        let end = if takes_value { i + 2 } else { i + 1 }.min(args.len());
+        kept.extend_from_slice(&args[i..end]);
+        i = end;
+    }
+    found.then_some(kept)
+}
+
 fn to_cmd(args: &Args) -> redis::Cmd {
     let mut cmd = redis::Cmd::new();
     for arg in args {
@@ -247,4 +464,86 @@ fn to_cmd(args: &Args) -> redis::Cmd {
 /// The server's error line when `err` is an error reply rather than a transport failure.
 fn server_error(err: &RedisError) -> Option<String> {
     err.code().map(|code| server_error_text(code, err.detail()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Args {
+        line.split(' ').map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn withtype_is_found_as_a_flag_and_never_as_an_option_value() {
+        assert_eq!(
+            without_withtype(&args("scan 0 match user:* count 100 withtype")),
+            Some(args("scan 0 match user:* count 100"))
+        );
+        assert_eq!(
+            without_withtype(&args("SCAN 0 WITHTYPE")),
+            Some(args("SCAN 0"))
+        );
+        assert_eq!(without_withtype(&args("scan 0 match withtype")), None);
+        assert_eq!(without_withtype(&args("scan 0 count 10")), None);
+        assert_eq!(without_withtype(&args("get withtype")), None);
+    }
+
+    #[tokio::test]
+    async fn scan_withtype_answers_each_key_with_its_type_alone_and_in_a_pipeline() {
+        let backend = Backend::Embedded(EmbeddedStore::new());
+        backend.call(&args("SET s v")).await.unwrap();
+        backend.call(&args("HSET h f v")).await.unwrap();
+        let pairs = |outcome: Outcome| match outcome {
+            Outcome::Reply(Value::Array(reply)) => match &reply[1] {
+                Value::Array(items) => {
+                    let mut pairs: Vec<(Value, Value)> = items
+                        .chunks(2)
+                        .map(|p| (p[0].clone(), p[1].clone()))
+                        .collect();
+                    pairs.sort_by_key(|(k, _)| format!("{k:?}"));
+                    pairs
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        };
+        let expected = vec![
+            (
+                Value::BulkString(b"h".to_vec()),
+                Value::SimpleString("hash".into()),
+            ),
+            (
+                Value::BulkString(b"s".to_vec()),
+                Value::SimpleString("string".into()),
+            ),
+        ];
+        let alone = backend
+            .call(&args("SCAN 0 COUNT 100 WITHTYPE"))
+            .await
+            .unwrap();
+        assert_eq!(pairs(alone), expected);
+        let batch = backend
+            .pipeline(&[args("GET s"), args("scan 0 withtype"), args("scan 0")])
+            .await
+            .unwrap();
+        let mut batch = batch.into_iter();
+        assert!(matches!(
+            batch.next(),
+            Some(Outcome::Reply(Value::BulkString(_)))
+        ));
+        assert_eq!(pairs(batch.next().unwrap()), expected);
+        // A plain SCAN is untouched.
+        assert!(matches!(
+            batch.next(),
+            Some(Outcome::Reply(Value::Array(ref r))) if matches!(&r[1], Value::Array(k) if k.len() == 2)
+        ));
+        let refused = backend
+            .transaction(&[args("scan 0 withtype")])
+            .await
+            .unwrap();
+        assert!(
+            matches!(refused, Transaction::Discarded(t) if t.contains("not supported inside /multi-exec"))
+        );
+    }
 }

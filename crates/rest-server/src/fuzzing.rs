@@ -5,8 +5,6 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
@@ -38,15 +36,22 @@ pub fn server(redis_url: &str, token: &str, max_body: usize) -> Result<Server, S
         buffered: crate::http::BufferBudget::new(
             crate::RestServerConfig::DEFAULT_MAX_BUFFERED_BYTES.max(max_body),
         ),
-        backend: crate::backend::Backend::new(
+        backend: crate::backend::Backend::Redis(Box::new(crate::backend::RedisBackend::new(
             redis_url,
             digis_redis_core::redact::Secrets::new([token.to_string()]),
-        )?,
+        )?)),
+        subscriptions: Arc::new(tokio::sync::Semaphore::new(
+            crate::RestServerConfig::DEFAULT_MAX_SUBSCRIPTIONS,
+        )),
+        max_subscriptions: crate::RestServerConfig::DEFAULT_MAX_SUBSCRIPTIONS,
         sync: AtomicU64::new(0),
     })))
 }
 
 /// One request, exactly as the listening server handles it.
-pub async fn handle(server: &Server, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn handle(
+    server: &Server,
+    req: Request<Incoming>,
+) -> Response<crate::http::ResponseBody> {
     crate::http::handle(server.0.clone(), req).await
 }

@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 
 use crate::backend::{Backend, Transaction, Unavailable};
 use crate::command::{parse_batch, parse_command, parse_path, refusal, Args, Policy};
+use crate::pubsub::{EventStream, Kind, MAX_PER_CONNECTION, QUEUE};
 use crate::reply::{result, Encoding, Outcome};
 
 /// After a body passes the limit it is still read (and discarded) up to this much more, so the
@@ -35,6 +36,10 @@ pub struct Shared {
     pub max_body: usize,
     pub buffered: BufferBudget,
     pub backend: Backend,
+    /// Subscriptions (channels and patterns) open on the whole server; each subscription
+    /// stream holds its count of permits until the client goes away.
+    pub subscriptions: Arc<tokio::sync::Semaphore>,
+    pub max_subscriptions: usize,
     /// Source of `upstash-sync-token` values. One Redis has no replicas to catch up with, so a
     /// counter that only grows is all the token needs to be.
     pub sync: AtomicU64,
@@ -84,6 +89,44 @@ struct Reply {
     body: String,
     /// The request body was not read to its end, so the connection cannot be reused.
     close: bool,
+    /// A subscription: the events, sent instead of `body`.
+    events: Option<EventStream>,
+}
+
+/// A response body: one JSON text, or a subscription's event stream.
+pub enum ResponseBody {
+    Json(Full<Bytes>),
+    Events(EventStream),
+}
+
+impl hyper::body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        // Both variants are Unpin.
+        match self.get_mut() {
+            ResponseBody::Json(body) => std::pin::Pin::new(body).poll_frame(cx),
+            ResponseBody::Events(events) => std::pin::Pin::new(events).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ResponseBody::Json(body) => body.is_end_stream(),
+            ResponseBody::Events(_) => false,
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            ResponseBody::Json(body) => body.size_hint(),
+            ResponseBody::Events(_) => hyper::body::SizeHint::default(),
+        }
+    }
 }
 
 impl Reply {
@@ -96,6 +139,7 @@ impl Reply {
             status: StatusCode::OK,
             body,
             close: false,
+            events: None,
         }
     }
 
@@ -104,6 +148,7 @@ impl Reply {
             status,
             body: json!({ "error": text.into() }).to_string(),
             close: false,
+            events: None,
         }
     }
 }
@@ -140,13 +185,23 @@ fn too_large(max_reply: usize) -> String {
     )
 }
 
-pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<ResponseBody> {
     let sync = shared.sync.fetch_add(1, Ordering::Relaxed) + 1;
     let reply = route(&shared, req).await;
-    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    let (body, content_type) = match reply.events {
+        Some(events) => (ResponseBody::Events(events), "text/event-stream"),
+        None => (
+            ResponseBody::Json(Full::new(Bytes::from(reply.body))),
+            "application/json",
+        ),
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = reply.status;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if content_type == "text/event-stream" {
+        headers.insert("cache-control", HeaderValue::from_static("no-cache"));
+    }
     headers.insert("upstash-sync-token", HeaderValue::from(sync));
     if reply.close {
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
@@ -236,10 +291,75 @@ async fn dispatch(shared: &Shared, parts: &Parts, body: BodyRead) -> Reply {
             StatusCode::METHOD_NOT_ALLOWED,
             "ERR use POST with a JSON array of commands",
         ),
+        (path, _) if subscription_kind(path).is_some() => {
+            let (kind, names) = subscription_kind(path).unwrap_or((Kind::Channels, ""));
+            subscribe(shared, kind, names).await
+        }
         (path, _) => match parse_path(path, post.then_some(&body[..])) {
             Ok(args) => single(shared, args, encoding).await,
             Err(text) => bad_request(text),
         },
+    }
+}
+
+/// `/subscribe/<names>` or `/psubscribe/<names>`: the kind and the names' part of the path.
+fn subscription_kind(path: &str) -> Option<(Kind, &str)> {
+    let (name, rest) = path.strip_prefix('/')?.split_once('/')?;
+    if name.eq_ignore_ascii_case("subscribe") {
+        Some((Kind::Channels, rest))
+    } else if name.eq_ignore_ascii_case("psubscribe") {
+        Some((Kind::Patterns, rest))
+    } else {
+        None
+    }
+}
+
+/// A subscription answered as a server-sent-event stream (the request's body, `[]` from the
+/// official client, is not used). Bounded per request and on the whole server.
+async fn subscribe(shared: &Shared, kind: Kind, names: &str) -> Reply {
+    let names: Vec<Vec<u8>> = names
+        .strip_suffix('/')
+        .unwrap_or(names)
+        .split('/')
+        .map(|seg| percent_encoding::percent_decode_str(seg).collect())
+        .collect();
+    if names.iter().any(Vec::is_empty) {
+        return Reply::error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "ERR {} needs channel names: /{}/<name>",
+                kind.confirmation(),
+                kind.confirmation()
+            ),
+        );
+    }
+    if names.len() > MAX_PER_CONNECTION {
+        return Reply::error(
+            StatusCode::BAD_REQUEST,
+            format!("ERR too many channels in one subscription: at most {MAX_PER_CONNECTION}"),
+        );
+    }
+    let Ok(permits) = shared
+        .subscriptions
+        .clone()
+        .try_acquire_many_owned(names.len() as u32)
+    else {
+        return Reply::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "ERR server busy: {} subscriptions are open (--max-subscriptions), retry later",
+                shared.max_subscriptions
+            ),
+        );
+    };
+    let (events, received) = tokio::sync::mpsc::channel(QUEUE);
+    match shared.backend.subscribe(kind, names, events).await {
+        Ok(()) => {
+            let mut reply = Reply::ok_text(String::new());
+            reply.events = Some(EventStream::new(received, permits));
+            reply
+        }
+        Err(Unavailable(text)) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, text),
     }
 }
 

@@ -1,17 +1,21 @@
-//! `digis-redis rest-server`: the Upstash Redis REST protocol in front of any Redis, as a local
-//! stand-in for Upstash in development and CI.
+//! `digis-redis rest-server`: the Upstash Redis REST protocol in front of any Redis, or of the
+//! embedded store in this process (`--embedded`), as a local stand-in for Upstash in
+//! development and CI.
 //!
 //! - `POST /` with `["SET","k","v"]` → `{"result": X}` (a failing command: 400 `{"error"}`)
 //! - `POST /pipeline` and `POST /multi-exec` with an array of commands → an array of
 //!   `{"result"}` / `{"error"}` items
 //! - path style: `GET|POST /set/k/v` (a POST body is appended as the last argument)
 //! - `Authorization: Bearer <token>` or `?_token=`; `Upstash-Encoding: base64`
+//! - `POST /subscribe/<channel>`, `/psubscribe/<pattern>`: server-sent events (see pubsub.rs)
 
 mod backend;
 mod command;
+mod embedded;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
+mod pubsub;
 mod reply;
 
 use std::convert::Infallible;
@@ -40,8 +44,12 @@ pub struct RestServerConfig {
     pub host: String,
     /// `0` picks a free port (see [`RunningServer::local_addr`]).
     pub port: u16,
-    /// `redis://`, `rediss://` or `unix://`; the database comes from the URL.
+    /// `redis://`, `rediss://` or `unix://`; the database comes from the URL. Unused with
+    /// `embedded`.
     pub redis_url: String,
+    /// Serve the embedded store of this process instead of a Redis: no Redis needed, and the
+    /// data lives (and dies) with the process.
+    pub embedded: bool,
     /// The bearer token clients must send; must not be empty.
     pub token: String,
     /// Larger request bodies are answered with 413.
@@ -56,6 +64,9 @@ pub struct RestServerConfig {
     /// Result bytes of one request; results past it are replaced by an error (per item in a
     /// batch), so a reply's size is bounded whatever is read.
     pub max_reply_bytes: usize,
+    /// Subscriptions (channels and patterns) open at once on the whole server; a subscription
+    /// request past it is answered 503. Each request takes at most 64.
+    pub max_subscriptions: usize,
     /// Lets server administration through (CONFIG SET, ACL, REPLICAOF, SAVE, …), which is
     /// refused by default as hosted services refuse it.
     pub allow_admin: bool,
@@ -70,6 +81,7 @@ impl RestServerConfig {
     pub const DEFAULT_MAX_PIPELINE_COMMANDS: usize =
         digis_redis_core::upstash::MAX_PIPELINE_COMMANDS;
     pub const DEFAULT_MAX_REPLY_BYTES: usize = 256 * 1024 * 1024;
+    pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 1024;
 
     /// Defaults for everything but the Redis URL and the token.
     pub fn new(redis_url: impl Into<String>, token: impl Into<String>) -> RestServerConfig {
@@ -77,12 +89,14 @@ impl RestServerConfig {
             host: Self::DEFAULT_HOST.to_string(),
             port: Self::DEFAULT_PORT,
             redis_url: redis_url.into(),
+            embedded: false,
             token: token.into(),
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             max_buffered_bytes: Self::DEFAULT_MAX_BUFFERED_BYTES,
             max_pipeline_commands: Self::DEFAULT_MAX_PIPELINE_COMMANDS,
             max_reply_bytes: Self::DEFAULT_MAX_REPLY_BYTES,
+            max_subscriptions: Self::DEFAULT_MAX_SUBSCRIPTIONS,
             allow_admin: false,
         }
     }
@@ -95,12 +109,14 @@ impl fmt::Debug for RestServerConfig {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("redis_url", &"<redacted>")
+            .field("embedded", &self.embedded)
             .field("token", &"<redacted>")
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_connections", &self.max_connections)
             .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("max_pipeline_commands", &self.max_pipeline_commands)
             .field("max_reply_bytes", &self.max_reply_bytes)
+            .field("max_subscriptions", &self.max_subscriptions)
             .field("allow_admin", &self.allow_admin)
             .finish()
     }
@@ -138,13 +154,23 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
     if config.max_pipeline_commands == 0 || config.max_reply_bytes == 0 {
         return Err("max_pipeline_commands and max_reply_bytes must be at least 1".into());
     }
+    if config.max_subscriptions == 0 || config.max_subscriptions > Semaphore::MAX_PERMITS {
+        return Err("max_subscriptions must be at least 1".into());
+    }
     if config.max_connections == 0 {
         return Err("max_connections must be at least 1".into());
     }
     if config.max_buffered_bytes < config.max_body_bytes {
         return Err("max_buffered_bytes must be at least max_body_bytes".into());
     }
-    let backend = backend::Backend::new(&config.redis_url, secrets(&config))?;
+    let backend = if config.embedded {
+        backend::Backend::Embedded(embedded::EmbeddedStore::new())
+    } else {
+        backend::Backend::Redis(Box::new(backend::RedisBackend::new(
+            &config.redis_url,
+            secrets(&config),
+        )?))
+    };
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
@@ -163,6 +189,8 @@ pub async fn start(config: RestServerConfig) -> Result<RunningServer, String> {
         max_body: config.max_body_bytes,
         buffered: http::BufferBudget::new(config.max_buffered_bytes),
         backend,
+        subscriptions: Arc::new(Semaphore::new(config.max_subscriptions)),
+        max_subscriptions: config.max_subscriptions,
         sync: AtomicU64::new(0),
     });
     let warm = shared.clone();

@@ -4,7 +4,7 @@
 /// Beyond this depth of `*` recursion Redis gives up and reports no match.
 const MAX_NESTING: usize = 1000;
 
-pub(crate) fn matches(pattern: &[u8], string: &[u8]) -> bool {
+pub fn matches(pattern: &[u8], string: &[u8]) -> bool {
     let mut skip_longer = false;
     match_impl(pattern, string, &mut skip_longer, 0)
 }

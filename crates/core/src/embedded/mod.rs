@@ -4,7 +4,7 @@
 
 mod commands;
 mod cursors;
-mod glob;
+pub mod glob;
 mod scripts;
 mod sorted_set;
 mod store;
@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use crate::pubsub::{Event, Hub, Kind};
 use crate::script::Script;
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 use store::{now_ms, Keyspace};
@@ -38,6 +39,8 @@ pub struct EmbeddedBackend {
 
 struct Shared {
     keyspace: Mutex<Keyspace>,
+    /// PUBLISH and the subscriptions of this process (pub/sub needs no keyspace).
+    hub: Hub,
 }
 
 impl Default for EmbeddedBackend {
@@ -58,6 +61,7 @@ impl EmbeddedBackend {
         keyspace.set_max_bytes(DEFAULT_MAX_BYTES);
         let shared = Arc::new(Shared {
             keyspace: Mutex::new(keyspace),
+            hub: Hub::default(),
         });
         if sweeper {
             let weak = Arc::downgrade(&shared);
@@ -71,6 +75,9 @@ impl EmbeddedBackend {
 
     /// Runs one command.
     pub fn execute(&self, cmd: &Cmd) -> Result<Reply> {
+        if let Some(published) = self.publish(cmd) {
+            return published;
+        }
         let mut ks = self.lock();
         let reply = run_guarded(&mut ks, cmd);
         ks.settle();
@@ -137,9 +144,26 @@ impl EmbeddedBackend {
         ks
     }
 
+    /// PUBLISH, answered by the hub (how many subscriptions received it); `None` for any other
+    /// command.
+    fn publish(&self, cmd: &Cmd) -> Option<Result<Reply>> {
+        let parts = cmd.parts();
+        if !parts.first()?.eq_ignore_ascii_case(b"PUBLISH") {
+            return None;
+        }
+        Some(match parts {
+            [_, channel, message] => Ok(Reply::Int(self.shared.hub.publish(channel, message))),
+            _ => Err(Error::command(
+                "ERR wrong number of arguments for 'publish' command",
+            )),
+        })
+    }
+
     fn run_batch(&self, cmds: &[Cmd], atomic: bool) -> Result<Vec<Result<Reply>>> {
         if atomic {
-            if let Some(e) = cmds.iter().find_map(|cmd| commands::check(cmd).err()) {
+            // PUBLISH is the hub's, not the keyspace's: it queues like any known command.
+            let mut checked = cmds.iter().filter(|cmd| cmd.name() != "PUBLISH");
+            if let Some(e) = checked.find_map(|cmd| commands::check(cmd).err()) {
                 return Err(Error::new(
                     e.kind,
                     format!(
@@ -150,7 +174,13 @@ impl EmbeddedBackend {
             }
         }
         let mut ks = self.lock();
-        let replies = cmds.iter().map(|cmd| run_guarded(&mut ks, cmd)).collect();
+        let replies = cmds
+            .iter()
+            .map(|cmd| {
+                self.publish(cmd)
+                    .unwrap_or_else(|| run_guarded(&mut ks, cmd))
+            })
+            .collect();
         ks.settle();
         Ok(replies)
     }
@@ -227,6 +257,16 @@ impl Backend for EmbeddedBackend {
     ) -> Result<Reply> {
         self.run_script(script.name, &keys, &args)
     }
+
+    async fn subscribe(
+        &self,
+        kind: Kind,
+        names: Vec<Bytes>,
+        events: tokio::sync::mpsc::Sender<Event>,
+    ) -> Result<()> {
+        self.shared.hub.subscribe(kind, names, events);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -236,6 +276,48 @@ mod tests {
 
     use super::commands::test_util::*;
     use super::*;
+
+    #[tokio::test]
+    async fn publish_reaches_this_store_s_subscribers_alone_in_batches_too() {
+        let db = EmbeddedBackend::new();
+        let (events, mut received) = tokio::sync::mpsc::channel(8);
+        db.subscribe(Kind::Channels, vec![Bytes::from_static(b"ch")], events)
+            .await
+            .unwrap();
+        assert!(matches!(
+            received.try_recv(),
+            Ok(Event::Subscribed { count: 1, .. })
+        ));
+        assert_eq!(
+            db.execute(&Cmd::from_line("PUBLISH ch a")).unwrap(),
+            Reply::Int(1)
+        );
+        assert_eq!(
+            db.execute(&Cmd::from_line("PUBLISH other a")).unwrap(),
+            Reply::Int(0)
+        );
+        let batch = [Cmd::from_line("SET k v"), Cmd::from_line("publish ch b")];
+        let items = db.execute_batch(&batch, true);
+        assert_eq!(items[1], Ok(Reply::Int(1)));
+        assert!(db.execute(&Cmd::from_line("PUBLISH ch")).is_err());
+        let payloads: Vec<Bytes> = std::iter::from_fn(|| received.try_recv().ok())
+            .map(|event| match event {
+                Event::Message { payload, .. } => payload,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            payloads,
+            [Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+        );
+        // Another store is another process: it hears nothing.
+        assert_eq!(
+            EmbeddedBackend::new()
+                .execute(&Cmd::from_line("PUBLISH ch c"))
+                .unwrap(),
+            Reply::Int(0)
+        );
+    }
 
     #[test]
     fn transactions_are_atomic_across_threads() {

@@ -276,26 +276,58 @@ fn rate_limit_fixed_window(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) ->
     Ok(lua_numbers(&[0.0, 0.0, ttl, ttl]))
 }
 
-/// window_hits.lua. ARGV: window ms, change (1, -1 or 0). A missing counter is only created by
-/// a hit; the first hit (or a counter without expiry) gets the window. Answers `{hits, reset}`.
+/// window_hits.lua. ARGV: window ms, change (1, -1 or 0), '1' when every hit restarts the
+/// window. Only a hit starts a window (on a missing counter or one without expiry, afresh);
+/// taking a hit back stops at zero. Answers `{hits, reset}`, `{0, 0}` when no window runs.
 fn window_hits(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) -> Result<Reply> {
+    const NAME: &str = "window_hits";
     let counter = key(keys, 0)?;
-    let mut ttl = int_reply(call(ks, Cmd::new("PTTL").arg(counter))?, "PTTL")? as f64;
-    if ttl == -2.0 {
-        let change = arg_number(args, 1).ok_or_else(|| nil_operand("window_hits", "compare"))?;
+    let ttl = int_reply(call(ks, Cmd::new("PTTL").arg(counter))?, "PTTL")?;
+    let change = arg_number(args, 1);
+    if ttl < 0 {
+        let change = change.ok_or_else(|| nil_operand(NAME, "compare"))?;
         if change <= 0.0 {
             return Ok(lua_numbers(&[0.0, 0.0]));
         }
+        if ttl == -1 {
+            // Refuses a value that is not a counter instead of overwriting it.
+            call(ks, Cmd::new("INCRBY").arg(counter).arg("0"))?;
+        }
+        let text = args.get(1).ok_or_else(nil_argument)?;
+        let window = args.first().ok_or_else(nil_argument)?;
+        call(
+            ks,
+            Cmd::new("SET").arg(counter).arg(text).arg("PX").arg(window),
+        )?;
+        // SET PX accepted it, so it is an integer.
+        return Ok(lua_numbers(&[
+            change,
+            arg_number(args, 0).unwrap_or_default(),
+        ]));
     }
-    let change = args.get(1).ok_or_else(nil_argument)?;
+    let mut change = change.ok_or_else(|| nil_operand(NAME, "compare"))?;
+    if change < 0.0 {
+        let hits = int_reply(
+            call(ks, Cmd::new("INCRBY").arg(counter).arg("0"))?,
+            "INCRBY",
+        )? as f64;
+        if hits + change < 0.0 {
+            change = lua_min(0.0, -hits);
+        }
+    }
     let hits = int_reply(
-        call(ks, Cmd::new("INCRBY").arg(counter).arg(change))?,
+        call(
+            ks,
+            Cmd::new("INCRBY")
+                .arg(counter)
+                .arg(lua_int(change).to_string()),
+        )?,
         "INCRBY",
     )?;
-    if ttl < 0.0 {
+    let mut ttl = ttl as f64;
+    if change > 0.0 && args.get(2).is_some_and(|a| &a[..] == b"1") {
         let window = args.first().ok_or_else(nil_argument)?;
         call(ks, Cmd::new("PEXPIRE").arg(counter).arg(window))?;
-        // PEXPIRE accepted it, so it is an integer.
         ttl = arg_number(args, 0).unwrap_or_default();
     }
     Ok(lua_numbers(&[hits as f64, ttl]))
@@ -555,16 +587,7 @@ mod tests {
 
     #[test]
     fn every_script_has_a_native_implementation() {
-        for script in [
-            &OTP_VERIFY,
-            &RATE_LIMIT_FIXED_WINDOW,
-            &RATE_LIMIT_TOKEN_BUCKET,
-            &RATE_LIMIT_SLIDING_WINDOW,
-            &LOCK_ACQUIRE,
-            &LOCK_RELEASE,
-            &LOCK_EXTEND,
-            &WINDOW_HITS,
-        ] {
+        for script in crate::script::ALL {
             assert!(find(script.name).is_some(), "{}", script.name);
         }
         assert_eq!(RATE_LIMIT_TOKEN_BUCKET.name, "rate_limit_token_bucket");
@@ -842,7 +865,7 @@ mod tests {
     // --- window_hits ----------------------------------------------------------------------------
 
     fn hits(ks: &mut Keyspace, now: u64, change: &str) -> Reply {
-        run_at(ks, now, window_hits, &["rl:ip"], &["10000", change]).unwrap()
+        run_at(ks, now, window_hits, &["rl:ip"], &["10000", change, "0"]).unwrap()
     }
 
     #[test]
@@ -867,11 +890,37 @@ mod tests {
     }
 
     #[test]
-    fn window_hits_gives_a_counter_without_expiry_the_window() {
+    fn window_hits_takes_back_no_further_than_zero_and_keeps_the_window() {
+        let mut ks = keyspace();
+        hits(&mut ks, T0, "1");
+        assert_eq!(hits(&mut ks, T0 + 1000, "-1"), ints(&[0, 9000]));
+        assert_eq!(hits(&mut ks, T0 + 1000, "-1"), ints(&[0, 9000]));
+        // The window is still running at zero hits: a read says so.
+        assert_eq!(hits(&mut ks, T0 + 2000, "0"), ints(&[0, 8000]));
+        assert_eq!(cmd(&mut ks, "GET rl:ip"), bulk("0"));
+    }
+
+    #[test]
+    fn window_hits_starts_a_counter_without_expiry_afresh() {
         let mut ks = keyspace();
         cmd(&mut ks, "SET rl:ip 7");
-        assert_eq!(hits(&mut ks, T0, "1"), ints(&[8, 10000]));
+        // Reading it finds no window running, and leaves it alone.
+        assert_eq!(hits(&mut ks, T0, "0"), ints(&[0, 0]));
+        assert_eq!(hits(&mut ks, T0, "1"), ints(&[1, 10000]));
         assert_eq!(int(&mut ks, "PTTL rl:ip"), 10000);
+    }
+
+    #[test]
+    fn window_hits_restarts_the_window_on_every_hit_when_asked() {
+        let mut ks = keyspace();
+        let restart = |ks: &mut Keyspace, now, change| {
+            run_at(ks, now, window_hits, &["rl:ip"], &["10000", change, "1"]).unwrap()
+        };
+        assert_eq!(restart(&mut ks, T0, "1"), ints(&[1, 10000]));
+        assert_eq!(restart(&mut ks, T0 + 4000, "1"), ints(&[2, 10000]));
+        // Taking a hit back or reading leaves the window as it is.
+        assert_eq!(restart(&mut ks, T0 + 5000, "-1"), ints(&[1, 9000]));
+        assert_eq!(restart(&mut ks, T0 + 6000, "0"), ints(&[1, 8000]));
     }
 
     #[test]
@@ -879,6 +928,12 @@ mod tests {
         let mut ks = keyspace();
         cmd(&mut ks, "SET rl:ip abc");
         let e = run_at(&mut ks, T0, window_hits, &["rl:ip"], &["10000", "1"]);
+        assert_eq!(
+            e.unwrap_err().message,
+            "ERR value is not an integer or out of range"
+        );
+        cmd(&mut ks, "PEXPIRE rl:ip 5000");
+        let e = run_at(&mut ks, T0, window_hits, &["rl:ip"], &["10000", "-1"]);
         assert_eq!(
             e.unwrap_err().message,
             "ERR value is not an integer or out of range"
@@ -1250,6 +1305,26 @@ mod tests {
                 keys: &[&str],
                 args: &[&str],
             ) -> Reply {
+                let (mine, theirs) = self.script_replies(script, now, keys, args).await;
+                assert_eq!(
+                    mine,
+                    theirs,
+                    "{} at +{} {keys:?} {args:?}",
+                    script.name,
+                    now - T0
+                );
+                mine
+            }
+
+            /// Runs one script step on both sides: (embedded reply, server reply). For steps
+            /// whose reply carries a PTTL, which the server reads from its own clock.
+            async fn script_replies(
+                &mut self,
+                script: &'static Script,
+                now: u64,
+                keys: &[&str],
+                args: &[&str],
+            ) -> (Reply, Reply) {
                 let native = find(script.name).unwrap();
                 let mine = run_at(&mut self.ks, now, native, keys, args).unwrap();
                 let source = match script.source.matches("redis.call('TIME')").count() {
@@ -1267,14 +1342,7 @@ mod tests {
                     .args(server_keys.iter())
                     .args(args.iter().copied());
                 let theirs = self.redis.call(eval).await.unwrap();
-                assert_eq!(
-                    mine,
-                    theirs,
-                    "{} at +{} {keys:?} {args:?}",
-                    script.name,
-                    now - T0
-                );
-                mine
+                (mine, theirs)
             }
 
             /// Runs one script step that fails on both sides, with the same error and effects.
@@ -1430,22 +1498,45 @@ mod tests {
             // Reading and taking back create nothing.
             for change in ["0", "-1"] {
                 let reply = both
-                    .script(&WINDOW_HITS, T0, &key, &["10000", change])
+                    .script(&WINDOW_HITS, T0, &key, &["10000", change, "0"])
                     .await;
                 assert_eq!(reply, ints(&[0, 0]));
             }
             both.same_state("rl:ip").await;
             // The first hit starts the window (the reply's reset is the window, not a PTTL).
-            let reply = both.script(&WINDOW_HITS, T0, &key, &["10000", "1"]).await;
+            let reply = both
+                .script(&WINDOW_HITS, T0, &key, &["10000", "1", "0"])
+                .await;
             assert_eq!(reply, ints(&[1, 10000]));
             both.same_state("rl:ip").await;
-            // A counter without expiry gets the window.
+            // Taking back stops at zero; the window keeps running (its PTTL is each side's own).
+            for _ in 0..2 {
+                let replies = both
+                    .script_replies(&WINDOW_HITS, T0, &key, &["10000", "-1", "0"])
+                    .await;
+                for reply in [replies.0, replies.1] {
+                    let Reply::Array(items) = reply else {
+                        panic!("{reply:?}")
+                    };
+                    assert_eq!(items[0], Reply::Int(0));
+                    assert!(matches!(items[1], Reply::Int(ms) if ms > 0 && ms <= 10000));
+                }
+            }
+            both.same_state("rl:ip").await;
+            // Restarting the window on a hit.
+            let reply = both
+                .script(&WINDOW_HITS, T0, &key, &["20000", "1", "1"])
+                .await;
+            assert_eq!(reply, ints(&[1, 20000]));
+            // A counter without expiry starts afresh.
             both.command("SET", "rl:ip", &["7"]).await;
-            let reply = both.script(&WINDOW_HITS, T0, &key, &["5000", "1"]).await;
-            assert_eq!(reply, ints(&[8, 5000]));
+            let reply = both
+                .script(&WINDOW_HITS, T0, &key, &["5000", "1", "0"])
+                .await;
+            assert_eq!(reply, ints(&[1, 5000]));
             both.same_state("rl:ip").await;
             both.command("SET", "rl:ip", &["abc"]).await;
-            both.script_error(&WINDOW_HITS, T0, &key, &["5000", "1"])
+            both.script_error(&WINDOW_HITS, T0, &key, &["5000", "1", "0"])
                 .await;
             both.same_state("rl:ip").await;
             both.clean_up().await;

@@ -27,6 +27,16 @@ pub struct Features {
 }
 
 impl Features {
+    /// The raw client's subscribe/psubscribe (see [`crate::Backend::subscribe`]).
+    pub async fn subscribe(
+        &self,
+        kind: crate::pubsub::Kind,
+        names: Vec<bytes::Bytes>,
+        events: tokio::sync::mpsc::Sender<crate::pubsub::Event>,
+    ) -> Result<()> {
+        self.backend.subscribe(kind, names, events).await
+    }
+
     pub fn new(backend: SharedBackend) -> Features {
         Features { backend }
     }

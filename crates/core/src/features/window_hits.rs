@@ -16,9 +16,16 @@ pub struct WindowHits {
 }
 
 impl Features {
-    /// Adds `change` (1 a hit, -1 a hit taken back, 0 a read) to the counter at `key`, starting
-    /// a `window_ms` window on the first hit: one atomic script call, one round trip.
-    pub async fn window_hits(&self, key: &str, window_ms: u64, change: i64) -> Result<WindowHits> {
+    /// Adds `change` (1 a hit, -1 a hit taken back, never below zero, 0 a read) to the counter
+    /// at `key`, starting a `window_ms` window on the first hit, and on every hit when
+    /// `restart_on_hit`: one atomic script call, one round trip.
+    pub async fn window_hits(
+        &self,
+        key: &str,
+        window_ms: u64,
+        change: i64,
+        restart_on_hit: bool,
+    ) -> Result<WindowHits> {
         let reply = self
             .backend
             .eval(
@@ -27,6 +34,7 @@ impl Features {
                 vec![
                     Bytes::from(window_ms.to_string()),
                     Bytes::from(change.to_string()),
+                    Bytes::from_static(if restart_on_hit { b"1" } else { b"0" }),
                 ],
             )
             .await?;
@@ -55,13 +63,22 @@ mod tests {
     #[tokio::test]
     async fn counts_hits_and_takes_them_back_on_the_embedded_store() {
         let f = Features::new(Arc::new(EmbeddedBackend::new()));
-        let first = f.window_hits("rl:a", 60_000, 1).await.unwrap();
+        let first = f.window_hits("rl:a", 60_000, 1, false).await.unwrap();
         assert_eq!(first.hits, 1);
         assert!(first.reset_ms > 59_000 && first.reset_ms <= 60_000);
-        assert_eq!(f.window_hits("rl:a", 60_000, 1).await.unwrap().hits, 2);
-        assert_eq!(f.window_hits("rl:a", 60_000, -1).await.unwrap().hits, 1);
-        assert_eq!(f.window_hits("rl:a", 60_000, 0).await.unwrap().hits, 1);
-        let none = f.window_hits("rl:b", 60_000, 0).await.unwrap();
+        assert_eq!(
+            f.window_hits("rl:a", 60_000, 1, false).await.unwrap().hits,
+            2
+        );
+        assert_eq!(
+            f.window_hits("rl:a", 60_000, -1, false).await.unwrap().hits,
+            1
+        );
+        assert_eq!(
+            f.window_hits("rl:a", 60_000, 0, false).await.unwrap().hits,
+            1
+        );
+        let none = f.window_hits("rl:b", 60_000, 0, false).await.unwrap();
         assert_eq!(
             none,
             WindowHits {

@@ -448,6 +448,38 @@ impl Backend for ClusterBackend {
         BackendKind::RedisCluster
     }
 
+    /// On the first seed node that answers: a cluster broadcasts every PUBLISH to all nodes, so
+    /// any one of them hears every channel.
+    async fn subscribe(
+        &self,
+        kind: crate::pubsub::Kind,
+        names: Vec<Bytes>,
+        events: tokio::sync::mpsc::Sender<crate::pubsub::Event>,
+    ) -> Result<()> {
+        let mut last = None;
+        for url in &self.urls {
+            let client = redis::Client::open(url.as_str())
+                .map_err(|e| crate::redis_protocol::exchange::redacted(&e, &self.secrets))?;
+            let connect = self.timeouts.connect();
+            let attempt = crate::redis_protocol::exchange::subscribe_on(
+                &client,
+                connect,
+                kind,
+                names.clone(),
+                events.clone(),
+                &self.secrets,
+            )
+            .await;
+            match attempt {
+                Err(err) if matches!(err.kind, ErrorKind::Connection | ErrorKind::Timeout) => {
+                    last = Some(err)
+                }
+                done => return done,
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::new(ErrorKind::Connection, "no seed node")))
+    }
+
     async fn call(&self, cmd: Cmd) -> Result<Reply> {
         let deadline = self.deadline();
         self.run(|conn| self.query(conn, cmd, deadline)).await

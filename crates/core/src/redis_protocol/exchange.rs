@@ -88,3 +88,67 @@ pub(crate) async fn query_pipeline<C: ConnectionLike + Send>(
     }
     Ok(values.into_iter().map(from_value).collect())
 }
+
+/// A pub/sub connection of its own to the server `client` names: subscribes `names`, confirms
+/// them, then forwards messages to `events` until its receiver is dropped (the connection is
+/// then dropped, which unsubscribes), Redis closes the connection, or the reader falls
+/// `pubsub::QUEUE` events behind.
+pub(crate) async fn subscribe_on(
+    client: &redis::Client,
+    connect_timeout: std::time::Duration,
+    kind: crate::pubsub::Kind,
+    names: Vec<bytes::Bytes>,
+    events: tokio::sync::mpsc::Sender<crate::pubsub::Event>,
+    secrets: &Secrets,
+) -> Result<()> {
+    use crate::pubsub::{confirmations, Event, Kind};
+    use futures_util::StreamExt;
+
+    let mut conn = tokio::time::timeout(connect_timeout, client.get_async_pubsub())
+        .await
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::Timeout,
+                "redis: connecting for pub/sub timed out",
+            )
+        })?
+        .map_err(|e| redacted(&e, secrets))?;
+    for name in &names {
+        let subscribed = match kind {
+            Kind::Channels => conn.subscribe(name.as_ref()).await,
+            Kind::Patterns => conn.psubscribe(name.as_ref()).await,
+        };
+        subscribed.map_err(|e| redacted(&e, secrets))?;
+    }
+    for confirmation in confirmations(&names) {
+        if events.try_send(confirmation).is_err() {
+            return Ok(());
+        }
+    }
+    tokio::spawn(async move {
+        let mut messages = conn.into_on_message();
+        loop {
+            let msg = tokio::select! {
+                _ = events.closed() => break,
+                msg = messages.next() => match msg {
+                    Some(msg) => msg,
+                    None => break,
+                },
+            };
+            let pattern = msg
+                .from_pattern()
+                .then(|| msg.get_pattern::<Vec<u8>>().ok())
+                .flatten()
+                .map(bytes::Bytes::from);
+            let event = Event::Message {
+                pattern,
+                channel: bytes::Bytes::copy_from_slice(msg.get_channel_name().as_bytes()),
+                payload: bytes::Bytes::copy_from_slice(msg.get_payload_bytes()),
+            };
+            if events.try_send(event).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(())
+}

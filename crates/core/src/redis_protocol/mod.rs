@@ -122,6 +122,16 @@ impl Backend for RedisBackend {
         BackendKind::Redis
     }
 
+    async fn subscribe(
+        &self,
+        kind: crate::pubsub::Kind,
+        names: Vec<Bytes>,
+        events: tokio::sync::mpsc::Sender<crate::pubsub::Event>,
+    ) -> Result<()> {
+        let connect = self.timeouts.connect();
+        exchange::subscribe_on(&self.client, connect, kind, names, events, &self.secrets).await
+    }
+
     async fn call(&self, cmd: Cmd) -> Result<Reply> {
         self.run(|conn| self.query(conn, cmd)).await
     }

@@ -5,6 +5,7 @@
 mod codec;
 mod idempotent;
 mod lane;
+mod sse;
 
 use std::fmt;
 use std::future::Future;
@@ -396,6 +397,15 @@ fn backoff(attempt: u32) -> Duration {
 impl Backend for UpstashBackend {
     fn kind(&self) -> BackendKind {
         BackendKind::Upstash
+    }
+
+    async fn subscribe(
+        &self,
+        kind: crate::pubsub::Kind,
+        names: Vec<Bytes>,
+        events: tokio::sync::mpsc::Sender<crate::pubsub::Event>,
+    ) -> Result<()> {
+        self.http.subscribe(kind, names, events).await
     }
 
     async fn call(&self, cmd: Cmd) -> Result<Reply> {
