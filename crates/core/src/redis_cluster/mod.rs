@@ -158,14 +158,23 @@ impl ClusterBackend {
         F: FnOnce(ClusterConnection) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let connect = || self.whole.guarded(self.connect());
+        // The slot map is fetched with the connection, under its lock: the calls that queued
+        // behind the connection attempt (which passed their turns, order.rs) then find both
+        // ready and send in issue order, instead of racing their own slot map fetches.
+        let connect = || {
+            self.whole.guarded(async {
+                let conn = self.connect().await?;
+                self.owners(&conn).await?;
+                Ok(conn)
+            })
+        };
         self.connection
             .run(self.timeouts.call(), connect, |conn| async move {
                 // Waited for within the deadline, and before the turn passes (the semaphore is
                 // fair: calls get their permits in issue order).
                 let _permit = self.in_flight.acquire().await;
-                // A call's circuit comes from the slot map: fetched here, before the turn
-                // passes, it cannot hold up the call's first command past a later call's.
+                // A call's circuit comes from the slot map: fetched again here after a failure
+                // dropped it, before the turn passes, it cannot let a later call overtake.
                 self.owners(&conn).await?;
                 crate::order::sends_on_first_poll(op(conn)).await
             })
