@@ -40,8 +40,13 @@ export declare class NativeClient {
   /**
    * A client on the Redis protocol (`redis://`, `rediss://`). Never throws: a bad URL makes
    * every call fail with the reason.
+   *
+   * With `nodeLoop`, a plain-TCP server's socket is driven by Node's own loop (node_loop),
+   * where this runtime allows it; otherwise by the tokio I/O thread.
    */
-  static redis(url: string, options: BackendOptions): NativeClient
+  static redis(url: string, options: BackendOptions, nodeLoop?: boolean | undefined | null): NativeClient
+  /** Whether this client's socket is driven by Node's own loop (`nodeLoop`), for `doctor`. */
+  get onNodeLoop(): boolean
   /**
    * A client on a Redis Cluster, from its seed nodes' URLs (`redis://`, `rediss://`). Never
    * throws: bad URLs make every call fail with the reason.

@@ -5,7 +5,7 @@
 require('dotenv').config({ quiet: true })
 
 const binding = require('./binding')
-const { selectBackend, backendOptionsFromEnv, EMBEDDED_WARNING, UNCONFIGURED_ERROR, UNCONFIGURED_REASON } = require('./lib/environment')
+const { selectBackend, backendOptionsFromEnv, redisOnNodeLoop, EMBEDDED_WARNING, UNCONFIGURED_ERROR, UNCONFIGURED_REASON } = require('./lib/environment')
 const { createFeatures } = require('./lib/features')
 const { RawClient, useNative } = require('./lib/raw-client')
 const { configure, settings } = require('./lib/settings')
@@ -38,7 +38,7 @@ function createNative(selection) {
     case 'cluster':
       return inIssueOrder(binding.NativeClient.cluster(selection.urls, options))
     case 'redis':
-      return inIssueOrder(binding.NativeClient.redis(selection.url, options))
+      return inIssueOrder(binding.NativeClient.redis(selection.url, options, redisOnNodeLoop()))
     case 'unconfigured':
       console.error(UNCONFIGURED_ERROR)
       return binding.NativeClient.unconfigured(UNCONFIGURED_REASON, options)

@@ -84,6 +84,19 @@ function backendOptionsFromEnv(env = process.env, report = console.error) {
   return options
 }
 
+/**
+ * Whether a REDIS_URL socket is driven by Node's own loop (`loop`, the default on Node) or by the
+ * addon's I/O thread (`thread`, the default on Bun and Deno, whose libuv is partial):
+ * DIGIS_REDIS_TRANSPORT. A bad value is reported and ignored.
+ */
+function redisOnNodeLoop(env = process.env, report = console.error, versions = process.versions) {
+  const raw = env.DIGIS_REDIS_TRANSPORT
+  if (raw === 'loop') return true
+  if (raw === 'thread') return false
+  if (raw !== undefined && raw !== '') report(`[digis-redis] ignoring DIGIS_REDIS_TRANSPORT must be loop or thread, got ${JSON.stringify(raw)}`)
+  return !versions.bun && !versions.deno
+}
+
 /** Default interval between two lines about one kind of outage failure. */
 const DEFAULT_LOG_INTERVAL_MS = 10000
 
@@ -120,6 +133,7 @@ module.exports = {
   toBackendOptions,
   backendOptionsFromEnv,
   logIntervalFromEnv,
+  redisOnNodeLoop,
   BACKEND_OPTIONS,
   EMBEDDED_WARNING,
 }

@@ -104,14 +104,7 @@ unsafe extern "C" fn settle_finished(
         let value = outcome.and_then(|settle| settle(env));
         // SAFETY: on Node's thread, inside the handle scope napi opens for this callback; each
         // deferred is settled exactly once.
-        unsafe {
-            match value {
-                Ok(value) => sys::napi_resolve_deferred(env, deferred, value),
-                Err(err) => {
-                    sys::napi_reject_deferred(env, deferred, JsError::from(err).into_value(env))
-                }
-            };
-        }
+        unsafe { settle_deferred(env, deferred, value) };
     }
     DISPATCHER.with(|d| {
         if let Some(d) = d.borrow().as_ref() {
@@ -123,6 +116,23 @@ unsafe extern "C" fn settle_finished(
             }
         }
     });
+}
+
+/// Resolves or rejects `deferred`.
+///
+/// # Safety
+/// On Node's thread, in a handle scope; `deferred` not settled before.
+pub unsafe fn settle_deferred(
+    env: sys::napi_env,
+    deferred: sys::napi_deferred,
+    value: Result<sys::napi_value>,
+) {
+    unsafe {
+        match value {
+            Ok(value) => sys::napi_resolve_deferred(env, deferred, value),
+            Err(err) => sys::napi_reject_deferred(env, deferred, JsError::from(err).into_value(env)),
+        };
+    }
 }
 
 unsafe extern "C" fn finalize(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {

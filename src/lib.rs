@@ -4,6 +4,7 @@
 
 mod completion;
 mod coordination;
+mod node_loop;
 mod pubsub;
 pub mod rest_server;
 
@@ -22,7 +23,7 @@ use digis_redis_core::{
     order::{self, Sequencer},
     packed,
     redis_cluster::ClusterBackend,
-    redis_protocol::RedisBackend,
+    redis_protocol::{handshake, RedisBackend},
     reply_json,
     upstash::{UpstashBackend, UpstashConfig},
     BackendKind, Cmd, Features, SharedBackend,
@@ -67,6 +68,7 @@ fn init() {
         .enable_all()
         .build()
     {
+        node_loop::executor::set_io_runtime(runtime.handle().clone());
         napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
     }
 }
@@ -396,6 +398,8 @@ pub struct NativeClient {
     embedded: Option<EmbeddedBackend>,
     /// Issue order of the calls to a server backend (see `digis_redis_core::order`).
     order: Arc<Sequencer>,
+    /// The backend's socket is driven by Node's loop: calls run on Node's thread (node_loop).
+    on_node_loop: bool,
 }
 
 /// A plain value when the work finished at once (the embedded store), else a promise.
@@ -431,17 +435,19 @@ impl NativeClient {
         }
         let ticket = self.order.ticket();
         let budget = self.tuning.timeouts.call();
-        completion::spawn(
-            env,
-            async move { order::in_order(ticket, budget, work).await.map_err(to_js) },
-            || {
-                to_js(digis_redis_core::Error::new(
-                    digis_redis_core::ErrorKind::Internal,
-                    "a panic in the addon was caught",
-                ))
-            },
-        )
-        .map(Either::B)
+        let call = async move { order::in_order(ticket, budget, work).await.map_err(to_js) };
+        let panicked = || {
+            to_js(digis_redis_core::Error::new(
+                digis_redis_core::ErrorKind::Internal,
+                "a panic in the addon was caught",
+            ))
+        };
+        if self.on_node_loop {
+            return node_loop::executor::Executor::current(env)?
+                .spawn(env, call, panicked)
+                .map(Either::B);
+        }
+        completion::spawn(env, call, panicked).map(Either::B)
     }
 
     /// A server backend behind its circuit breaker, or, when it cannot be set up, one whose
@@ -469,6 +475,7 @@ impl NativeClient {
             description,
             embedded: None,
             order: Sequencer::new(),
+            on_node_loop: false,
         }
     }
 
@@ -482,6 +489,7 @@ impl NativeClient {
             description,
             embedded: None,
             order: Sequencer::new(),
+            on_node_loop: false,
         }
     }
 }
@@ -499,6 +507,7 @@ impl NativeClient {
             description: "embedded".to_string(),
             embedded: Some(store),
             order: Sequencer::new(),
+            on_node_loop: false,
         };
         if let Some(options) = options {
             client.set_options(options);
@@ -521,14 +530,37 @@ impl NativeClient {
 
     /// A client on the Redis protocol (`redis://`, `rediss://`). Never throws: a bad URL makes
     /// every call fail with the reason.
+    ///
+    /// With `nodeLoop`, a plain-TCP server's socket is driven by Node's own loop (node_loop),
+    /// where this runtime allows it; otherwise by the tokio I/O thread.
     #[napi(factory)]
-    pub fn redis(url: String, options: BackendOptions) -> NativeClient {
+    pub fn redis(url: String, options: BackendOptions, node_loop: Option<bool>) -> NativeClient {
         let tuning = Tuning::from_options(&options);
-        let made = RedisBackend::new(&url, tuning.timeouts.clone()).map(|b| {
+        let timeouts = tuning.timeouts.clone();
+        if node_loop == Some(true) && node_loop::usable() {
+            if let Ok(backend) =
+                RedisBackend::with_connector(&url, timeouts.clone(), node_loop::LoopConnector)
+            {
+                if handshake::plain_tcp(backend.connection_info()) {
+                    let description = backend.describe();
+                    let made = Ok((Arc::new(backend) as SharedBackend, description));
+                    let mut client = NativeClient::server(BackendKind::Redis, made, tuning);
+                    client.on_node_loop = true;
+                    return client;
+                }
+            }
+        }
+        let made = RedisBackend::new(&url, timeouts).map(|b| {
             let description = b.describe();
             (Arc::new(b) as SharedBackend, description)
         });
         NativeClient::server(BackendKind::Redis, made, tuning)
+    }
+
+    /// Whether this client's socket is driven by Node's own loop (`nodeLoop`), for `doctor`.
+    #[napi(getter)]
+    pub fn on_node_loop(&self) -> bool {
+        self.on_node_loop
     }
 
     /// A client on a Redis Cluster, from its seed nodes' URLs (`redis://`, `rediss://`). Never

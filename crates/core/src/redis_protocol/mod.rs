@@ -1,40 +1,39 @@
 //! The Redis protocol backend (`REDIS_URL`): one shared multiplexed connection (redis-rs's
-//! connection manager), opened lazily on first use so that `require` never blocks and a server
-//! that is down at start-up is retried by later calls (see `lazy.rs`).
+//! connection manager, or one the host drives: connector.rs), opened lazily on first use so that
+//! `require` never blocks and a server that is down at start-up is retried by later calls (see
+//! `lazy.rs`).
 
+pub mod connector;
 pub(crate) mod convert;
 pub(crate) mod exchange;
+pub mod handshake;
 pub(crate) mod lazy;
+pub mod reply_frame;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::options::Timeouts;
 use crate::redact::Secrets;
 use crate::script::{eval_by_sha, eval_many_by_sha, Script, ScriptCall};
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 
+use connector::{Connector, ManagedConnector};
 use exchange::{checked_url, query, query_pipeline, redacted};
 use lazy::LazyConnection;
 
-/// Commands waiting for the socket queue in redis-rs's channel rather than in their senders
-/// (its default bound is 50). A sender held back by a full channel sends on a later poll, when
-/// a call issued after it may already have sent: order.rs hands the turn on at the first poll.
-/// Tokio's channel allocates as it fills, so the bound costs nothing until used.
-const PIPELINE_BUFFER: usize = 1 << 20;
-
-pub struct RedisBackend {
+pub struct RedisBackend<K: Connector = ManagedConnector> {
+    connector: K,
     client: redis::Client,
-    connection: LazyConnection<ConnectionManager>,
+    connection: LazyConnection<K::Connection>,
     timeouts: Arc<Timeouts>,
     secrets: Secrets,
     display_url: String,
 }
 
-impl std::fmt::Debug for RedisBackend {
+impl<K: Connector> std::fmt::Debug for RedisBackend<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "RedisBackend({})", self.display_url)
     }
@@ -42,8 +41,15 @@ impl std::fmt::Debug for RedisBackend {
 
 impl RedisBackend {
     /// Validates `url` (`redis://`, `rediss://`, with user, password and db index); connects on
-    /// first use.
+    /// first use, through redis-rs's connection manager.
     pub fn new(url: &str, timeouts: Arc<Timeouts>) -> Result<RedisBackend> {
+        RedisBackend::with_connector(url, timeouts, ManagedConnector)
+    }
+}
+
+impl<K: Connector> RedisBackend<K> {
+    /// As [`RedisBackend::new`], with connections opened by `connector`.
+    pub fn with_connector(url: &str, timeouts: Arc<Timeouts>, connector: K) -> Result<Self> {
         let (display_url, secrets) = checked_url(url, "REDIS_URL")?;
         let client = redis::Client::open(url).map_err(|e| {
             Error::new(
@@ -55,6 +61,7 @@ impl RedisBackend {
             )
         })?;
         Ok(RedisBackend {
+            connector,
             client,
             connection: LazyConnection::new(),
             timeouts,
@@ -68,16 +75,14 @@ impl RedisBackend {
         format!("redis {}", self.display_url)
     }
 
-    async fn connect(&self) -> Result<ConnectionManager> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeouts.connect()))
-            // A failed connection is replaced by the next call, not retried in the background.
-            .set_number_of_retries(0)
-            // redis-rs would otherwise give up on any reply after 500 ms; the call deadline
-            // (`timeoutMs`) is the only one.
-            .set_response_timeout(None)
-            .set_pipeline_buffer_size(PIPELINE_BUFFER);
-        ConnectionManager::new_with_config(self.client.clone(), config)
+    /// Where the server is, for a connector that checks whether it can reach it.
+    pub fn connection_info(&self) -> &redis::ConnectionInfo {
+        self.client.get_connection_info()
+    }
+
+    async fn connect(&self) -> Result<K::Connection> {
+        self.connector
+            .open(&self.client, &self.timeouts)
             .await
             .map_err(|e| self.error(e))
     }
@@ -90,7 +95,7 @@ impl RedisBackend {
     /// command on the connection: the next call in issue order may go then (order.rs).
     async fn run<T, F, Fut>(&self, op: F) -> Result<T>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(K::Connection) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
         self.connection
@@ -104,20 +109,20 @@ impl RedisBackend {
 
     async fn query_pipeline(
         &self,
-        mut conn: ConnectionManager,
+        mut conn: K::Connection,
         cmds: Vec<Cmd>,
         atomic: bool,
     ) -> Result<Vec<Result<Reply>>> {
         query_pipeline(&mut conn, &cmds, atomic, &self.secrets).await
     }
 
-    async fn query(&self, mut conn: ConnectionManager, cmd: Cmd) -> Result<Reply> {
+    async fn query(&self, mut conn: K::Connection, cmd: Cmd) -> Result<Reply> {
         query(&mut conn, &cmd, &self.secrets).await
     }
 }
 
 #[async_trait]
-impl Backend for RedisBackend {
+impl<K: Connector> Backend for RedisBackend<K> {
     fn kind(&self) -> BackendKind {
         BackendKind::Redis
     }
