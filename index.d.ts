@@ -510,6 +510,12 @@ export interface Health {
   circuit: 'closed' | 'open' | 'half-open'
   /** The failing PING's error, else the last transport failure seen (secrets masked). */
   lastError: string | null
+  /**
+   * How calls reach the store: `node-loop` (a plain-TCP REDIS_URL's socket driven by Node's own
+   * event loop), `io-thread` (the addon's I/O thread: TLS, cluster, REST, or
+   * DIGIS_REDIS_TRANSPORT=thread) or `in-process` (the embedded store).
+   */
+  transport: 'node-loop' | 'io-thread' | 'in-process'
 }
 
 /** Never rejects. */

@@ -125,10 +125,10 @@ function testConnection() {
   return features.testConnection()
 }
 
-/** `{ backend, ok, latencyMs, circuit, lastError }`; never rejects. */
+/** `{ backend, ok, latencyMs, circuit, lastError, transport }`; never rejects. */
 async function health() {
-  const { backend, ok, latencyMs, circuit, lastError } = await native.health()
-  return { backend, ok, latencyMs: latencyMs ?? null, circuit, lastError: lastError ?? null }
+  const { backend, ok, latencyMs, circuit, lastError, transport } = await native.health()
+  return { backend, ok, latencyMs: latencyMs ?? null, circuit, lastError: lastError ?? null, transport }
 }
 
 module.exports = {

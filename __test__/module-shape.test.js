@@ -158,7 +158,12 @@ describe('module shape (the contract)', () => {
       latencyMs: expect.any(Number),
       circuit: 'closed',
       lastError: null,
+      transport: expect.stringMatching(/^(node-loop|io-thread|in-process)$/),
     })
     expect(health.latencyMs).toBeGreaterThanOrEqual(0)
+    // On Node a plain redis:// server is driven from Node's own loop; the rest by their kind.
+    const onLoop = process.env.DIGIS_REDIS_TRANSPORT === 'thread' ? 'io-thread' : 'node-loop'
+    const expected = { embedded: 'in-process', redis: onLoop }[health.backend] ?? 'io-thread'
+    expect(health.transport).toBe(expected)
   })
 })

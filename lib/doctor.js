@@ -394,7 +394,7 @@ async function diagnose(env = process.env) {
   const connected = await record('connection', async () => {
     const health = await r.health()
     if (!health.ok) throw new Error(health.lastError ?? 'PING did not answer PONG')
-    return `PING answered in ${round(health.latencyMs)} ms`
+    return `PING answered in ${round(health.latencyMs)} ms (transport: ${health.transport})`
   })
   const features = featureChecks(r, `doctor-${crypto.randomBytes(6).toString('hex')}`)
   if (connected) {

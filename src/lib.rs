@@ -352,6 +352,9 @@ pub struct Health {
     pub circuit: String,
     /// The failing PING's error, else the last transport failure seen; secrets masked.
     pub last_error: Option<String>,
+    /// How calls reach the store: `node-loop` (the socket is driven by Node's own loop),
+    /// `io-thread` (by the addon's tokio thread) or `in-process` (the embedded store).
+    pub transport: String,
 }
 
 /// What `configure()` can change while the client runs.
@@ -619,6 +622,11 @@ impl NativeClient {
     pub fn health<'env>(&self, env: &'env Env) -> Result<Answer<'env, Health>> {
         let f = self.features.clone();
         let breaker = self.breaker.clone();
+        let transport = match (&self.breaker, self.on_node_loop) {
+            (None, _) => "in-process",
+            (Some(_), true) => "node-loop",
+            (Some(_), false) => "io-thread",
+        };
         self.answer(env, async move {
             let started = std::time::Instant::now();
             let result = f.ping().await;
@@ -634,6 +642,7 @@ impl NativeClient {
                     Err(err) => Some(err.to_string()),
                     Ok(_) => breaker.as_ref().and_then(|b| b.last_error()),
                 },
+                transport: transport.to_string(),
             })
         })
     }

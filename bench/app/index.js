@@ -158,6 +158,8 @@ function report(results, o) {
     ['ours-redis', 'ioredis'],
     ['ours-redis', 'node-redis'],
     ['ours-redis', 'before-redis'],
+    ['ours-redis', 'ours-redis-thread'],
+    ['ours-redis-thread', 'ioredis'],
     ['before-redis', 'ioredis'],
     ['ours-embedded', 'map'],
     ['ours-embedded', 'ioredis'],

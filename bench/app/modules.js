@@ -10,6 +10,8 @@
 //              (/three only: connect-redis 9 speaks node-redis's API, not ioredis's)
 //   node-redis node-redis (redis@5); /express: connect-redis + rate-limit-redis (their home client)
 //   upstash    the original module on @upstash/redis (no express stores exist for it: /three only)
+//   ours-redis-thread  this package on Redis with DIGIS_REDIS_TRANSPORT=thread: the socket on the
+//              addon's I/O thread instead of Node's own loop (ours-redis)
 //   before-redis  this package on Redis from another build (BENCH_APP_BEFORE_DIR: a copy of the
 //              package with its own addon), to compare a change with what it replaces in one run
 //   map        a plain JS Map holding the same JSON text; /express: express-session's MemoryStore
@@ -75,6 +77,7 @@ async function build(contender, env) {
   switch (contender) {
     case 'ours-embedded':
     case 'ours-redis':
+    case 'ours-redis-thread':
     case 'ours-rest':
     case 'before-redis': {
       const dir = contender === 'before-redis' ? env.BENCH_APP_BEFORE_DIR : PACKAGE_DIR
@@ -163,7 +166,7 @@ async function build(contender, env) {
 }
 
 const CONTENDERS = ['ours-embedded', 'map', 'ours-redis', 'ioredis', 'node-redis', 'ours-rest', 'upstash']
-const SERVER_CONTENDERS = new Set(['ours-redis', 'before-redis', 'ioredis', 'node-redis'])
+const SERVER_CONTENDERS = new Set(['ours-redis', 'ours-redis-thread', 'before-redis', 'ioredis', 'node-redis'])
 const REST_CONTENDERS = new Set(['ours-rest', 'upstash'])
 
 module.exports = { build, cacheValue, sessionValue, LIMIT, WINDOW_S, CONTENDERS, SERVER_CONTENDERS, REST_CONTENDERS }
