@@ -226,6 +226,11 @@ export interface Health {
   circuit: string
   /** The failing PING's error, else the last transport failure seen; secrets masked. */
   lastError?: string
+  /**
+   * How calls reach the store: `node-loop` (the socket is driven by Node's own loop),
+   * `io-thread` (by the addon's tokio thread) or `in-process` (the embedded store).
+   */
+  transport: string
 }
 
 /** Why `DIGIS_REDIS_IO_THREADS` was ignored (the JS layer reports it once), or null. */

@@ -130,7 +130,9 @@ pub unsafe fn settle_deferred(
     unsafe {
         match value {
             Ok(value) => sys::napi_resolve_deferred(env, deferred, value),
-            Err(err) => sys::napi_reject_deferred(env, deferred, JsError::from(err).into_value(env)),
+            Err(err) => {
+                sys::napi_reject_deferred(env, deferred, JsError::from(err).into_value(env))
+            }
         };
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::ffi::{c_int, c_void};
 use std::io::{Read, Write};
+use std::mem::ManuallyDrop;
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::ThreadId;
@@ -34,7 +35,11 @@ pub struct LoopConnector;
 impl Connector for LoopConnector {
     type Connection = LoopConnection;
 
-    async fn open(&self, client: &redis::Client, timeouts: &Timeouts) -> RedisResult<LoopConnection> {
+    async fn open(
+        &self,
+        client: &redis::Client,
+        timeouts: &Timeouts,
+    ) -> RedisResult<LoopConnection> {
         let info = client.get_connection_info().clone();
         let db = info.redis_settings().db();
         let timeout = timeouts.connect();
@@ -48,7 +53,11 @@ impl Connector for LoopConnector {
 }
 
 fn unusable(why: &str) -> RedisError {
-    RedisError::from((redis::ErrorKind::Client, "node-loop connection", why.to_string()))
+    RedisError::from((
+        redis::ErrorKind::Client,
+        "node-loop connection",
+        why.to_string(),
+    ))
 }
 
 #[derive(Clone)]
@@ -58,7 +67,8 @@ pub struct LoopConnection {
 }
 
 struct Inner {
-    socket: TcpStream,
+    /// Dropped by hand: only after the poll handle watching it is closed (see `Drop`).
+    socket: ManuallyDrop<TcpStream>,
     thread: ThreadId,
     state: Mutex<State>,
 }
@@ -100,10 +110,11 @@ impl LoopConnection {
     /// Hands `socket` to this thread's Node loop.
     fn watch(socket: TcpStream, db: i64) -> RedisResult<LoopConnection> {
         let uv = uv::uv().ok_or_else(|| unusable("libuv is not exported by this process"))?;
-        let executor = Executor::on_this_thread().ok_or_else(|| unusable("not on Node's thread"))?;
+        let executor =
+            Executor::on_this_thread().ok_or_else(|| unusable("not on Node's thread"))?;
         socket.set_nonblocking(true)?;
         let inner = Arc::new(Inner {
-            socket,
+            socket: ManuallyDrop::new(socket),
             thread: std::thread::current().id(),
             state: Mutex::new(State {
                 out: Vec::new(),
@@ -120,7 +131,8 @@ impl LoopConnection {
         let data = Box::into_raw(Box::new(Arc::downgrade(&inner))) as *mut c_void;
         // SAFETY: on the loop's thread (the executor's); the socket lives in `inner`, which
         // closes the handle before it drops the socket.
-        let handle = unsafe { PollHandle::open(uv, executor.uv_loop(), raw_fd(&inner.socket), data) };
+        let handle =
+            unsafe { PollHandle::open(uv, executor.uv_loop(), raw_fd(&inner.socket), data) };
         let Some(handle) = handle else {
             // SAFETY: `data` was never given to libuv.
             drop(unsafe { Box::from_raw(data as *mut Weak<Inner>) });
@@ -159,7 +171,11 @@ impl Inner {
 
     /// Queues `waiting`'s command (written by `pack`) and writes it, or has it written at the
     /// end of the running poll callback.
-    fn send(self: &Arc<Self>, pack: impl FnOnce(&mut Vec<u8>), waiting: Waiting) -> RedisResult<()> {
+    fn send(
+        self: &Arc<Self>,
+        pack: impl FnOnce(&mut Vec<u8>),
+        waiting: Waiting,
+    ) -> RedisResult<()> {
         if std::thread::current().id() != self.thread {
             return Err(unusable("used off the Node thread that opened it"));
         }
@@ -193,7 +209,7 @@ impl Inner {
             return;
         }
         while state.written < state.out.len() {
-            match (&self.socket).write(&state.out[state.written..]) {
+            match (&*self.socket).write(&state.out[state.written..]) {
                 Ok(n) => state.written += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -223,9 +239,13 @@ impl Inner {
     fn read(&self, state: &mut State) {
         let mut chunk = [0u8; READ_CHUNK];
         loop {
-            match (&self.socket).read(&mut chunk) {
+            match (&*self.socket).read(&mut chunk) {
                 Ok(0) => {
-                    return self.fail(state, std::io::ErrorKind::ConnectionReset, "redis closed the connection")
+                    return self.fail(
+                        state,
+                        std::io::ErrorKind::ConnectionReset,
+                        "redis closed the connection",
+                    )
                 }
                 Ok(n) => {
                     state.input.extend_from_slice(&chunk[..n]);
@@ -246,7 +266,11 @@ impl Inner {
                     let value = build_value(&state.input[start..start + len]);
                     start += len;
                     if !deliver(&mut state.waiting, value) {
-                        return self.fail(state, std::io::ErrorKind::InvalidData, "a reply nobody asked for");
+                        return self.fail(
+                            state,
+                            std::io::ErrorKind::InvalidData,
+                            "a reply nobody asked for",
+                        );
                     }
                 }
                 Ok(None) => break,
@@ -314,7 +338,9 @@ fn deliver(waiting: &mut VecDeque<Waiting>, value: Value) -> bool {
                 // An aborted transaction answers EXECABORT; the queued command's own error
                 // says why, as redis-rs's connection reports it.
                 let outcome = match (skipped_error, values.last()) {
-                    (Some(error), Some(Value::ServerError(_))) => error.extract_error().map(|v| vec![v]),
+                    (Some(error), Some(Value::ServerError(_))) => {
+                        error.extract_error().map(|v| vec![v])
+                    }
                     _ => Ok(values),
                 };
                 let _ = reply.send(outcome);
@@ -334,7 +360,10 @@ fn close(state: &mut State) {
 impl OnTeardown for Inner {
     fn teardown(&self) {
         let mut state = self.lock();
-        state.failed = Some((std::io::ErrorKind::NotConnected, "Node is shutting down".into()));
+        state.failed = Some((
+            std::io::ErrorKind::NotConnected,
+            "Node is shutting down".into(),
+        ));
         close(&mut state);
     }
 }
@@ -342,17 +371,16 @@ impl OnTeardown for Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
-        if state.handle.is_none() {
-            return;
-        }
-        if std::thread::current().id() == self.thread {
+        if state.handle.is_some() {
+            if std::thread::current().id() != self.thread {
+                // libuv's handle may only be closed on its loop's thread: leave it, and the
+                // socket it polls, open rather than close a descriptor the loop still watches.
+                return;
+            }
             close(state);
-        } else {
-            // libuv's handle may only be closed on its loop's thread: keep the socket open
-            // for it rather than close a descriptor the loop still polls.
-            std::mem::forget(self.socket.try_clone());
-            std::mem::forget(state.handle.take());
         }
+        // SAFETY: dropped once, here, after the handle that watched it was closed.
+        unsafe { ManuallyDrop::drop(&mut self.socket) };
     }
 }
 
@@ -361,11 +389,17 @@ unsafe extern "C" fn on_poll(handle: *mut c_void, status: c_int, events: c_int) 
     // SAFETY: the handle's data is the `Weak<Inner>` boxed in `watch`, freed in `on_closed`.
     let weak = unsafe { &*(PollHandle::data_of(uv, handle) as *const Weak<Inner>) };
     let Some(inner) = weak.upgrade() else { return };
-    let Some(executor) = Executor::on_this_thread() else { return };
+    let Some(executor) = Executor::on_this_thread() else {
+        return;
+    };
     executor.in_poll_callback(|| {
         let mut state = inner.lock();
         if status < 0 {
-            return inner.fail(&mut state, std::io::ErrorKind::Other, "polling the socket failed");
+            return inner.fail(
+                &mut state,
+                std::io::ErrorKind::Other,
+                "polling the socket failed",
+            );
         }
         if events & uv::WRITABLE != 0 {
             state.watching_writable = false;
@@ -384,7 +418,9 @@ unsafe extern "C" fn on_closed(handle: *mut c_void) {
     let Some(uv) = uv::uv() else { return };
     // SAFETY: libuv is done with the handle; its data and memory were allocated in `watch`.
     unsafe {
-        drop(Box::from_raw(PollHandle::data_of(uv, handle) as *mut Weak<Inner>));
+        drop(Box::from_raw(
+            PollHandle::data_of(uv, handle) as *mut Weak<Inner>
+        ));
         PollHandle::free(uv, handle);
     }
 }
@@ -397,9 +433,12 @@ impl ConnectionLike for LoopConnection {
             .send(|out| cmd.write_packed_command(out), Waiting::One(reply));
         async move {
             sent?;
-            answer
-                .await
-                .unwrap_or_else(|_| Err(closed_error(std::io::ErrorKind::ConnectionAborted, "connection dropped")))
+            answer.await.unwrap_or_else(|_| {
+                Err(closed_error(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "connection dropped",
+                ))
+            })
         }
         .boxed()
     }
@@ -418,14 +457,18 @@ impl ConnectionLike for LoopConnection {
             skipped_error: None,
             reply,
         };
-        let sent = self
-            .inner
-            .send(|out| out.extend_from_slice(&pipeline.get_packed_pipeline()), waiting);
+        let sent = self.inner.send(
+            |out| out.extend_from_slice(&pipeline.get_packed_pipeline()),
+            waiting,
+        );
         async move {
             sent?;
-            answer
-                .await
-                .unwrap_or_else(|_| Err(closed_error(std::io::ErrorKind::ConnectionAborted, "connection dropped")))
+            answer.await.unwrap_or_else(|_| {
+                Err(closed_error(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "connection dropped",
+                ))
+            })
         }
         .boxed()
     }

@@ -1,11 +1,13 @@
 //! Calls on a connection that Node's loop drives run as futures polled on Node's own thread.
 //!
-//! A call is polled once when it is made, inside the napi call, so its command is written to the
-//! socket before the JS caller gets its promise. When replies arrive, the socket's poll callback
-//! hands them to their calls and polls every call that became ready, then lets the JS
-//! continuations run (a callback scope) and writes whatever commands they issued as one write.
-//! A round trip costs no other thread. Futures that wait on something else (the connect, a timer
-//! of the tokio runtime) are woken from that thread through one threadsafe function.
+//! A call is polled once when it is made, inside the napi call, so its command is queued on the
+//! connection before the JS caller gets its promise; the commands queued during one turn of the
+//! loop go out in one write at its end (the check phase, as `setImmediate` runs), as ioredis's
+//! auto-pipelining does. When replies arrive, the socket's poll callback hands them to their
+//! calls, polls every call that became ready and lets the JS continuations run (a callback
+//! scope). A round trip costs no other thread. Futures that wait on something else (the
+//! connect, a timer of the tokio runtime) are woken from that thread through one threadsafe
+//! function.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -22,6 +24,7 @@ use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi::sys;
 
+use super::uv::{self, EndOfIteration};
 use crate::completion::settle_deferred;
 
 /// The tokio runtime whose timers and connects the calls may wait on.
@@ -66,8 +69,7 @@ thread_local! {
     static EXECUTOR: RefCell<Option<Rc<Executor>>> = const { RefCell::new(None) };
     /// This thread is polling ready tasks: a wake-up here is picked up by that loop.
     static DRAINING: Cell<bool> = const { Cell::new(false) };
-    /// This thread runs a socket's poll callback: writes wait for its end (see `defer_write`).
-    static IN_POLL_CALLBACK: Cell<bool> = const { Cell::new(false) };
+    /// Writes waiting for the end of this loop iteration (see `defer_write`).
     static DEFERRED_WRITES: RefCell<Vec<Box<dyn FnOnce()>>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -118,6 +120,8 @@ pub struct Executor {
     resource: sys::napi_ref,
     async_context: sys::napi_async_context,
     handles: RefCell<Vec<Weak<dyn OnTeardownSync>>>,
+    /// Runs the deferred writes; None where libuv's check and idle handles are missing.
+    end_of_iteration: Option<EndOfIteration>,
 }
 
 /// `OnTeardown` for the handles' owners, which are shared with other threads' futures.
@@ -135,7 +139,11 @@ unsafe extern "C" fn on_wakeup(
     }
     // SAFETY: `context` is the `Wakeups` leaked in `create`, freed only in `finalize`.
     let wakeups = unsafe { &*(context as *const Wakeups) };
-    wakeups.state.lock().unwrap_or_else(|e| e.into_inner()).woken = false;
+    wakeups
+        .state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .woken = false;
     if let Some(executor) = EXECUTOR.with(|e| e.borrow().clone()) {
         executor.drain();
     }
@@ -163,6 +171,25 @@ unsafe extern "C" fn on_env_teardown(_arg: *mut c_void) {
         if let Some(handle) = handle.upgrade() {
             handle.teardown();
         }
+    }
+    DEFERRED_WRITES.with(|w| w.borrow_mut().clear());
+    if let (Some(uv), Some(end)) = (uv::uv(), executor.end_of_iteration.as_ref()) {
+        // SAFETY: on the loop's thread, before Node closes the loop.
+        unsafe { end.close(uv) };
+    }
+}
+
+unsafe extern "C" fn run_deferred_writes(_handle: *mut c_void) {
+    let Some(executor) = EXECUTOR.with(|e| e.borrow().clone()) else {
+        return;
+    };
+    if let (Some(uv), Some(end)) = (uv::uv(), executor.end_of_iteration.as_ref()) {
+        // SAFETY: on the loop's thread (its check callback).
+        unsafe { end.disarm(uv) };
+    }
+    let writes = DEFERRED_WRITES.with(|w| std::mem::take(&mut *w.borrow_mut()));
+    for write in writes {
+        write();
     }
 }
 
@@ -211,7 +238,12 @@ impl Executor {
             ))?;
             let mut object = ptr::null_mut();
             check_status!(sys::napi_create_object(raw_env, &mut object))?;
-            check_status!(sys::napi_create_reference(raw_env, object, 1, &mut resource))?;
+            check_status!(sys::napi_create_reference(
+                raw_env,
+                object,
+                1,
+                &mut resource
+            ))?;
             check_status!(sys::napi_async_init(
                 raw_env,
                 object,
@@ -239,6 +271,9 @@ impl Executor {
             ))?;
         }
         wakeups.state.lock().unwrap_or_else(|e| e.into_inner()).tsfn = tsfn;
+        // SAFETY: on the loop's thread, with the environment's loop.
+        let end_of_iteration =
+            uv::uv().and_then(|uv| unsafe { EndOfIteration::open(uv, uv_loop as *mut c_void) });
         Ok(Executor {
             env: raw_env,
             uv_loop: uv_loop as *mut c_void,
@@ -249,6 +284,7 @@ impl Executor {
             resource,
             async_context,
             handles: RefCell::new(Vec::new()),
+            end_of_iteration,
         })
     }
 
@@ -355,10 +391,8 @@ impl Executor {
     }
 
     /// Runs a socket's poll callback `deliver` (which hands replies to their calls), polls the
-    /// calls it woke, lets JS continue (promise reactions and `process.nextTick`s), then runs the
-    /// writes deferred meanwhile, so the commands the continuations issued go out together.
+    /// calls it woke and lets JS continue (promise reactions and `process.nextTick`s).
     pub fn in_poll_callback(&self, deliver: impl FnOnce()) {
-        IN_POLL_CALLBACK.with(|c| c.set(true));
         // SAFETY: on Node's thread, outside any JS frame (a libuv callback); scopes are closed
         // in reverse order below.
         unsafe {
@@ -381,21 +415,21 @@ impl Executor {
             sys::napi_close_callback_scope(self.env, callback_scope);
             sys::napi_close_handle_scope(self.env, handle_scope);
         }
-        IN_POLL_CALLBACK.with(|c| c.set(false));
-        let writes = DEFERRED_WRITES.with(|w| std::mem::take(&mut *w.borrow_mut()));
-        for write in writes {
-            write();
-        }
         // Tasks woken while JS ran, outside the drain above, wait for the threadsafe function.
     }
 }
 
-/// Whether a write now would be made while a poll callback runs; `write` is then run at its
-/// end, and this answers true.
+/// Has `write` run at the end of this loop iteration, with every other write deferred in it;
+/// false (and `write` dropped) where this thread has no executor that can.
 pub fn defer_write(write: impl FnOnce() + 'static) -> bool {
-    if !IN_POLL_CALLBACK.with(Cell::get) {
+    let Some(executor) = EXECUTOR.with(|e| e.borrow().clone()) else {
         return false;
-    }
+    };
+    let (Some(uv), Some(end)) = (uv::uv(), executor.end_of_iteration.as_ref()) else {
+        return false;
+    };
     DEFERRED_WRITES.with(|w| w.borrow_mut().push(Box::new(write)));
+    // SAFETY: on the loop's thread (the executor's).
+    unsafe { end.arm(uv, run_deferred_writes) };
     true
 }

@@ -18,7 +18,10 @@ pub fn plain_tcp(info: &ConnectionInfo) -> bool {
 
 /// A non-blocking socket to the server `info` names, with AUTH and SELECT done, within
 /// `timeout`.
-pub async fn open_tcp(info: &ConnectionInfo, timeout: Duration) -> RedisResult<std::net::TcpStream> {
+pub async fn open_tcp(
+    info: &ConnectionInfo,
+    timeout: Duration,
+) -> RedisResult<std::net::TcpStream> {
     let ConnectionAddr::Tcp(host, port) = info.addr() else {
         return Err(RedisError::from((
             redis::ErrorKind::InvalidClientConfig,

@@ -72,7 +72,9 @@ fn header(buf: &[u8], at: usize) -> Result<Option<(usize, u8, i64)>, ProtocolErr
         b'$' | b'*' | b':' => std::str::from_utf8(text)
             .ok()
             .and_then(|t| t.parse::<i64>().ok())
-            .ok_or_else(|| ProtocolError(format!("malformed number in a {} reply", kind as char)))?,
+            .ok_or_else(|| {
+                ProtocolError(format!("malformed number in a {} reply", kind as char))
+            })?,
         other => {
             return Err(ProtocolError(format!(
                 "unexpected reply type {:?} (only RESP2 is spoken)",
