@@ -18,6 +18,17 @@ pub enum Kind {
     Patterns,
 }
 
+impl Kind {
+    /// The Redis command that makes this kind of subscription (also Upstash's route and the
+    /// type of its confirmation event).
+    pub fn command(self) -> &'static str {
+        match self {
+            Kind::Channels => "subscribe",
+            Kind::Patterns => "psubscribe",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// `name` is subscribed; `count` subscriptions in this request so far (Redis's numbering).
@@ -37,6 +48,10 @@ pub fn confirmations(names: &[Bytes]) -> impl Iterator<Item = Event> + '_ {
         count: i as i64 + 1,
     })
 }
+
+/// A subscription on a Redis connection of its own (what the Redis backends do), for servers
+/// that forward Redis pub/sub themselves (the rest-server).
+pub use crate::redis_protocol::exchange::subscribe_on;
 
 /// PUBLISH and subscriptions within one process (the embedded store).
 #[derive(Default)]

@@ -12,7 +12,8 @@ use tokio::sync::{Mutex, Semaphore};
 use digis_redis_core::redact::Secrets;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use digis_redis_core::pubsub::{subscribe_on, Event};
+use digis_redis_core::ErrorKind;
 use tokio::sync::mpsc;
 
 use crate::command::Args;
@@ -137,21 +138,23 @@ impl Backend {
         Ok(Outcome::Reply(Value::Array(reply)))
     }
 
-    /// Subscribes `names` and feeds their events to `events` until it closes (the client went
-    /// away). Fails before any event when Redis cannot be reached or refuses the subscription.
+    /// Subscribes `names` and feeds their events, as SSE lines, to `lines` until it closes (the
+    /// client went away). Fails before any event when Redis cannot be reached or refuses the
+    /// subscription.
     pub async fn subscribe(
         &self,
         kind: Kind,
         names: Vec<Vec<u8>>,
-        events: mpsc::Sender<Bytes>,
+        lines: mpsc::Sender<Bytes>,
     ) -> Result<(), Unavailable> {
+        let (events, received) = mpsc::channel(pubsub::QUEUE);
+        let names = names.into_iter().map(Bytes::from).collect();
         match self {
-            Backend::Redis(redis) => redis.subscribe(kind, names, events).await,
-            Backend::Embedded(store) => {
-                store.subscribe(kind, names, events).await;
-                Ok(())
-            }
+            Backend::Redis(redis) => redis.subscribe(kind, names, events).await?,
+            Backend::Embedded(store) => store.subscribe(kind, names, events).await,
         }
+        tokio::spawn(pubsub::forward(kind, received, lines));
+        Ok(())
     }
 
     /// MULTI … EXEC.
@@ -309,56 +312,24 @@ impl RedisBackend {
         }
     }
 
-    /// A pub/sub connection of its own per subscription request, forwarding messages until the
-    /// client goes away (then the connection is dropped, which unsubscribes).
+    /// A pub/sub connection of its own per subscription request (core's, as the package's
+    /// Redis backend subscribes), forwarding events until `events`' receiver is dropped.
     async fn subscribe(
         &self,
         kind: Kind,
-        names: Vec<Vec<u8>>,
-        events: mpsc::Sender<Bytes>,
+        names: Vec<Bytes>,
+        events: mpsc::Sender<Event>,
     ) -> Result<(), Unavailable> {
-        let failed = |err: RedisError| self.unavailable("redis subscription failed", &err);
-        let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, self.client.get_async_pubsub())
+        let client = &self.client;
+        subscribe_on(client, CONNECT_TIMEOUT, kind, names, events, &self.secrets)
             .await
-            .map_err(|_| Unavailable("ERR cannot connect to redis: timed out".into()))?
-            .map_err(|e| self.unavailable("cannot connect to redis", &e))?;
-        for name in &names {
-            let subscribed = match kind {
-                Kind::Channels => conn.subscribe(name.as_slice()).await,
-                Kind::Patterns => conn.psubscribe(name.as_slice()).await,
-            };
-            subscribed.map_err(failed)?;
-        }
-        for confirmation in pubsub::confirmations(kind, &names) {
-            let _ = events.try_send(confirmation);
-        }
-        tokio::spawn(async move {
-            let mut messages = conn.into_on_message();
-            loop {
-                let msg = tokio::select! {
-                    _ = events.closed() => break,
-                    msg = messages.next() => match msg {
-                        Some(msg) => msg,
-                        // Redis closed the connection: end the stream so the client resubscribes.
-                        None => break,
-                    },
+            .map_err(|err| {
+                let what = match err.kind {
+                    ErrorKind::Command => "redis subscription failed",
+                    _ => "cannot connect to redis",
                 };
-                let channel = msg.get_channel_name().as_bytes();
-                let payload = msg.get_payload_bytes();
-                let event = if msg.from_pattern() {
-                    let pattern: Vec<u8> = msg.get_pattern().unwrap_or_default();
-                    pubsub::event(&[b"pmessage", &pattern, channel, payload])
-                } else {
-                    pubsub::event(&[b"message", channel, payload])
-                };
-                // A reader that fell QUEUE events behind is cut off, as Redis cuts off slow
-                // pub/sub clients.
-                if events.try_send(event).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(())
+                Unavailable(format!("ERR {what}: {}", err.message))
+            })
     }
 
     /// MULTI … EXEC on a connection of its own, dropped afterwards so no transaction state can

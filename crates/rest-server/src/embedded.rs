@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use digis_redis_core::embedded::EmbeddedBackend;
+use digis_redis_core::pubsub::Event;
 use digis_redis_core::script::{self, Script};
 use digis_redis_core::{Backend as CoreBackend, Cmd, Error, ErrorKind, Reply};
 use redis::Value;
@@ -11,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::backend::Transaction;
 use crate::command::Args;
-use crate::pubsub::{self, Kind, QUEUE};
+use crate::pubsub::Kind;
 use crate::reply::Outcome;
 
 pub struct EmbeddedStore {
@@ -68,31 +69,10 @@ impl EmbeddedStore {
 }
 
 impl EmbeddedStore {
-    /// Subscribes on the store's hub and turns its events into SSE lines for `lines` until the
-    /// client goes away (dropping the hub's receiver, which unsubscribes).
-    pub async fn subscribe(&self, kind: Kind, names: Vec<Vec<u8>>, lines: mpsc::Sender<Bytes>) {
-        let (events, mut received) = mpsc::channel(QUEUE);
-        let core_kind = match kind {
-            Kind::Channels => digis_redis_core::pubsub::Kind::Channels,
-            Kind::Patterns => digis_redis_core::pubsub::Kind::Patterns,
-        };
-        let names = names.into_iter().map(Bytes::from).collect();
+    /// Subscribes on the store's hub; the subscription lasts until `events`' receiver is dropped.
+    pub async fn subscribe(&self, kind: Kind, names: Vec<Bytes>, events: mpsc::Sender<Event>) {
         // The embedded store's subscribe cannot fail.
-        let _ = CoreBackend::subscribe(&self.store, core_kind, names, events).await;
-        tokio::spawn(async move {
-            loop {
-                let event = tokio::select! {
-                    _ = lines.closed() => return,
-                    event = received.recv() => match event {
-                        Some(event) => event,
-                        None => return,
-                    },
-                };
-                if lines.try_send(pubsub::event_line(kind, &event)).is_err() {
-                    return;
-                }
-            }
-        });
+        let _ = CoreBackend::subscribe(&self.store, kind, names, events).await;
     }
 }
 

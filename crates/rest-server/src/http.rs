@@ -328,8 +328,8 @@ async fn subscribe(shared: &Shared, kind: Kind, names: &str) -> Reply {
             StatusCode::BAD_REQUEST,
             format!(
                 "ERR {} needs channel names: /{}/<name>",
-                kind.confirmation(),
-                kind.confirmation()
+                kind.command(),
+                kind.command()
             ),
         );
     }

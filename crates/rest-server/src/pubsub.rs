@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use digis_redis_core::pubsub::Event;
 use hyper::body::{Body, Frame};
 use tokio::sync::mpsc;
 use tokio::sync::OwnedSemaphorePermit;
@@ -25,21 +26,7 @@ pub const QUEUE: usize = digis_redis_core::pubsub::QUEUE;
 /// notice a client that is gone.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Channels,
-    Patterns,
-}
-
-impl Kind {
-    /// The confirmation event's type.
-    pub fn confirmation(self) -> &'static str {
-        match self {
-            Kind::Channels => "subscribe",
-            Kind::Patterns => "psubscribe",
-        }
-    }
-}
+pub use digis_redis_core::pubsub::Kind;
 
 /// One SSE event: `data: <fields joined by commas>` and the blank line that ends it. CR and LF
 /// inside a field become spaces: the line format has no escape, and a raw newline in a
@@ -59,21 +46,6 @@ pub fn event(fields: &[&[u8]]) -> Bytes {
     }
     line.extend_from_slice(b"\n\n");
     Bytes::from(line)
-}
-
-/// `data: subscribe,<name>,<n>` for each name, numbered as Redis counts subscriptions.
-pub fn confirmations(kind: Kind, names: &[Vec<u8>]) -> Vec<Bytes> {
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            event(&[
-                kind.confirmation().as_bytes(),
-                name,
-                (i + 1).to_string().as_bytes(),
-            ])
-        })
-        .collect()
 }
 
 /// The body of a subscription response: events as they come, and a keep-alive comment when
@@ -119,12 +91,11 @@ impl Body for EventStream {
     }
 }
 
-/// The SSE line of a core pub/sub event (the embedded store's hub speaks those).
-pub fn event_line(kind: Kind, item: &digis_redis_core::pubsub::Event) -> Bytes {
-    use digis_redis_core::pubsub::Event;
+/// The SSE line of a pub/sub event, as Upstash writes it.
+fn event_line(kind: Kind, item: &Event) -> Bytes {
     match item {
         Event::Subscribed { name, count } => event(&[
-            kind.confirmation().as_bytes(),
+            kind.command().as_bytes(),
             name,
             count.to_string().as_bytes(),
         ]),
@@ -138,6 +109,25 @@ pub fn event_line(kind: Kind, item: &digis_redis_core::pubsub::Event) -> Bytes {
             channel,
             payload,
         } => event(&[b"message", channel, payload]),
+    }
+}
+
+/// Turns a subscription's events (from Redis or the embedded store's hub) into SSE lines for
+/// `lines` until either side goes away: the client leaving drops `received`, which ends the
+/// subscription; a reader that fell `QUEUE` lines behind is cut off, as Redis cuts off slow
+/// pub/sub clients.
+pub async fn forward(kind: Kind, mut received: mpsc::Receiver<Event>, lines: mpsc::Sender<Bytes>) {
+    loop {
+        let event = tokio::select! {
+            _ = lines.closed() => return,
+            event = received.recv() => match event {
+                Some(event) => event,
+                None => return,
+            },
+        };
+        if lines.try_send(event_line(kind, &event)).is_err() {
+            return;
+        }
     }
 }
 

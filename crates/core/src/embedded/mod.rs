@@ -41,6 +41,10 @@ struct Shared {
     keyspace: Mutex<Keyspace>,
     /// PUBLISH and the subscriptions of this process (pub/sub needs no keyspace).
     hub: Hub,
+    /// A test's clock, in milliseconds since the epoch, when it is not 0: the differential test
+    /// of the scripts moves time itself, in step with the `TIME` it gives Redis.
+    #[cfg(test)]
+    frozen_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Default for EmbeddedBackend {
@@ -62,6 +66,8 @@ impl EmbeddedBackend {
         let shared = Arc::new(Shared {
             keyspace: Mutex::new(keyspace),
             hub: Hub::default(),
+            #[cfg(test)]
+            frozen_ms: Default::default(),
         });
         if sweeper {
             let weak = Arc::downgrade(&shared);
@@ -140,8 +146,36 @@ impl EmbeddedBackend {
     /// The lock, with the clock of the execution unit that starts now.
     fn lock(&self) -> parking_lot::MutexGuard<'_, Keyspace> {
         let mut ks = self.shared.keyspace.lock();
-        ks.set_now(now_ms());
+        ks.set_now(self.now());
         ks
+    }
+
+    fn now(&self) -> u64 {
+        #[cfg(test)]
+        {
+            let frozen = self
+                .shared
+                .frozen_ms
+                .load(std::sync::atomic::Ordering::SeqCst);
+            if frozen != 0 {
+                return frozen;
+            }
+        }
+        now_ms()
+    }
+
+    /// A store without the sweeper whose clock stands at `now_ms` until moved by the test.
+    #[cfg(test)]
+    pub(crate) fn frozen_at(now_ms: u64) -> EmbeddedBackend {
+        let db = Self::with_sweeper(false);
+        db.set_frozen_clock(now_ms);
+        db
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_frozen_clock(&self, now_ms: u64) {
+        let frozen = &self.shared.frozen_ms;
+        frozen.store(now_ms, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// PUBLISH, answered by the hub (how many subscriptions received it); `None` for any other

@@ -93,7 +93,7 @@ pub(crate) async fn query_pipeline<C: ConnectionLike + Send>(
 /// them, then forwards messages to `events` until its receiver is dropped (the connection is
 /// then dropped, which unsubscribes), Redis closes the connection, or the reader falls
 /// `pubsub::QUEUE` events behind.
-pub(crate) async fn subscribe_on(
+pub async fn subscribe_on(
     client: &redis::Client,
     connect_timeout: std::time::Duration,
     kind: crate::pubsub::Kind,

@@ -22,10 +22,7 @@ impl Http {
         events: mpsc::Sender<Event>,
     ) -> Result<()> {
         let client = self.client()?;
-        let route = match kind {
-            Kind::Channels => "subscribe",
-            Kind::Patterns => "psubscribe",
-        };
+        let route = kind.command();
         let mut streams = Vec::with_capacity(names.len());
         for name in &names {
             let mut url = self.command_url.clone();
