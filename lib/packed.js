@@ -53,4 +53,34 @@ function writeMany(native, items) {
   return native.setManyPacked(namespaces, ids.text, values.text, lengths, ttls)
 }
 
-module.exports = { readMany, writeMany }
+/**
+ * EXPIREs of `[namespace, id, seconds]` items in one call → `{ values, errors }`, a value being
+ * whether the key existed and got the expiry.
+ */
+function expireMany(native, items) {
+  const ids = packStrings(items.map((item) => item[1]))
+  const namespaces = Uint8Array.from(items, (item) => item[0])
+  const seconds = Uint32Array.from(items, (item) => item[2])
+  return native.expireManyPacked(namespaces, ids.text, ids.lengths, seconds).then(({ values, errors }) => ({
+    values: Array.from(values, (flag) => flag === 1),
+    errors,
+  }))
+}
+
+/**
+ * Window-counter changes of `[key, windowMs, change, restartOnHit]` items in one call →
+ * `{ values, errors }`, a value being `{ hits, resetMs }` as `native.windowHits` answers.
+ */
+function windowHitsMany(native, items) {
+  const keys = packStrings(items.map((item) => item[0]))
+  const windows = Uint32Array.from(items, (item) => item[1])
+  const changes = Int32Array.from(items, (item) => item[2])
+  const restarts = Uint8Array.from(items, (item) => (item[3] ? 1 : 0))
+  return native.windowHitsMany(keys.text, keys.lengths, windows, changes, restarts).then(({ counts, errors }) => {
+    const values = new Array(items.length)
+    for (let i = 0; i < items.length; i++) values[i] = { hits: counts[2 * i], resetMs: counts[2 * i + 1] }
+    return { values, errors }
+  })
+}
+
+module.exports = { readMany, writeMany, expireMany, windowHitsMany }

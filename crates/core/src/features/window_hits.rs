@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::{array, Features};
-use crate::script::WINDOW_HITS;
+use crate::script::{ScriptCall, WINDOW_HITS};
 use crate::{Error, Reply, Result};
 
 /// One counter after a change: its hits in the current window and the time left in it.
@@ -13,6 +13,46 @@ pub struct WindowHits {
     pub hits: i64,
     /// 0 when no window is running (nothing counted).
     pub reset_ms: u64,
+}
+
+/// One change to a counter: its whole key, the window, the change, and whether every hit
+/// restarts the window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowHitsChange {
+    pub key: String,
+    pub window_ms: u64,
+    pub change: i64,
+    pub restart_on_hit: bool,
+}
+
+impl WindowHitsChange {
+    fn call(&self) -> ScriptCall {
+        ScriptCall {
+            script: &WINDOW_HITS,
+            keys: vec![Bytes::copy_from_slice(self.key.as_bytes())],
+            args: vec![
+                Bytes::from(self.window_ms.to_string()),
+                Bytes::from(self.change.to_string()),
+                Bytes::from_static(if self.restart_on_hit { b"1" } else { b"0" }),
+            ],
+        }
+    }
+}
+
+/// The script's reply `{hits, reset_ms}` as a `WindowHits`.
+fn counted(reply: Reply) -> Result<WindowHits> {
+    let parts = array(WINDOW_HITS.name, reply)?;
+    let numbers: Vec<i64> = parts.iter().filter_map(Reply::as_int).collect();
+    let [hits, reset_ms] = numbers[..] else {
+        return Err(Error::protocol(format!(
+            "{} answered {parts:?}",
+            WINDOW_HITS.name
+        )));
+    };
+    Ok(WindowHits {
+        hits,
+        reset_ms: reset_ms.max(0) as u64,
+    })
 }
 
 impl Features {
@@ -26,30 +66,25 @@ impl Features {
         change: i64,
         restart_on_hit: bool,
     ) -> Result<WindowHits> {
-        let reply = self
-            .backend
-            .eval(
-                &WINDOW_HITS,
-                vec![Bytes::from(key.to_owned())],
-                vec![
-                    Bytes::from(window_ms.to_string()),
-                    Bytes::from(change.to_string()),
-                    Bytes::from_static(if restart_on_hit { b"1" } else { b"0" }),
-                ],
-            )
-            .await?;
-        let parts = array(WINDOW_HITS.name, reply)?;
-        let numbers: Vec<i64> = parts.iter().filter_map(Reply::as_int).collect();
-        let [hits, reset_ms] = numbers[..] else {
-            return Err(Error::protocol(format!(
-                "{} answered {parts:?}",
-                WINDOW_HITS.name
-            )));
-        };
-        Ok(WindowHits {
-            hits,
-            reset_ms: reset_ms.max(0) as u64,
-        })
+        let call = WindowHitsChange {
+            key: key.to_owned(),
+            window_ms,
+            change,
+            restart_on_hit,
+        }
+        .call();
+        counted(self.backend.eval(call.script, call.keys, call.args).await?)
+    }
+
+    /// Many changes in one round trip where the backend can, each still one atomic script
+    /// call, sent in order; each keeps its own outcome.
+    pub async fn window_hits_many(
+        &self,
+        changes: &[WindowHitsChange],
+    ) -> Result<Vec<Result<WindowHits>>> {
+        let calls = changes.iter().map(WindowHitsChange::call).collect();
+        let items = self.backend.eval_many(calls).await?;
+        Ok(items.into_iter().map(|item| counted(item?)).collect())
     }
 }
 
