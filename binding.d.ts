@@ -93,6 +93,11 @@ export declare class NativeClient {
   del(ns: Namespace, id: string): void | Promise<void>
   exists(ns: Namespace, id: string): boolean | Promise<boolean>
   expire(ns: Namespace, id: string, seconds: number): boolean | Promise<boolean>
+  /**
+   * EXPIREs gathered within one tick, as one pipeline, targets packed like
+   * `get_many_packed`.
+   */
+  expireManyPacked(namespaces: Uint8Array, ids: string, idLengths: Uint32Array, seconds: Uint32Array): ExpireBatch | Promise<ExpireBatch>
   incr(ns: Namespace, id: string): number | Promise<number>
   mget(keys: Array<string>): Array<string | null> | Promise<Array<string | null>>
   delPattern(pattern: string): number | Promise<number>
@@ -119,6 +124,12 @@ export declare class NativeClient {
    * starting a `window_ms` window on the first hit, and on every hit when `restart_on_hit`.
    */
   windowHits(key: string, windowMs: number, change: number, restartOnHit: boolean): WindowHitsResult | Promise<WindowHitsResult>
+  /**
+   * `window_hits` changes gathered within one tick, each still one atomic script call, sent
+   * in order in one round trip: whole keys packed like `get_many_packed`'s ids, and per item
+   * its window, change and restart flag (1 or 0).
+   */
+  windowHitsMany(keys: string, keyLengths: Uint32Array, windowMs: Uint32Array, changes: Int32Array, restartOnHit: Uint8Array): WindowHitsBatch | Promise<WindowHitsBatch>
   otpStore(id: string, code: string, ttlSeconds?: number | undefined | null): void | Promise<void>
   /**
    * Verifications gathered within one tick, as one pipeline of scripts: per item `true` /
@@ -217,6 +228,15 @@ export declare function embeddedGet(handle: ExternalObject<unknown>, ns: Namespa
 
 /** SET / SETEX done synchronously (embedded store). */
 export declare function embeddedSet(handle: ExternalObject<unknown>, ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): void
+
+/**
+ * A batch of EXPIREs: per item 1 when the key existed and got the expiry, else 0 (also where
+ * the item failed, with its error at the same index of `errors`).
+ */
+export interface ExpireBatch {
+  values: Uint8Array
+  errors?: Array<string | undefined | null>
+}
 
 export interface Health {
   backend: string
@@ -355,6 +375,16 @@ export interface SubscriptionEvent {
 
 /** `TTL` in seconds, as JSON. */
 export declare function ttlJson(): string
+
+/**
+ * A batch of window-counter changes: per item its hits then its time left (ms, 0 when no
+ * window runs) at `2i` and `2i + 1` of `counts` (0 and 0 where the item failed, with its error
+ * at index `i` of `errors`).
+ */
+export interface WindowHitsBatch {
+  counts: Float64Array
+  errors?: Array<string | undefined | null>
+}
 
 /** A fixed window's hit counter after a change (`RateLimitStore`). */
 export interface WindowHitsResult {

@@ -144,6 +144,16 @@ module.exports = {
   cacheResponse,
   analytics,
   // Adapters for express-session and express-rate-limit.
-  SessionStore: createSessionStoreClass({ native: currentNative, readRaw: (key) => features.readRaw(key), Namespace: binding.Namespace, TTL }),
-  RateLimitStore: createRateLimitStoreClass({ native: currentNative, Namespace: binding.Namespace }),
+  SessionStore: createSessionStoreClass({
+    native: currentNative,
+    readRaw: (key) => features.readRaw(key),
+    expireRaw: (key, seconds) => features.expireRaw(key, seconds),
+    Namespace: binding.Namespace,
+    TTL,
+  }),
+  RateLimitStore: createRateLimitStoreClass({
+    native: currentNative,
+    windowHits: (key, windowMs, change, restart) => features.windowHits(key, windowMs, change, restart),
+    Namespace: binding.Namespace,
+  }),
 }

@@ -2,7 +2,7 @@
 
 // The per-tick batching of server calls: every caller gets its own answer, whatever happens to
 // the batch.
-const { createCoalescer } = require('../lib/coalescer')
+const { createCoalescer, inIssueOrder } = require('../lib/coalescer')
 
 const double = (n) => Promise.resolve(n * 2)
 
@@ -39,4 +39,28 @@ test('a batch that cannot be sent (it throws) falls back to one call each, so no
   )
   const outcomes = await Promise.allSettled([1, 2, 3].map(call))
   expect(outcomes.map((o) => o.value ?? o.reason.message)).toEqual([2, 4, 'too long'])
+})
+
+test('a call to the binding sends the held batch first; reading circuit events does not', async () => {
+  const sent = []
+  class Native {
+    ping() {
+      sent.push('ping')
+    }
+    takeCircuitEvents() {
+      return []
+    }
+  }
+  const native = inIssueOrder(new Native())
+  const call = createCoalescer(double, (items) => {
+    sent.push(items)
+    return Promise.resolve({ values: items.map((n) => n * 2), errors: null })
+  })
+  const answers = [call(1), call(2)]
+  // The guard reads circuit events after every call: the batch keeps gathering.
+  native.takeCircuitEvents()
+  answers.push(call(3))
+  native.ping()
+  await expect(Promise.all(answers)).resolves.toEqual([2, 4, 6])
+  expect(sent).toEqual([[1, 2, 3], 'ping'])
 })

@@ -10,17 +10,24 @@ const MESSAGES = {
 
 /**
  * An after-call hook that logs each circuit state change once, in order (not once per call).
- * The breaker queues its changes; one cheap synchronous call per completed call collects them,
- * next to a network round trip.
+ * The breaker queues its changes; one synchronous call collects them, once for the calls that
+ * settle together (a tick's batch settles 50 calls at once), before their callers resume.
  */
 function watchCircuit(native) {
-  return () => {
+  let queued = false
+  const collect = () => {
+    queued = false
     for (const event of native.takeCircuitEvents()) {
       // `open`, or on a cluster `open master 10.0.0.1:6379` (each master has its own circuit).
       const [state, ...which] = event.split(' ')
       const where = which.length ? ` (${which.join(' ')})` : ''
       writeLog('warn', `[digis-redis] ${MESSAGES[state] ?? `circuit ${state}`}${where}`)
     }
+  }
+  return () => {
+    if (queued) return
+    queued = true
+    queueMicrotask(collect)
   }
 }
 

@@ -79,15 +79,23 @@ function createCoalescer(runOne, runMany) {
 }
 
 /**
+ * Methods that never reach the backend. `takeCircuitEvents` runs after every call (the guard's
+ * circuit log): sending the held batch there would cut every tick's batch into single calls.
+ */
+const LOCAL_METHODS = new Set(['takeCircuitEvents', 'setOptions'])
+
+/**
  * The native client with every method sending the held batch first: for the calls that do not
- * go through a coalescer. Getters pass through.
+ * go through a coalescer. Getters and the methods that stay in process pass through.
  */
 function inIssueOrder(native) {
   const ordered = {}
   for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(native))) {
     if (name === 'constructor') continue
     const descriptor = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(native), name)
-    if (typeof descriptor.value === 'function') {
+    if (LOCAL_METHODS.has(name)) {
+      ordered[name] = descriptor.value.bind(native)
+    } else if (typeof descriptor.value === 'function') {
       ordered[name] = (...args) => {
         sendHeld()
         return native[name](...args)

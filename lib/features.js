@@ -8,7 +8,7 @@ const { encodeBalance, decodeBalance } = require('./balance')
 const { createRateLimiter } = require('./rate-limiter')
 const { settings } = require('./settings')
 const { createCoalescer } = require('./coalescer')
-const { readMany, writeMany } = require('./packed')
+const { readMany, writeMany, expireMany, windowHitsMany } = require('./packed')
 const { createCacheWrap } = require('./cache-wrap')
 const { createLocks } = require('./locks')
 const { createIdempotency } = require('./idempotency')
@@ -37,6 +37,19 @@ function createFeatures(native, binding, TTL) {
     : createCoalescer(
         ([ns, id, value, ttl]) => native.set(ns, id, value, ttl),
         (items) => writeMany(native, items).then((errors) => ({ values: [], errors })),
+      )
+
+  // The express stores' touches and counter changes, gathered per tick like reads and writes.
+  // The stores chain on these: on the embedded store, whose calls answer at once, the answer
+  // is wrapped as a promise.
+  const expire = embedded
+    ? ([ns, id, seconds]) => Promise.resolve(native.expire(ns, id, seconds))
+    : createCoalescer(([ns, id, seconds]) => native.expire(ns, id, seconds), (items) => expireMany(native, items))
+  const windowHits = embedded
+    ? ([key, windowMs, change, restart]) => Promise.resolve(native.windowHits(key, windowMs, change, restart))
+    : createCoalescer(
+        ([key, windowMs, change, restart]) => native.windowHits(key, windowMs, change, restart),
+        (items) => windowHitsMany(native, items),
       )
 
   // One-time code checks, gathered per tick on a server backend like reads and writes.
@@ -252,9 +265,13 @@ function createFeatures(native, binding, TTL) {
   const idempotency = createIdempotency(native, TTL)
 
   const namespaces = { cache, sessions, users, creators, streams, rateLimiter, otp, tokens, locks, idempotency, testConnection }
-  // For the express-session adapter: a read of a raw key in the same per-tick batch as the
-  // namespaces' reads. Not enumerable, so it is not exported.
-  Object.defineProperty(namespaces, 'readRaw', { value: (key) => read([Namespace.Raw, key]) })
+  // For the express stores: a read and an expiry of a raw key, and a window-counter change, in
+  // the same per-tick batches as the namespaces' calls. Not enumerable, so not exported.
+  Object.defineProperties(namespaces, {
+    readRaw: { value: embedded ? (key) => Promise.resolve(readNow(Namespace.Raw, key)) : (key) => read([Namespace.Raw, key]) },
+    expireRaw: { value: (key, seconds) => expire([Namespace.Raw, key, seconds]) },
+    windowHits: { value: (key, windowMs, change, restart) => windowHits([key, windowMs, change, restart]) },
+  })
   return namespaces
 }
 

@@ -53,4 +53,44 @@ function writeMany(native, items) {
   return native.setManyPacked(namespaces, ids.text, values.text, lengths, ttls)
 }
 
-module.exports = { readMany, writeMany }
+/**
+ * EXPIREs of `[namespace, id, seconds]` items in one call → `{ values, errors }`, a value being
+ * whether the key existed and got the expiry.
+ */
+function expireMany(native, items) {
+  const ids = packStrings(items.map((item) => item[1]))
+  const namespaces = Uint8Array.from(items, (item) => item[0])
+  const seconds = Uint32Array.from(items, (item) => item[2])
+  return native.expireManyPacked(namespaces, ids.text, ids.lengths, seconds).then(({ values, errors }) => ({
+    values: Array.from(values, (flag) => flag === 1),
+    errors,
+  }))
+}
+
+/**
+ * Window-counter changes of `[key, windowMs, change, restartOnHit]` items in one call →
+ * `{ values, errors }`, a value being `{ hits, resetMs }` as `native.windowHits` answers.
+ */
+function windowHitsMany(native, items) {
+  const count = items.length
+  const lengths = new Uint32Array(count)
+  const windows = new Uint32Array(count)
+  const changes = new Int32Array(count)
+  const restarts = new Uint8Array(count)
+  let keys = ''
+  for (let i = 0; i < count; i++) {
+    const item = items[i]
+    lengths[i] = item[0].length
+    keys += item[0]
+    windows[i] = item[1]
+    changes[i] = item[2]
+    restarts[i] = item[3] ? 1 : 0
+  }
+  return native.windowHitsMany(keys, lengths, windows, changes, restarts).then(({ counts, errors }) => {
+    const values = new Array(items.length)
+    for (let i = 0; i < count; i++) values[i] = { hits: counts[2 * i], resetMs: counts[2 * i + 1] }
+    return { values, errors }
+  })
+}
+
+module.exports = { readMany, writeMany, expireMany, windowHitsMany }

@@ -22,7 +22,8 @@ const PEER_OPTIONS = {
 /**
  * `RateLimitStore`: express-rate-limit's store interface (v7/v8) over the selected backend. A
  * fixed window per client: each increment is one atomic script call (INCRBY, and the window's
- * expiry on the first hit), one round trip, shared by every process on the same backend.
+ * expiry on the first hit), the calls of one tick sent in one round trip, shared by every
+ * process on the same backend.
  * Counters are plain integers at `<prefix><key>` (rate-limit-redis's layout, prefix `rl:`).
  * Taking a hit back stops at zero, and a window at zero hits still runs (get reads 0), as
  * express-rate-limit's MemoryStore; a counter found without an expiry starts a new window.
@@ -32,7 +33,14 @@ const PEER_OPTIONS = {
  * express-rate-limit answers 429. Strict mode throws instead, and express-rate-limit's own
  * `passOnStoreError` decides.
  */
-function createRateLimitStoreClass({ native, Namespace }) {
+/** A counter as express-rate-limit's `{ totalHits, resetTime }`. */
+function clientInfo({ hits, resetMs }) {
+  // {0, 0} means no window is running; a window at zero hits has time left.
+  const running = hits > 0 || resetMs > 0
+  return { totalHits: hits, resetTime: running ? new Date(Date.now() + resetMs) : undefined }
+}
+
+function createRateLimitStoreClass({ native, windowHits, Namespace }) {
   return class RateLimitStore {
     /** @param {{ prefix?: string, resetExpiryOnChange?: boolean, failClosed?: boolean }} [options] */
     constructor(options = {}) {
@@ -66,7 +74,7 @@ function createRateLimitStoreClass({ native, Namespace }) {
         totalHits: this.failClosed ? OVER_ANY_LIMIT : 1,
         resetTime: new Date(Date.now() + this.windowMs),
       })
-      return guarded('RateLimitStore.increment', failed, async () => this.#change(key, 1))
+      return guarded('RateLimitStore.increment', failed, () => this.#change(key, 1))
     }
 
     /** Takes a hit back (skipSuccessfulRequests / skipFailedRequests), never below zero; never creates a counter. */
@@ -105,11 +113,9 @@ function createRateLimitStoreClass({ native, Namespace }) {
       return `${this.prefix}${toKey(key, 'key')}`
     }
 
-    async #change(key, change) {
-      const { hits, resetMs } = await native.windowHits(this.#key(key), this.windowMs, change, this.resetExpiryOnChange)
-      // {0, 0} means no window is running; a window at zero hits has time left.
-      const running = hits > 0 || resetMs > 0
-      return { totalHits: hits, resetTime: running ? new Date(Date.now() + resetMs) : undefined }
+    /** Through the per-tick batch of counter changes: still one atomic script call each. */
+    #change(key, change) {
+      return windowHits(this.#key(key), this.windowMs, change, this.resetExpiryOnChange).then(clientInfo)
     }
   }
 }

@@ -21,6 +21,24 @@ const PEER_OPTIONS = {
   client: 'not needed: the store uses the backend this package is configured with',
 }
 
+const nothing = () => undefined
+
+/**
+ * `callback(err)` or `callback(null, value)`. A throwing callback is the caller's bug: an
+ * uncaught exception, as from any callback API, not an unhandled rejection of a promise nobody
+ * holds.
+ */
+function deliver(callback, err, value) {
+  try {
+    if (err) callback(err)
+    else callback(null, value)
+  } catch (thrown) {
+    process.nextTick(() => {
+      throw thrown
+    })
+  }
+}
+
 /**
  * express-session's Store class, when the application has express-session: from the module the
  * caller passed (`{ session }`, as connect-redis up to v6 took it), else resolved from this
@@ -47,7 +65,7 @@ function findExpressSessionStore(sessionModule) {
  * holds, without making express-session a dependency of this package. Records are the exact
  * bytes `sessions.store` writes: with the default prefix, `sessions.get(sid)` reads them.
  */
-function createSessionStoreClass({ native, readRaw, Namespace, TTL }) {
+function createSessionStoreClass({ native, readRaw, expireRaw, Namespace, TTL }) {
   let parented = false
 
   class SessionStore extends EventEmitter {
@@ -103,7 +121,7 @@ function createSessionStoreClass({ native, readRaw, Namespace, TTL }) {
     /** `callback(err, session | null)`; also returns a promise of the session (null on failure). */
     get(sid, callback) {
       // Through the features' per-tick read batch: many sessions read in one tick are one round trip.
-      return this.#run('SessionStore.get', null, callback, async () => this.#parse(await readRaw(this.#key(sid))))
+      return this.#run('SessionStore.get', null, callback, () => readRaw(this.#key(sid)).then(this.#parse))
     }
 
     /**
@@ -122,12 +140,13 @@ function createSessionStoreClass({ native, readRaw, Namespace, TTL }) {
 
     /** Resets the expiry as set() would, without rewriting the record (nothing under disableTouch or disableTTL). */
     touch(sid, sess, callback) {
-      return this.#run('SessionStore.touch', undefined, callback, async () => {
-        if (this.disableTouch || this.disableTTL) return
+      return this.#run('SessionStore.touch', undefined, callback, () => {
+        if (this.disableTouch || this.disableTTL) return undefined
         const key = this.#key(sid)
         const ttl = this.#ttlOf(sess)
-        if (ttl <= 0) return void (await native.del(Namespace.Raw, key))
-        await native.expire(Namespace.Raw, key, Math.min(ttl, MAX_TTL_SECONDS))
+        if (ttl <= 0) return native.del(Namespace.Raw, key).then(nothing)
+        // Through the per-tick batch of expiries, like get's reads.
+        return expireRaw(key, Math.min(ttl, MAX_TTL_SECONDS)).then(nothing)
       })
     }
 
@@ -183,8 +202,11 @@ function createSessionStoreClass({ native, readRaw, Namespace, TTL }) {
       return listKeys(native, `${globEscape(this.prefix)}*`, this.scanCount)
     }
 
-    /** A stored record as a session: the serializer's parse (sync or async), else the package's reading. */
-    async #parse(text) {
+    /**
+     * A stored record as a session: the serializer's parse (sync or async: the promise is
+     * awaited by the caller's chain), else the package's reading.
+     */
+    #parse = (text) => {
       if (text === null) return null
       return this.serializer ? this.serializer.parse(text) : decodeValue(text)
     }
@@ -220,31 +242,30 @@ function createSessionStoreClass({ native, readRaw, Namespace, TTL }) {
         failure = err
         return typeof fallback === 'function' ? fallback() : fallback
       }
-      const done = guarded(operation, failed, work).then(
+      const done = guarded(operation, failed, work)
+      if (typeof callback !== 'function') {
+        return done.then(
+          (value) => {
+            this.#noteOutcome(failure)
+            return value
+          },
+          (err) => {
+            // Strict mode: the guard rethrew the typed error.
+            this.#noteOutcome(err)
+            throw err
+          },
+        )
+      }
+      return done.then(
         (value) => {
           this.#noteOutcome(failure)
-          return { err: failure, value }
+          deliver(callback, failure, value)
         },
         (err) => {
-          // Strict mode: the guard rethrew the typed error.
           this.#noteOutcome(err)
-          if (typeof callback !== 'function') throw err
-          return { err, value: undefined }
+          deliver(callback, err, undefined)
         },
       )
-      if (typeof callback !== 'function') return done.then(({ value }) => value)
-      return done.then(({ err, value }) => {
-        // A throwing callback is the caller's bug: an uncaught exception, as from any callback
-        // API, not an unhandled rejection of a promise nobody holds.
-        try {
-          if (err) callback(err)
-          else callback(null, value)
-        } catch (thrown) {
-          process.nextTick(() => {
-            throw thrown
-          })
-        }
-      })
     }
 
     /**

@@ -17,7 +17,9 @@ use digis_redis_core::{
     backend::Unavailable,
     circuit::{CircuitBreaker, CircuitState, CircuitView},
     embedded::EmbeddedBackend,
-    features::{Algorithm, RateLimitDecision, RateLimitRequest, Target, WindowHits},
+    features::{
+        Algorithm, RateLimitDecision, RateLimitRequest, Target, WindowHits, WindowHitsChange,
+    },
     keys,
     options::{BreakerPolicy, Timeouts},
     order::{self, Sequencer},
@@ -252,6 +254,23 @@ pub struct PackedValues {
 pub struct RateLimitBatch {
     pub values: Vec<Option<RateLimitResult>>,
     /// Null when every check succeeded, else the error (`"<CODE>: <message>"`) or null at each index.
+    pub errors: Option<Vec<Option<String>>>,
+}
+
+/// A batch of EXPIREs: per item 1 when the key existed and got the expiry, else 0 (also where
+/// the item failed, with its error at the same index of `errors`).
+#[napi(object)]
+pub struct ExpireBatch {
+    pub values: Uint8Array,
+    pub errors: Option<Vec<Option<String>>>,
+}
+
+/// A batch of window-counter changes: per item its hits then its time left (ms, 0 when no
+/// window runs) at `2i` and `2i + 1` of `counts` (0 and 0 where the item failed, with its error
+/// at index `i` of `errors`).
+#[napi(object)]
+pub struct WindowHitsBatch {
+    pub counts: Float64Array,
     pub errors: Option<Vec<Option<String>>>,
 }
 
@@ -803,6 +822,36 @@ impl NativeClient {
         })
     }
 
+    /// EXPIREs gathered within one tick, as one pipeline, targets packed like
+    /// `get_many_packed`.
+    #[napi(ts_return_type = "ExpireBatch | Promise<ExpireBatch>")]
+    pub fn expire_many_packed<'env>(
+        &self,
+        env: &'env Env,
+        namespaces: Uint8Array,
+        ids: String,
+        id_lengths: Uint32Array,
+        seconds: Uint32Array,
+    ) -> Result<Answer<'env, ExpireBatch>> {
+        let targets = packed_targets(&namespaces, &ids, &id_lengths)?;
+        if seconds.len() != targets.len() {
+            return Err(packing_error("expiries"));
+        }
+        let items = targets
+            .into_iter()
+            .zip(seconds.iter().map(|&s| u64::from(s)))
+            .collect();
+        let f = self.features.clone();
+        self.answer(env, async move {
+            let (values, errors) = split_outcomes::<bool, bool>(f.expire_many(items).await?);
+            let flags = values.into_iter().map(|v| u8::from(v == Some(true)));
+            Ok(ExpireBatch {
+                values: Uint8Array::new(flags.collect()),
+                errors,
+            })
+        })
+    }
+
     #[napi(ts_return_type = "number | Promise<number>")]
     pub fn incr<'env>(
         &self,
@@ -1050,6 +1099,54 @@ impl NativeClient {
             )
             .await?
             .into())
+        })
+    }
+
+    /// `window_hits` changes gathered within one tick, each still one atomic script call, sent
+    /// in order in one round trip: whole keys packed like `get_many_packed`'s ids, and per item
+    /// its window, change and restart flag (1 or 0).
+    #[napi(ts_return_type = "WindowHitsBatch | Promise<WindowHitsBatch>")]
+    pub fn window_hits_many<'env>(
+        &self,
+        env: &'env Env,
+        keys: String,
+        key_lengths: Uint32Array,
+        window_ms: Uint32Array,
+        changes: Int32Array,
+        restart_on_hit: Uint8Array,
+    ) -> Result<Answer<'env, WindowHitsBatch>> {
+        let count = key_lengths.len();
+        let keys = packed::split_utf16(&keys, &key_lengths)
+            .filter(|_| window_ms.len() == count && changes.len() == count)
+            .filter(|_| restart_on_hit.len() == count)
+            .ok_or_else(|| packing_error("keys"))?;
+        let requests: Vec<WindowHitsChange> = keys
+            .into_iter()
+            .enumerate()
+            .map(|(i, key)| WindowHitsChange {
+                key: key.to_owned(),
+                window_ms: u64::from(window_ms[i]),
+                change: i64::from(changes[i]),
+                restart_on_hit: restart_on_hit[i] != 0,
+            })
+            .collect();
+        let f = self.features.clone();
+        self.answer(env, async move {
+            let (values, errors) =
+                split_outcomes::<WindowHits, WindowHits>(f.window_hits_many(&requests).await?);
+            let mut counts = Vec::with_capacity(2 * values.len());
+            for value in values {
+                let WindowHits { hits, reset_ms } = value.unwrap_or(WindowHits {
+                    hits: 0,
+                    reset_ms: 0,
+                });
+                counts.push(hits as f64);
+                counts.push(reset_ms as f64);
+            }
+            Ok(WindowHitsBatch {
+                counts: Float64Array::new(counts),
+                errors,
+            })
         })
     }
 

@@ -4,7 +4,7 @@
 // connection: writes gathered into a tick's batch never overtake a later delete, reads never
 // see a write issued after them, and raw commands keep their order too.
 
-const { cache, users, creators, sessions, redis } = require('../..')
+const { cache, users, creators, sessions, redis, SessionStore, RateLimitStore } = require('../..')
 const { uniquePrefix } = require('../helpers')
 
 const P = uniquePrefix('order')
@@ -81,5 +81,30 @@ describe('program order', () => {
       if ((await redis.get(key)) !== 'value') missed++
     }
     expect(missed).toBe(0)
+  })
+
+  test('express stores: a record written not awaited, then touched, keeps the touch\'s expiry', async () => {
+    const store = new SessionStore({ prefix: `${P}:sess:` })
+    let wrong = 0
+    for (let i = 0; i < 50; i++) {
+      const sid = `s${i}`
+      cache.set(`${P}:sess:${sid}`, { cookie: {}, i }, 100)
+      store.touch(sid, { cookie: {} })
+      store.destroy(`gone${i}`)
+      if ((await redis.ttl(`${P}:sess:${sid}`)) <= 100) wrong++
+    }
+    expect(wrong).toBe(0)
+  })
+
+  test('express stores: increments not awaited, then resetKey, then an increment: 1, 2, 3, then 1', async () => {
+    const store = new RateLimitStore({ prefix: `${P}:rl:` })
+    store.init({ windowMs: 60_000 })
+    for (let i = 0; i < 20; i++) {
+      const key = `k${i}`
+      const hits = [store.increment(key), store.increment(key), store.increment(key)]
+      store.resetKey(key)
+      hits.push(store.increment(key))
+      expect((await Promise.all(hits)).map((h) => h.totalHits)).toEqual([1, 2, 3, 1])
+    }
   })
 })

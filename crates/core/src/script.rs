@@ -80,9 +80,21 @@ pub static CACHE_WRAP_CLAIM: Script = Script::new(
 pub static WINDOW_HITS: Script =
     Script::new("window_hits", include_str!("scripts/window_hits.lua"));
 
+/// `WINDOW_HITS` over many counters in one call, in order, each change as `WINDOW_HITS` makes
+/// it. Answers per counter `{hits, reset_ms}` or its error's message.
+pub static WINDOW_HITS_MANY: Script = Script::new(
+    "window_hits_many",
+    concat!(
+        "local function one(KEYS, ARGV)\n",
+        include_str!("scripts/window_hits.lua"),
+        "end\n",
+        include_str!("scripts/window_hits_many.lua"),
+    ),
+);
+
 /// Every script the features run, for servers that must recognise them by source or SHA-1 (the
 /// rest-server on the embedded store runs their native implementations).
-pub static ALL: [&Script; 9] = [
+pub static ALL: [&Script; 10] = [
     &OTP_VERIFY,
     &RATE_LIMIT_FIXED_WINDOW,
     &RATE_LIMIT_TOKEN_BUCKET,
@@ -92,6 +104,7 @@ pub static ALL: [&Script; 9] = [
     &LOCK_EXTEND,
     &CACHE_WRAP_CLAIM,
     &WINDOW_HITS,
+    &WINDOW_HITS_MANY,
 ];
 
 /// The script whose hex SHA-1 is `sha1` (any case), as EVALSHA names it.

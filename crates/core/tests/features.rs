@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use digis_redis_core::{
     embedded::EmbeddedBackend,
-    features::{ActiveStream, Algorithm, RateLimitRequest, Target},
+    features::{ActiveStream, Algorithm, RateLimitRequest, Target, WindowHitsChange},
     Cmd, ErrorKind, Features, Reply,
 };
 
@@ -406,6 +406,54 @@ async fn batched_checks_and_verifications_keep_each_outcome() {
         .map(|o| o.unwrap())
         .collect();
     assert_eq!(outcomes, vec![false, true, false]);
+}
+
+#[tokio::test]
+async fn batched_expiries_and_window_counters_keep_each_outcome_in_order() {
+    let (f, store) = features();
+    f.set(&Target::Raw("sess:a".into()), Bytes::from("{}"), Some(10))
+        .await
+        .unwrap();
+    let expiries = f
+        .expire_many(vec![
+            (Target::Raw("sess:a".into()), 500),
+            (Target::Raw("sess:none".into()), 500),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        expiries.into_iter().map(|e| e.unwrap()).collect::<Vec<_>>(),
+        vec![true, false]
+    );
+    assert!(ttl(&store, "sess:a") > 10);
+
+    f.set(&Target::Raw("rl:text".into()), Bytes::from("x"), None)
+        .await
+        .unwrap();
+    let change = |key: &str, change| WindowHitsChange {
+        key: key.to_string(),
+        window_ms: 60_000,
+        change,
+        restart_on_hit: false,
+    };
+    let items = f
+        .window_hits_many(&[
+            change("rl:a", 1),
+            change("rl:a", 1),
+            change("rl:text", 1),
+            change("rl:a", -1),
+            change("rl:b", 0),
+        ])
+        .await
+        .unwrap();
+    let hits: Vec<Option<i64>> = items
+        .iter()
+        .map(|i| i.as_ref().ok().map(|w| w.hits))
+        .collect();
+    // Each change sees the ones before it; a value that is not a counter fails alone.
+    assert_eq!(hits, vec![Some(1), Some(2), None, Some(1), Some(0)]);
+    assert!(items[0].as_ref().unwrap().reset_ms > 59_000);
+    assert_eq!(items[4].as_ref().unwrap().reset_ms, 0);
 }
 
 /// Answers each command with its own name and records what reached it.

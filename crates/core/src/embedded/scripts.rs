@@ -33,6 +33,7 @@ pub(crate) fn find(name: &str) -> Option<NativeScript> {
         "lock_extend" => Some(locks::lock_extend),
         "cache_wrap_claim" => Some(locks::cache_wrap_claim),
         "window_hits" => Some(window_hits),
+        "window_hits_many" => Some(window_hits_many),
         _ => None,
     }
 }
@@ -281,6 +282,23 @@ fn rate_limit_fixed_window(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) ->
     Ok(lua_numbers(&[0.0, 0.0, ttl, ttl]))
 }
 
+/// window_hits_many.lua: `window_hits` on each key in order with its three ARGV; an item that
+/// fails answers its error's message.
+fn window_hits_many(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) -> Result<Reply> {
+    let items = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let own = &args[(3 * i).min(args.len())..(3 * i + 3).min(args.len())];
+            match window_hits(ks, std::slice::from_ref(key), own) {
+                Ok(reply) => reply,
+                Err(err) => Reply::Bulk(Bytes::from(err.message)),
+            }
+        })
+        .collect();
+    Ok(Reply::Array(items))
+}
+
 /// window_hits.lua. ARGV: window ms, change (1, -1 or 0), '1' when every hit restarts the
 /// window. Only a hit starts a window (on a missing counter or one without expiry, afresh);
 /// taking a hit back stops at zero. Answers `{hits, reset}`, `{0, 0}` when no window runs.
@@ -459,6 +477,7 @@ mod tests {
     use crate::script::{
         CACHE_WRAP_CLAIM, LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE, OTP_VERIFY,
         RATE_LIMIT_FIXED_WINDOW, RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET, WINDOW_HITS,
+        WINDOW_HITS_MANY,
     };
     use crate::Backend;
 
@@ -1528,6 +1547,36 @@ mod tests {
             both.script_error(&WINDOW_HITS, T0, &key, &["5000", "1", "0"])
                 .await;
             both.same_state("rl:ip").await;
+            both.clean_up().await;
+        }
+
+        #[tokio::test]
+        async fn window_hits_many_matches_redis() {
+            let Some(mut both) = Both::new("window-many") else {
+                return;
+            };
+            both.command("SET", "rl:text", &["abc"]).await;
+            let keys = ["rl:a", "rl:a", "rl:text", "rl:a", "rl:b"];
+            let args = [
+                ["10000", "1", "0"],
+                ["10000", "1", "0"],
+                ["10000", "1", "0"],
+                ["10000", "-1", "0"],
+                ["10000", "0", "0"],
+            ]
+            .concat();
+            // Each counter sees the changes before it; one that fails answers its message alone.
+            let reply = both.script(&WINDOW_HITS_MANY, T0, &keys, &args).await;
+            let Reply::Array(items) = reply else {
+                panic!("{reply:?}")
+            };
+            assert_eq!(items[0], ints(&[1, 10000]));
+            assert_eq!(items[1], ints(&[2, 10000]));
+            assert!(matches!(&items[2], Reply::Bulk(m) if m.starts_with(b"ERR")));
+            assert_eq!(items[3], ints(&[1, 10000]));
+            assert_eq!(items[4], ints(&[0, 0]));
+            both.same_state("rl:a").await;
+            both.same_state("rl:text").await;
             both.clean_up().await;
         }
 

@@ -18,7 +18,7 @@ pub use locks::FENCE_TTL_SECONDS;
 pub use rate_limit::{Algorithm, RateLimitDecision, RateLimitRequest};
 pub use streams::ActiveStream;
 pub use target::Target;
-pub use window_hits::WindowHits;
+pub use window_hits::{WindowHits, WindowHitsChange};
 
 use crate::{Cmd, Error, ErrorKind, Reply, Result, SharedBackend};
 

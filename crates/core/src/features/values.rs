@@ -14,6 +14,18 @@ pub(super) fn set_command(key: String, value: Bytes, ttl_seconds: Option<u64>) -
 }
 
 /// A GET reply as the stored bytes: `None` only for a real miss.
+/// An EXPIRE reply: whether the key existed and got the expiry.
+fn expired(reply: Reply) -> Result<bool> {
+    reply
+        .as_int()
+        .map(|n| n == 1)
+        .ok_or_else(|| unexpected("EXPIRE", &reply))
+}
+
+fn expire_command(key: String, seconds: u64) -> Cmd {
+    Cmd::new("EXPIRE").arg(key).arg(seconds)
+}
+
 fn stored_value(reply: Reply) -> Result<Option<Bytes>> {
     match reply {
         Reply::Nil => Ok(None),
@@ -69,14 +81,11 @@ impl Features {
 
     /// Whether the key existed and got the expiry.
     pub async fn expire(&self, target: &Target, seconds: u64) -> Result<bool> {
-        let reply = self
-            .backend
-            .call(Cmd::new("EXPIRE").arg(target.key()).arg(seconds))
-            .await?;
-        reply
-            .as_int()
-            .map(|n| n == 1)
-            .ok_or_else(|| unexpected("EXPIRE", &reply))
+        expired(
+            self.backend
+                .call(expire_command(target.key(), seconds))
+                .await?,
+        )
     }
 
     pub async fn incr(&self, target: &Target) -> Result<i64> {
@@ -110,5 +119,15 @@ impl Features {
             .collect();
         let replies = self.backend.pipeline(cmds, false).await?;
         Ok(replies.into_iter().map(|r| r.map(|_| ())).collect())
+    }
+
+    /// Many EXPIREs in one pipeline (one round trip); each item keeps its own outcome.
+    pub async fn expire_many(&self, items: Vec<(Target, u64)>) -> Result<Vec<Result<bool>>> {
+        let cmds = items
+            .into_iter()
+            .map(|(target, seconds)| expire_command(target.into_key(), seconds))
+            .collect();
+        let replies = self.backend.pipeline(cmds, false).await?;
+        Ok(replies.into_iter().map(|r| expired(r?)).collect())
     }
 }
