@@ -2,7 +2,8 @@
 'use strict'
 
 // Type-checks the public types (__test__/types), then runs the jest suite once per backend:
-// embedded (every test file), then the Redis protocol, Upstash REST (through a `digis-redis
+// embedded (every test file), then the Redis protocol (its socket on Node's loop, then the
+// conformance suite again on the I/O thread), Upstash REST (through a `digis-redis
 // rest-server` started here) and Redis Cluster (a private cluster started here) for the
 // conformance suite and the backend-specific files. The backend comes from the environment, as
 // in production.
@@ -110,6 +111,11 @@ async function main() {
 
   if (await redisReachable(REDIS_URL)) {
     results.push(runJest('redis', { ...baseEnv, REDIS_URL, REDIS_TEST_URL: REDIS_URL }, [...SHARED_FILES, '__test__/backends/redis']))
+    // The same server with its socket on the addon's I/O thread instead of Node's loop (what
+    // TLS, Bun and Deno use): the conformance suite again.
+    results.push(
+      runJest('redis-thread', { ...baseEnv, REDIS_URL, REDIS_TEST_URL: REDIS_URL, DIGIS_REDIS_TRANSPORT: 'thread' }, ['__test__/conformance', '__test__/module-shape.test.js']),
+    )
     const token = crypto.randomBytes(16).toString('hex')
     const server = await startRestServer(['--redis', REDIS_URL], token)
     try {
