@@ -70,7 +70,6 @@ fn init() {
         .enable_all()
         .build()
     {
-        node_loop::executor::set_io_runtime(runtime.handle().clone());
         napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
     }
 }

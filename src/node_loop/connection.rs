@@ -21,7 +21,7 @@ use redis::aio::ConnectionLike;
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 use tokio::sync::oneshot;
 
-use super::executor::{defer_write, io_runtime, Executor, OnTeardown};
+use super::executor::{defer_write, Executor, OnTeardown};
 use super::uv::{self, PollHandle};
 
 /// Bytes read from the socket per `read` call.
@@ -43,11 +43,18 @@ impl Connector for LoopConnector {
         let info = client.get_connection_info().clone();
         let db = info.redis_settings().db();
         let timeout = timeouts.connect();
-        let runtime = io_runtime().ok_or_else(|| unusable("no I/O runtime"))?;
+        // The executor polls this inside the runtime's context (see `Executor::poll`).
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| unusable("no I/O runtime"))?;
         let socket = runtime
             .spawn(async move { open_tcp(&info, timeout).await })
             .await
-            .map_err(|_| unusable("the connect task ended early"))??;
+            .map_err(|_| {
+                RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "the I/O runtime stopped while connecting",
+                ))
+            })??;
         LoopConnection::watch(socket, db)
     }
 }

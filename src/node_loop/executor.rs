@@ -17,7 +17,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::ptr;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::FutureExt;
@@ -27,15 +27,13 @@ use napi::sys;
 use super::uv::{self, EndOfIteration};
 use crate::completion::settle_deferred;
 
-/// The tokio runtime whose timers and connects the calls may wait on.
-static IO_RUNTIME: OnceLock<tokio::runtime::Handle> = OnceLock::new();
-
-pub fn set_io_runtime(handle: tokio::runtime::Handle) {
-    let _ = IO_RUNTIME.set(handle);
-}
-
-pub fn io_runtime() -> Option<&'static tokio::runtime::Handle> {
-    IO_RUNTIME.get()
+/// The tokio runtime napi-rs runs now, whose timers and connects the calls wait on. Asked at
+/// every poll: napi-rs shuts its runtime down when the last environment using it ends (a worker
+/// thread's, say) and starts another for the next.
+fn io_runtime() -> Option<tokio::runtime::Handle> {
+    napi::bindgen_prelude::within_runtime_if_available(|| {
+        tokio::runtime::Handle::try_current().ok()
+    })
 }
 
 /// Turns a finished call's value into a JS value, on Node's thread.
@@ -353,7 +351,8 @@ impl Executor {
         let Some(mut task) = self.tasks.borrow_mut().remove(&id) else {
             return;
         };
-        let _runtime = io_runtime().map(|r| r.enter());
+        let runtime = io_runtime();
+        let _entered = runtime.as_ref().map(|r| r.enter());
         let mut cx = Context::from_waker(&task.waker);
         match task.future.as_mut().poll(&mut cx) {
             Poll::Pending => {

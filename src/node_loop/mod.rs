@@ -10,5 +10,5 @@ pub use connection::LoopConnector;
 
 /// Whether this process can drive a socket from Node's loop.
 pub fn usable() -> bool {
-    uv::uv().is_some() && executor::io_runtime().is_some()
+    uv::uv().is_some()
 }

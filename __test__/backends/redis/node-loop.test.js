@@ -82,10 +82,11 @@ describe('redis on Node\'s event loop', () => {
       const body = \`
         const { parentPort, workerData } = require('node:worker_threads')
         const r = require(${JSON.stringify(ROOT).replace(/"/g, "'")})
-        r.cache.set('node-loop-worker-' + workerData, { w: workerData }, 60)
-          .then(() => r.cache.get('node-loop-worker-' + workerData))
+        const key = 'node-loop-worker-' + process.pid + '-' + workerData
+        r.cache.set(key, { w: workerData }, 60)
+          .then(() => r.cache.get(key))
           .then((v) => {
-            if (workerData === 'busy') for (let i = 0; i < 500; i++) r.cache.get('node-loop-worker-busy')
+            if (workerData === 'busy') for (let i = 0; i < 500; i++) r.cache.get(key)
             parentPort.postMessage(v)
           })
       \`
@@ -97,9 +98,11 @@ describe('redis on Node\'s event loop', () => {
         w.on('exit', (code) => resolve({ mode, value, exited: true }))
       })
       Promise.all(['idle', 'terminated', 'busy'].map(run)).then((r) => console.log(JSON.stringify(r)))`
-    const { stdout, stderr, code } = await runNode(script, { env: { REDIS_URL: URL } })
-    expect(stderr).not.toMatch(/open handles|Assertion|Aborted/i)
-    expect(code).toBe(0)
+    // Generous deadlines: this is about ending cleanly, on a machine the other files load.
+    const env = { REDIS_URL: URL, DIGIS_REDIS_TIMEOUT_MS: '5000', DIGIS_REDIS_CONNECT_TIMEOUT_MS: '5000' }
+    const { stdout, stderr, code } = await runNode(script, { env })
+    // Nothing on stderr: no open-handle report, no abort, no failed call.
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
     expect(JSON.parse(stdout)).toEqual([
       { mode: 'idle', value: { w: 'idle' }, exited: true },
       { mode: 'terminated', value: { w: 'terminated' }, exited: true },
