@@ -1,7 +1,7 @@
 'use strict'
 
 const metrics = require('./metrics')
-const { guarded, inBackground } = require('./guard')
+const { guarded, inBackground } = require('./public-call')
 const { Exposition } = require('./prometheus')
 const { invalidArgument } = require('./errors')
 const { describe, toKey } = require('./codec')

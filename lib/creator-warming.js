@@ -1,6 +1,6 @@
 'use strict'
 
-const { guarded, inBackground } = require('./guard')
+const { guarded, inBackground } = require('./public-call')
 const { settings } = require('./settings')
 const { toKey, toTtl, toPositiveInteger, encodeValue, describe } = require('./codec')
 const { invalidArgument } = require('./errors')

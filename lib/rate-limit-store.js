@@ -1,6 +1,6 @@
 'use strict'
 
-const { guarded } = require('./guard')
+const { guarded } = require('./public-call')
 const { toKey, describe } = require('./codec')
 const { invalidArgument, refuseUnknownOptions } = require('./errors')
 

@@ -1,7 +1,7 @@
 'use strict'
 
 const buffer = require('node:buffer')
-const { guarded, inBackground } = require('./guard')
+const { guarded, inBackground } = require('./public-call')
 const { toKey, toPositiveInteger, describe } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { runPipeline } = require('./pipeline')

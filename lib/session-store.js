@@ -1,7 +1,7 @@
 'use strict'
 
 const { EventEmitter } = require('node:events')
-const { guarded } = require('./guard')
+const { guarded } = require('./public-call')
 const { MAX_TTL_SECONDS, toKey, encodeValue, decodeValue, describe } = require('./codec')
 const { invalidArgument, refuseUnknownOptions } = require('./errors')
 const { listKeys } = require('./key-scan')
