@@ -215,6 +215,9 @@ export interface CacheWrapState {
   loading: boolean
 }
 
+/** The creator read counts of one decay epoch. */
+export declare function creatorPopularityKey(halfLifeSeconds: number, epoch: number): string
+
 export interface CreatorStatusItem {
   creatorId: string
   status: string
@@ -256,6 +259,12 @@ export interface Health {
 /** Why `DIGIS_REDIS_IO_THREADS` was ignored (the JS layer reports it once), or null. */
 export declare function ioThreadsProblem(): string | null
 
+/** The fixed key names and default prefixes the JS layer needs, as JSON: JS never spells a key. */
+export declare function keyNamesJson(): string
+
+/** A lock's fencing counter. */
+export declare function lockFenceKey(name: string): string
+
 /** Which key family a single-value call addresses; the key itself is built in Rust. */
 export declare const enum Namespace {
   /** `cache.*`: the key exactly as given. */
@@ -290,6 +299,12 @@ export interface PackedValues {
   errors?: Array<string | undefined | null>
 }
 
+/** A record of an express store with a caller-chosen prefix. */
+export declare function prefixedKey(prefix: string, id: string): string
+
+/** The SCAN MATCH pattern for every key under `prefix`, glob characters escaped. */
+export declare function prefixPattern(prefix: string): string
+
 /** `rateLimiter.check`'s `algorithm` option. */
 export declare const enum RateLimitAlgorithm {
   TokenBucket = 0,
@@ -316,6 +331,12 @@ export declare function redactSecrets(text: string, tokens: Array<string>, urls:
 
 /** `url` with its credentials masked, for display (core's one redaction rule, for `doctor`). */
 export declare function redactUrl(url: string): string
+
+/** A response cached by `cacheResponse` under `name`. */
+export declare function responseKey(name: string): string
+
+/** The set of responses cached under `tag`. */
+export declare function responseTagKey(tag: string): string
 
 export interface RestServerOptions {
   /** Interface to listen on; `127.0.0.1` by default. */

@@ -79,9 +79,9 @@ const currentNative = new Proxy(
     },
   },
 )
-const analytics = createAnalytics(currentNative)
+const analytics = createAnalytics(currentNative, binding)
 const { cacheResponse, invalidateTag } = createResponseCache(currentNative, binding, TTL)
-const warming = createCreatorWarming(currentNative, binding, TTL, CACHE_PREFIXES.CREATOR)
+const warming = createCreatorWarming(currentNative, binding, TTL)
 
 /** The namespaces as exported: the features plus what the next-step modules add to them. */
 function namespaces() {
@@ -148,12 +148,12 @@ module.exports = {
     native: currentNative,
     readRaw: (key) => features.readRaw(key),
     expireRaw: (key, seconds) => features.expireRaw(key, seconds),
-    Namespace: binding.Namespace,
+    binding,
     TTL,
   }),
   RateLimitStore: createRateLimitStoreClass({
     native: currentNative,
     windowHits: (key, windowMs, change, restart) => features.windowHits(key, windowMs, change, restart),
-    Namespace: binding.Namespace,
+    binding,
   }),
 }

@@ -1,7 +1,7 @@
 'use strict'
 
 const metrics = require('./metrics')
-const { guarded, inBackground } = require('./guard')
+const { guarded, inBackground } = require('./public-call')
 const { Exposition } = require('./prometheus')
 const { invalidArgument } = require('./errors')
 const { describe, toKey } = require('./codec')
@@ -10,7 +10,6 @@ const { runPipeline } = require('./pipeline')
 const { NAMESPACES, FIELDS, RATE_LIMIT_FIELDS, BUCKET_BOUNDS_MS, TIME_ONE_IN } = metrics
 const CIRCUIT_STATES = ['closed', 'open', 'half-open']
 const QUANTILES = [0.5, 0.99]
-const DEFAULT_TOTALS_KEY = 'analytics:totals'
 
 const ratio = (hits, misses) => (hits + misses === 0 ? null : hits / (hits + misses))
 const round = (ms) => (ms === null ? null : Math.round(ms * 1000) / 1000)
@@ -33,12 +32,13 @@ const TOTAL_FIELDS = [
 ]
 const allCounters = () => [...metrics.counters, ...metrics.rateLimit]
 
-function createAnalytics(native) {
+function createAnalytics(native, binding) {
+  const { ANALYTICS_TOTALS } = JSON.parse(binding.keyNamesJson())
   // What has reached the totals hash, per TOTAL_FIELDS entry: a flush sends the difference.
   const flushed = new Float64Array(TOTAL_FIELDS.length)
   let flushing = null
   let flushTimer = null
-  let totalsKey = DEFAULT_TOTALS_KEY
+  let totalsKey = ANALYTICS_TOTALS
 
   function stats() {
     const operations = {}
@@ -133,7 +133,7 @@ function createAnalytics(native) {
 
   /** Flushes every `every` ms on an unref'd timer (it never keeps the process alive). */
   function startFlushing(options = {}) {
-    const { every = 10000, key = DEFAULT_TOTALS_KEY } = options ?? {}
+    const { every = 10000, key = ANALYTICS_TOTALS } = options ?? {}
     if (!Number.isInteger(every) || every < 10) throw invalidArgument(`every must be whole milliseconds (at least 10), got ${describe(every)}`)
     totalsKey = toKey(key, 'key')
     stopFlushing()
@@ -161,4 +161,4 @@ function createAnalytics(native) {
   return { stats, prometheus, reset, flush, startFlushing, stopFlushing, totals }
 }
 
-module.exports = { createAnalytics, DEFAULT_TOTALS_KEY }
+module.exports = { createAnalytics }

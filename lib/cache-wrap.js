@@ -2,7 +2,7 @@
 
 const crypto = require('node:crypto')
 const { performance } = require('node:perf_hooks')
-const { guarded, inBackground, logFailure } = require('./guard')
+const { guarded, inBackground, logFailure } = require('./public-call')
 const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
 

@@ -1,6 +1,6 @@
 'use strict'
 
-const { guarded, inBackground } = require('./guard')
+const { guarded, inBackground } = require('./public-call')
 const { settings } = require('./settings')
 const { toKey, toTtl, toPositiveInteger, encodeValue, describe } = require('./codec')
 const { invalidArgument } = require('./errors')
@@ -30,17 +30,16 @@ const EPOCH_HALF_LIVES = 16
 const FLUSH_DELAY_MS = 1000
 /** Distinct creators counted before a flush is forced, so the pending map stays small. */
 const MAX_PENDING = 10000
-const KEY_PREFIX = 'popularity:creators:'
 const NOTHING_WARMED = Object.freeze({ popular: 0, missing: 0, warmed: 0 })
 
-function createCreatorWarming(native, binding, TTL, CREATOR_PREFIX) {
+function createCreatorWarming(native, binding, TTL) {
   const { Namespace } = binding
   let pending = new Map()
   let flushTimer = null
 
   const halfLifeMs = () => settings.popularityHalfLifeSeconds * 1000
   const epochOf = (now) => Math.floor(now / (halfLifeMs() * EPOCH_HALF_LIVES))
-  const keyOf = (epoch) => `${KEY_PREFIX}${settings.popularityHalfLifeSeconds}:${epoch}`
+  const keyOf = (epoch) => binding.creatorPopularityKey(settings.popularityHalfLifeSeconds, epoch)
 
   /** Counts one profile read; called by creators.get before its own (unchanged) read. */
   function countRead(creatorId) {
@@ -112,7 +111,7 @@ function createCreatorWarming(native, binding, TTL, CREATOR_PREFIX) {
     guarded('creators.popular', () => [], () => ranking(toPositiveInteger(n, 'n')))
 
   /**
-   * Caches the `top` most popular creators that are not cached: one pipeline of EXISTS, the
+   * Caches the `top` most popular creators that are not cached: an EXISTS each (sent together), the
    * loader for the missing ones only, one pipeline of writes through the creators.cache path
    * (same key and bytes). Resolves with `{ popular, missing, warmed }`.
    */
@@ -124,8 +123,8 @@ function createCreatorWarming(native, binding, TTL, CREATOR_PREFIX) {
       const expiry = toTtl(ttl)
       const ids = (await ranking(count)).map((entry) => entry.creatorId)
       if (ids.length === 0) return { ...NOTHING_WARMED }
-      const cached = await runPipeline(native, ids.map((id) => ['EXISTS', CREATOR_PREFIX + id]))
-      const missing = ids.filter((_, i) => Number(cached[i]) === 0)
+      const cached = await Promise.all(ids.map((id) => native.exists(Namespace.Creator, id)))
+      const missing = ids.filter((_, i) => !cached[i])
       if (missing.length === 0) return { popular: ids.length, missing: 0, warmed: 0 }
       const entries = loadedEntries(missing, await loader(missing))
       if (entries.length > 0) {
@@ -166,4 +165,4 @@ function loadedEntries(ids, loaded) {
   return ids.map((id, i) => [toKey(id, 'id'), lookup(id, i)]).filter(([, data]) => data !== undefined && data !== null)
 }
 
-module.exports = { createCreatorWarming, EPOCH_HALF_LIVES, KEY_PREFIX }
+module.exports = { createCreatorWarming, EPOCH_HALF_LIVES }

@@ -308,7 +308,7 @@ function featureChecks(r, run) {
           await r.cache.del(wrapKey).catch(() => {})
           await r.idempotency.release(claimKey).catch(() => {})
           // The fencing counter outlives the lock by 30 days; a throwaway lock's is removed.
-          await r.redis.del(`{lock:${lockName}}:fence`).catch(() => {})
+          await r.redis.del(binding.lockFenceKey(lockName)).catch(() => {})
         }
       },
     ],

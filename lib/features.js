@@ -1,10 +1,10 @@
 'use strict'
 
 const crypto = require('node:crypto')
-const { guarded, guardedNow } = require('./guard')
+const { guarded, guardedNow } = require('./public-call')
 const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, wellFormed, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
-const { encodeBalance, decodeBalance } = require('./balance')
+const { encodeBalance, decodeBalance } = require('./balance-codec')
 const { createRateLimiter } = require('./rate-limiter')
 const { settings } = require('./settings')
 const { createCoalescer } = require('./coalescer')

@@ -1,6 +1,6 @@
 'use strict'
 
-const { guarded } = require('./guard')
+const { guarded } = require('./public-call')
 const { toKey, toTtl, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
 

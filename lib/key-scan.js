@@ -3,11 +3,6 @@
 /** Keys per SCAN step: large enough for few round trips, small enough not to hold a server. */
 const SCAN_COUNT = 1000
 
-/** `text` as a glob that matches only itself (Redis MATCH syntax). */
-function globEscape(text) {
-  return text.replace(/[\\*?[\]]/g, '\\$&')
-}
-
 /** Every key matching `pattern`, by incremental SCAN (never KEYS) of `count` per step, each once. */
 async function listKeys(native, pattern, count = SCAN_COUNT) {
   const keys = new Set()
@@ -20,4 +15,4 @@ async function listKeys(native, pattern, count = SCAN_COUNT) {
   return [...keys]
 }
 
-module.exports = { globEscape, listKeys }
+module.exports = { listKeys }

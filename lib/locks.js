@@ -2,7 +2,7 @@
 
 const crypto = require('node:crypto')
 const { performance } = require('node:perf_hooks')
-const { guarded, logFailure } = require('./guard')
+const { guarded, logFailure } = require('./public-call')
 const { writeLog } = require('./log')
 const { toKey, describe, readOptionValues } = require('./codec')
 const { invalidArgument, DigisRedisError } = require('./errors')

@@ -1,9 +1,8 @@
 'use strict'
 
-const { guarded } = require('./guard')
+const { guarded } = require('./public-call')
 const { toKey, describe } = require('./codec')
 const { invalidArgument, refuseUnknownOptions } = require('./errors')
-const { globEscape } = require('./key-scan')
 
 /** express-rate-limit's default window, used until init() gives the limiter's own. */
 const DEFAULT_WINDOW_MS = 60_000
@@ -40,13 +39,15 @@ function clientInfo({ hits, resetMs }) {
   return { totalHits: hits, resetTime: running ? new Date(Date.now() + resetMs) : undefined }
 }
 
-function createRateLimitStoreClass({ native, windowHits, Namespace }) {
+function createRateLimitStoreClass({ native, windowHits, binding }) {
+  const { Namespace } = binding
+  const { RATE_LIMIT_STORE_PREFIX } = JSON.parse(binding.keyNamesJson())
   return class RateLimitStore {
     /** @param {{ prefix?: string, resetExpiryOnChange?: boolean, failClosed?: boolean }} [options] */
     constructor(options = {}) {
       if (options === null || typeof options !== 'object') throw invalidArgument('RateLimitStore takes an options object')
       refuseUnknownOptions('RateLimitStore', options, OPTIONS, PEER_OPTIONS)
-      const { prefix = 'rl:', resetExpiryOnChange = false, failClosed = false } = options
+      const { prefix = RATE_LIMIT_STORE_PREFIX, resetExpiryOnChange = false, failClosed = false } = options
       if (typeof prefix !== 'string') throw invalidArgument(`prefix must be a string, got ${describe(prefix)}`)
       if (typeof resetExpiryOnChange !== 'boolean') throw invalidArgument('resetExpiryOnChange must be a boolean')
       if (typeof failClosed !== 'boolean') throw invalidArgument('failClosed must be a boolean')
@@ -105,12 +106,12 @@ function createRateLimitStoreClass({ native, windowHits, Namespace }) {
     resetAll() {
       return guarded('RateLimitStore.resetAll', undefined, async () => {
         if (this.prefix === '') throw invalidArgument('resetAll needs a non-empty prefix: it would delete every key')
-        await native.delPattern(`${globEscape(this.prefix)}*`)
+        await native.delPattern(binding.prefixPattern(this.prefix))
       })
     }
 
     #key(key) {
-      return `${this.prefix}${toKey(key, 'key')}`
+      return binding.prefixedKey(this.prefix, toKey(key, 'key'))
     }
 
     /** Through the per-tick batch of counter changes: still one atomic script call each. */

@@ -1,6 +1,6 @@
 'use strict'
 
-const { guarded } = require('./guard')
+const { guarded } = require('./public-call')
 const { toKey, toPositiveInteger, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { BlockCache } = require('./block-cache')

@@ -1,14 +1,11 @@
 'use strict'
 
 const buffer = require('node:buffer')
-const { guarded, inBackground } = require('./guard')
+const { guarded, inBackground } = require('./public-call')
 const { toKey, toPositiveInteger, describe } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { runPipeline } = require('./pipeline')
 
-/** A cached response: `response:<key>`; the responses cached under a tag: `response-tag:<tag>`. */
-const RESPONSE_PREFIX = 'response:'
-const TAG_PREFIX = 'response-tag:'
 const FORMAT_VERSION = 1
 
 /**
@@ -124,7 +121,7 @@ function createResponseCache(native, binding, TTL) {
       const expiresAt = String(now + ttl * 1000)
       const commands = [['SET', recordKey, text, 'EX', String(ttl)]]
       for (const tag of tags) {
-        const tagKey = TAG_PREFIX + tag
+        const tagKey = binding.responseTagKey(tag)
         commands.push(
           ['ZADD', tagKey, expiresAt, recordKey],
           ['ZREMRANGEBYSCORE', tagKey, '-inf', `(${now}`],
@@ -146,7 +143,7 @@ function createResponseCache(native, binding, TTL) {
    */
   const invalidateTag = (tag) =>
     guarded('cache.invalidateTag', 0, async () => {
-      const tagKey = TAG_PREFIX + toKey(tag, 'tag')
+      const tagKey = binding.responseTagKey(toKey(tag, 'tag'))
       const members = JSON.parse(await native.command(['ZRANGE', tagKey, '0', '-1']))
       if (!Array.isArray(members) || members.length === 0) return 0
       const results = await runPipeline(native, [...members.map((m) => ['DEL', m]), ['ZREM', tagKey, ...members]])
@@ -191,7 +188,7 @@ function createResponseCache(native, binding, TTL) {
         const name = key ? await key(req) : `${req.method}:${req.originalUrl ?? req.url}`
         // A key function may opt a request out by answering null or undefined.
         if (name === null || name === undefined) return next()
-        recordKey = RESPONSE_PREFIX + toKey(name, 'key')
+        recordKey = binding.responseKey(toKey(name, 'key'))
       } catch (err) {
         return next(err)
       }
@@ -226,4 +223,4 @@ function replay(res, record) {
   res.end(body)
 }
 
-module.exports = { createResponseCache, RESPONSE_PREFIX, TAG_PREFIX, DEFAULT_HEADERS }
+module.exports = { createResponseCache, DEFAULT_HEADERS }

@@ -1,10 +1,10 @@
 'use strict'
 
 const { EventEmitter } = require('node:events')
-const { guarded } = require('./guard')
+const { guarded } = require('./public-call')
 const { MAX_TTL_SECONDS, toKey, encodeValue, decodeValue, describe } = require('./codec')
 const { invalidArgument, refuseUnknownOptions } = require('./errors')
-const { listKeys, globEscape } = require('./key-scan')
+const { listKeys } = require('./key-scan')
 
 /** Failures that mean the backend is unreachable (not a bad reply): express-session bypasses. */
 const OUTAGE_CODES = new Set(['ERR_CONNECTION', 'ERR_TIMEOUT', 'ERR_CIRCUIT_OPEN'])
@@ -65,7 +65,9 @@ function findExpressSessionStore(sessionModule) {
  * holds, without making express-session a dependency of this package. Records are the exact
  * bytes `sessions.store` writes: with the default prefix, `sessions.get(sid)` reads them.
  */
-function createSessionStoreClass({ native, readRaw, expireRaw, Namespace, TTL }) {
+function createSessionStoreClass({ native, readRaw, expireRaw, binding, TTL }) {
+  const { Namespace } = binding
+  const { SESSION_STORE_PREFIX } = JSON.parse(binding.keyNamesJson())
   let parented = false
 
   class SessionStore extends EventEmitter {
@@ -77,7 +79,7 @@ function createSessionStoreClass({ native, readRaw, expireRaw, Namespace, TTL })
       if (options === null || typeof options !== 'object') throw invalidArgument('SessionStore takes an options object')
       refuseUnknownOptions('SessionStore', options, OPTIONS, PEER_OPTIONS)
       const {
-        prefix = 'session:',
+        prefix = SESSION_STORE_PREFIX,
         ttl = TTL.DAY,
         session,
         serializer = null,
@@ -190,16 +192,16 @@ function createSessionStoreClass({ native, readRaw, expireRaw, Namespace, TTL })
     /** Deletes every session under the prefix (SCAN + DEL, never KEYS). */
     clear(callback) {
       return this.#run('SessionStore.clear', undefined, callback, async () => {
-        await native.delPattern(`${globEscape(this.prefix)}*`)
+        await native.delPattern(binding.prefixPattern(this.prefix))
       })
     }
 
     #key(sid) {
-      return `${this.prefix}${toKey(sid, 'sid')}`
+      return binding.prefixedKey(this.prefix, toKey(sid, 'sid'))
     }
 
     #keys() {
-      return listKeys(native, `${globEscape(this.prefix)}*`, this.scanCount)
+      return listKeys(native, binding.prefixPattern(this.prefix), this.scanCount)
     }
 
     /**

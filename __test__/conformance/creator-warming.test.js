@@ -3,7 +3,10 @@
 const mod = require('../..')
 const { creators, cache, redis, configure, analytics, TTL } = mod
 const { uniquePrefix, captureLogs, storedText, runNode, sleep, ROOT } = require('../helpers')
-const { EPOCH_HALF_LIVES, KEY_PREFIX } = require('../../lib/creator-warming')
+const { EPOCH_HALF_LIVES } = require('../../lib/creator-warming')
+
+/** The rankings' keys, spelled here so that a change of their stored names fails this file. */
+const KEY_PREFIX = 'popularity:creators:'
 
 // A short half-life keeps the decay tests quick and this file's ranking apart from every other
 // (the half-life is part of the key); its keys expire within 2 * 16 * 0.2 s.

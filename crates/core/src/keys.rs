@@ -1,4 +1,5 @@
-//! Key names. Those the original module defines keep their exact names; companion keys take the
+//! Key names, every one the package writes: the JS layer gets them from the binding and spells
+//! none. Those the original module defines keep their exact names; companion keys take the
 //! original key as a hash tag so that a script's keys share one Redis Cluster slot.
 
 use std::sync::OnceLock;
@@ -193,6 +194,57 @@ pub fn cache_loading(key: &str) -> String {
     companion(key, "loading")
 }
 
+/// The hash every instance's `analytics.startFlushing` adds its counts to, unless given another.
+pub const ANALYTICS_TOTALS: &str = "analytics:totals";
+
+/// Reads of creator profiles in one decay epoch (a sorted set), per half-life: processes
+/// configured with different half-lives keep separate rankings. Both numbers print as
+/// JavaScript prints them (shortest round-trip decimal; the settings' range never reaches
+/// exponent notation), so names stay those the JS layer wrote.
+pub fn creator_popularity(half_life_seconds: f64, epoch: f64) -> String {
+    format!("popularity:creators:{half_life_seconds}:{epoch}")
+}
+
+/// A response cached by the `cacheResponse` middleware under `name`.
+pub fn response(name: &str) -> String {
+    format!("response:{name}")
+}
+
+/// The responses cached under `tag`: a sorted set of their keys, scored by expiry.
+pub fn response_tag(tag: &str) -> String {
+    format!("response-tag:{tag}")
+}
+
+/// `SessionStore`'s default prefix: with it, `sessions.get(sid)` reads the store's records.
+pub const SESSION_STORE_PREFIX: &str = SESSION;
+
+/// `RateLimitStore`'s default prefix (rate-limit-redis's).
+pub const RATE_LIMIT_STORE_PREFIX: &str = "rl:";
+
+/// A record of a store with a caller-chosen `prefix` (the express adapters): `<prefix><id>`.
+pub fn prefixed(prefix: &str, id: &str) -> String {
+    format!("{prefix}{id}")
+}
+
+/// A SCAN MATCH pattern for every key that starts with `prefix`, and no other.
+pub fn prefix_pattern(prefix: &str) -> String {
+    let mut pattern = glob_escape(prefix);
+    pattern.push('*');
+    pattern
+}
+
+/// `text` as a glob that matches only itself (Redis MATCH syntax).
+pub fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '*' | '?' | '[' | ']') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +259,58 @@ mod tests {
         assert_eq!(otp("a@b.c"), "otp:a@b.c");
         assert_eq!(token_balance("9"), "token:9");
         assert!(!ACTIVE_STREAM_INDEX.starts_with(ACTIVE_STREAM_PREFIX));
+    }
+
+    #[test]
+    fn keys_of_the_next_step_features_stay_as_first_stored() {
+        assert_eq!(ANALYTICS_TOTALS, "analytics:totals");
+        assert_eq!(
+            creator_popularity(3600.0, 27_000.0),
+            "popularity:creators:3600:27000"
+        );
+        assert_eq!(
+            creator_popularity(0.01, 11_000_000_000.0),
+            "popularity:creators:0.01:11000000000"
+        );
+        assert_eq!(creator_popularity(1.5, -1.0), "popularity:creators:1.5:-1");
+        assert_eq!(response("GET:/a?b"), "response:GET:/a?b");
+        assert_eq!(response_tag("users"), "response-tag:users");
+        assert_eq!(SESSION_STORE_PREFIX, "session:");
+        assert_eq!(RATE_LIMIT_STORE_PREFIX, "rl:");
+        assert_eq!(prefixed("rl:", "ip:1"), "rl:ip:1");
+        assert_eq!(prefix_pattern("a*b?[c]\\:"), "a\\*b\\?\\[c\\]\\\\:*");
+    }
+
+    /// A prefix's pattern selects exactly the keys starting with it, whatever it holds (seeded).
+    #[test]
+    fn prefix_patterns_match_exactly_their_prefix() {
+        use crate::embedded::glob::matches;
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        const PIECES: &[&str] = &["*", "?", "[", "]", "\\", "^", "-", "a", "b", ":", "é"];
+        let mut rng = StdRng::seed_from_u64(17);
+        let mut text = |max: usize| -> String {
+            let len = rng.random_range(0..max);
+            (0..len)
+                .map(|_| PIECES[rng.random_range(0..PIECES.len())])
+                .collect()
+        };
+        for _ in 0..20_000 {
+            let (prefix, key) = (text(6), text(8));
+            if prefix.is_empty() && key.is_empty() {
+                // Redis's matcher never matches an empty string (SCAN special-cases `*`).
+                continue;
+            }
+            let pattern = prefix_pattern(&prefix);
+            assert!(
+                matches(pattern.as_bytes(), prefixed(&prefix, &key).as_bytes()),
+                "{prefix:?} {key:?}"
+            );
+            assert_eq!(
+                matches(pattern.as_bytes(), key.as_bytes()),
+                key.starts_with(&prefix),
+                "{prefix:?} {key:?}"
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::{all_ok, unexpected, values::set_command, Features};
+use super::{all_ok, single_key::set_command, unexpected, Features};
 use crate::script::CACHE_WRAP_CLAIM;
 use crate::{keys, Cmd, Reply, Result};
 

@@ -8,9 +8,9 @@ mod index;
 mod locks;
 mod otp;
 mod rate_limit;
+mod single_key;
 mod streams;
 mod target;
-mod values;
 mod window_hits;
 
 pub use cache_wrap::{Claim, WrapState};

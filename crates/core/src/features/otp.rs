@@ -1,6 +1,6 @@
 use bytes::Bytes;
 
-use super::{all_ok, unexpected, values::set_command, Features};
+use super::{all_ok, single_key::set_command, unexpected, Features};
 use crate::script::{ScriptCall, OTP_VERIFY};
 use crate::{keys, Cmd, Reply, Result};
 

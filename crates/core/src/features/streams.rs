@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use super::{all_ok, array, now_ms, values::set_command, Features};
+use super::{all_ok, array, now_ms, single_key::set_command, Features};
 use crate::{keys, Cmd, Error, Reply, Result};
 
 /// A live stream's data and its current viewer count.
