@@ -118,6 +118,49 @@ unsafe extern "C" fn settle_finished(
     });
 }
 
+type CallJs = unsafe extern "C" fn(sys::napi_env, sys::napi_value, *mut c_void, *mut c_void);
+type Finalize = unsafe extern "C" fn(sys::napi_env, *mut c_void, *mut c_void);
+
+/// A threadsafe function that other threads call to wake Node's loop, which then runs
+/// `call_js(env, _, context, _)`; it does not hold the loop open until referenced, and
+/// `teardown(teardown_arg)` runs when the environment ends. `finalize` frees `context`.
+///
+/// # Safety
+/// On Node's thread; `context` stays valid until `finalize` runs.
+pub unsafe fn wakeup_function(
+    raw_env: sys::napi_env,
+    name: sys::napi_value,
+    context: *mut c_void,
+    finalize: Finalize,
+    call_js: CallJs,
+    teardown: unsafe extern "C" fn(*mut c_void),
+    teardown_arg: *mut c_void,
+) -> Result<sys::napi_threadsafe_function> {
+    let mut tsfn = ptr::null_mut();
+    unsafe {
+        check_status!(sys::napi_create_threadsafe_function(
+            raw_env,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            name,
+            0,
+            1,
+            context,
+            Some(finalize),
+            context,
+            Some(call_js),
+            &mut tsfn,
+        ))?;
+        check_status!(sys::napi_unref_threadsafe_function(raw_env, tsfn))?;
+        check_status!(sys::napi_add_env_cleanup_hook(
+            raw_env,
+            Some(teardown),
+            teardown_arg
+        ))?;
+    }
+    Ok(tsfn)
+}
+
 /// Resolves or rejects `deferred`.
 ///
 /// # Safety
@@ -166,7 +209,7 @@ fn create(env: &Env) -> Result<Rc<Dispatcher>> {
     let raw_env = env.raw();
     let context = Arc::into_raw(shared.clone()) as *mut c_void;
     let mut name = ptr::null_mut();
-    let mut tsfn = ptr::null_mut();
+    let tsfn;
     // SAFETY: plain napi calls on Node's thread with valid arguments; `context` stays valid until
     // `finalize` takes it back.
     unsafe {
@@ -177,25 +220,15 @@ fn create(env: &Env) -> Result<Rc<Dispatcher>> {
             label.to_bytes().len() as isize,
             &mut name
         ))?;
-        check_status!(sys::napi_create_threadsafe_function(
+        tsfn = wakeup_function(
             raw_env,
-            ptr::null_mut(),
-            ptr::null_mut(),
             name,
-            0,
-            1,
             context,
-            Some(finalize),
+            finalize,
+            settle_finished,
+            on_env_teardown,
             context,
-            Some(settle_finished),
-            &mut tsfn,
-        ))?;
-        check_status!(sys::napi_unref_threadsafe_function(raw_env, tsfn))?;
-        check_status!(sys::napi_add_env_cleanup_hook(
-            raw_env,
-            Some(on_env_teardown),
-            context
-        ))?;
+        )?;
     }
     shared.queue.lock().unwrap_or_else(|e| e.into_inner()).tsfn = tsfn;
     Ok(Rc::new(Dispatcher {

@@ -432,22 +432,27 @@ unsafe extern "C" fn on_closed(handle: *mut c_void) {
     }
 }
 
+/// The reply to a send, once it arrives; the send's own error if it was refused.
+async fn reply_to<T>(
+    sent: RedisResult<()>,
+    answer: oneshot::Receiver<RedisResult<T>>,
+) -> RedisResult<T> {
+    sent?;
+    answer.await.unwrap_or_else(|_| {
+        Err(closed_error(
+            std::io::ErrorKind::ConnectionAborted,
+            "connection dropped",
+        ))
+    })
+}
+
 impl ConnectionLike for LoopConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         let (reply, answer) = oneshot::channel();
         let sent = self
             .inner
             .send(|out| cmd.write_packed_command(out), Waiting::One(reply));
-        async move {
-            sent?;
-            answer.await.unwrap_or_else(|_| {
-                Err(closed_error(
-                    std::io::ErrorKind::ConnectionAborted,
-                    "connection dropped",
-                ))
-            })
-        }
-        .boxed()
+        reply_to(sent, answer).boxed()
     }
 
     fn req_packed_commands<'a>(
@@ -468,16 +473,7 @@ impl ConnectionLike for LoopConnection {
             |out| out.extend_from_slice(&pipeline.get_packed_pipeline()),
             waiting,
         );
-        async move {
-            sent?;
-            answer.await.unwrap_or_else(|_| {
-                Err(closed_error(
-                    std::io::ErrorKind::ConnectionAborted,
-                    "connection dropped",
-                ))
-            })
-        }
-        .boxed()
+        reply_to(sent, answer).boxed()
     }
 
     fn get_db(&self) -> i64 {

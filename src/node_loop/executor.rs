@@ -25,7 +25,7 @@ use napi::bindgen_prelude::*;
 use napi::sys;
 
 use super::uv::{self, EndOfIteration};
-use crate::completion::settle_deferred;
+use crate::completion::{settle_deferred, wakeup_function};
 
 /// The tokio runtime napi-rs runs now, whose timers and connects the calls wait on. Asked at
 /// every poll: napi-rs shuts its runtime down when the last environment using it ends (a worker
@@ -219,7 +219,7 @@ impl Executor {
         });
         let context = Arc::into_raw(wakeups.clone()) as *mut c_void;
         let mut uv_loop = ptr::null_mut();
-        let mut tsfn = ptr::null_mut();
+        let tsfn;
         let mut resource = ptr::null_mut();
         let mut async_context = ptr::null_mut();
         // SAFETY: plain napi calls on Node's thread with valid arguments; `context` stays valid
@@ -248,25 +248,15 @@ impl Executor {
                 name,
                 &mut async_context
             ))?;
-            check_status!(sys::napi_create_threadsafe_function(
+            tsfn = wakeup_function(
                 raw_env,
-                ptr::null_mut(),
-                ptr::null_mut(),
                 name,
-                0,
-                1,
                 context,
-                Some(finalize),
-                context,
-                Some(on_wakeup),
-                &mut tsfn,
-            ))?;
-            check_status!(sys::napi_unref_threadsafe_function(raw_env, tsfn))?;
-            check_status!(sys::napi_add_env_cleanup_hook(
-                raw_env,
-                Some(on_env_teardown),
-                ptr::null_mut()
-            ))?;
+                finalize,
+                on_wakeup,
+                on_env_teardown,
+                ptr::null_mut(),
+            )?;
         }
         wakeups.state.lock().unwrap_or_else(|e| e.into_inner()).tsfn = tsfn;
         // SAFETY: on the loop's thread, with the environment's loop.
