@@ -26,6 +26,8 @@ use super::uv::{self, PollHandle};
 
 /// Bytes read from the socket per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
+/// A buffer grown past this by one large command or reply is given back once it empties.
+const KEPT_CAPACITY: usize = 1 << 20;
 
 /// Opens [`LoopConnection`]s: the handshake on the tokio runtime, then the socket is handed to
 /// Node's loop on Node's thread (where the executor polls the call that opens it).
@@ -99,6 +101,8 @@ struct State {
     out: Vec<u8>,
     written: usize,
     input: Vec<u8>,
+    /// Where `read` lands, allocated once (a fresh zeroed chunk per read costs more than it).
+    scratch: Box<[u8]>,
     frames: ReplyFrames,
     waiting: VecDeque<Waiting>,
     /// Why the connection is unusable; every later send fails with it.
@@ -127,6 +131,7 @@ impl LoopConnection {
                 out: Vec::new(),
                 written: 0,
                 input: Vec::new(),
+                scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
                 frames: ReplyFrames::default(),
                 waiting: VecDeque::new(),
                 failed: None,
@@ -228,6 +233,9 @@ impl Inner {
         }
         state.out.clear();
         state.written = 0;
+        if state.out.capacity() > KEPT_CAPACITY {
+            state.out = Vec::new();
+        }
     }
 
     fn watch(&self, state: &mut State, events: c_int) {
@@ -244,9 +252,9 @@ impl Inner {
 
     /// Reads what has arrived and hands each whole reply to the send it answers.
     fn read(&self, state: &mut State) {
-        let mut chunk = [0u8; READ_CHUNK];
         loop {
-            match (&*self.socket).read(&mut chunk) {
+            let State { scratch, input, .. } = &mut *state;
+            match (&*self.socket).read(scratch) {
                 Ok(0) => {
                     return self.fail(
                         state,
@@ -255,7 +263,7 @@ impl Inner {
                     )
                 }
                 Ok(n) => {
-                    state.input.extend_from_slice(&chunk[..n]);
+                    input.extend_from_slice(&scratch[..n]);
                     if n < READ_CHUNK {
                         break;
                     }
@@ -288,6 +296,9 @@ impl Inner {
             }
         }
         state.input.drain(..start);
+        if state.input.is_empty() && state.input.capacity() > KEPT_CAPACITY {
+            state.input = Vec::new();
+        }
     }
 
     /// Fails every send still owed a reply and every later one; stops watching the socket.
