@@ -89,7 +89,7 @@ export declare class NativeClient {
    * holds the ids' lengths, then the values'; a negative TTL means none. Null when every
    * write succeeded, else the error at each index (null where the write succeeded).
    */
-  setManyPacked(namespaces: Uint8Array, ids: string, values: string, lengths: Uint32Array, ttlSeconds: Float64Array): Array<string | undefined | null> | null | Promise<Array<string | undefined | null> | null>
+  setManyPacked(namespaces: Uint8Array, ids: string, values: string, lengths: Uint32Array, ttlSeconds: Float64Array): Array<Error | undefined | null> | null | Promise<Array<Error | undefined | null> | null>
   del(ns: Namespace, id: string): void | Promise<void>
   exists(ns: Namespace, id: string): boolean | Promise<boolean>
   expire(ns: Namespace, id: string, seconds: number): boolean | Promise<boolean>
@@ -233,12 +233,18 @@ export declare function embeddedGet(handle: ExternalObject<unknown>, ns: Namespa
 export declare function embeddedSet(handle: ExternalObject<unknown>, ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): void
 
 /**
+ * The codes the core gives its errors, for the JS layer to tell the binding's failures from
+ * anything else thrown.
+ */
+export declare function errorCodes(): Array<string>
+
+/**
  * A batch of EXPIREs: per item 1 when the key existed and got the expiry, else 0 (also where
  * the item failed, with its error at the same index of `errors`).
  */
 export interface ExpireBatch {
   values: Uint8Array
-  errors?: Array<string | undefined | null>
+  errors?: Array<Error | undefined | null>
 }
 
 export interface Health {
@@ -285,7 +291,7 @@ export declare const enum Namespace {
 /** A batch of one-time-code checks, shaped like `RateLimitBatch`. */
 export interface OtpVerifyBatch {
   values: Array<boolean | undefined | null>
-  errors?: Array<string | undefined | null>
+  errors?: Array<Error | undefined | null>
 }
 
 /**
@@ -295,8 +301,8 @@ export interface OtpVerifyBatch {
 export interface PackedValues {
   text: string
   lengths: Int32Array
-  /** Per read: null, or why it failed (`"<CODE>: <message>"`); null as a whole when none did. */
-  errors?: Array<string | undefined | null>
+  /** Per read: null, or why it failed; null as a whole when none did. */
+  errors?: Array<Error | undefined | null>
 }
 
 /** A record of an express store with a caller-chosen prefix. */
@@ -315,8 +321,8 @@ export declare const enum RateLimitAlgorithm {
 /** A batch of rate-limit checks: the result at each index (null where the check failed). */
 export interface RateLimitBatch {
   values: Array<RateLimitResult | undefined | null>
-  /** Null when every check succeeded, else the error (`"<CODE>: <message>"`) or null at each index. */
-  errors?: Array<string | undefined | null>
+  /** Null when every check succeeded, else the error or null at each index. */
+  errors?: Array<Error | undefined | null>
 }
 
 export interface RateLimitResult {
@@ -404,7 +410,7 @@ export declare function ttlJson(): string
  */
 export interface WindowHitsBatch {
   counts: Float64Array
-  errors?: Array<string | undefined | null>
+  errors?: Array<Error | undefined | null>
 }
 
 /** A fixed window's hit counter after a change (`RateLimitStore`). */

@@ -11,8 +11,9 @@
  * they were issued: `users.cache(x)` not awaited, then `users.invalidate(x)`, deletes.
  *
  * `runOne(item)` → promise of the value; `runMany(items)` → promise of `{ values, errors }`,
- * in order, where `errors` is null or undefined when nothing failed, else holds null or
- * `'<CODE>: <message>'` per item (and `values` may be null when every item failed).
+ * in order, where `errors` is null or undefined when nothing failed, else holds null or the
+ * item's Error (its `code` set by the binding) per item (and `values` may be null when every
+ * item failed).
  */
 
 /** The flush of the coalescer holding unsent calls, or null. */
@@ -50,7 +51,7 @@ function createCoalescer(runOne, runMany) {
       ({ values, errors }) => {
         for (let i = 0; i < batch.length; i++) {
           const error = errors ? errors[i] : null
-          if (error !== null && error !== undefined) waiting[2 * i + 1](new Error(error))
+          if (error !== null && error !== undefined) waiting[2 * i + 1](error)
           else waiting[2 * i](values[i])
         }
       },

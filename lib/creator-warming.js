@@ -131,7 +131,7 @@ function createCreatorWarming(native, binding, TTL) {
         const errors = (await writeMany(native, entries.map(([id, data]) => [Namespace.Creator, id, encodeValue(data), expiry]))) ?? []
         const failed = errors.find((error) => error !== null && error !== undefined)
         metrics.add('creators', 'sets', entries.length - errors.filter((error) => error !== null && error !== undefined).length)
-        if (failed) throw new Error(failed)
+        if (failed) throw failed
       }
       return { popular: ids.length, missing: missing.length, warmed: entries.length }
     })

@@ -28,10 +28,14 @@ function refuseUnknownOptions(owner, options, known, hints = {}) {
   throw invalidArgument(`${owner} does not take the option${unknown.length > 1 ? 's' : ''} ${reasons.join(', ')}; it takes ${known.join(', ')}`)
 }
 
-const NATIVE_ERROR = /^(ERR_[A-Z_]+): ([\s\S]*)$/
+/** The codes the binding sets on the errors it throws (from Rust's error kinds). */
+const NATIVE_CODES = new Set(require('../binding').errorCodes())
+
+/** The binding's argument conversion failures (a JS type error at the boundary). */
+const CONVERSION_CODES = new Set(['InvalidArg', 'NumberExpected', 'StringExpected'])
 
 /**
- * Turns whatever a call threw into a typed error: native errors carry "<CODE>: <message>".
+ * Turns whatever a call threw into a typed error: the binding's errors carry their `code`.
  * Never throws itself, whatever was thrown (a user loader may throw a revoked proxy, or an
  * object whose `message` getter throws).
  */
@@ -48,15 +52,10 @@ function typedError(err) {
     return err
   }
   const message = err && typeof err.message === 'string' ? err.message : String(err)
-  const match = NATIVE_ERROR.exec(message)
-  if (match) {
-    return match[1] === 'ERR_INVALID_ARGUMENT' ? invalidArgument(match[2]) : new DigisRedisError(match[1], match[2])
-  }
-  // The binding rejected an argument it could not convert (a JS type error at the boundary).
-  if (err && (err.code === 'InvalidArg' || err.code === 'NumberExpected' || err.code === 'StringExpected')) {
-    return invalidArgument(message)
-  }
-  return new DigisRedisError('ERR_INTERNAL', message)
+  // Not `instanceof Error`: the binding's errors may come from another realm (a vm context).
+  const code = err !== null && typeof err === 'object' ? err.code : undefined
+  if (code === 'ERR_INVALID_ARGUMENT' || CONVERSION_CODES.has(code)) return invalidArgument(message)
+  return new DigisRedisError(NATIVE_CODES.has(code) ? code : 'ERR_INTERNAL', message)
 }
 
 module.exports = { DigisRedisError, invalidArgument, refuseUnknownOptions, toTypedError }

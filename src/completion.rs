@@ -21,12 +21,14 @@ use futures_util::FutureExt;
 use napi::bindgen_prelude::*;
 use napi::sys;
 
+use crate::js_error::{from_napi, Code};
+
 /// Turns a finished call's value into a JS value on Node's thread.
 type Settle = Box<dyn FnOnce(sys::napi_env) -> Result<sys::napi_value> + Send>;
 
 struct Finished {
     deferred: sys::napi_deferred,
-    outcome: std::result::Result<Settle, Error>,
+    outcome: std::result::Result<Settle, Error<Code>>,
 }
 
 /// A `napi_deferred` or threadsafe function only ever touched on Node's thread, or handed to
@@ -101,7 +103,7 @@ unsafe extern "C" fn settle_finished(
     };
     let count = items.len();
     for Finished { deferred, outcome } in items {
-        let value = outcome.and_then(|settle| settle(env));
+        let value = outcome.and_then(|settle| settle(env).map_err(from_napi));
         // SAFETY: on Node's thread, inside the handle scope napi opens for this callback; each
         // deferred is settled exactly once.
         unsafe { settle_deferred(env, deferred, value) };
@@ -168,7 +170,7 @@ pub unsafe fn wakeup_function(
 pub unsafe fn settle_deferred(
     env: sys::napi_env,
     deferred: sys::napi_deferred,
-    value: Result<sys::napi_value>,
+    value: Result<sys::napi_value, Code>,
 ) {
     unsafe {
         match value {
@@ -255,11 +257,11 @@ fn dispatcher(env: &Env) -> Result<Rc<Dispatcher>> {
 pub fn spawn<'env, T, F>(
     env: &'env Env,
     work: F,
-    panicked: fn() -> Error,
+    panicked: fn() -> Error<Code>,
 ) -> Result<PromiseRaw<'env, T>>
 where
     T: ToNapiValue + Send + 'static,
-    F: Future<Output = Result<T>> + Send + 'static,
+    F: Future<Output = Result<T, Code>> + Send + 'static,
 {
     let dispatcher = dispatcher(env)?;
     let raw_env = env.raw();

@@ -5,7 +5,7 @@ use digis_redis_core::features::{Claim, WrapState};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::{text, Answer, NativeClient};
+use crate::{js_error::Code, text, Answer, NativeClient};
 
 /// What `cache.wrap` finds at its key.
 #[napi(object)]
@@ -55,7 +55,7 @@ impl NativeClient {
         name: String,
         owner: String,
         ttl_ms: u32,
-    ) -> Result<Answer<'env, Option<i64>>> {
+    ) -> Result<Answer<'env, Option<i64>>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             f.lock_acquire(&name, &owner, u64::from(ttl_ms)).await
@@ -68,7 +68,7 @@ impl NativeClient {
         env: &'env Env,
         name: String,
         owner: String,
-    ) -> Result<Answer<'env, bool>> {
+    ) -> Result<Answer<'env, bool>, Code> {
         let f = self.features.clone();
         self.answer(env, async move { f.lock_release(&name, &owner).await })
     }
@@ -80,7 +80,7 @@ impl NativeClient {
         name: String,
         owner: String,
         ttl_ms: u32,
-    ) -> Result<Answer<'env, bool>> {
+    ) -> Result<Answer<'env, bool>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             f.lock_extend(&name, &owner, u64::from(ttl_ms)).await
@@ -94,7 +94,7 @@ impl NativeClient {
         env: &'env Env,
         key: String,
         ttl_seconds: Option<u32>,
-    ) -> Result<Answer<'env, bool>> {
+    ) -> Result<Answer<'env, bool>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             f.idempotency_claim(&key, ttl_seconds.map(u64::from)).await
@@ -106,7 +106,7 @@ impl NativeClient {
         &self,
         env: &'env Env,
         key: String,
-    ) -> Result<Answer<'env, bool>> {
+    ) -> Result<Answer<'env, bool>, Code> {
         let f = self.features.clone();
         self.answer(env, async move { f.idempotency_release(&key).await })
     }
@@ -116,7 +116,7 @@ impl NativeClient {
         &self,
         env: &'env Env,
         key: String,
-    ) -> Result<Answer<'env, CacheWrapState>> {
+    ) -> Result<Answer<'env, CacheWrapState>, Code> {
         let f = self.features.clone();
         self.answer(
             env,
@@ -133,7 +133,7 @@ impl NativeClient {
         owner: String,
         lock_ms: u32,
         refreshing: bool,
-    ) -> Result<Answer<'env, CacheWrapClaim>> {
+    ) -> Result<Answer<'env, CacheWrapClaim>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             let claim = f
@@ -154,7 +154,7 @@ impl NativeClient {
         ttl_seconds: Option<u32>,
         stale_seconds: u32,
         owner: Option<String>,
-    ) -> Result<Answer<'env, ()>> {
+    ) -> Result<Answer<'env, ()>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             f.cache_wrap_store(
@@ -174,7 +174,7 @@ impl NativeClient {
         env: &'env Env,
         key: String,
         owner: String,
-    ) -> Result<Answer<'env, bool>> {
+    ) -> Result<Answer<'env, bool>, Code> {
         let f = self.features.clone();
         self.answer(env, async move { f.cache_wrap_release(&key, &owner).await })
     }

@@ -1,9 +1,10 @@
 //! The napi binding: a thin layer that turns JS calls into core feature calls. Values cross as
-//! strings (V8 does the JSON work); errors cross as `"<CODE>: <message>"`, which the JS layer
-//! turns into typed errors or the contract's fallbacks.
+//! strings (V8 does the JSON work); errors cross as Error objects with their `code` set here
+//! (js_error.rs), which the JS layer turns into typed errors or the contract's fallbacks.
 
 mod completion;
 mod coordination;
+mod js_error;
 mod node_loop;
 mod pubsub;
 pub mod rest_server;
@@ -30,6 +31,7 @@ use digis_redis_core::{
     upstash::{UpstashBackend, UpstashConfig},
     BackendKind, Cmd, Features, SharedBackend,
 };
+use js_error::{from_napi, to_js, Code};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -128,28 +130,28 @@ const ALL_NAMESPACES: [Namespace; 9] = [
 ];
 
 /// A `Namespace` sent as its number (packed batches carry them in a Uint8Array).
-fn namespace_from(n: u8) -> Result<Namespace> {
+fn namespace_from(n: u8) -> Result<Namespace, Code> {
     ALL_NAMESPACES
         .iter()
         .copied()
         .find(|&ns| ns as u8 == n)
         .ok_or_else(|| {
-            to_js(digis_redis_core::Error::new(
+            js_error::core(
                 digis_redis_core::ErrorKind::InvalidArgument,
                 format!("no namespace {n}"),
-            ))
+            )
         })
 }
 
-fn packing_error(what: &str) -> Error {
-    to_js(digis_redis_core::Error::new(
+fn packing_error(what: &str) -> Error<Code> {
+    js_error::core(
         digis_redis_core::ErrorKind::InvalidArgument,
         format!("packed {what} do not match their lengths"),
-    ))
+    )
 }
 
 /// The targets of a packed batch: namespace numbers, and ids concatenated with their lengths.
-fn packed_targets(namespaces: &[u8], ids: &str, id_lengths: &[u32]) -> Result<Vec<Target>> {
+fn packed_targets(namespaces: &[u8], ids: &str, id_lengths: &[u32]) -> Result<Vec<Target>, Code> {
     let pieces = packed::split_utf16(ids, id_lengths)
         .filter(|pieces| pieces.len() == namespaces.len())
         .ok_or_else(|| packing_error("ids"))?;
@@ -158,10 +160,6 @@ fn packed_targets(namespaces: &[u8], ids: &str, id_lengths: &[u32]) -> Result<Ve
         .zip(pieces)
         .map(|(&ns, id)| namespace_from(ns).map(|ns| target(ns, id.to_string())))
         .collect()
-}
-
-fn to_js(err: digis_redis_core::Error) -> Error {
-    Error::from_reason(err.to_string())
 }
 
 fn text(bytes: bytes::Bytes) -> String {
@@ -185,6 +183,16 @@ fn constants_json<V: std::fmt::Display>(pairs: &[(&str, V)], quote: bool) -> Str
         })
         .collect();
     format!("{{{}}}", body.join(","))
+}
+
+/// The codes the core gives its errors, for the JS layer to tell the binding's failures from
+/// anything else thrown.
+#[napi]
+pub fn error_codes() -> Vec<&'static str> {
+    digis_redis_core::ErrorKind::ALL
+        .iter()
+        .map(|kind| kind.code())
+        .collect()
 }
 
 /// `CACHE_PREFIXES`, as JSON.
@@ -289,60 +297,65 @@ impl From<WindowHits> for WindowHitsResult {
 
 /// Values of a batch of reads, packed (see `digis_redis_core::packed`): the values found,
 /// concatenated, and per read its UTF-16 length in `text`, or -1 for a miss or a failed read.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct PackedValues {
     pub text: String,
     pub lengths: Int32Array,
-    /// Per read: null, or why it failed (`"<CODE>: <message>"`); null as a whole when none did.
-    pub errors: Option<Vec<Option<String>>>,
+    /// Per read: null, or why it failed; null as a whole when none did.
+    pub errors: Option<Vec<Option<Error<Code>>>>,
 }
 
 /// A batch of rate-limit checks: the result at each index (null where the check failed).
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct RateLimitBatch {
     pub values: Vec<Option<RateLimitResult>>,
-    /// Null when every check succeeded, else the error (`"<CODE>: <message>"`) or null at each index.
-    pub errors: Option<Vec<Option<String>>>,
+    /// Null when every check succeeded, else the error or null at each index.
+    pub errors: Option<Vec<Option<Error<Code>>>>,
 }
 
 /// A batch of EXPIREs: per item 1 when the key existed and got the expiry, else 0 (also where
 /// the item failed, with its error at the same index of `errors`).
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct ExpireBatch {
     pub values: Uint8Array,
-    pub errors: Option<Vec<Option<String>>>,
+    pub errors: Option<Vec<Option<Error<Code>>>>,
 }
 
 /// A batch of window-counter changes: per item its hits then its time left (ms, 0 when no
 /// window runs) at `2i` and `2i + 1` of `counts` (0 and 0 where the item failed, with its error
 /// at index `i` of `errors`).
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct WindowHitsBatch {
     pub counts: Float64Array,
-    pub errors: Option<Vec<Option<String>>>,
+    pub errors: Option<Vec<Option<Error<Code>>>>,
 }
 
 /// A batch of one-time-code checks, shaped like `RateLimitBatch`.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct OtpVerifyBatch {
     pub values: Vec<Option<bool>>,
-    pub errors: Option<Vec<Option<String>>>,
+    pub errors: Option<Vec<Option<Error<Code>>>>,
 }
 
+/// Per-item errors of a batch: null as a whole when nothing failed, else an Error (with its
+/// `code`) or null at each index.
+type ItemErrors = Option<Vec<Option<Error<Code>>>>;
+
 /// Per-item outcomes as the JS batcher takes them: values (null where an item failed) and the
-/// errors, null as a whole when nothing failed.
+/// errors.
 fn split_outcomes<T, U: From<T>>(
     items: Vec<digis_redis_core::Result<T>>,
-) -> (Vec<Option<U>>, Option<Vec<Option<String>>>) {
+) -> (Vec<Option<U>>, ItemErrors) {
     let count = items.len();
     let mut values = Vec::with_capacity(count);
-    let mut errors: Option<Vec<Option<String>>> = None;
+    let mut errors: ItemErrors = None;
     for (i, item) in items.into_iter().enumerate() {
         match item {
             Ok(value) => values.push(Some(value.into())),
             Err(err) => {
                 values.push(None);
-                errors.get_or_insert_with(|| vec![None; count])[i] = Some(err.to_string());
+                errors.get_or_insert_with(|| (0..count).map(|_| None).collect())[i] =
+                    Some(to_js(err));
             }
         }
     }
@@ -483,7 +496,7 @@ impl NativeClient {
     /// becomes a promise, settled through the shared completion queue (completion.rs); its
     /// place in line is taken now, on the caller's thread, so its first command reaches the
     /// connection after every call issued before it.
-    fn answer<'env, T, F>(&self, env: &'env Env, work: F) -> Result<Answer<'env, T>>
+    fn answer<'env, T, F>(&self, env: &'env Env, work: F) -> Result<Answer<'env, T>, Code>
     where
         T: ToNapiValue + Send + 'static,
         F: Future<Output = digis_redis_core::Result<T>> + Send + 'static,
@@ -496,10 +509,10 @@ impl NativeClient {
                 Ok(Poll::Ready(outcome)) => return outcome.map(Either::A).map_err(to_js),
                 Ok(Poll::Pending) => {}
                 Err(_) => {
-                    return Err(to_js(digis_redis_core::Error::new(
+                    return Err(js_error::core(
                         digis_redis_core::ErrorKind::Internal,
                         "a panic in the embedded store was caught",
-                    )))
+                    ))
                 }
             }
         }
@@ -507,17 +520,18 @@ impl NativeClient {
         let budget = self.tuning.timeouts.call();
         let call = async move { order::in_order(ticket, budget, work).await.map_err(to_js) };
         let panicked = || {
-            to_js(digis_redis_core::Error::new(
+            js_error::core(
                 digis_redis_core::ErrorKind::Internal,
                 "a panic in the addon was caught",
-            ))
+            )
         };
-        if self.on_node_loop {
-            return node_loop::executor::Executor::current(env)?
-                .spawn(env, call, panicked)
-                .map(Either::B);
-        }
-        completion::spawn(env, call, panicked).map(Either::B)
+        let promise = if self.on_node_loop {
+            node_loop::executor::Executor::current(env)
+                .and_then(|executor| executor.spawn(env, call, panicked))
+        } else {
+            completion::spawn(env, call, panicked)
+        };
+        promise.map(Either::B).map_err(from_napi)
     }
 
     /// A server backend behind its circuit breaker, or, when it cannot be set up, one whose
@@ -686,7 +700,7 @@ impl NativeClient {
 
     /// Never rejects: a PING through the breaker, timed.
     #[napi(ts_return_type = "Health | Promise<Health>")]
-    pub fn health<'env>(&self, env: &'env Env) -> Result<Answer<'env, Health>> {
+    pub fn health<'env>(&self, env: &'env Env) -> Result<Answer<'env, Health>, Code> {
         let f = self.features.clone();
         let breaker = self.breaker.clone();
         let transport = match (&self.breaker, self.on_node_loop) {
@@ -742,7 +756,7 @@ impl NativeClient {
         id: String,
         value: String,
         ttl_seconds: Option<u32>,
-    ) -> Result<Answer<'env, ()>> {
+    ) -> Result<Answer<'env, ()>, Code> {
         let f = self.features.clone();
         let ttl = ttl_seconds.map(u64::from);
         self.answer(env, async move {
@@ -756,7 +770,7 @@ impl NativeClient {
         env: &'env Env,
         ns: Namespace,
         id: String,
-    ) -> Result<Answer<'env, Option<String>>> {
+    ) -> Result<Answer<'env, Option<String>>, Code> {
         let f = self.features.clone();
         self.answer(
             env,
@@ -781,7 +795,7 @@ impl NativeClient {
         namespaces: Uint8Array,
         ids: String,
         id_lengths: Uint32Array,
-    ) -> Result<Answer<'env, PackedValues>> {
+    ) -> Result<Answer<'env, PackedValues>, Code> {
         let targets = packed_targets(&namespaces, &ids, &id_lengths)?;
         let f = self.features.clone();
         self.answer(env, async move {
@@ -804,7 +818,7 @@ impl NativeClient {
     /// holds the ids' lengths, then the values'; a negative TTL means none. Null when every
     /// write succeeded, else the error at each index (null where the write succeeded).
     #[napi(
-        ts_return_type = "Array<string | undefined | null> | null | Promise<Array<string | undefined | null> | null>"
+        ts_return_type = "Array<Error | undefined | null> | null | Promise<Array<Error | undefined | null> | null>"
     )]
     pub fn set_many_packed<'env>(
         &self,
@@ -814,7 +828,7 @@ impl NativeClient {
         values: String,
         lengths: Uint32Array,
         ttl_seconds: Float64Array,
-    ) -> Result<Answer<'env, Option<Vec<Option<String>>>>> {
+    ) -> Result<Answer<'env, ItemErrors>, Code> {
         let (id_lengths, value_lengths) = lengths.split_at(namespaces.len().min(lengths.len()));
         let targets = packed_targets(&namespaces, &ids, id_lengths)?;
         let ranges = packed::utf16_ranges(&values, value_lengths)
@@ -840,7 +854,12 @@ impl NativeClient {
     }
 
     #[napi(ts_return_type = "void | Promise<void>")]
-    pub fn del<'env>(&self, env: &'env Env, ns: Namespace, id: String) -> Result<Answer<'env, ()>> {
+    pub fn del<'env>(
+        &self,
+        env: &'env Env,
+        ns: Namespace,
+        id: String,
+    ) -> Result<Answer<'env, ()>, Code> {
         let f = self.features.clone();
         self.answer(env, async move { f.del(&target(ns, id)).await })
     }
@@ -851,7 +870,7 @@ impl NativeClient {
         env: &'env Env,
         ns: Namespace,
         id: String,
-    ) -> Result<Answer<'env, bool>> {
+    ) -> Result<Answer<'env, bool>, Code> {
         let f = self.features.clone();
         self.answer(env, async move { f.exists(&target(ns, id)).await })
     }
@@ -863,7 +882,7 @@ impl NativeClient {
         ns: Namespace,
         id: String,
         seconds: u32,
-    ) -> Result<Answer<'env, bool>> {
+    ) -> Result<Answer<'env, bool>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             f.expire(&target(ns, id), u64::from(seconds)).await
@@ -880,7 +899,7 @@ impl NativeClient {
         ids: String,
         id_lengths: Uint32Array,
         seconds: Uint32Array,
-    ) -> Result<Answer<'env, ExpireBatch>> {
+    ) -> Result<Answer<'env, ExpireBatch>, Code> {
         let targets = packed_targets(&namespaces, &ids, &id_lengths)?;
         if seconds.len() != targets.len() {
             return Err(packing_error("expiries"));
@@ -906,7 +925,7 @@ impl NativeClient {
         env: &'env Env,
         ns: Namespace,
         id: String,
-    ) -> Result<Answer<'env, i64>> {
+    ) -> Result<Answer<'env, i64>, Code> {
         let f = self.features.clone();
         self.answer(env, async move { f.incr(&target(ns, id)).await })
     }
@@ -916,7 +935,7 @@ impl NativeClient {
         &self,
         env: &'env Env,
         keys: Vec<String>,
-    ) -> Result<Answer<'env, Vec<Option<String>>>> {
+    ) -> Result<Answer<'env, Vec<Option<String>>>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             Ok(f.mget(keys)
@@ -928,7 +947,11 @@ impl NativeClient {
     }
 
     #[napi(ts_return_type = "number | Promise<number>")]
-    pub fn del_pattern<'env>(&self, env: &'env Env, pattern: String) -> Result<Answer<'env, i64>> {
+    pub fn del_pattern<'env>(
+        &self,
+        env: &'env Env,
+        pattern: String,
+    ) -> Result<Answer<'env, i64>, Code> {
         let f = self.features.clone();
         self.answer(
             env,
@@ -941,7 +964,7 @@ impl NativeClient {
         &self,
         env: &'env Env,
         id: String,
-    ) -> Result<Answer<'env, ()>> {
+    ) -> Result<Answer<'env, ()>, Code> {
         let f = self.features.clone();
         self.answer(env, async move { f.creators_invalidate(&id).await })
     }
@@ -953,7 +976,7 @@ impl NativeClient {
         id: String,
         value: String,
         ttl_seconds: Option<u32>,
-    ) -> Result<Answer<'env, ()>> {
+    ) -> Result<Answer<'env, ()>, Code> {
         let f = self.features.clone();
         let ttl = ttl_seconds.map(u64::from);
         self.answer(env, async move {
@@ -966,7 +989,7 @@ impl NativeClient {
         &self,
         env: &'env Env,
         id: String,
-    ) -> Result<Answer<'env, ()>> {
+    ) -> Result<Answer<'env, ()>, Code> {
         let f = self.features.clone();
         self.answer(env, async move { f.streams_remove_active(&id).await })
     }
@@ -976,7 +999,7 @@ impl NativeClient {
         &self,
         env: &'env Env,
         presence_ms: u32,
-    ) -> Result<Answer<'env, Vec<ActiveStreamItem>>> {
+    ) -> Result<Answer<'env, Vec<ActiveStreamItem>>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             let streams = f.streams_all_active(u64::from(presence_ms)).await?;
@@ -997,7 +1020,7 @@ impl NativeClient {
         stream: String,
         viewer: String,
         presence_ms: u32,
-    ) -> Result<Answer<'env, ()>> {
+    ) -> Result<Answer<'env, ()>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             f.streams_viewer_joined(&stream, &viewer, u64::from(presence_ms))
@@ -1011,7 +1034,7 @@ impl NativeClient {
         env: &'env Env,
         stream: String,
         viewer: String,
-    ) -> Result<Answer<'env, ()>> {
+    ) -> Result<Answer<'env, ()>, Code> {
         let f = self.features.clone();
         self.answer(
             env,
@@ -1025,7 +1048,7 @@ impl NativeClient {
         env: &'env Env,
         stream: String,
         presence_ms: u32,
-    ) -> Result<Answer<'env, f64>> {
+    ) -> Result<Answer<'env, f64>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             let n = f
@@ -1043,7 +1066,7 @@ impl NativeClient {
         id: String,
         status: Option<String>,
         ttl_seconds: u32,
-    ) -> Result<Answer<'env, ()>> {
+    ) -> Result<Answer<'env, ()>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             f.creators_set_status(&id, status.as_deref(), u64::from(ttl_seconds))
@@ -1055,7 +1078,7 @@ impl NativeClient {
     pub fn creators_online<'env>(
         &self,
         env: &'env Env,
-    ) -> Result<Answer<'env, Vec<CreatorStatusItem>>> {
+    ) -> Result<Answer<'env, Vec<CreatorStatusItem>>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             let online = f.creators_online().await?;
@@ -1070,7 +1093,7 @@ impl NativeClient {
     }
 
     #[napi(ts_return_type = "number | Promise<number>")]
-    pub fn streams_reindex<'env>(&self, env: &'env Env) -> Result<Answer<'env, i64>> {
+    pub fn streams_reindex<'env>(&self, env: &'env Env) -> Result<Answer<'env, i64>, Code> {
         let f = self.features.clone();
         self.answer(env, async move { Ok(f.streams_reindex().await? as i64) })
     }
@@ -1084,7 +1107,7 @@ impl NativeClient {
         limit: u32,
         window_seconds: u32,
         cost: u32,
-    ) -> Result<Answer<'env, RateLimitResult>> {
+    ) -> Result<Answer<'env, RateLimitResult>, Code> {
         let request = rate_limit_request(id, algorithm, limit, window_seconds, cost);
         let f = self.features.clone();
         self.answer(env, async move {
@@ -1103,7 +1126,7 @@ impl NativeClient {
         limits: Vec<u32>,
         windows: Vec<u32>,
         costs: Vec<u32>,
-    ) -> Result<Answer<'env, RateLimitBatch>> {
+    ) -> Result<Answer<'env, RateLimitBatch>, Code> {
         let requests: Vec<RateLimitRequest> = ids
             .into_iter()
             .zip(algorithms)
@@ -1121,7 +1144,11 @@ impl NativeClient {
     }
 
     #[napi(ts_return_type = "void | Promise<void>")]
-    pub fn rate_limit_reset<'env>(&self, env: &'env Env, id: String) -> Result<Answer<'env, ()>> {
+    pub fn rate_limit_reset<'env>(
+        &self,
+        env: &'env Env,
+        id: String,
+    ) -> Result<Answer<'env, ()>, Code> {
         let f = self.features.clone();
         self.answer(env, async move { f.rate_limit_reset(&id).await })
     }
@@ -1136,7 +1163,7 @@ impl NativeClient {
         window_ms: u32,
         change: i32,
         restart_on_hit: bool,
-    ) -> Result<Answer<'env, WindowHitsResult>> {
+    ) -> Result<Answer<'env, WindowHitsResult>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             Ok(f.window_hits(
@@ -1162,7 +1189,7 @@ impl NativeClient {
         window_ms: Uint32Array,
         changes: Int32Array,
         restart_on_hit: Uint8Array,
-    ) -> Result<Answer<'env, WindowHitsBatch>> {
+    ) -> Result<Answer<'env, WindowHitsBatch>, Code> {
         let count = key_lengths.len();
         let keys = packed::split_utf16(&keys, &key_lengths)
             .filter(|_| window_ms.len() == count && changes.len() == count)
@@ -1205,7 +1232,7 @@ impl NativeClient {
         id: String,
         code: String,
         ttl_seconds: Option<u32>,
-    ) -> Result<Answer<'env, ()>> {
+    ) -> Result<Answer<'env, ()>, Code> {
         let f = self.features.clone();
         self.answer(env, async move {
             f.otp_store(&id, code.into(), ttl_seconds.map(u64::from))
@@ -1222,7 +1249,7 @@ impl NativeClient {
         ids: Vec<String>,
         codes: Vec<String>,
         max_attempts: u32,
-    ) -> Result<Answer<'env, OtpVerifyBatch>> {
+    ) -> Result<Answer<'env, OtpVerifyBatch>, Code> {
         let attempts: Vec<(String, String)> = ids.into_iter().zip(codes).collect();
         let f = self.features.clone();
         self.answer(env, async move {
@@ -1239,7 +1266,7 @@ impl NativeClient {
         id: String,
         code: String,
         max_attempts: u32,
-    ) -> Result<Answer<'env, bool>> {
+    ) -> Result<Answer<'env, bool>, Code> {
         let f = self.features.clone();
         self.answer(
             env,
@@ -1248,7 +1275,7 @@ impl NativeClient {
     }
 
     #[napi(ts_return_type = "boolean | Promise<boolean>")]
-    pub fn ping<'env>(&self, env: &'env Env) -> Result<Answer<'env, bool>> {
+    pub fn ping<'env>(&self, env: &'env Env) -> Result<Answer<'env, bool>, Code> {
         let f = self.features.clone();
         self.answer(env, async move { f.ping().await })
     }
@@ -1259,7 +1286,7 @@ impl NativeClient {
         &self,
         env: &'env Env,
         parts: Vec<String>,
-    ) -> Result<Answer<'env, String>> {
+    ) -> Result<Answer<'env, String>, Code> {
         let cmd = Cmd::from_parts(parts.into_iter().map(Into::into).collect());
         let f = self.features.clone();
         self.answer(env, async move {
@@ -1275,7 +1302,7 @@ impl NativeClient {
         env: &'env Env,
         commands: Vec<Vec<String>>,
         atomic: bool,
-    ) -> Result<Answer<'env, String>> {
+    ) -> Result<Answer<'env, String>, Code> {
         let cmds = commands
             .into_iter()
             .map(|parts| Cmd::from_parts(parts.into_iter().map(Into::into).collect()))
@@ -1291,11 +1318,11 @@ impl NativeClient {
 // The embedded store's hot calls are free functions over a handle rather than methods:
 // napi-rs tracks borrows of `this` on every method call, which costs more than the work itself.
 
-fn not_immediate(what: &str) -> Error {
-    to_js(digis_redis_core::Error::new(
+fn not_immediate(what: &str) -> Error<Code> {
+    js_error::core(
         digis_redis_core::ErrorKind::Unsupported,
         format!("{what} needs a backend that answers without I/O"),
-    ))
+    )
 }
 
 /// GET answered synchronously (embedded store). The stored bytes become a JS string without an
@@ -1306,16 +1333,19 @@ pub fn embedded_get<'env>(
     handle: &External<Arc<Features>>,
     ns: Namespace,
     id: String,
-) -> Result<Option<napi::JsString<'env>>> {
+) -> Result<Option<napi::JsString<'env>>, Code> {
     let answered = handle
         .get_immediately(target(ns, id))
         .ok_or_else(|| not_immediate("embeddedGet"))?;
     match answered.map_err(to_js)? {
         None => Ok(None),
         Some(bytes) => match std::str::from_utf8(&bytes) {
-            Ok(text) => env.create_string(text).map(Some),
+            Ok(text) => env.create_string(text).map(Some).map_err(from_napi),
             // Not written by this package (which stores UTF-8): replaced as `text` does.
-            Err(_) => env.create_string(String::from_utf8_lossy(&bytes)).map(Some),
+            Err(_) => env
+                .create_string(String::from_utf8_lossy(&bytes))
+                .map(Some)
+                .map_err(from_napi),
         },
     }
 }
@@ -1330,7 +1360,7 @@ pub fn embedded_set(
     id: String,
     value: String,
     ttl_seconds: Option<u32>,
-) -> Result<()> {
+) -> Result<(), Code> {
     handle
         .set_immediately(target(ns, id), value.into(), ttl_seconds.map(u64::from))
         .ok_or_else(|| not_immediate("embeddedSet"))?

@@ -10,7 +10,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use tokio::sync::{mpsc, Mutex, Notify};
 
-use crate::{text, Answer, NativeClient};
+use crate::{js_error::Code, text, Answer, NativeClient};
 
 /// One event of a subscription, as @upstash/redis's Subscriber names them.
 #[napi(object)]
@@ -110,7 +110,7 @@ impl NativeClient {
         env: &'env Env,
         patterns: bool,
         names: Vec<String>,
-    ) -> Result<Answer<'env, Subscription>> {
+    ) -> Result<Answer<'env, Subscription>, Code> {
         let kind = if patterns {
             Kind::Patterns
         } else {

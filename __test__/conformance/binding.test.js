@@ -3,6 +3,8 @@
 // The exported `digis-redis/binding`, on the backend of the environment: what it refuses, it
 // refuses the same way on every backend, without disturbing the replies of other commands.
 
+const { types } = require('node:util')
+
 const { NativeClient, RateLimitAlgorithm } = require('../../binding')
 const { selectBackend } = require('../../lib/environment')
 const { uniquePrefix } = require('../helpers')
@@ -46,25 +48,57 @@ describe('digis-redis/binding', () => {
   test('an empty command discards a transaction; a lone empty command is refused', async () => {
     const key = `${P}:k`
     await answer(() => native.command(['SET', key, 'before']))
-    await expect(answer(() => native.pipeline([['SET', key, 'after'], []], true))).rejects.toThrow(
-      /ERR_INVALID_ARGUMENT: EXECABORT .*empty command/,
-    )
-    await expect(answer(() => native.command([]))).rejects.toThrow(/ERR_INVALID_ARGUMENT: empty command/)
+    await expect(answer(() => native.pipeline([['SET', key, 'after'], []], true))).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+      message: expect.stringMatching(/^EXECABORT .*empty command/),
+    })
+    await expect(answer(() => native.command([]))).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: 'empty command' })
     await expect(answer(() => native.command(['GET', key]))).resolves.toBe('"before"')
+  })
+
+  // A server error reply whose text looks like one of our codes: the code a caller sees is the
+  // one the addon set (the failure is a command error), never one read out of the message.
+  const onServer = native.backend === 'embedded' ? test.skip : test
+  onServer('an error whose message starts with a code keeps the code the addon set', async () => {
+    // Only a server running Lua can make the reply (not the embedded store behind rest-server).
+    if ((await answer(() => native.command(['EVAL', 'return 1', '0'])).catch(() => null)) === null) return
+    const script = "return redis.error_reply('ERR_TIMEOUT: not a timeout')"
+    await expect(answer(() => native.command(['EVAL', script, '0']))).rejects.toMatchObject({
+      code: 'ERR_COMMAND',
+      message: 'ERR_TIMEOUT: not a timeout',
+    })
+    const items = JSON.parse(await answer(() => native.pipeline([['EVAL', script, '0'], ['PING']], false)))
+    expect(items).toEqual([{ code: 'ERR_COMMAND', error: 'ERR_TIMEOUT: not a timeout' }, { result: 'PONG' }])
+    const { redis, configure, DigisRedisError } = require('../..')
+    configure({ strict: true })
+    try {
+      const err = await redis.eval(script).catch((e) => e)
+      expect(err).toBeInstanceOf(DigisRedisError)
+      expect(err).toMatchObject({ code: 'ERR_COMMAND', message: 'ERR_TIMEOUT: not a timeout' })
+    } finally {
+      configure({ strict: false })
+    }
   })
 
   test('a rate-limit cost above the limit is refused in core, for every algorithm, alone in a batch', async () => {
     for (const algorithm of [RateLimitAlgorithm.TokenBucket, RateLimitAlgorithm.SlidingWindow, RateLimitAlgorithm.FixedWindow]) {
-      await expect(answer(() => native.rateLimitCheck(`${P}:rl`, algorithm, 2, 60, 5))).rejects.toThrow(
-        'ERR_INVALID_ARGUMENT: cost (5) must not exceed limit (2): it could never be allowed',
-      )
+      await expect(answer(() => native.rateLimitCheck(`${P}:rl`, algorithm, 2, 60, 5))).rejects.toMatchObject({
+        code: 'ERR_INVALID_ARGUMENT',
+        message: 'cost (5) must not exceed limit (2): it could never be allowed',
+      })
     }
     const batch = await answer(() =>
       native.rateLimitCheckMany([`${P}:rl1`, `${P}:rl2`], [RateLimitAlgorithm.SlidingWindow, RateLimitAlgorithm.SlidingWindow], [3, 2], [60, 60], [1, 5]),
     )
     expect(batch.values[0]).toMatchObject({ allowed: true, remaining: 2 })
     expect(batch.values[1]).toBeNull()
-    expect(batch.errors).toEqual([null, 'ERR_INVALID_ARGUMENT: cost (5) must not exceed limit (2): it could never be allowed'])
+    expect(batch.errors[0]).toBeNull()
+    // An Error object (from the addon's realm, hence not `instanceof` jest's Error).
+    expect(types.isNativeError(batch.errors[1])).toBe(true)
+    expect(batch.errors[1]).toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+      message: 'cost (5) must not exceed limit (2): it could never be allowed',
+    })
     await answer(() => native.rateLimitReset(`${P}:rl1`))
   })
 })

@@ -26,6 +26,7 @@ use napi::sys;
 
 use super::uv::{self, EndOfIteration};
 use crate::completion::{settle_deferred, wakeup_function};
+use crate::js_error::{from_napi, Code};
 
 /// The tokio runtime napi-rs runs now, whose timers and connects the calls wait on. Asked at
 /// every poll: napi-rs shuts its runtime down when the last environment using it ends (a worker
@@ -40,7 +41,7 @@ fn io_runtime() -> Option<tokio::runtime::Handle> {
 type Settle = Box<dyn FnOnce(sys::napi_env) -> Result<sys::napi_value>>;
 
 struct Task {
-    future: Pin<Box<dyn Future<Output = Result<Settle>>>>,
+    future: Pin<Box<dyn Future<Output = Result<Settle, Code>>>>,
     deferred: sys::napi_deferred,
     waker: Waker,
 }
@@ -293,11 +294,11 @@ impl Executor {
         &self,
         env: &'env Env,
         work: F,
-        panicked: fn() -> Error,
+        panicked: fn() -> Error<Code>,
     ) -> Result<PromiseRaw<'env, T>>
     where
         T: ToNapiValue + 'static,
-        F: Future<Output = Result<T>> + 'static,
+        F: Future<Output = Result<T, Code>> + 'static,
     {
         let mut deferred = ptr::null_mut();
         let mut promise = ptr::null_mut();
@@ -349,7 +350,7 @@ impl Executor {
                 self.tasks.borrow_mut().insert(id, task);
             }
             Poll::Ready(outcome) => {
-                let value = outcome.and_then(|settle| settle(self.env));
+                let value = outcome.and_then(|settle| settle(self.env).map_err(from_napi));
                 // SAFETY: on Node's thread, in a handle scope (a napi call's, the threadsafe
                 // function's or a poll callback's); each deferred is settled once.
                 unsafe { settle_deferred(self.env, task.deferred, value) };

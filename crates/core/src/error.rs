@@ -22,6 +22,17 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::Command,
+        ErrorKind::Unsupported,
+        ErrorKind::InvalidArgument,
+        ErrorKind::Connection,
+        ErrorKind::Timeout,
+        ErrorKind::Protocol,
+        ErrorKind::Internal,
+        ErrorKind::CircuitOpen,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             ErrorKind::Command => "ERR_COMMAND",
@@ -41,6 +52,9 @@ impl ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// A server error reply's kind as redis-rs types it (NOSCRIPT, MOVED, ASK, ...), for the
+    /// decisions taken on it (retry by EVAL, refetch the slots): never read from `message`.
+    pub server: Option<redis::ServerErrorKind>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -50,7 +64,21 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            server: None,
         }
+    }
+
+    /// A server's error reply of a kind redis-rs knows, e.g. NOSCRIPT.
+    pub fn server(server: redis::ServerErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            server: Some(server),
+            ..Error::command(message)
+        }
+    }
+
+    /// Whether the server answered with an error reply of this kind.
+    pub fn is_server(&self, server: redis::ServerErrorKind) -> bool {
+        self.server == Some(server)
     }
 
     /// A Redis-style error reply, e.g. `Error::command("WRONGTYPE Operation against ...")`.

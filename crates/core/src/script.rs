@@ -3,7 +3,7 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 
-use crate::{Cmd, ErrorKind, Reply, Result};
+use crate::{Cmd, Reply, Result};
 
 /// A Lua script the features run atomically. Server backends send it by EVALSHA with an EVAL
 /// fallback; the embedded store runs a native implementation registered under the same `name`.
@@ -163,7 +163,7 @@ impl ScriptCall {
 }
 
 fn is_noscript(item: &Result<Reply>) -> bool {
-    matches!(item, Err(err) if err.kind == ErrorKind::Command && err.message.starts_with("NOSCRIPT"))
+    matches!(item, Err(err) if err.is_server(redis::ServerErrorKind::NoScript))
 }
 
 /// Many script calls in one pipeline of EVALSHA; the calls the server answered NOSCRIPT (its
@@ -188,6 +188,15 @@ where
         }
     }
     Ok(items)
+}
+
+/// The reply of a server whose script cache lost the script, as the backends type it.
+#[cfg(test)]
+fn noscript() -> crate::Error {
+    crate::Error::server(
+        redis::ServerErrorKind::NoScript,
+        "NOSCRIPT No matching script.",
+    )
 }
 
 #[cfg(test)]
@@ -215,7 +224,7 @@ mod tests {
                 let first = cmd.name() == "EVALSHA";
                 async move {
                     if first {
-                        Err(Error::command("NOSCRIPT No matching script."))
+                        Err(noscript())
                     } else {
                         assert_eq!(
                             cmd.parts()[2..],
@@ -265,11 +274,7 @@ mod batch_tests {
             let first = rounds.len() == 1;
             async move {
                 Ok(if first {
-                    vec![
-                        Ok(Reply::Int(1)),
-                        Err(Error::command("NOSCRIPT No matching script.")),
-                        Err(Error::wrong_type()),
-                    ]
+                    vec![Ok(Reply::Int(1)), Err(noscript()), Err(Error::wrong_type())]
                 } else {
                     vec![Ok(Reply::Int(2))]
                 })

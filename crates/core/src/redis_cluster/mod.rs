@@ -435,10 +435,12 @@ fn client(urls: &[String], timeouts: &Timeouts) -> redis::RedisResult<ClusterCli
 /// fetched again before the next call. Not a timeout: a slow master still serves its slots,
 /// and the refetch could wait on it.
 fn slots_may_have_moved(err: &Error) -> bool {
+    use redis::ServerErrorKind as S;
     matches!(err.kind, ErrorKind::Connection | ErrorKind::Protocol)
-        || ["MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN"]
-            .iter()
-            .any(|code| err.message.starts_with(code))
+        || matches!(
+            err.server,
+            Some(S::Moved | S::Ask | S::ClusterDown | S::TryAgain)
+        )
 }
 
 /// `slots_may_have_moved` for a split call: the call as a whole, or any of its items.
@@ -570,5 +572,29 @@ impl CircuitView for ClusterBackend {
             .filter_map(|c| c.last_failure())
             .max_by_key(|(at, _)| *at)
             .map(|(_, error)| error)
+    }
+}
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::*;
+    use redis::ServerErrorKind as S;
+
+    #[test]
+    fn slots_are_refetched_on_the_typed_kind_not_on_text() {
+        assert!(slots_may_have_moved(&Error::server(
+            S::Moved,
+            "MOVED 1 127.0.0.1:7001"
+        )));
+        assert!(slots_may_have_moved(&Error::server(
+            S::Ask,
+            "ASK 1 127.0.0.1:7001"
+        )));
+        // A command error whose text merely starts like a redirect (a Lua error_reply) is not one.
+        assert!(!slots_may_have_moved(&Error::command("MOVED along")));
+        assert!(!slots_may_have_moved(&Error::new(
+            ErrorKind::Timeout,
+            "slow"
+        )));
     }
 }

@@ -59,7 +59,10 @@ pub(crate) fn from_value(value: redis::Value) -> Result<Reply> {
                 Some(details) => format!("{} {}", err.code(), details),
                 None => err.code().to_string(),
             };
-            return Err(Error::command(text));
+            return Err(Error {
+                server: err.kind(),
+                ..Error::command(text)
+            });
         }
         other => {
             return Err(Error::protocol(format!(
@@ -69,14 +72,22 @@ pub(crate) fn from_value(value: redis::Value) -> Result<Reply> {
     })
 }
 
-/// Server errors keep Redis's own text (`WRONGTYPE ...`, `NOSCRIPT ...`) so callers can match it.
+/// Server errors keep Redis's own text (`WRONGTYPE ...`, `NOSCRIPT ...`) for the caller to
+/// read, and redis-rs's kind of it for the core to decide on.
 pub(crate) fn from_redis_error(err: &redis::RedisError) -> Error {
     if let Some(code) = err.code() {
         let text = match err.detail() {
             Some(detail) => format!("{code} {detail}"),
             None => code.to_string(),
         };
-        return Error::command(text);
+        let server = match err.kind() {
+            redis::ErrorKind::Server(kind) => Some(kind),
+            _ => None,
+        };
+        return Error {
+            server,
+            ..Error::command(text)
+        };
     }
     let kind = if err.is_timeout() {
         ErrorKind::Timeout
@@ -125,5 +136,23 @@ mod tests {
         let cmd = Cmd::new("SET").arg("k").arg(vec![0xff, 0x00]);
         let packed = to_redis_cmd(&cmd).get_packed_command();
         assert!(packed.windows(2).any(|w| w == [0xff, 0x00]));
+    }
+
+    #[test]
+    fn server_errors_keep_their_text_and_their_typed_kind() {
+        let reply = redis::parse_redis_value(b"-MOVED 3999 127.0.0.1:6381\r\n").unwrap();
+        let err = from_value(reply).unwrap_err();
+        assert_eq!(err.message, "MOVED 3999 127.0.0.1:6381");
+        assert_eq!(err.server, Some(redis::ServerErrorKind::Moved));
+        let noscript = redis::parse_redis_value(b"-NOSCRIPT No matching script.\r\n")
+            .unwrap()
+            .extract_error()
+            .unwrap_err();
+        let err = from_redis_error(&noscript);
+        assert_eq!(err.message, "NOSCRIPT No matching script.");
+        assert!(err.is_server(redis::ServerErrorKind::NoScript));
+        // A code redis-rs does not know keeps its text, with no kind.
+        let reply = redis::parse_redis_value(b"-WRONGTYPE Operation\r\n").unwrap();
+        assert_eq!(from_value(reply).unwrap_err().server, None);
     }
 }

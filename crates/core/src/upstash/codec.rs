@@ -119,6 +119,7 @@ fn decode_envelope(value: Value, status: u16, secrets: &Secrets) -> Result<Reply
         // unreachable), not the command: report it as a connection problem.
         if status >= 500 {
             err.kind = crate::ErrorKind::Connection;
+            err.server = None;
         }
         return Err(err);
     }
@@ -130,14 +131,31 @@ fn decode_envelope(value: Value, status: u16, secrets: &Secrets) -> Result<Reply
     }
 }
 
-/// Redis error texts pass verbatim (callers match `NOSCRIPT`, `WRONGTYPE`), minus any secret.
+/// Redis error texts pass verbatim (`NOSCRIPT ...`, `WRONGTYPE ...`), minus any secret, with
+/// the kind redis-rs gives the reply's code: the REST protocol sends errors as text, so this is
+/// the one place their text is read.
 fn server_error(error: Option<Value>, secrets: &Secrets) -> Error {
     let text = match error {
         Some(Value::String(text)) => text,
         Some(other) => other.to_string(),
         None => String::new(),
     };
-    Error::command(secrets.redact(&text))
+    Error {
+        server: server_kind(&text),
+        ..Error::command(secrets.redact(&text))
+    }
+}
+
+/// The kind of an error reply's code (its first word), as redis-rs reads it off the wire.
+fn server_kind(text: &str) -> Option<redis::ServerErrorKind> {
+    let code = text.split(' ').next()?;
+    if code.is_empty() || code.bytes().any(|b| b == b'\r' || b == b'\n') {
+        return None;
+    }
+    match redis::parse_redis_value(format!("-{code}\r\n").as_bytes()) {
+        Ok(redis::Value::ServerError(err)) => err.kind(),
+        _ => None,
+    }
 }
 
 /// Every string is base64 at every depth, except a bare `"OK"` that Upstash leaves unencoded
@@ -260,7 +278,13 @@ mod tests {
         );
         assert_eq!(decode_reply(200, br#"{"result":null}"#, &s), Ok(Reply::Nil));
         let err = decode_reply(400, br#"{"error":"NOSCRIPT No matching script."}"#, &s);
-        assert_eq!(err, Err(Error::command("NOSCRIPT No matching script.")));
+        assert_eq!(
+            err,
+            Err(Error::server(
+                redis::ServerErrorKind::NoScript,
+                "NOSCRIPT No matching script."
+            ))
+        );
         let err = decode_reply(200, br#"{"nothing":1}"#, &s).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Protocol);
         let err = decode_reply(200, br#"[1]"#, &s).unwrap_err();
@@ -301,7 +325,13 @@ mod tests {
             2,
             &s,
         );
-        assert_eq!(err, Err(Error::command("EXECABORT Transaction discarded")));
+        assert_eq!(
+            err,
+            Err(Error::server(
+                redis::ServerErrorKind::ExecAbort,
+                "EXECABORT Transaction discarded"
+            ))
+        );
         let err = decode_batch(200, br#"{"result":1}"#, 1, &s).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Protocol);
     }
