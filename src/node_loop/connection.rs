@@ -252,15 +252,14 @@ impl Inner {
 
     /// Reads what has arrived and hands each whole reply to the send it answers.
     fn read(&self, state: &mut State) {
+        let mut closed = false;
         loop {
             let State { scratch, input, .. } = &mut *state;
             match (&*self.socket).read(scratch) {
                 Ok(0) => {
-                    return self.fail(
-                        state,
-                        std::io::ErrorKind::ConnectionReset,
-                        "redis closed the connection",
-                    )
+                    // Replies that arrived before the close still answer their calls.
+                    closed = true;
+                    break;
                 }
                 Ok(n) => {
                     input.extend_from_slice(&scratch[..n]);
@@ -298,6 +297,13 @@ impl Inner {
         state.input.drain(..start);
         if state.input.is_empty() && state.input.capacity() > KEPT_CAPACITY {
             state.input = Vec::new();
+        }
+        if closed {
+            self.fail(
+                state,
+                std::io::ErrorKind::ConnectionReset,
+                "redis closed the connection",
+            );
         }
     }
 
@@ -403,10 +409,20 @@ impl Drop for Inner {
 }
 
 unsafe extern "C" fn on_poll(handle: *mut c_void, status: c_int, events: c_int) {
+    // A panic must not unwind into libuv (that aborts Node): it is dropped here, and the calls
+    // it concerned answer at their deadline.
+    let _ = std::panic::catch_unwind(|| unsafe { poll_ready(handle, status, events) });
+}
+
+unsafe fn poll_ready(handle: *mut c_void, status: c_int, events: c_int) {
     let Some(uv) = uv::uv() else { return };
     // SAFETY: the handle's data is the `Weak<Inner>` boxed in `watch`, freed in `on_closed`.
     let weak = unsafe { &*(PollHandle::data_of(uv, handle) as *const Weak<Inner>) };
-    let Some(inner) = weak.upgrade() else { return };
+    let Some(inner) = weak.upgrade() else {
+        // Its connection was dropped off this thread (see `Drop`): close it here, on its thread.
+        unsafe { PollHandle::close_raw(uv, handle, on_closed) };
+        return;
+    };
     let Some(executor) = Executor::on_this_thread() else {
         return;
     };
@@ -433,6 +449,10 @@ unsafe extern "C" fn on_poll(handle: *mut c_void, status: c_int, events: c_int) 
 }
 
 unsafe extern "C" fn on_closed(handle: *mut c_void) {
+    let _ = std::panic::catch_unwind(|| unsafe { free_closed(handle) });
+}
+
+unsafe fn free_closed(handle: *mut c_void) {
     let Some(uv) = uv::uv() else { return };
     // SAFETY: libuv is done with the handle; its data and memory were allocated in `watch`.
     unsafe {
@@ -472,6 +492,16 @@ impl ConnectionLike for LoopConnection {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
+        if offset + count == 0 {
+            // Nothing would answer it: queued, it would take the next command's reply.
+            return async {
+                Err(RedisError::from((
+                    redis::ErrorKind::Client,
+                    "empty pipeline",
+                )))
+            }
+            .boxed();
+        }
         let (reply, answer) = oneshot::channel();
         let waiting = Waiting::Many {
             skip: offset,

@@ -32,9 +32,14 @@ use crate::js_error::{from_napi, Code};
 /// every poll: napi-rs shuts its runtime down when the last environment using it ends (a worker
 /// thread's, say) and starts another for the next.
 fn io_runtime() -> Option<tokio::runtime::Handle> {
-    napi::bindgen_prelude::within_runtime_if_available(|| {
-        tokio::runtime::Handle::try_current().ok()
+    // napi-rs panics when its runtime slot is empty (between a shutdown and the next start).
+    std::panic::catch_unwind(|| {
+        napi::bindgen_prelude::within_runtime_if_available(|| {
+            tokio::runtime::Handle::try_current().ok()
+        })
     })
+    .ok()
+    .flatten()
 }
 
 /// Turns a finished call's value into a JS value, on Node's thread.
@@ -143,9 +148,12 @@ unsafe extern "C" fn on_wakeup(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .woken = false;
-    if let Some(executor) = EXECUTOR.with(|e| e.borrow().clone()) {
-        executor.drain();
-    }
+    // No panic may unwind into Node (it aborts); the calls concerned answer at their deadline.
+    let _ = std::panic::catch_unwind(|| {
+        if let Some(executor) = EXECUTOR.with(|e| e.borrow().clone()) {
+            executor.drain();
+        }
+    });
 }
 
 unsafe extern "C" fn finalize(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
@@ -154,6 +162,10 @@ unsafe extern "C" fn finalize(_env: sys::napi_env, _data: *mut c_void, hint: *mu
 }
 
 unsafe extern "C" fn on_env_teardown(_arg: *mut c_void) {
+    let _ = std::panic::catch_unwind(|| unsafe { tear_down() });
+}
+
+unsafe fn tear_down() {
     let Some(executor) = EXECUTOR.with(|e| e.borrow_mut().take()) else {
         return;
     };
@@ -176,9 +188,18 @@ unsafe extern "C" fn on_env_teardown(_arg: *mut c_void) {
         // SAFETY: on the loop's thread, before Node closes the loop.
         unsafe { end.close(uv) };
     }
+    // SAFETY: on Node's thread, in the environment's cleanup; each released once.
+    unsafe {
+        sys::napi_async_destroy(executor.env, executor.async_context);
+        sys::napi_delete_reference(executor.env, executor.resource);
+    }
 }
 
 unsafe extern "C" fn run_deferred_writes(_handle: *mut c_void) {
+    let _ = std::panic::catch_unwind(|| unsafe { write_deferred() });
+}
+
+unsafe fn write_deferred() {
     let Some(executor) = EXECUTOR.with(|e| e.borrow().clone()) else {
         return;
     };
@@ -334,16 +355,16 @@ impl Executor {
             unsafe { sys::napi_ref_threadsafe_function(self.env, self.tsfn) };
         }
         self.tasks.borrow_mut().insert(id, task);
-        self.poll(id);
+        self.poll(id, io_runtime().as_ref());
         Ok(PromiseRaw::new(env.raw(), promise))
     }
 
-    fn poll(&self, id: u64) {
+    /// Polls one task inside `runtime`'s context (its timers, its spawns).
+    fn poll(&self, id: u64, runtime: Option<&tokio::runtime::Handle>) {
         let Some(mut task) = self.tasks.borrow_mut().remove(&id) else {
             return;
         };
-        let runtime = io_runtime();
-        let _entered = runtime.as_ref().map(|r| r.enter());
+        let _entered = runtime.map(|r| r.enter());
         let mut cx = Context::from_waker(&task.waker);
         match task.future.as_mut().poll(&mut cx) {
             Poll::Pending => {
@@ -365,6 +386,7 @@ impl Executor {
     /// Polls every woken task until none is left.
     fn drain(&self) {
         let was_draining = DRAINING.with(|d| d.replace(true));
+        let runtime = io_runtime();
         loop {
             let ready = {
                 let mut state = self.wakeups.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -374,7 +396,7 @@ impl Executor {
                 break;
             }
             for id in ready {
-                self.poll(id);
+                self.poll(id, runtime.as_ref());
             }
         }
         DRAINING.with(|d| d.set(was_draining));

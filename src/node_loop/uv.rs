@@ -229,6 +229,14 @@ impl PollHandle {
         unsafe { (uv.close)(self.raw, on_closed) };
     }
 
+    /// `close` for a handle known only by the pointer its callback got.
+    ///
+    /// # Safety
+    /// On the loop's thread; `raw` is an open handle made by `open`.
+    pub unsafe fn close_raw(uv: &Uv, raw: *mut c_void, on_closed: CloseCallback) {
+        unsafe { (uv.close)(raw, on_closed) };
+    }
+
     /// Frees the memory of a handle closed by `close`, from its close callback.
     ///
     /// # Safety

@@ -76,6 +76,29 @@ describe('redis on Node\'s event loop', () => {
     expect(result.after).toEqual({ v: 1 })
   })
 
+  test('empty batches answer at once and leave every later reply with its own call', async () => {
+    const script = `
+      const b = require(${JSON.stringify(require.resolve('../../../binding'))})
+      const c = b.NativeClient.redis(process.env.REDIS_URL, {}, true)
+      const p = 'node-loop-empty-' + process.pid + ':'
+      ;(async () => {
+        await c.command(['SET', p + 'a', 'A'])
+        await c.command(['SET', p + 'b', 'B'])
+        const settled = (promise) => promise.then((v) => ['ok', v], (e) => ['rejected', e.message])
+        const all = await Promise.all([
+          settled(c.pipeline([], false)),
+          settled(c.getManyPacked(new Uint8Array(0), '', new Uint32Array(0))),
+          settled(c.command(['GET', p + 'a'])),
+          settled(c.command(['GET', p + 'b'])),
+        ])
+        await c.command(['DEL', p + 'a', p + 'b'])
+        console.log(JSON.stringify({ onNodeLoop: c.onNodeLoop, gets: all.slice(2) }))
+      })()`
+    const { stdout, code } = await runNode(script, { env: { REDIS_URL: URL } })
+    expect(code).toBe(0)
+    expect(JSON.parse(stdout)).toEqual({ onNodeLoop: true, gets: [['ok', '"A"'], ['ok', '"B"']] })
+  })
+
   test('worker threads with a connection end cleanly, terminated mid-flight or not', async () => {
     const script = `
       const { Worker } = require('node:worker_threads')

@@ -66,6 +66,9 @@ pub(crate) async fn query_pipeline<C: ConnectionLike + Send>(
     atomic: bool,
     secrets: &Secrets,
 ) -> Result<Vec<Result<Reply>>> {
+    if cmds.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut pipe = redis::pipe();
     // Per-item errors come back as values instead of failing the whole batch.
     pipe.ignore_errors();
