@@ -80,11 +80,23 @@ impl<K: Connector> RedisBackend<K> {
         self.client.get_connection_info()
     }
 
+    /// A new connection, with every script loaded first. A server that restarted or failed
+    /// over has forgotten them; a call that met NOSCRIPT would be sent again by EVAL after
+    /// calls issued later, out of program order. Loading them here, before any call uses the
+    /// connection, keeps that to a `SCRIPT FLUSH` on a live server. Refusals (an ACL without
+    /// SCRIPT) are ignored: EVALSHA then falls back to EVAL as before.
     async fn connect(&self) -> Result<K::Connection> {
-        self.connector
+        let mut conn = self
+            .connector
             .open(&self.client, &self.timeouts)
             .await
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.error(e))?;
+        let loads = crate::script::ALL
+            .iter()
+            .map(|script| Cmd::new("SCRIPT").arg("LOAD").arg(script.source))
+            .collect::<Vec<_>>();
+        query_pipeline(&mut conn, &loads, false, &self.secrets).await?;
+        Ok(conn)
     }
 
     fn error(&self, err: redis::RedisError) -> Error {
