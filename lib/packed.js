@@ -73,20 +73,11 @@ function expireMany(native, items) {
  */
 function windowHitsMany(native, items) {
   const count = items.length
-  const lengths = new Uint32Array(count)
-  const windows = new Uint32Array(count)
-  const changes = new Int32Array(count)
-  const restarts = new Uint8Array(count)
-  let keys = ''
-  for (let i = 0; i < count; i++) {
-    const item = items[i]
-    lengths[i] = item[0].length
-    keys += item[0]
-    windows[i] = item[1]
-    changes[i] = item[2]
-    restarts[i] = item[3] ? 1 : 0
-  }
-  return native.windowHitsMany(keys, lengths, windows, changes, restarts).then(({ counts, errors }) => {
+  const keys = packStrings(items.map((item) => item[0]))
+  const windows = Uint32Array.from(items, (item) => item[1])
+  const changes = Int32Array.from(items, (item) => item[2])
+  const restarts = Uint8Array.from(items, (item) => (item[3] ? 1 : 0))
+  return native.windowHitsMany(keys.text, keys.lengths, windows, changes, restarts).then(({ counts, errors }) => {
     const values = new Array(items.length)
     for (let i = 0; i < count; i++) values[i] = { hits: counts[2 * i], resetMs: counts[2 * i + 1] }
     return { values, errors }
