@@ -73,7 +73,7 @@ pub(super) fn decode_batch(
             items.len()
         ))),
         Value::Object(mut map) if map.contains_key("error") => {
-            Err(server_error(map.remove("error"), secrets))
+            Err(failure(map.remove("error"), status, secrets))
         }
         _ => Err(Error::protocol(format!(
             "upstash answered HTTP {status} with JSON that is not a batch reply"
@@ -114,14 +114,7 @@ fn decode_envelope(value: Value, status: u16, secrets: &Secrets) -> Result<Reply
         )));
     };
     if map.contains_key("error") {
-        let mut err = server_error(map.remove("error"), secrets);
-        // A 5xx with an error body is the REST service failing (e.g. Redis behind it is
-        // unreachable), not the command: report it as a connection problem.
-        if status >= 500 {
-            err.kind = crate::ErrorKind::Connection;
-            err.server = None;
-        }
-        return Err(err);
+        return Err(failure(map.remove("error"), status, secrets));
     }
     match map.remove("result") {
         Some(result) => decode_result(result),
@@ -129,6 +122,18 @@ fn decode_envelope(value: Value, status: u16, secrets: &Secrets) -> Result<Reply
             "upstash answered HTTP {status} without a result or an error"
         ))),
     }
+}
+
+/// An `{"error"}` answer, to a command or to a whole batch. A 5xx is the REST service failing
+/// (e.g. Redis behind it is unreachable), not the command: a connection problem, which the
+/// circuit breaker counts.
+fn failure(error: Option<Value>, status: u16, secrets: &Secrets) -> Error {
+    let mut err = server_error(error, secrets);
+    if status >= 500 {
+        err.kind = crate::ErrorKind::Connection;
+        err.server = None;
+    }
+    err
 }
 
 /// Redis error texts pass verbatim (`NOSCRIPT ...`, `WRONGTYPE ...`), minus any secret, with
@@ -334,5 +339,19 @@ mod tests {
         );
         let err = decode_batch(200, br#"{"result":1}"#, 1, &s).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Protocol);
+    }
+
+    /// The rest-server answers 500 when its Redis is down. Found by the outage test: a batch so
+    /// answered was reported as a command error, which the breaker ignores, so it never opened.
+    #[test]
+    fn a_failed_service_is_a_connection_problem_for_commands_and_batches() {
+        let s = secrets();
+        let body = br#"{"error":"ERR redis request failed: broken pipe"}"#;
+        let err = decode_reply(500, body, &s).unwrap_err();
+        assert_eq!((err.kind, err.server), (ErrorKind::Connection, None));
+        let err = decode_batch(500, body, 3, &s).unwrap_err();
+        assert_eq!((err.kind, err.server), (ErrorKind::Connection, None));
+        let err = decode_batch(400, body, 3, &s).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Command);
     }
 }
