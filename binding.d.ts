@@ -9,27 +9,8 @@ export declare class ExternalObject<T> {
 }
 
 export declare class NativeClient {
-  /** The fencing token when taken, null while another owner holds the lock. */
-  lockAcquire(name: string, owner: string, ttlMs: number): number | null | Promise<number | null>
-  lockRelease(name: string, owner: string): boolean | Promise<boolean>
-  lockExtend(name: string, owner: string, ttlMs: number): boolean | Promise<boolean>
-  /** True only for the first claim; no TTL means the claim never expires. */
-  idempotencyClaim(key: string, ttlSeconds?: number | undefined | null): boolean | Promise<boolean>
-  idempotencyRelease(key: string): boolean | Promise<boolean>
-  cacheWrapRead(key: string): CacheWrapState | Promise<CacheWrapState>
-  /** Takes the loading lock, unless the value (a fresh one when `refreshing`) is there by now. */
-  cacheWrapClaim(key: string, owner: string, lockMs: number, refreshing: boolean): CacheWrapClaim | Promise<CacheWrapClaim>
-  /**
-   * Stores the encoded value (as `cache.set` would) with its freshness marker, then releases
-   * the loading lock when `owner` is given and still holds it.
-   */
-  cacheWrapStore(key: string, value: string, ttlSeconds: number | undefined | null, staleSeconds: number, owner?: string | undefined | null): void | Promise<void>
-  cacheWrapRelease(key: string, owner: string): boolean | Promise<boolean>
-  /**
-   * Subscribes `names` (patterns when `patterns`) on a connection of its own (an SSE
-   * request per name on Upstash, the in-process hub on the embedded store).
-   */
-  subscribe(patterns: boolean, names: Array<string>): Subscription | Promise<Subscription>
+  mget(keys: Array<string>): Array<string | null> | Promise<Array<string | null>>
+  delPattern(pattern: string): number | Promise<number>
   /** A client on the in-process store. */
   static embedded(options?: BackendOptions | undefined | null): NativeClient
   /**
@@ -64,20 +45,59 @@ export declare class NativeClient {
    * the state, then on a cluster which circuit (`open master 10.0.0.1:6379`).
    */
   takeCircuitEvents(): Array<string>
-  /** Never rejects: a PING through the breaker, timed. */
-  health(): Health | Promise<Health>
   /** `embedded`, `redis`, `redis-cluster` or `upstash`. */
   get backend(): string
   /** The backend and its address, secrets masked. */
   get description(): string
   setOptions(options: BackendOptions): void
+  /** Never rejects: a PING through the breaker, timed. */
+  health(): Health | Promise<Health>
+  /** The fencing token when taken, null while another owner holds the lock. */
+  lockAcquire(name: string, owner: string, ttlMs: number): number | null | Promise<number | null>
+  lockRelease(name: string, owner: string): boolean | Promise<boolean>
+  lockExtend(name: string, owner: string, ttlMs: number): boolean | Promise<boolean>
+  /** True only for the first claim; no TTL means the claim never expires. */
+  idempotencyClaim(key: string, ttlSeconds?: number | undefined | null): boolean | Promise<boolean>
+  idempotencyRelease(key: string): boolean | Promise<boolean>
+  cacheWrapRead(key: string): CacheWrapState | Promise<CacheWrapState>
+  /** Takes the loading lock, unless the value (a fresh one when `refreshing`) is there by now. */
+  cacheWrapClaim(key: string, owner: string, lockMs: number, refreshing: boolean): CacheWrapClaim | Promise<CacheWrapClaim>
+  /**
+   * Stores the encoded value (as `cache.set` would) with its freshness marker, then releases
+   * the loading lock when `owner` is given and still holds it.
+   */
+  cacheWrapStore(key: string, value: string, ttlSeconds: number | undefined | null, staleSeconds: number, owner?: string | undefined | null): void | Promise<void>
+  cacheWrapRelease(key: string, owner: string): boolean | Promise<boolean>
+  creatorsInvalidate(id: string): void | Promise<void>
+  /** `status` null clears it. */
+  creatorsSetStatus(id: string, status: string | undefined | null, ttlSeconds: number): void | Promise<void>
+  creatorsOnline(): Array<CreatorStatusItem> | Promise<Array<CreatorStatusItem>>
+  otpStore(id: string, code: string, ttlSeconds?: number | undefined | null): void | Promise<void>
+  /**
+   * Verifications gathered within one tick, as one pipeline of scripts: per item `true` /
+   * `false`, or null with its error at the same index of `errors`.
+   */
+  otpVerifyMany(ids: Array<string>, codes: Array<string>, maxAttempts: number): OtpVerifyBatch | Promise<OtpVerifyBatch>
+  otpVerify(id: string, code: string, maxAttempts: number): boolean | Promise<boolean>
+  /**
+   * Subscribes `names` (patterns when `patterns`) on a connection of its own (an SSE
+   * request per name on Upstash, the in-process hub on the embedded store).
+   */
+  subscribe(patterns: boolean, names: Array<string>): Subscription | Promise<Subscription>
+  rateLimitCheck(id: string, algorithm: RateLimitAlgorithm, limit: number, windowSeconds: number, cost: number): RateLimitResult | Promise<RateLimitResult>
+  /**
+   * Checks gathered within one tick, as one pipeline of scripts: per item a result, or null
+   * with its error at the same index of `errors`.
+   */
+  rateLimitCheckMany(ids: Array<string>, algorithms: Array<RateLimitAlgorithm>, limits: Array<number>, windows: Array<number>, costs: Array<number>): RateLimitBatch | Promise<RateLimitBatch>
+  rateLimitReset(id: string): void | Promise<void>
+  ping(): boolean | Promise<boolean>
+  /** One raw command; the reply as JSON text. */
+  command(parts: Array<string>): string | Promise<string>
+  /** Raw commands in one round trip (`atomic`: MULTI/EXEC); the items as JSON text. */
+  pipeline(commands: Array<Array<string>>, atomic: boolean): string | Promise<string>
   set(ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): void | Promise<void>
   get(ns: Namespace, id: string): string | null | Promise<string | null>
-  /**
-   * A handle for `embeddedGet` / `embeddedSet`, the embedded store's synchronous calls
-   * (opaque to JS: its Rust type means nothing to TypeScript).
-   */
-  get embeddedHandle(): ExternalObject<unknown>
   /**
    * GETs gathered by the JS layer within one tick, sent as one pipeline. Packed both ways:
    * ids concatenated with their UTF-16 lengths in, values likewise out, one string each way
@@ -99,26 +119,18 @@ export declare class NativeClient {
    */
   expireManyPacked(namespaces: Uint8Array, ids: string, idLengths: Uint32Array, seconds: Uint32Array): ExpireBatch | Promise<ExpireBatch>
   incr(ns: Namespace, id: string): number | Promise<number>
-  mget(keys: Array<string>): Array<string | null> | Promise<Array<string | null>>
-  delPattern(pattern: string): number | Promise<number>
-  creatorsInvalidate(id: string): void | Promise<void>
+  /**
+   * A handle for `embeddedGet` / `embeddedSet`, the embedded store's synchronous calls
+   * (opaque to JS: its Rust type means nothing to TypeScript).
+   */
+  get embeddedHandle(): ExternalObject<unknown>
   streamsSetActive(id: string, value: string, ttlSeconds?: number | undefined | null): void | Promise<void>
   streamsRemoveActive(id: string): void | Promise<void>
   streamsAllActive(presenceMs: number): Array<ActiveStreamItem> | Promise<Array<ActiveStreamItem>>
   streamsViewerJoined(stream: string, viewer: string, presenceMs: number): void | Promise<void>
   streamsViewerLeft(stream: string, viewer: string): void | Promise<void>
   streamsViewerCount(stream: string, presenceMs: number): number | Promise<number>
-  /** `status` null clears it. */
-  creatorsSetStatus(id: string, status: string | undefined | null, ttlSeconds: number): void | Promise<void>
-  creatorsOnline(): Array<CreatorStatusItem> | Promise<Array<CreatorStatusItem>>
   streamsReindex(): number | Promise<number>
-  rateLimitCheck(id: string, algorithm: RateLimitAlgorithm, limit: number, windowSeconds: number, cost: number): RateLimitResult | Promise<RateLimitResult>
-  /**
-   * Checks gathered within one tick, as one pipeline of scripts. Each item is a result or
-   * its error (`"<CODE>: <message>"`).
-   */
-  rateLimitCheckMany(ids: Array<string>, algorithms: Array<RateLimitAlgorithm>, limits: Array<number>, windows: Array<number>, costs: Array<number>): RateLimitBatch | Promise<RateLimitBatch>
-  rateLimitReset(id: string): void | Promise<void>
   /**
    * Adds `change` (1, -1 or 0) to the hit counter at `key` (the whole key, prefix included),
    * starting a `window_ms` window on the first hit, and on every hit when `restart_on_hit`.
@@ -130,18 +142,6 @@ export declare class NativeClient {
    * its window, change and restart flag (1 or 0).
    */
   windowHitsMany(keys: string, keyLengths: Uint32Array, windowMs: Uint32Array, changes: Int32Array, restartOnHit: Uint8Array): WindowHitsBatch | Promise<WindowHitsBatch>
-  otpStore(id: string, code: string, ttlSeconds?: number | undefined | null): void | Promise<void>
-  /**
-   * Verifications gathered within one tick, as one pipeline of scripts: per item `true` /
-   * `false`, or null with its error at the same index of `errors`.
-   */
-  otpVerifyMany(ids: Array<string>, codes: Array<string>, maxAttempts: number): OtpVerifyBatch | Promise<OtpVerifyBatch>
-  otpVerify(id: string, code: string, maxAttempts: number): boolean | Promise<boolean>
-  ping(): boolean | Promise<boolean>
-  /** One raw command; the reply as JSON text. */
-  command(parts: Array<string>): string | Promise<string>
-  /** Raw commands in one round trip (`atomic`: MULTI/EXEC); the items as JSON text. */
-  pipeline(commands: Array<Array<string>>, atomic: boolean): string | Promise<string>
 }
 
 /**

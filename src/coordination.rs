@@ -1,11 +1,11 @@
 //! The binding of the coordination features: distributed locks, idempotency claims and the
-//! Redis steps of `cache.wrap`. A separate `#[napi] impl` block of `NativeClient`.
+//! Redis steps of `cache.wrap`.
 
+use digis_redis_binding_macros::feature_methods;
 use digis_redis_core::features::{Claim, WrapState};
-use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::{js_error::Code, text, Answer, NativeClient};
+use crate::{text, NativeClient};
 
 /// What `cache.wrap` finds at its key.
 #[napi(object)]
@@ -45,118 +45,63 @@ impl From<Claim> for CacheWrapClaim {
     }
 }
 
+#[feature_methods]
 #[napi]
 impl NativeClient {
     /// The fencing token when taken, null while another owner holds the lock.
     #[napi(ts_return_type = "number | null | Promise<number | null>")]
-    pub fn lock_acquire<'env>(
-        &self,
-        env: &'env Env,
-        name: String,
-        owner: String,
-        ttl_ms: u32,
-    ) -> Result<Answer<'env, Option<i64>>, Code> {
-        let f = self.features.clone();
-        self.answer(env, async move {
-            f.lock_acquire(&name, &owner, u64::from(ttl_ms)).await
-        })
+    fn lock_acquire(&self, name: String, owner: String, ttl_ms: u32) -> Option<i64> {
+        move |f| async move { f.lock_acquire(&name, &owner, u64::from(ttl_ms)).await }
     }
 
-    #[napi(ts_return_type = "boolean | Promise<boolean>")]
-    pub fn lock_release<'env>(
-        &self,
-        env: &'env Env,
-        name: String,
-        owner: String,
-    ) -> Result<Answer<'env, bool>, Code> {
-        let f = self.features.clone();
-        self.answer(env, async move { f.lock_release(&name, &owner).await })
+    fn lock_release(&self, name: String, owner: String) -> bool {
+        move |f| async move { f.lock_release(&name, &owner).await }
     }
 
-    #[napi(ts_return_type = "boolean | Promise<boolean>")]
-    pub fn lock_extend<'env>(
-        &self,
-        env: &'env Env,
-        name: String,
-        owner: String,
-        ttl_ms: u32,
-    ) -> Result<Answer<'env, bool>, Code> {
-        let f = self.features.clone();
-        self.answer(env, async move {
-            f.lock_extend(&name, &owner, u64::from(ttl_ms)).await
-        })
+    fn lock_extend(&self, name: String, owner: String, ttl_ms: u32) -> bool {
+        move |f| async move { f.lock_extend(&name, &owner, u64::from(ttl_ms)).await }
     }
 
     /// True only for the first claim; no TTL means the claim never expires.
-    #[napi(ts_return_type = "boolean | Promise<boolean>")]
-    pub fn idempotency_claim<'env>(
-        &self,
-        env: &'env Env,
-        key: String,
-        ttl_seconds: Option<u32>,
-    ) -> Result<Answer<'env, bool>, Code> {
-        let f = self.features.clone();
-        self.answer(env, async move {
-            f.idempotency_claim(&key, ttl_seconds.map(u64::from)).await
-        })
+    fn idempotency_claim(&self, key: String, ttl_seconds: Option<u32>) -> bool {
+        move |f| async move { f.idempotency_claim(&key, ttl_seconds.map(u64::from)).await }
     }
 
-    #[napi(ts_return_type = "boolean | Promise<boolean>")]
-    pub fn idempotency_release<'env>(
-        &self,
-        env: &'env Env,
-        key: String,
-    ) -> Result<Answer<'env, bool>, Code> {
-        let f = self.features.clone();
-        self.answer(env, async move { f.idempotency_release(&key).await })
+    fn idempotency_release(&self, key: String) -> bool {
+        move |f| async move { f.idempotency_release(&key).await }
     }
 
-    #[napi(ts_return_type = "CacheWrapState | Promise<CacheWrapState>")]
-    pub fn cache_wrap_read<'env>(
-        &self,
-        env: &'env Env,
-        key: String,
-    ) -> Result<Answer<'env, CacheWrapState>, Code> {
-        let f = self.features.clone();
-        self.answer(
-            env,
-            async move { Ok(f.cache_wrap_read(&key).await?.into()) },
-        )
+    fn cache_wrap_read(&self, key: String) -> CacheWrapState {
+        move |f| async move { Ok(f.cache_wrap_read(&key).await?.into()) }
     }
 
     /// Takes the loading lock, unless the value (a fresh one when `refreshing`) is there by now.
-    #[napi(ts_return_type = "CacheWrapClaim | Promise<CacheWrapClaim>")]
-    pub fn cache_wrap_claim<'env>(
+    fn cache_wrap_claim(
         &self,
-        env: &'env Env,
         key: String,
         owner: String,
         lock_ms: u32,
         refreshing: bool,
-    ) -> Result<Answer<'env, CacheWrapClaim>, Code> {
-        let f = self.features.clone();
-        self.answer(env, async move {
+    ) -> CacheWrapClaim {
+        move |f| async move {
             let claim = f
                 .cache_wrap_claim(&key, &owner, u64::from(lock_ms), refreshing)
                 .await?;
             Ok(claim.into())
-        })
+        }
     }
 
     /// Stores the encoded value (as `cache.set` would) with its freshness marker, then releases
     /// the loading lock when `owner` is given and still holds it.
-    #[napi(ts_return_type = "void | Promise<void>")]
-    pub fn cache_wrap_store<'env>(
+    fn cache_wrap_store(
         &self,
-        env: &'env Env,
         key: String,
         value: String,
         ttl_seconds: Option<u32>,
         stale_seconds: u32,
         owner: Option<String>,
-    ) -> Result<Answer<'env, ()>, Code> {
-        let f = self.features.clone();
-        self.answer(env, async move {
+    ) -> () {
+        move |f| async move {
             f.cache_wrap_store(
                 &key,
                 value.into(),
@@ -165,17 +110,10 @@ impl NativeClient {
                 owner.as_deref(),
             )
             .await
-        })
+        }
     }
 
-    #[napi(ts_return_type = "boolean | Promise<boolean>")]
-    pub fn cache_wrap_release<'env>(
-        &self,
-        env: &'env Env,
-        key: String,
-        owner: String,
-    ) -> Result<Answer<'env, bool>, Code> {
-        let f = self.features.clone();
-        self.answer(env, async move { f.cache_wrap_release(&key, &owner).await })
+    fn cache_wrap_release(&self, key: String, owner: String) -> bool {
+        move |f| async move { f.cache_wrap_release(&key, &owner).await }
     }
 }

@@ -34,3 +34,10 @@ pub fn core(kind: ErrorKind, message: impl Into<String>) -> Error<Code> {
 pub fn from_napi(err: Error) -> Error<Code> {
     Error::new(Code::Napi(err.status), err.reason)
 }
+
+/// The codes the core gives its errors, for the JS layer to tell the binding's failures from
+/// anything else thrown.
+#[napi_derive::napi]
+pub fn error_codes() -> Vec<&'static str> {
+    ErrorKind::ALL.iter().map(|kind| kind.code()).collect()
+}

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use digis_redis_binding_macros::feature_methods;
 use digis_redis_core::pubsub::{Event, Kind, QUEUE};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use tokio::sync::{mpsc, Mutex, Notify};
 
-use crate::{js_error::Code, text, Answer, NativeClient};
+use crate::{text, NativeClient};
 
 /// One event of a subscription, as @upstash/redis's Subscriber names them.
 #[napi(object)]
@@ -100,25 +101,19 @@ impl Subscription {
     }
 }
 
+#[feature_methods]
 #[napi]
 impl NativeClient {
     /// Subscribes `names` (patterns when `patterns`) on a connection of its own (an SSE
     /// request per name on Upstash, the in-process hub on the embedded store).
-    #[napi(ts_return_type = "Subscription | Promise<Subscription>")]
-    pub fn subscribe<'env>(
-        &self,
-        env: &'env Env,
-        patterns: bool,
-        names: Vec<String>,
-    ) -> Result<Answer<'env, Subscription>, Code> {
+    fn subscribe(&self, patterns: bool, names: Vec<String>) -> Subscription {
         let kind = if patterns {
             Kind::Patterns
         } else {
             Kind::Channels
         };
         let names: Vec<Bytes> = names.into_iter().map(Bytes::from).collect();
-        let f = self.features.clone();
-        self.answer(env, async move {
+        move |f| async move {
             let (sender, receiver) = mpsc::channel(QUEUE);
             f.subscribe(kind, names, sender).await?;
             Ok(Subscription {
@@ -126,6 +121,6 @@ impl NativeClient {
                 events: Mutex::new(Some(receiver)),
                 stop: Arc::new(Notify::new()),
             })
-        })
+        }
     }
 }

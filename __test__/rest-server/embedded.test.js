@@ -115,6 +115,6 @@ test('--embedded and --redis exclude each other; the JS API says the same', asyn
 function scriptSource() {
   const fs = require('node:fs')
   const path = require('node:path')
-  const source = fs.readFileSync(path.join(__dirname, '..', '..', 'crates', 'core', 'src', 'scripts', 'window_hits.lua'), 'utf8')
+  const source = fs.readFileSync(path.join(__dirname, '..', '..', 'crates', 'core', 'src', 'lua', 'window_hits.lua'), 'utf8')
   return { WINDOW_HITS_SOURCE: source, sha1: crypto.createHash('sha1').update(source).digest('hex') }
 }

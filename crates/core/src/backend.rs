@@ -3,8 +3,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::lua::{Script, ScriptCall};
 use crate::pubsub::{Event, Kind};
-use crate::script::{Script, ScriptCall};
 use crate::{Cmd, Error, ErrorKind, Reply, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use crate::lua::{Script, ScriptCall};
 use crate::options::BreakerPolicy;
-use crate::script::{Script, ScriptCall};
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result, SharedBackend};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -446,7 +446,7 @@ mod tests {
         flaky.down.store(false, Ordering::SeqCst);
         for _ in 0..10 {
             assert!(breaker
-                .eval(&crate::script::OTP_VERIFY, vec![], vec![])
+                .eval(&crate::lua::OTP_VERIFY, vec![], vec![])
                 .await
                 .is_err());
         }

@@ -8,6 +8,7 @@ pub mod embedded;
 pub mod error;
 pub mod features;
 pub mod keys;
+pub mod lua;
 pub mod options;
 pub mod order;
 pub mod packed;
@@ -17,7 +18,6 @@ pub mod redis_cluster;
 pub mod redis_protocol;
 pub mod reply;
 pub mod reply_json;
-pub mod script;
 pub mod upstash;
 
 pub use backend::{Backend, BackendKind, SharedBackend};

@@ -483,7 +483,7 @@ impl digis_redis_core::Backend for Echo {
     }
     async fn eval(
         &self,
-        _: &'static digis_redis_core::script::Script,
+        _: &'static digis_redis_core::lua::Script,
         _: Vec<bytes::Bytes>,
         _: Vec<bytes::Bytes>,
     ) -> digis_redis_core::Result<Reply> {

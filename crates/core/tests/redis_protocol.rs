@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use digis_redis_core::{
-    options::Timeouts, redis_protocol::RedisBackend, script::OTP_VERIFY, Backend, Cmd, ErrorKind,
+    lua::OTP_VERIFY, options::Timeouts, redis_protocol::RedisBackend, Backend, Cmd, ErrorKind,
     Features, Reply,
 };
 

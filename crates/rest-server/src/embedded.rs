@@ -4,8 +4,8 @@
 
 use bytes::Bytes;
 use digis_redis_core::embedded::EmbeddedBackend;
+use digis_redis_core::lua::{self, Script};
 use digis_redis_core::pubsub::Event;
-use digis_redis_core::script::{self, Script};
 use digis_redis_core::{Backend as CoreBackend, Cmd, Error, ErrorKind, Reply};
 use redis::Value;
 use tokio::sync::mpsc;
@@ -98,9 +98,9 @@ fn script_call(args: &Args) -> Option<Result<ScriptCall, String>> {
         )));
     };
     let found = if by_sha {
-        script::by_sha1(body)
+        lua::by_sha1(body)
     } else {
-        script::by_source(body)
+        lua::by_source(body)
     };
     let Some(script) = found else {
         return Some(Err(if by_sha {
@@ -160,7 +160,7 @@ fn to_value(reply: Reply) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use digis_redis_core::script::WINDOW_HITS;
+    use digis_redis_core::lua::WINDOW_HITS;
 
     fn args(parts: &[&str]) -> Args {
         parts.iter().map(|p| p.as_bytes().to_vec()).collect()

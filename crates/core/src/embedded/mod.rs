@@ -5,7 +5,7 @@
 mod commands;
 mod cursors;
 pub mod glob;
-mod scripts;
+mod native_scripts;
 mod sorted_set;
 mod store;
 mod value;
@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use crate::lua::Script;
 use crate::pubsub::{Event, Hub, Kind};
-use crate::script::Script;
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 use store::{now_ms, Keyspace};
 
@@ -114,7 +114,7 @@ impl EmbeddedBackend {
 
     /// Runs the native implementation of the script registered under `name`, atomically.
     pub fn run_script(&self, name: &str, keys: &[Bytes], args: &[Bytes]) -> Result<Reply> {
-        let Some(script) = scripts::find(name) else {
+        let Some(script) = native_scripts::find(name) else {
             return Err(Error::new(
                 ErrorKind::Unsupported,
                 format!("script '{name}' has no native implementation in the embedded store"),

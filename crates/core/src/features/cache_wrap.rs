@@ -6,7 +6,7 @@
 use bytes::Bytes;
 
 use super::{all_ok, single_key::set_command, unexpected, Features};
-use crate::script::CACHE_WRAP_CLAIM;
+use crate::lua::CACHE_WRAP_CLAIM;
 use crate::{keys, Cmd, Reply, Result};
 
 /// What a `cache.wrap` call finds at its key.

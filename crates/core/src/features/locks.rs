@@ -4,8 +4,8 @@
 use bytes::Bytes;
 
 use super::{unexpected, Features};
+use crate::lua::{LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE};
 use crate::redis_cluster::slot::key_slot;
-use crate::script::{LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE};
 use crate::{keys, BackendKind, Reply, Result};
 
 fn b(text: &str) -> Bytes {

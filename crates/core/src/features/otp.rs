@@ -1,7 +1,7 @@
 use bytes::Bytes;
 
 use super::{all_ok, single_key::set_command, unexpected, Features};
-use crate::script::{ScriptCall, OTP_VERIFY};
+use crate::lua::{ScriptCall, OTP_VERIFY};
 use crate::{keys, Cmd, Reply, Result};
 
 /// The script call that checks `code` against `otp:<id>`.

@@ -1,7 +1,7 @@
 use bytes::Bytes;
 
 use super::{array, Features};
-use crate::script::{
+use crate::lua::{
     Script, ScriptCall, RATE_LIMIT_FIXED_WINDOW, RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET,
 };
 use crate::{keys, Cmd, Error, ErrorKind, Reply, Result};

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::{array, Features};
-use crate::script::{ScriptCall, WINDOW_HITS, WINDOW_HITS_MANY};
+use crate::lua::{ScriptCall, WINDOW_HITS, WINDOW_HITS_MANY};
 use crate::{BackendKind, Error, Reply, Result};
 
 /// Counters per `WINDOW_HITS_MANY` call: the server runs one call without a pause, so a huge

@@ -35,6 +35,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 
 use crate::circuit::{Circuit, CircuitState, CircuitView};
+use crate::lua::{eval_by_sha, eval_many_by_sha, Script, ScriptCall};
 use crate::options::{BreakerPolicy, Timeouts};
 use crate::redact::Secrets;
 use crate::redis_protocol::convert::{from_value, to_redis_cmd};
@@ -42,7 +43,6 @@ use crate::redis_protocol::exchange::{
     checked_url, query, query_pipeline, redacted, within_deadline,
 };
 use crate::redis_protocol::lazy::LazyConnection;
-use crate::script::{eval_by_sha, eval_many_by_sha, Script, ScriptCall};
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 
 use owners::{slot_ranges, SlotOwners, SlotRange};

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::lua::{eval_by_sha, eval_many_by_sha, Script, ScriptCall};
 use crate::options::Timeouts;
 use crate::redact::Secrets;
-use crate::script::{eval_by_sha, eval_many_by_sha, Script, ScriptCall};
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 
 use connector::{Connector, ManagedConnector};
@@ -91,7 +91,7 @@ impl<K: Connector> RedisBackend<K> {
             .open(&self.client, &self.timeouts)
             .await
             .map_err(|e| self.error(e))?;
-        let loads = crate::script::ALL
+        let loads = crate::lua::ALL
             .iter()
             .map(|script| Cmd::new("SCRIPT").arg("LOAD").arg(script.source))
             .collect::<Vec<_>>();

@@ -20,9 +20,9 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use tokio::time::Instant;
 use url::Url;
 
+use crate::lua::{self, Script, ScriptCall};
 use crate::options::Timeouts;
 use crate::redact::{redact_url, Secrets};
-use crate::script::{self, Script, ScriptCall};
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 
 /// Idle keep-alive connections are dropped after this. It stays below the idle timeouts of the
@@ -432,7 +432,7 @@ impl Backend for UpstashBackend {
         }
         self.http
             .bounded(|deadline| {
-                script::eval_many_by_sha(&calls, move |cmds| {
+                lua::eval_many_by_sha(&calls, move |cmds| {
                     self.lane
                         .send(&self.http, cmds, lane::Shape::Pipeline, deadline)
                 })
@@ -448,7 +448,7 @@ impl Backend for UpstashBackend {
     ) -> Result<Reply> {
         self.http
             .bounded(|deadline| {
-                script::eval_by_sha(script, keys, args, move |cmd| self.send_one(cmd, deadline))
+                lua::eval_by_sha(script, keys, args, move |cmd| self.send_one(cmd, deadline))
             })
             .await
     }

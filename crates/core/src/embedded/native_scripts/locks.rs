@@ -95,7 +95,7 @@ pub(super) fn lock_extend(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::embedded::scripts::find;
+    use crate::embedded::native_scripts::find;
 
     const T0: u64 = 1_700_000_000_000;
 

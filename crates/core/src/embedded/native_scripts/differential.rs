@@ -26,9 +26,9 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
 use crate::embedded::EmbeddedBackend;
+use crate::lua::{self, Script};
 use crate::options::Timeouts;
 use crate::redis_protocol::RedisBackend;
-use crate::script::{self, Script};
 use crate::{keys, Backend, BackendKind, Cmd, Error, Reply, Result};
 
 /// How far Redis's real clock may run between a check and the next (a loaded machine).
@@ -401,7 +401,7 @@ impl Inputs {
     fn all_keys(&self) -> Vec<Bytes> {
         let mut all: Vec<Bytes> = Vec::new();
         for id in &self.ids {
-            for script in script::ALL {
+            for script in lua::ALL {
                 for key in self.keys_of(script, id) {
                     if !all.iter().any(|k| k.as_ref() == key.as_bytes()) {
                         all.push(b(key));
@@ -448,7 +448,7 @@ impl Inputs {
     fn step(&self, rng: &mut StdRng) -> Step {
         let roll = rng.random_range(0..100);
         if roll < 55 {
-            let script = *script::ALL.choose(rng).expect("scripts");
+            let script = *lua::ALL.choose(rng).expect("scripts");
             let id = self.id(rng);
             let mut keys: Vec<Bytes> = self.keys_of(script, &id).into_iter().map(b).collect();
             // Rarely, a key of another feature: state of the wrong type.

@@ -1,4 +1,4 @@
-//! Native equivalents of the Lua scripts in `src/scripts/`, looked up by `Script::name`. Each one
+//! Native equivalents of the Lua scripts in `src/lua/`, looked up by `Script::name`. Each one
 //! runs its commands through the ordinary dispatcher while the caller holds the lock, exactly as
 //! Lua's `redis.call` would, so no command logic is duplicated and the script stays atomic.
 //!
@@ -474,7 +474,7 @@ mod tests {
     use super::*;
     use crate::embedded::commands::test_util::ok;
     use crate::embedded::EmbeddedBackend;
-    use crate::script::{
+    use crate::lua::{
         CACHE_WRAP_CLAIM, LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE, OTP_VERIFY,
         RATE_LIMIT_FIXED_WINDOW, RATE_LIMIT_SLIDING_WINDOW, RATE_LIMIT_TOKEN_BUCKET, WINDOW_HITS,
         WINDOW_HITS_MANY,
@@ -606,7 +606,7 @@ mod tests {
 
     #[test]
     fn every_script_has_a_native_implementation() {
-        for script in crate::script::ALL {
+        for script in crate::lua::ALL {
             assert!(find(script.name).is_some(), "{}", script.name);
         }
         assert_eq!(RATE_LIMIT_TOKEN_BUCKET.name, "rate_limit_token_bucket");
@@ -615,7 +615,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_scripts_are_unsupported() {
-        static OTHER: crate::script::Script = crate::script::Script::new("other", "return 1");
+        static OTHER: crate::lua::Script = crate::lua::Script::new("other", "return 1");
         let db = EmbeddedBackend::new();
         let e = db.eval(&OTHER, vec![], vec![]).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Unsupported);
@@ -1265,9 +1265,9 @@ mod tests {
         use std::sync::Arc;
 
         use super::*;
+        use crate::lua::Script;
         use crate::options::Timeouts;
         use crate::redis_protocol::RedisBackend;
-        use crate::script::Script;
 
         /// How far the server's real clock may run during a scenario.
         const MARGIN_MS: i64 = 2000;

@@ -1,3 +1,8 @@
+//! The Lua scripts the features run atomically: their sources (`lua/*.lua`), their SHA-1s and
+//! how a server backend sends them (EVALSHA, then EVAL where the server answers NOSCRIPT). The
+//! embedded store runs native equivalents (`embedded/native_scripts/`) registered under the
+//! same names.
+
 use std::future::Future;
 use std::sync::OnceLock;
 
@@ -31,54 +36,48 @@ impl Script {
 
 /// `otp:<id>` compared in constant time and deleted on a match; a wrong guess is counted in
 /// `{otp:<id>}:tries` (expiring with the code), and enough of them destroy both keys.
-pub static OTP_VERIFY: Script = Script::new("otp_verify", include_str!("scripts/otp_verify.lua"));
+pub static OTP_VERIFY: Script = Script::new("otp_verify", include_str!("lua/otp_verify.lua"));
 
 /// Fixed-window counter: INCRBY the cost, and an expiry whenever the key has none, in one step.
 /// Answers `{allowed, remaining, reset_ms, retry_ms}`.
 pub static RATE_LIMIT_FIXED_WINDOW: Script = Script::new(
     "rate_limit_fixed_window",
-    include_str!("scripts/rate_limit_fixed_window.lua"),
+    include_str!("lua/rate_limit_fixed_window.lua"),
 );
 
 /// Token bucket in a hash `{tokens, ts}`, timed by the server's clock. Answers
 /// `{allowed, remaining, reset_ms, retry_ms}`.
 pub static RATE_LIMIT_TOKEN_BUCKET: Script = Script::new(
     "rate_limit_token_bucket",
-    include_str!("scripts/rate_limit_token_bucket.lua"),
+    include_str!("lua/rate_limit_token_bucket.lua"),
 );
 
 /// Sliding window (weighted previous window) in a hash `{start, cur, prev}`, timed by the
 /// server's clock. Answers `{allowed, remaining, reset_ms, retry_ms}`.
 pub static RATE_LIMIT_SLIDING_WINDOW: Script = Script::new(
     "rate_limit_sliding_window",
-    include_str!("scripts/rate_limit_sliding_window.lua"),
+    include_str!("lua/rate_limit_sliding_window.lua"),
 );
 
 /// Takes `lock:<name>` for a random owner token with `SET NX PX` and, only then, draws the next
 /// fencing token from `{lock:<name>}:fence` and renews that counter's lifetime. Answers the
 /// token, or 0 when the lock is held.
-pub static LOCK_ACQUIRE: Script =
-    Script::new("lock_acquire", include_str!("scripts/lock_acquire.lua"));
+pub static LOCK_ACQUIRE: Script = Script::new("lock_acquire", include_str!("lua/lock_acquire.lua"));
 
 /// Compare-and-delete: deletes a lock only for the owner token that holds it. Answers 1 or 0.
-pub static LOCK_RELEASE: Script =
-    Script::new("lock_release", include_str!("scripts/lock_release.lua"));
+pub static LOCK_RELEASE: Script = Script::new("lock_release", include_str!("lua/lock_release.lua"));
 
 /// Compare-and-PEXPIRE: a new lifetime only for the owner token that holds the lock. 1 or 0.
-pub static LOCK_EXTEND: Script =
-    Script::new("lock_extend", include_str!("scripts/lock_extend.lua"));
+pub static LOCK_EXTEND: Script = Script::new("lock_extend", include_str!("lua/lock_extend.lua"));
 /// `cache.wrap`'s claim of a key's loading lock: the value (or, when refreshing, a fresh value)
 /// found in the same step answers instead, so no instance loads a value another just stored.
 /// Answers the value, 1 (claimed) or 0 (another instance holds the lock).
-pub static CACHE_WRAP_CLAIM: Script = Script::new(
-    "cache_wrap_claim",
-    include_str!("scripts/cache_wrap_claim.lua"),
-);
+pub static CACHE_WRAP_CLAIM: Script =
+    Script::new("cache_wrap_claim", include_str!("lua/cache_wrap_claim.lua"));
 
 /// A fixed window's hit counter for express-rate-limit (`RateLimitStore`): INCRBY a change and
 /// start the window on the first hit, in one step. Answers `{hits, reset_ms}`.
-pub static WINDOW_HITS: Script =
-    Script::new("window_hits", include_str!("scripts/window_hits.lua"));
+pub static WINDOW_HITS: Script = Script::new("window_hits", include_str!("lua/window_hits.lua"));
 
 /// `WINDOW_HITS` over many counters in one call, in order, each change as `WINDOW_HITS` makes
 /// it. Answers per counter `{hits, reset_ms}` or its error's message.
@@ -86,9 +85,9 @@ pub static WINDOW_HITS_MANY: Script = Script::new(
     "window_hits_many",
     concat!(
         "local function one(KEYS, ARGV)\n",
-        include_str!("scripts/window_hits.lua"),
+        include_str!("lua/window_hits.lua"),
         "end\n",
-        include_str!("scripts/window_hits_many.lua"),
+        include_str!("lua/window_hits_many.lua"),
     ),
 );
 
