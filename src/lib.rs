@@ -4,7 +4,7 @@
 
 mod completion;
 mod coordination;
-mod feature_bindings;
+pub mod feature_bindings;
 mod js_error;
 mod node_loop;
 mod pubsub;
