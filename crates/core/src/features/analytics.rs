@@ -55,15 +55,8 @@ impl Features {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use crate::embedded::EmbeddedBackend;
+    use super::super::on_embedded_store;
     use crate::{keys, Cmd, Features, Reply};
-
-    fn features() -> (Features, EmbeddedBackend) {
-        let db = EmbeddedBackend::new();
-        (Features::new(Arc::new(db.clone())), db)
-    }
 
     fn changes(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
         pairs.iter().map(|(f, n)| (f.to_string(), *n)).collect()
@@ -71,7 +64,7 @@ mod tests {
 
     #[tokio::test]
     async fn flushes_add_up_in_the_default_hash_and_reads_answer_in_the_asked_order() {
-        let (f, db) = features();
+        let (f, db) = on_embedded_store();
         f.analytics_add_totals(None, changes(&[("cache:hits", 2), ("cache:misses", 0)]))
             .await
             .unwrap();
@@ -102,7 +95,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_that_is_not_a_hash_fails_and_is_left_alone() {
-        let (f, db) = features();
+        let (f, db) = on_embedded_store();
         db.execute(&Cmd::from_line("SET t 1")).unwrap();
         let err = f
             .analytics_add_totals(Some("t"), changes(&[("cache:hits", 1)]))

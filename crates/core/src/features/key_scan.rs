@@ -49,15 +49,12 @@ impl Features {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use crate::embedded::EmbeddedBackend;
-    use crate::{Cmd, Features};
+    use super::super::on_embedded_store;
+    use crate::Cmd;
 
     #[tokio::test]
     async fn every_matching_key_once_over_many_steps() {
-        let db = EmbeddedBackend::new();
-        let f = Features::new(Arc::new(db.clone()));
+        let (f, db) = on_embedded_store();
         for i in 0..250 {
             db.execute(&Cmd::new("SET").arg(format!("s:{i}")).arg("v"))
                 .unwrap();

@@ -144,3 +144,10 @@ fn empty_command() -> Error {
 fn unexpected(what: &str, reply: &Reply) -> Error {
     Error::protocol(format!("unexpected reply to {what}: {reply:?}"))
 }
+
+/// Features on a fresh embedded store, and the store itself to look at, for unit tests.
+#[cfg(test)]
+fn on_embedded_store() -> (Features, crate::embedded::EmbeddedBackend) {
+    let store = crate::embedded::EmbeddedBackend::new();
+    (Features::new(std::sync::Arc::new(store.clone())), store)
+}

@@ -167,16 +167,9 @@ fn score_of(reply: Reply) -> Result<f64> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
+    use super::super::on_embedded_store;
     use super::{Epoch, EPOCH_HALF_LIVES};
-    use crate::embedded::EmbeddedBackend;
     use crate::{keys, Cmd, Features};
-
-    fn features() -> (Features, EmbeddedBackend) {
-        let db = EmbeddedBackend::new();
-        (Features::new(Arc::new(db.clone())), db)
-    }
 
     fn reads(pairs: &[(&str, u64)]) -> Vec<(String, u64)> {
         pairs.iter().map(|(id, n)| (id.to_string(), *n)).collect()
@@ -196,7 +189,7 @@ mod tests {
 
     #[tokio::test]
     async fn ranks_by_reads_with_ties_by_id_and_keeps_n() {
-        let (f, db) = features();
+        let (f, db) = on_embedded_store();
         f.creators_count_reads(3600.0, reads(&[("b", 3), ("a", 1), ("c", 1)]))
             .await
             .unwrap();
@@ -224,7 +217,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_previous_epoch_counts_weighed_down_by_its_length() {
-        let (f, db) = features();
+        let (f, db) = on_embedded_store();
         let epoch = Epoch::at(3600.0, super::now_ms() as f64);
         // 2^16 in the previous epoch's scale is one read at the start of the current one.
         let previous = Cmd::new("ZADD")
@@ -243,7 +236,7 @@ mod tests {
 
     #[tokio::test]
     async fn uncached_lists_the_profiles_not_stored() {
-        let (f, db) = features();
+        let (f, db) = on_embedded_store();
         db.execute(&Cmd::new("SET").arg(keys::creator("b")).arg("{}"))
             .unwrap();
         let ids = ["a", "b", "c"].map(String::from).to_vec();
@@ -253,7 +246,7 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_read_ranks_nobody() {
-        let (f, _) = features();
+        let (f, _) = on_embedded_store();
         assert!(f.creators_popular(3600.0, 3).await.unwrap().is_empty());
         f.creators_count_reads(3600.0, Vec::new()).await.unwrap();
     }

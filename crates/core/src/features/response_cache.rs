@@ -87,17 +87,10 @@ impl Features {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use bytes::Bytes;
 
-    use crate::embedded::EmbeddedBackend;
+    use super::super::on_embedded_store;
     use crate::{keys, Cmd, Features, Reply};
-
-    fn features() -> (Features, EmbeddedBackend) {
-        let db = EmbeddedBackend::new();
-        (Features::new(Arc::new(db.clone())), db)
-    }
 
     fn tags(names: &[&str]) -> Vec<String> {
         names.iter().map(|t| t.to_string()).collect()
@@ -111,7 +104,7 @@ mod tests {
 
     #[tokio::test]
     async fn invalidating_a_tag_deletes_its_records_and_only_those() {
-        let (f, db) = features();
+        let (f, db) = on_embedded_store();
         store(&f, "a", 60, &["all", "users"]).await;
         store(&f, "b", 60, &["all"]).await;
         store(&f, "c", 60, &["other"]).await;
@@ -136,7 +129,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_tag_set_lives_as_long_as_its_longest_lived_record() {
-        let (f, db) = features();
+        let (f, db) = on_embedded_store();
         let ttl = |key: String| {
             db.execute(&Cmd::new("TTL").arg(key))
                 .unwrap()
@@ -157,7 +150,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_tag_key_of_another_type_fails_the_store() {
-        let (f, db) = features();
+        let (f, db) = on_embedded_store();
         db.execute(&Cmd::new("SET").arg(keys::response_tag("t")).arg("x"))
             .unwrap();
         let err = f
