@@ -5,7 +5,6 @@ const { guarded, inBackground } = require('./public-call')
 const { Exposition } = require('./prometheus')
 const { invalidArgument } = require('./errors')
 const { describe, toKey } = require('./codec')
-const { runPipeline } = require('./pipeline')
 
 const { NAMESPACES, FIELDS, RATE_LIMIT_FIELDS, BUCKET_BOUNDS_MS, TIME_ONE_IN } = metrics
 const CIRCUIT_STATES = ['closed', 'open', 'half-open']
@@ -32,13 +31,13 @@ const TOTAL_FIELDS = [
 ]
 const allCounters = () => [...metrics.counters, ...metrics.rateLimit]
 
-function createAnalytics(native, binding) {
-  const { ANALYTICS_TOTALS } = JSON.parse(binding.keyNamesJson())
+function createAnalytics(native) {
   // What has reached the totals hash, per TOTAL_FIELDS entry: a flush sends the difference.
   const flushed = new Float64Array(TOTAL_FIELDS.length)
   let flushing = null
   let flushTimer = null
-  let totalsKey = ANALYTICS_TOTALS
+  // null: the binding's default totals hash.
+  let totalsKey = null
 
   function stats() {
     const operations = {}
@@ -115,15 +114,12 @@ function createAnalytics(native, binding) {
     metrics.reset()
   }
 
-  /** Sends the counts since the last flush as one pipeline of HINCRBY; true when they arrived. */
+  /** Sends the counts since the last flush, all together; true when they arrived. */
   function flush() {
     flushing ??= guarded('analytics.flush', false, async () => {
-      const current = allCounters()
-      const deltas = current.map((value, i) => value - flushed[i])
-      const commands = []
-      deltas.forEach((delta, i) => delta !== 0 && commands.push(['HINCRBY', totalsKey, TOTAL_FIELDS[i], String(delta)]))
-      if (commands.length === 0) return true
-      await runPipeline(native, commands)
+      const deltas = allCounters().map((value, i) => value - flushed[i])
+      if (deltas.every((delta) => delta === 0)) return true
+      await native.analyticsAddTotals(totalsKey, TOTAL_FIELDS, deltas)
       // Only what was sent is marked as flushed: counts made meanwhile go with the next flush.
       deltas.forEach((delta, i) => (flushed[i] += delta))
       return true
@@ -133,9 +129,9 @@ function createAnalytics(native, binding) {
 
   /** Flushes every `every` ms on an unref'd timer (it never keeps the process alive). */
   function startFlushing(options = {}) {
-    const { every = 10000, key = ANALYTICS_TOTALS } = options ?? {}
+    const { every = 10000, key } = options ?? {}
     if (!Number.isInteger(every) || every < 10) throw invalidArgument(`every must be whole milliseconds (at least 10), got ${describe(every)}`)
-    totalsKey = toKey(key, 'key')
+    totalsKey = key === undefined ? null : toKey(key, 'key')
     stopFlushing()
     flushTimer = setInterval(() => inBackground('analytics.flush', flush()), every)
     flushTimer.unref()
@@ -148,12 +144,9 @@ function createAnalytics(native, binding) {
   }
 
   /** The fleet's totals from the hash every instance flushes into; null when it cannot be read. */
-  const totals = (key = totalsKey) =>
+  const totals = (key) =>
     guarded('analytics.totals', null, async () => {
-      const pairs = JSON.parse(await native.command(['HGETALL', toKey(key, 'key')]))
-      const values = new Map()
-      for (let i = 0; i + 1 < pairs.length; i += 2) values.set(pairs[i], Number(pairs[i + 1]))
-      const flat = TOTAL_FIELDS.map((field) => values.get(field) ?? 0)
+      const flat = await native.analyticsTotals(key === undefined ? totalsKey : toKey(key, 'key'), TOTAL_FIELDS)
       const [allowed, denied] = flat.slice(-RATE_LIMIT_FIELDS.length)
       return { namespaces: namespaceTable(flat), rateLimit: { allowed, denied } }
     })

@@ -5,28 +5,15 @@ const { settings } = require('./settings')
 const { toKey, toTtl, toPositiveInteger, encodeValue, describe } = require('./codec')
 const { invalidArgument } = require('./errors')
 const metrics = require('./metrics')
-const { runPipeline } = require('./pipeline')
 const { writeMany } = require('./packed')
 
 /**
  * Popularity of creator profiles, and cache warming for the most popular ones.
  *
  * Reads are counted in process (a Map increment inside `creators.get`, no round trip) and
- * flushed at most once per FLUSH_DELAY_MS as one pipeline of ZINCRBY.
- *
- * Decay: every read at time t adds 2^((t - start) / halfLife) to the creator's score, where
- * `start` begins the current epoch. Growing increments are the same as decaying every older
- * score by half each half-life, without ever rewriting old scores (a write per creator per
- * tick would cost more than the counting). The increments would overflow eventually, so the
- * sorted set is per epoch of EPOCH_HALF_LIVES half-lives (increments stay within 2^16, well
- * inside a double's precision): `popularity:creators:<halfLifeSeconds>:<epoch>`. A ranking
- * reads the current and the previous epoch and weighs the previous one by 2^-EPOCH_HALF_LIVES
- * (its increments were relative to a start one epoch earlier), which is exact; only reads
- * older than one full epoch are dropped, and those weigh at most 2^-16 of a fresh read. Each
- * key expires two epochs after it begins. The half-life is part of the key, so processes
- * configured differently keep separate rankings instead of mixing scales.
+ * flushed at most once per FLUSH_DELAY_MS in one call. The decayed counting and the ranking are
+ * the core's (features/popularity.rs).
  */
-const EPOCH_HALF_LIVES = 16
 const FLUSH_DELAY_MS = 1000
 /** Distinct creators counted before a flush is forced, so the pending map stays small. */
 const MAX_PENDING = 10000
@@ -36,10 +23,6 @@ function createCreatorWarming(native, binding, TTL) {
   const { Namespace } = binding
   let pending = new Map()
   let flushTimer = null
-
-  const halfLifeMs = () => settings.popularityHalfLifeSeconds * 1000
-  const epochOf = (now) => Math.floor(now / (halfLifeMs() * EPOCH_HALF_LIVES))
-  const keyOf = (epoch) => binding.creatorPopularityKey(settings.popularityHalfLifeSeconds, epoch)
 
   /** Counts one profile read; called by creators.get before its own (unchanged) read. */
   function countRead(creatorId) {
@@ -60,7 +43,7 @@ function createCreatorWarming(native, binding, TTL) {
 
   const flushInBackground = () => inBackground('creators.countReads', flushReads())
 
-  /** Sends the pending counts as one pipeline; lost (and logged) if the backend fails. */
+  /** Sends the pending counts in one call; lost (and logged) if the backend fails. */
   function flushReads() {
     if (flushTimer !== null) clearTimeout(flushTimer)
     flushTimer = null
@@ -68,14 +51,7 @@ function createCreatorWarming(native, binding, TTL) {
     const batch = pending
     pending = new Map()
     return guarded('creators.countReads', false, async () => {
-      const now = Date.now()
-      const h = halfLifeMs()
-      const epoch = epochOf(now)
-      const weight = 2 ** ((now - epoch * h * EPOCH_HALF_LIVES) / h)
-      const key = keyOf(epoch)
-      const commands = [...batch].map(([id, reads]) => ['ZINCRBY', key, String(reads * weight), id])
-      commands.push(['PEXPIREAT', key, String((epoch + 2) * h * EPOCH_HALF_LIVES)])
-      await runPipeline(native, commands)
+      await native.creatorsCountReads(settings.popularityHalfLifeSeconds, [...batch.keys()], [...batch.values()])
       return true
     })
   }
@@ -83,35 +59,14 @@ function createCreatorWarming(native, binding, TTL) {
   /** `[{ creatorId, score }]`, most read first; score = reads, each halved per half-life of age. */
   async function ranking(n) {
     await flushReads()
-    const now = Date.now()
-    const h = halfLifeMs()
-    const epoch = epochOf(now)
-    // Twice n from each epoch: the sum decides, and a creator just outside one list's top n
-    // can still rank within n overall.
-    const stop = String(2 * n - 1)
-    const [current, previous] = await runPipeline(native, [
-      ['ZREVRANGE', keyOf(epoch), '0', stop, 'WITHSCORES'],
-      ['ZREVRANGE', keyOf(epoch - 1), '0', stop, 'WITHSCORES'],
-    ])
-    const scores = new Map()
-    const add = (pairs, factor) => {
-      for (let i = 0; i + 1 < pairs.length; i += 2) scores.set(pairs[i], (scores.get(pairs[i]) ?? 0) + Number(pairs[i + 1]) * factor)
-    }
-    add(current, 1)
-    add(previous, 2 ** -EPOCH_HALF_LIVES)
-    // Back from the epoch's scale to "reads as of now".
-    const scale = 2 ** -((now - epoch * h * EPOCH_HALF_LIVES) / h)
-    return [...scores]
-      .map(([creatorId, score]) => ({ creatorId, score: score * scale }))
-      .sort((a, b) => b.score - a.score || (a.creatorId < b.creatorId ? -1 : 1))
-      .slice(0, n)
+    return native.creatorsPopular(settings.popularityHalfLifeSeconds, n)
   }
 
   const popular = (n = 10) =>
     guarded('creators.popular', () => [], () => ranking(toPositiveInteger(n, 'n')))
 
   /**
-   * Caches the `top` most popular creators that are not cached: an EXISTS each (sent together), the
+   * Caches the `top` most popular creators that are not cached: one existence check for all, the
    * loader for the missing ones only, one pipeline of writes through the creators.cache path
    * (same key and bytes). Resolves with `{ popular, missing, warmed }`.
    */
@@ -123,8 +78,7 @@ function createCreatorWarming(native, binding, TTL) {
       const expiry = toTtl(ttl)
       const ids = (await ranking(count)).map((entry) => entry.creatorId)
       if (ids.length === 0) return { ...NOTHING_WARMED }
-      const cached = await Promise.all(ids.map((id) => native.exists(Namespace.Creator, id)))
-      const missing = ids.filter((_, i) => !cached[i])
+      const missing = await native.creatorsUncached(ids)
       if (missing.length === 0) return { popular: ids.length, missing: 0, warmed: 0 }
       const entries = loadedEntries(missing, await loader(missing))
       if (entries.length > 0) {
@@ -165,4 +119,4 @@ function loadedEntries(ids, loaded) {
   return ids.map((id, i) => [toKey(id, 'id'), lookup(id, i)]).filter(([, data]) => data !== undefined && data !== null)
 }
 
-module.exports = { createCreatorWarming, EPOCH_HALF_LIVES }
+module.exports = { createCreatorWarming }

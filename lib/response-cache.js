@@ -4,7 +4,6 @@ const buffer = require('node:buffer')
 const { guarded, inBackground } = require('./public-call')
 const { toKey, toPositiveInteger, describe } = require('./codec')
 const { invalidArgument } = require('./errors')
-const { runPipeline } = require('./pipeline')
 
 const FORMAT_VERSION = 1
 
@@ -109,46 +108,18 @@ function createResponseCache(native, binding, TTL) {
   const lookup = (recordKey) =>
     guarded('responses.get', null, async () => decodeRecord(await native.get(Namespace.Raw, recordKey)))
 
-  /**
-   * One pipeline: the record with its TTL, and for each tag a sorted-set entry scored by the
-   * record's expiry. Writing also drops the tag's expired entries and keeps the tag set alive
-   * exactly as long as its longest-lived record (PEXPIREAT NX sets a first expiry, GT only ever
-   * extends it), so a tag set is bounded by the live responses under it and vanishes with them.
-   */
-  const store = (recordKey, ttl, tags, text) =>
+  /** The record with its TTL and its tag entries, in one call (features/response_cache.rs). */
+  const store = (name, ttl, tags, text) =>
     guarded('responses.set', false, async () => {
-      const now = Date.now()
-      const expiresAt = String(now + ttl * 1000)
-      const commands = [['SET', recordKey, text, 'EX', String(ttl)]]
-      for (const tag of tags) {
-        const tagKey = binding.responseTagKey(tag)
-        commands.push(
-          ['ZADD', tagKey, expiresAt, recordKey],
-          ['ZREMRANGEBYSCORE', tagKey, '-inf', `(${now}`],
-          ['PEXPIREAT', tagKey, expiresAt, 'NX'],
-          ['PEXPIREAT', tagKey, expiresAt, 'GT'],
-        )
-      }
-      await runPipeline(native, commands)
+      await native.responseStore(name, text, ttl, tags)
       return true
     })
 
   /**
-   * Deletes every response cached under `tag`: one read of the tag's set, then one pipeline of
-   * single-key DELs and a ZREM of exactly the members read. On Redis Cluster the records and
-   * the set sit in different slots, so nothing here is atomic, and nothing needs to be: DEL is
-   * idempotent, a member whose record already expired is harmless (DEL answers 0), and ZREM of
-   * the members read (not DEL of the set) keeps any response tagged meanwhile for the next
-   * invalidation. Resolves with the number of responses removed; 0 on failure.
+   * Deletes every response cached under `tag`, in one call (features/response_cache.rs).
+   * Resolves with the number of responses removed; 0 on failure.
    */
-  const invalidateTag = (tag) =>
-    guarded('cache.invalidateTag', 0, async () => {
-      const tagKey = binding.responseTagKey(toKey(tag, 'tag'))
-      const members = JSON.parse(await native.command(['ZRANGE', tagKey, '0', '-1']))
-      if (!Array.isArray(members) || members.length === 0) return 0
-      const results = await runPipeline(native, [...members.map((m) => ['DEL', m]), ['ZREM', tagKey, ...members]])
-      return results.slice(0, members.length).reduce((n, deleted) => n + Number(deleted), 0)
-    })
+  const invalidateTag = (tag) => guarded('cache.invalidateTag', 0, () => native.responseInvalidateTag(toKey(tag, 'tag')))
 
   /**
    * Express middleware caching successful GET answers: status, allow-listed headers and body
@@ -167,7 +138,7 @@ function createResponseCache(native, binding, TTL) {
     const kept = headers.map((h) => h.toLowerCase())
     const byteLimit = toPositiveInteger(maxBytes, 'maxBytes')
 
-    const remember = async (req, res, recordKey, body) => {
+    const remember = async (req, res, name, body) => {
       if (uncacheable(res) !== null) return
       const list = (typeof tags === 'function' ? await tags(req, res) : tags) ?? []
       if (!Array.isArray(list)) throw invalidArgument(`tags(req, res) must return an array, got ${describe(list)}`)
@@ -176,25 +147,25 @@ function createResponseCache(native, binding, TTL) {
         const value = res.getHeader(name)
         if (value !== undefined) stored[name] = value
       }
-      await store(recordKey, seconds, list.map((t) => toKey(t, 'tag')), encodeRecord(res.statusCode, stored, body))
+      await store(name, seconds, list.map((t) => toKey(t, 'tag')), encodeRecord(res.statusCode, stored, body))
     }
 
     return async function digisCacheResponse(req, res, next) {
       // Only GET; and without a key function, never a request carrying credentials: the default
       // key (method + URL) would hand one caller's answer to another (RFC 9111 §3.5).
       if (req.method !== 'GET' || (key === undefined && req.headers.authorization !== undefined)) return next()
-      let recordKey
+      let name
       try {
-        const name = key ? await key(req) : `${req.method}:${req.originalUrl ?? req.url}`
+        name = key ? await key(req) : `${req.method}:${req.originalUrl ?? req.url}`
         // A key function may opt a request out by answering null or undefined.
         if (name === null || name === undefined) return next()
-        recordKey = binding.responseKey(toKey(name, 'key'))
+        name = toKey(name, 'key')
       } catch (err) {
         return next(err)
       }
       let record
       try {
-        record = await lookup(recordKey)
+        record = await lookup(binding.responseKey(name))
       } catch (err) {
         // Strict mode only: the failure goes to Express's error handling, as with rateLimiter.
         return next(err)
@@ -202,7 +173,7 @@ function createResponseCache(native, binding, TTL) {
       if (record !== null && !res.headersSent) return replay(res, record)
       res.setHeader('X-Cache', 'MISS')
       captureBody(res, byteLimit, (body) => {
-        inBackground('responses.set', remember(req, res, recordKey, body))
+        inBackground('responses.set', remember(req, res, name, body))
       })
       next()
     }

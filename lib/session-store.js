@@ -4,7 +4,6 @@ const { EventEmitter } = require('node:events')
 const { guarded } = require('./public-call')
 const { MAX_TTL_SECONDS, toKey, encodeValue, decodeValue, describe } = require('./codec')
 const { invalidArgument, refuseUnknownOptions } = require('./errors')
-const { listKeys } = require('./key-scan')
 
 /** Failures that mean the backend is unreachable (not a bad reply): express-session bypasses. */
 const OUTAGE_CODES = new Set(['ERR_CONNECTION', 'ERR_TIMEOUT', 'ERR_CIRCUIT_OPEN'])
@@ -201,7 +200,7 @@ function createSessionStoreClass({ native, readRaw, expireRaw, binding, TTL }) {
     }
 
     #keys() {
-      return listKeys(native, binding.prefixPattern(this.prefix), this.scanCount)
+      return native.scanKeys(binding.prefixPattern(this.prefix), this.scanCount)
     }
 
     /**

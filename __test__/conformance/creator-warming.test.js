@@ -3,7 +3,7 @@
 const mod = require('../..')
 const { creators, cache, redis, configure, analytics, TTL } = mod
 const { uniquePrefix, captureLogs, storedText, runNode, sleep, ROOT } = require('../helpers')
-const { EPOCH_HALF_LIVES } = require('../../lib/creator-warming')
+const { POPULARITY_EPOCH_HALF_LIVES: EPOCH_HALF_LIVES } = require('../../binding')
 
 /** The rankings' keys, spelled here so that a change of their stored names fails this file. */
 const KEY_PREFIX = 'popularity:creators:'

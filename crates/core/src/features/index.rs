@@ -3,7 +3,7 @@
 //! knows nothing of the index).
 
 use super::{all_ok, array, Features};
-use crate::{BackendKind, Cmd, Reply, Result};
+use crate::{Cmd, Reply, Result};
 
 impl Features {
     /// The members of the index set `index`, sorted.
@@ -25,13 +25,13 @@ impl Features {
     /// is never trusted without its value; the one gap is a concurrent set and remove of the
     /// same item, which can leave a live value unindexed until its next write or a reindex.
     pub(super) async fn write_with_index(&self, value: Vec<Cmd>, index: Cmd) -> Result<()> {
-        if self.backend.kind() == BackendKind::RedisCluster {
-            all_ok(self.backend.pipeline(value, true).await?)?;
-            self.backend.call(index).await?;
-        } else {
+        if self.transactions_span_slots() {
             let mut cmds = value;
             cmds.push(index);
             all_ok(self.backend.pipeline(cmds, true).await?)?;
+        } else {
+            all_ok(self.backend.pipeline(value, true).await?)?;
+            self.backend.call(index).await?;
         }
         Ok(())
     }

@@ -1,20 +1,26 @@
 //! The `utils/redis` features, written once against the `Backend` trait.
 
+mod analytics;
 mod cache;
 mod cache_wrap;
 mod creators;
 mod idempotency;
 mod index;
+mod key_scan;
 mod locks;
 mod otp;
+mod popularity;
 mod rate_limit;
+mod response_cache;
 mod single_key;
 mod streams;
 mod target;
 mod window_hits;
 
 pub use cache_wrap::{Claim, WrapState};
+pub use key_scan::SCAN_COUNT;
 pub use locks::FENCE_TTL_SECONDS;
+pub use popularity::{PopularCreator, EPOCH_HALF_LIVES};
 pub use rate_limit::{Algorithm, RateLimitDecision, RateLimitRequest};
 pub use streams::ActiveStream;
 pub use target::Target;
@@ -43,6 +49,12 @@ impl Features {
 
     pub fn backend(&self) -> &SharedBackend {
         &self.backend
+    }
+
+    /// Whether one MULTI may hold keys of different slots: everywhere but on Redis Cluster,
+    /// where a transaction must stay within one slot.
+    fn transactions_span_slots(&self) -> bool {
+        self.backend.kind() != crate::BackendKind::RedisCluster
     }
 
     /// One raw command (the `redis` export, `digis-redis/binding`).
@@ -131,4 +143,11 @@ fn empty_command() -> Error {
 
 fn unexpected(what: &str, reply: &Reply) -> Error {
     Error::protocol(format!("unexpected reply to {what}: {reply:?}"))
+}
+
+/// Features on a fresh embedded store, and the store itself to look at, for unit tests.
+#[cfg(test)]
+fn on_embedded_store() -> (Features, crate::embedded::EmbeddedBackend) {
+    let store = crate::embedded::EmbeddedBackend::new();
+    (Features::new(std::sync::Arc::new(store.clone())), store)
 }

@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use super::{all_ok, array, now_ms, single_key::set_command, Features};
+use super::{all_ok, array, key_scan::SCAN_COUNT, now_ms, single_key::set_command, Features};
 use crate::{keys, Cmd, Error, Reply, Result};
 
 /// A live stream's data and its current viewer count.
@@ -77,7 +77,7 @@ impl Features {
     /// start-up and explicit calls, never per read; the number of streams found.
     pub async fn streams_reindex(&self) -> Result<u64> {
         let pattern = format!("{}*", keys::ACTIVE_STREAM_PREFIX);
-        let found = self.scan_keys(&pattern).await?;
+        let found = self.scan_keys(&pattern, SCAN_COUNT).await?;
         let mut ids: Vec<Bytes> = found
             .iter()
             .map(|key| key.slice(keys::ACTIVE_STREAM_PREFIX.len()..))
