@@ -459,6 +459,10 @@ impl Backend for ClusterBackend {
         BackendKind::RedisCluster
     }
 
+    fn atomic_scope(&self, key: &[u8]) -> u16 {
+        slot::key_slot(key)
+    }
+
     /// On the first seed node that answers: a cluster broadcasts every PUBLISH to all nodes, so
     /// any one of them hears every channel.
     async fn subscribe(
