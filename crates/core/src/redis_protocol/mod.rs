@@ -4,7 +4,7 @@
 //! `lazy.rs`).
 
 pub mod connector;
-pub(crate) mod convert;
+pub mod convert;
 pub(crate) mod exchange;
 pub mod handshake;
 pub(crate) mod lazy;
