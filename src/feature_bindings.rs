@@ -6,8 +6,9 @@ use digis_redis_core::features::{EPOCH_HALF_LIVES, SCAN_COUNT};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+use crate::batch::packing_error;
 use crate::js_error::Code;
-use crate::{packing_error, text, Answer, NativeClient};
+use crate::{text, Answer, NativeClient};
 
 /// Half-lives per popularity epoch (one sorted set each).
 #[napi]

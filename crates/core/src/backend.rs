@@ -34,6 +34,13 @@ impl BackendKind {
 pub trait Backend: Send + Sync {
     fn kind(&self) -> BackendKind;
 
+    /// Keys of equal scope may be named together by one script call or MULTI: on a cluster, a
+    /// key's hash slot (a master refuses a script across slots); elsewhere any keys may, and
+    /// every key has scope 0. Features group their keys by it instead of asking for the kind.
+    fn atomic_scope(&self, _key: &[u8]) -> u16 {
+        0
+    }
+
     async fn call(&self, cmd: Cmd) -> Result<Reply>;
 
     /// GET answered on the calling thread, for a backend that never waits on I/O (the embedded

@@ -312,6 +312,10 @@ impl Backend for CircuitBreaker {
         self.inner.kind()
     }
 
+    fn atomic_scope(&self, key: &[u8]) -> u16 {
+        self.inner.atomic_scope(key)
+    }
+
     async fn call(&self, cmd: Cmd) -> Result<Reply> {
         self.guarded(self.inner.call(cmd)).await
     }

@@ -13,6 +13,7 @@ use digis_redis_core::redact::Secrets;
 
 use bytes::Bytes;
 use digis_redis_core::pubsub::{subscribe_on, Event};
+use digis_redis_core::redis_protocol::convert::to_redis_cmd;
 use digis_redis_core::ErrorKind;
 use tokio::sync::mpsc;
 
@@ -273,7 +274,7 @@ impl RedisBackend {
     /// One command on the shared connection.
     pub async fn call(&self, args: &Args) -> Result<Outcome, Unavailable> {
         let (id, mut conn) = self.shared().await?;
-        match conn.send_packed_command(&to_cmd(args)).await {
+        match conn.send_packed_command(&to_redis_cmd(args)).await {
             Ok(value) => Ok(Outcome::from_value(value)),
             Err(err) => match server_error(&err) {
                 Some(text) => Ok(Outcome::Error(text)),
@@ -293,7 +294,7 @@ impl RedisBackend {
         let (id, mut conn) = self.shared().await?;
         let mut pipe = redis::pipe();
         for args in commands {
-            pipe.add_command(to_cmd(args));
+            pipe.add_command(to_redis_cmd(args));
         }
         match conn.send_packed_commands(&pipe, 0, commands.len()).await {
             Ok(values) if values.len() == commands.len() => {
@@ -363,7 +364,7 @@ impl RedisBackend {
 
         let mut pipe = redis::pipe();
         for args in commands {
-            pipe.add_command(to_cmd(args));
+            pipe.add_command(to_redis_cmd(args));
         }
         pipe.add_command(redis::cmd("EXEC"));
         let mut replies = conn
@@ -422,14 +423,6 @@ fn without_withtype(args: &Args) -> Option<Args> {
         i = end;
     }
     found.then_some(kept)
-}
-
-fn to_cmd(args: &Args) -> redis::Cmd {
-    let mut cmd = redis::Cmd::new();
-    for arg in args {
-        cmd.arg(arg.as_slice());
-    }
-    cmd
 }
 
 /// The server's error line when `err` is an error reply rather than a transport failure.

@@ -1,6 +1,7 @@
 //! Redis replies (RESP2 shapes) as the JSON Upstash answers with.
 
 use base64::{engine::general_purpose::STANDARD, Engine};
+pub use digis_redis_core::redis_protocol::convert::server_error_text;
 use redis::Value;
 use serde_json::Value as Json;
 
@@ -62,14 +63,6 @@ fn value_size(value: &Value) -> usize {
             Value::Attribute { data, .. } => value_size(data),
             _ => 16,
         }
-}
-
-/// The error line exactly as Redis sent it (`WRONGTYPE Operation against ...`).
-pub fn server_error_text(code: &str, detail: Option<&str>) -> String {
-    match detail {
-        Some(detail) => format!("{code} {detail}"),
-        None => code.to_string(),
-    }
 }
 
 /// A command's result. Upstash leaves a top-level `+OK` status unencoded even in base64 mode

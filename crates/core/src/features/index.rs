@@ -19,13 +19,18 @@ impl Features {
     }
 
     /// Applies `value` (commands on the keys of one item, all in one slot) and `index` (the
-    /// item's entry in an index set). On one server both go in one MULTI. On a cluster the index
-    /// lives in another slot, so no transaction can hold both: the value goes first (in its own
-    /// MULTI) and the index entry after. Readers prune entries whose value is gone, so an entry
-    /// is never trusted without its value; the one gap is a concurrent set and remove of the
-    /// same item, which can leave a live value unindexed until its next write or a reindex.
+    /// item's entry in an index set). Where the backend lets one MULTI name both (one server),
+    /// both go in one. On a cluster the index lives in another slot, so no transaction can hold
+    /// both: the value goes first (in its own MULTI) and the index entry after. Readers prune
+    /// entries whose value is gone, so an entry is never trusted without its value; the one
+    /// gap is a concurrent set and remove of the same item, which can leave a live value
+    /// unindexed until its next write or a reindex.
     pub(super) async fn write_with_index(&self, value: Vec<Cmd>, index: Cmd) -> Result<()> {
-        if self.transactions_span_slots() {
+        let keys = value
+            .iter()
+            .chain([&index])
+            .filter_map(|cmd| cmd.parts().get(1));
+        if self.in_one_scope(keys.map(|key| &key[..])) {
             let mut cmds = value;
             cmds.push(index);
             all_ok(self.backend.pipeline(cmds, true).await?)?;

@@ -5,8 +5,7 @@ use bytes::Bytes;
 
 use super::{unexpected, Features};
 use crate::lua::{LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE};
-use crate::redis_cluster::slot::key_slot;
-use crate::{keys, BackendKind, Reply, Result};
+use crate::{keys, Reply, Result};
 
 fn b(text: &str) -> Bytes {
     Bytes::copy_from_slice(text.as_bytes())
@@ -34,8 +33,8 @@ impl Features {
         // cannot reach it from the script when it sits in another slot, but there it never
         // held a token: the script naming both keys was refused with CROSSSLOT.
         if let Some(legacy) = keys::legacy_lock_fence(name) {
-            let same_slot = key_slot(legacy.as_bytes()) == key_slot(lock.as_bytes());
-            if same_slot || self.backend.kind() != BackendKind::RedisCluster {
+            let scope = |key: &str| self.backend.atomic_scope(key.as_bytes());
+            if scope(&legacy) == scope(&lock) {
                 lock_keys.push(b(&legacy));
             }
         }

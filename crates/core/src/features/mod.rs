@@ -51,10 +51,14 @@ impl Features {
         &self.backend
     }
 
-    /// Whether one MULTI may hold keys of different slots: everywhere but on Redis Cluster,
-    /// where a transaction must stay within one slot.
-    fn transactions_span_slots(&self) -> bool {
-        self.backend.kind() != crate::BackendKind::RedisCluster
+    /// Whether one MULTI or script may name all of `keys`: they share one atomic scope (on a
+    /// cluster, one slot; elsewhere always).
+    fn in_one_scope<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> bool {
+        let mut scopes = keys.into_iter().map(|key| self.backend.atomic_scope(key));
+        match scopes.next() {
+            Some(first) => scopes.all(|scope| scope == first),
+            None => true,
+        }
     }
 
     /// One raw command (the `redis` export, `digis-redis/binding`).

@@ -54,7 +54,11 @@ impl Features {
                     .arg("GT"),
             ]);
         }
-        let atomic = self.transactions_span_slots();
+        let atomic = self.in_one_scope(
+            cmds.iter()
+                .filter_map(|cmd| cmd.parts().get(1))
+                .map(|k| &k[..]),
+        );
         all_ok(self.backend.pipeline(cmds, atomic).await?)?;
         Ok(())
     }
@@ -73,11 +77,11 @@ impl Features {
             return Ok(0);
         }
         // One DEL for every record: a cluster splits it per slot itself.
+        let atomic = self.in_one_scope(members.iter().map(|m| &m[..]).chain([tag_key.as_bytes()]));
         let cmds = vec![
             Cmd::new("DEL").args(members.iter()),
             Cmd::new("ZREM").arg(&tag_key).args(members.iter()),
         ];
-        let atomic = self.transactions_span_slots();
         let replies = all_ok(self.backend.pipeline(cmds, atomic).await?)?;
         let deleted = replies.first().unwrap_or(&Reply::Nil);
         let count = deleted.as_int().ok_or_else(|| unexpected("DEL", deleted))?;

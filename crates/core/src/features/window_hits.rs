@@ -1,11 +1,13 @@
 //! Fixed-window hit counters for express-rate-limit's store interface (`RateLimitStore`):
 //! express-rate-limit counts every hit and decides itself, so the counter never refuses.
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 
 use super::{array, Features};
 use crate::lua::{ScriptCall, WINDOW_HITS, WINDOW_HITS_MANY};
-use crate::{BackendKind, Error, Reply, Result};
+use crate::{Error, Reply, Result};
 
 /// Counters per `WINDOW_HITS_MANY` call: the server runs one call without a pause, so a huge
 /// batch goes as several calls (one pipeline) rather than one long block.
@@ -81,28 +83,24 @@ impl Features {
     }
 
     /// Many changes in one round trip where the backend can, in order, each as atomic as
-    /// `window_hits`; each keeps its own outcome. Up to `COUNTERS_PER_SCRIPT` share one script
-    /// call (the server's per-call cost is most of a counter's), except on a cluster, where
-    /// the counters of one call would span slots.
+    /// `window_hits`; each keeps its own outcome. Up to `COUNTERS_PER_SCRIPT` counters of one
+    /// atomic scope (any counters on one server, one slot's on a cluster) share one script
+    /// call: the server's per-call cost is most of a counter's.
     pub async fn window_hits_many(
         &self,
         changes: &[WindowHitsChange],
     ) -> Result<Vec<Result<WindowHits>>> {
-        if self.backend.kind() == BackendKind::RedisCluster {
-            let calls = changes.iter().map(WindowHitsChange::call).collect();
-            let items = self.backend.eval_many(calls).await?;
-            return Ok(items.into_iter().map(|item| counted(item?)).collect());
-        }
-        let calls = changes
-            .chunks(COUNTERS_PER_SCRIPT)
-            .map(|chunk| {
+        let batches = self.script_batches(changes);
+        let calls = batches
+            .iter()
+            .map(|positions| {
                 let mut call = ScriptCall {
                     script: &WINDOW_HITS_MANY,
-                    keys: Vec::with_capacity(chunk.len()),
-                    args: Vec::with_capacity(3 * chunk.len()),
+                    keys: Vec::with_capacity(positions.len()),
+                    args: Vec::with_capacity(3 * positions.len()),
                 };
-                for change in chunk {
-                    let one = change.call();
+                for &at in positions {
+                    let one = changes[at].call();
                     call.keys.extend(one.keys);
                     call.args.extend(one.args);
                 }
@@ -110,34 +108,69 @@ impl Features {
             })
             .collect();
         let replies = self.backend.eval_many(calls).await?;
-        let mut items = Vec::with_capacity(changes.len());
-        for (chunk, reply) in changes.chunks(COUNTERS_PER_SCRIPT).zip(replies) {
-            match reply.and_then(|reply| array(WINDOW_HITS_MANY.name, reply)) {
-                Ok(parts) if parts.len() == chunk.len() => {
-                    items.extend(parts.into_iter().map(|part| match part {
-                        Reply::Bulk(message) => Err(Error::command(
-                            String::from_utf8_lossy(&message).into_owned(),
-                        )),
-                        part => counted(part),
-                    }))
-                }
-                Ok(parts) => items.extend(chunk.iter().map(|_| {
-                    Err(Error::protocol(format!(
-                        "{} answered {} items for {}",
-                        WINDOW_HITS_MANY.name,
-                        parts.len(),
-                        chunk.len()
-                    )))
-                })),
-                Err(err) => items.extend(chunk.iter().map(|_| Err(err.clone()))),
-            }
-        }
-        if items.len() != changes.len() {
+        if replies.len() != batches.len() {
             return Err(Error::protocol(
                 "a window-counter batch answered too few items",
             ));
         }
+        let mut items: Vec<Result<WindowHits>> = changes
+            .iter()
+            .map(|_| Err(Error::protocol("a window counter got no reply")))
+            .collect();
+        for (positions, reply) in batches.iter().zip(replies) {
+            match reply.and_then(|reply| array(WINDOW_HITS_MANY.name, reply)) {
+                Ok(parts) if parts.len() == positions.len() => {
+                    for (&at, part) in positions.iter().zip(parts) {
+                        items[at] = match part {
+                            Reply::Bulk(message) => Err(Error::command(
+                                String::from_utf8_lossy(&message).into_owned(),
+                            )),
+                            part => counted(part),
+                        };
+                    }
+                }
+                Ok(parts) => {
+                    let err = Error::protocol(format!(
+                        "{} answered {} items for {}",
+                        WINDOW_HITS_MANY.name,
+                        parts.len(),
+                        positions.len()
+                    ));
+                    for &at in positions {
+                        items[at] = Err(err.clone());
+                    }
+                }
+                Err(err) => {
+                    for &at in positions {
+                        items[at] = Err(err.clone());
+                    }
+                }
+            }
+        }
         Ok(items)
+    }
+
+    /// The positions in `changes` of each script call's counters: grouped by the backend's
+    /// atomic scope (in order of first appearance, each group in the callers' order, so the
+    /// changes to one counter keep theirs), at most `COUNTERS_PER_SCRIPT` per call.
+    fn script_batches(&self, changes: &[WindowHitsChange]) -> Vec<Vec<usize>> {
+        let mut batch_of_scope: HashMap<u16, usize> = HashMap::new();
+        let mut batches: Vec<Vec<usize>> = Vec::new();
+        for (at, change) in changes.iter().enumerate() {
+            let scope = self.backend.atomic_scope(change.key.as_bytes());
+            let open = batch_of_scope
+                .get(&scope)
+                .copied()
+                .filter(|&batch| batches[batch].len() < COUNTERS_PER_SCRIPT);
+            match open {
+                Some(batch) => batches[batch].push(at),
+                None => {
+                    batch_of_scope.insert(scope, batches.len());
+                    batches.push(vec![at]);
+                }
+            }
+        }
+        batches
     }
 }
 
@@ -174,5 +207,80 @@ mod tests {
                 reset_ms: 0
             }
         );
+    }
+
+    /// The embedded store, with keys scoped by their first byte as a cluster scopes them by
+    /// slot, and a count of the script calls it ran.
+    struct ScopedByFirstByte {
+        store: EmbeddedBackend,
+        script_calls: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl crate::Backend for ScopedByFirstByte {
+        fn kind(&self) -> crate::BackendKind {
+            crate::BackendKind::RedisCluster
+        }
+        fn atomic_scope(&self, key: &[u8]) -> u16 {
+            u16::from(key[0])
+        }
+        async fn call(&self, cmd: crate::Cmd) -> Result<Reply> {
+            self.store.call(cmd).await
+        }
+        async fn pipeline(
+            &self,
+            cmds: Vec<crate::Cmd>,
+            atomic: bool,
+        ) -> Result<Vec<Result<Reply>>> {
+            self.store.pipeline(cmds, atomic).await
+        }
+        async fn eval(
+            &self,
+            script: &'static crate::lua::Script,
+            keys: Vec<Bytes>,
+            args: Vec<Bytes>,
+        ) -> Result<Reply> {
+            let scopes: std::collections::HashSet<u16> =
+                keys.iter().map(|k| self.atomic_scope(k)).collect();
+            assert_eq!(scopes.len(), 1, "a script call spans scopes: {keys:?}");
+            self.script_calls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.store.eval(script, keys, args).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_shares_script_calls_within_each_scope_and_answers_in_order() {
+        let backend = Arc::new(ScopedByFirstByte {
+            store: EmbeddedBackend::new(),
+            script_calls: Default::default(),
+        });
+        let f = Features::new(backend.clone());
+        let change = |key: &str, change: i64| WindowHitsChange {
+            key: key.to_owned(),
+            window_ms: 60_000,
+            change,
+            restart_on_hit: false,
+        };
+        // 70 hits on scope `a` (two calls: 64 + 6), interleaved with scope `b`'s.
+        let mut changes = Vec::new();
+        let mut expected = Vec::new();
+        for i in 0..70 {
+            changes.push(change("a:1", 1));
+            expected.push(i + 1);
+            if i % 10 == 0 {
+                changes.push(change("b:1", 1));
+                expected.push(i / 10 + 1);
+            }
+        }
+        changes.push(change("b:1", -1));
+        expected.push(6);
+        let items = f.window_hits_many(&changes).await.unwrap();
+        let hits: Vec<i64> = items.into_iter().map(|item| item.unwrap().hits).collect();
+        assert_eq!(hits, expected);
+        let calls = backend
+            .script_calls
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(calls, 3);
     }
 }

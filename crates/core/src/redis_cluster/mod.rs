@@ -144,12 +144,28 @@ impl ClusterBackend {
         format!("redis-cluster {}", self.display_urls)
     }
 
+    /// A new connection, with every script loaded on every master first, as the single-server
+    /// backend does on each connection: a call meeting NOSCRIPT would be sent again by EVAL
+    /// after calls issued later. redis-rs sends each SCRIPT LOAD to every master. Refusals (an
+    /// ACL without SCRIPT) are ignored: EVALSHA then falls back to EVAL as before.
     async fn connect(&self) -> Result<ClusterConnection> {
         let client = client(&self.urls, &self.timeouts).map_err(|e| redacted(&e, &self.secrets))?;
-        client
+        let conn = client
             .get_async_connection()
             .await
-            .map_err(|e| redacted(&e, &self.secrets))
+            .map_err(|e| redacted(&e, &self.secrets))?;
+        let loads = crate::lua::ALL.iter().map(|script| {
+            let mut conn = conn.clone();
+            async move {
+                let load = Cmd::new("SCRIPT").arg("LOAD").arg(script.source);
+                match query(&mut conn, &load, &self.secrets).await {
+                    Err(err) if err.is_transport() => Err(err),
+                    _ => Ok(()),
+                }
+            }
+        });
+        futures_util::future::try_join_all(loads).await?;
+        Ok(conn)
     }
 
     /// Runs `op` on the connection within the call deadline, as one of at most MAX_IN_FLIGHT.
@@ -267,7 +283,7 @@ impl ClusterBackend {
         )));
         let walked = conn.clone();
         let step = async {
-            conn.route_command(to_redis_cmd(&node_cmd), master)
+            conn.route_command(to_redis_cmd(node_cmd.parts()), master)
                 .await
                 .map_err(|e| redacted(&e, &self.secrets))
                 .and_then(from_value)
@@ -329,7 +345,7 @@ impl ClusterBackend {
     ) -> Result<Vec<Result<Reply>>> {
         let mut pipe = redis::pipe();
         for cmd in &cmds {
-            pipe.add_command(to_redis_cmd(cmd));
+            pipe.add_command(to_redis_cmd(cmd.parts()));
         }
         let master = SingleNodeRoutingInfo::SpecificNode(Route::new(route, SlotAddr::Master));
         let routed = conn.clone();
@@ -457,6 +473,10 @@ fn topology_changed(outcome: &Result<Vec<Result<Reply>>>) -> bool {
 impl Backend for ClusterBackend {
     fn kind(&self) -> BackendKind {
         BackendKind::RedisCluster
+    }
+
+    fn atomic_scope(&self, key: &[u8]) -> u16 {
+        slot::key_slot(key)
     }
 
     /// On the first seed node that answers: a cluster broadcasts every PUBLISH to all nodes, so

@@ -1,26 +1,15 @@
 //! Redis Cluster hash slots: which slot a key lives in, and which slot a command addresses.
+//!
+//! redis-rs computes the same slot (`redis::cluster_routing::Slot::for_key`, checked below) but
+//! keeps its number private, and its command routing (`RoutingInfo::for_routable`) is
+//! crate-private: the slot numbers index our slot-to-master table (`owners.rs`) and the
+//! companion-key tags (`keys.rs`), and a pipeline's commands are grouped by them.
 
 use bytes::Bytes;
 
 use crate::Cmd;
 
 pub const SLOTS: u16 = 16384;
-
-/// CRC16/XMODEM (polynomial 0x1021), the checksum Redis Cluster hashes keys with.
-fn crc16(bytes: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &byte in bytes {
-        crc ^= u16::from(byte) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
 
 /// The hash tag of `key`: the text between the first `{` and the next `}`, when not empty.
 pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
@@ -33,7 +22,7 @@ pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
 /// The slot of `key`: only its hash tag is hashed when it has one, so `{otp:abc}:tries` lands
 /// with `otp:abc`.
 pub fn key_slot(key: &[u8]) -> u16 {
-    crc16(hash_tag(key).unwrap_or(key)) % SLOTS
+    crc16::State::<crc16::XMODEM>::calculate(hash_tag(key).unwrap_or(key)) % SLOTS
 }
 
 /// Where a command of a pipeline must go.
@@ -185,7 +174,33 @@ mod tests {
     }
 
     fn key_slot_of_whole(key: &[u8]) -> u16 {
-        crc16(key) % SLOTS
+        crc16::State::<crc16::XMODEM>::calculate(key) % SLOTS
+    }
+
+    /// Our slot numbers are redis-rs's, which routes the commands: on keys with and without
+    /// tags, empty tags, unmatched and nested braces.
+    #[test]
+    fn slots_agree_with_redis_rs() {
+        use redis::cluster_routing::Slot;
+        let parts = ["", "{", "}", "{}", "a", "otp:", "{x}", "é", "}{", "42"];
+        let mut checked = 0;
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    let key = format!("{a}{b}{c}");
+                    let ours = Slot::new(key_slot(key.as_bytes())).unwrap();
+                    assert_eq!(ours, Slot::for_key(key.as_bytes()), "{key:?}");
+                    checked += 1;
+                }
+            }
+        }
+        for i in 0..20_000 {
+            let key = format!("user:{i}:{{t{}}}", i % 97);
+            let ours = Slot::new(key_slot(key.as_bytes())).unwrap();
+            assert_eq!(ours, Slot::for_key(key.as_bytes()), "{key:?}");
+            checked += 1;
+        }
+        assert!(checked > 20_000);
     }
 
     #[test]

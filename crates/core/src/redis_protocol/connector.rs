@@ -1,10 +1,19 @@
-//! How a Redis backend opens its connection. By default it is redis-rs's connection manager,
-//! driven by the tokio runtime; a host with an event loop of its own (the Node binding) can
-//! supply a connection it drives itself, so a round trip needs no other thread. Whatever opens
-//! it, every command goes through the same [`redis::aio::ConnectionLike`] code (exchange.rs).
+//! How a Redis backend opens its connection. By default it is redis-rs's multiplexed
+//! connection, driven by the tokio runtime; a host with an event loop of its own (the Node
+//! binding) can supply a connection it drives itself, so a round trip needs no other thread.
+//! Whatever opens it, every command goes through the same [`redis::aio::ConnectionLike`] code
+//! (exchange.rs), and lazy.rs replaces it after a failure.
+//!
+//! Not redis-rs's `ConnectionManager`: its own reconnect cannot do what lazy.rs does. It
+//! reconnects in the background, so nothing loads the scripts on the new connection before
+//! calls use it (a NOSCRIPT then sends EVAL after later calls); it keeps a connection whose
+//! reply timed out (a peer stalled mid-reply stalls every later call); and its connection
+//! retries wait out the call deadline where a refused connection should fail at once. With
+//! its retries off under lazy.rs it only added a stray reconnect attempt per failure.
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::AsyncConnectionConfig;
 
 use crate::options::Timeouts;
 
@@ -27,27 +36,27 @@ pub trait Connector: Send + Sync + 'static {
     ) -> redis::RedisResult<Self::Connection>;
 }
 
-/// redis-rs's multiplexed connection manager on the tokio runtime.
+/// redis-rs's multiplexed connection on the tokio runtime.
 #[derive(Debug, Default)]
 pub struct ManagedConnector;
 
 #[async_trait]
 impl Connector for ManagedConnector {
-    type Connection = ConnectionManager;
+    type Connection = MultiplexedConnection;
 
     async fn open(
         &self,
         client: &redis::Client,
         timeouts: &Timeouts,
-    ) -> redis::RedisResult<ConnectionManager> {
-        let config = ConnectionManagerConfig::new()
+    ) -> redis::RedisResult<MultiplexedConnection> {
+        let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeouts.connect()))
-            // A failed connection is replaced by the next call, not retried in the background.
-            .set_number_of_retries(0)
             // redis-rs would otherwise give up on any reply after 500 ms; the call deadline
             // (`timeoutMs`) is the only one.
             .set_response_timeout(None)
             .set_pipeline_buffer_size(PIPELINE_BUFFER);
-        ConnectionManager::new_with_config(client.clone(), config).await
+        client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
     }
 }

@@ -2,11 +2,12 @@
 
 use bytes::Bytes;
 
-use crate::{Cmd, Error, ErrorKind, Reply, Result};
+use crate::{Error, ErrorKind, Reply, Result};
 
-pub(crate) fn to_redis_cmd(cmd: &Cmd) -> redis::Cmd {
+/// The redis-rs command of `parts` (name first): a `Cmd`'s, or the rest-server's request.
+pub fn to_redis_cmd<A: AsRef<[u8]>>(parts: &[A]) -> redis::Cmd {
     let mut out = redis::Cmd::new();
-    for part in cmd.parts() {
+    for part in parts {
         out.arg(part.as_ref());
     }
     out
@@ -74,12 +75,17 @@ pub(crate) fn from_value(value: redis::Value) -> Result<Reply> {
 
 /// Server errors keep Redis's own text (`WRONGTYPE ...`, `NOSCRIPT ...`) for the caller to
 /// read, and redis-rs's kind of it for the core to decide on.
+/// A server's error line exactly as it sent it (`WRONGTYPE Operation against ...`).
+pub fn server_error_text(code: &str, detail: Option<&str>) -> String {
+    match detail {
+        Some(detail) => format!("{code} {detail}"),
+        None => code.to_string(),
+    }
+}
+
 pub(crate) fn from_redis_error(err: &redis::RedisError) -> Error {
     if let Some(code) = err.code() {
-        let text = match err.detail() {
-            Some(detail) => format!("{code} {detail}"),
-            None => code.to_string(),
-        };
+        let text = server_error_text(code, err.detail());
         let server = match err.kind() {
             redis::ErrorKind::Server(kind) => Some(kind),
             _ => None,
@@ -106,6 +112,7 @@ pub(crate) fn from_redis_error(err: &redis::RedisError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Cmd;
 
     #[test]
     fn values_become_resp2_replies() {
@@ -134,7 +141,7 @@ mod tests {
     #[test]
     fn commands_keep_binary_arguments() {
         let cmd = Cmd::new("SET").arg("k").arg(vec![0xff, 0x00]);
-        let packed = to_redis_cmd(&cmd).get_packed_command();
+        let packed = to_redis_cmd(cmd.parts()).get_packed_command();
         assert!(packed.windows(2).any(|w| w == [0xff, 0x00]));
     }
 

@@ -52,7 +52,7 @@ pub(crate) async fn query<C: ConnectionLike + Send>(
     cmd: &Cmd,
     secrets: &Secrets,
 ) -> Result<Reply> {
-    let value: redis::Value = to_redis_cmd(cmd)
+    let value: redis::Value = to_redis_cmd(cmd.parts())
         .query_async(conn)
         .await
         .map_err(|e| redacted(&e, secrets))?;
@@ -76,7 +76,7 @@ pub(crate) async fn query_pipeline<C: ConnectionLike + Send>(
         pipe.atomic();
     }
     for cmd in cmds {
-        pipe.add_command(to_redis_cmd(cmd));
+        pipe.add_command(to_redis_cmd(cmd.parts()));
     }
     let values: Vec<redis::Value> = pipe
         .query_async(conn)

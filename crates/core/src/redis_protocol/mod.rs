@@ -1,10 +1,10 @@
-//! The Redis protocol backend (`REDIS_URL`): one shared multiplexed connection (redis-rs's
-//! connection manager, or one the host drives: connector.rs), opened lazily on first use so that
+//! The Redis protocol backend (`REDIS_URL`): one shared multiplexed connection (redis-rs's, or
+//! one the host drives: connector.rs), opened lazily on first use so that
 //! `require` never blocks and a server that is down at start-up is retried by later calls (see
 //! `lazy.rs`).
 
 pub mod connector;
-pub(crate) mod convert;
+pub mod convert;
 pub(crate) mod exchange;
 pub mod handshake;
 pub(crate) mod lazy;
@@ -41,7 +41,7 @@ impl<K: Connector> std::fmt::Debug for RedisBackend<K> {
 
 impl RedisBackend {
     /// Validates `url` (`redis://`, `rediss://`, with user, password and db index); connects on
-    /// first use, through redis-rs's connection manager.
+    /// first use, through redis-rs's multiplexed connection.
     pub fn new(url: &str, timeouts: Arc<Timeouts>) -> Result<RedisBackend> {
         RedisBackend::with_connector(url, timeouts, ManagedConnector)
     }
