@@ -38,33 +38,22 @@ function createFeatures(native, binding, TTL) {
         (items) => writeMany(native, items).then((errors) => ({ values: [], errors })),
       )
 
-  // The express stores' touches and counter changes, gathered per tick like reads and writes.
-  // The stores chain on these: on the embedded store, whose calls answer at once, the answer
-  // is wrapped as a promise.
-  const expire = embedded
-    ? ([ns, id, seconds]) => Promise.resolve(native.expire(ns, id, seconds))
-    : createCoalescer(([ns, id, seconds]) => native.expire(ns, id, seconds), (items) => expireMany(native, items))
-  const windowHits = embedded
-    ? ([key, windowMs, change, restart]) => Promise.resolve(native.windowHits(key, windowMs, change, restart))
-    : createCoalescer(
-        ([key, windowMs, change, restart]) => native.windowHits(key, windowMs, change, restart),
-        (items) => windowHitsMany(native, items),
-      )
-
-  // One-time code checks, gathered per tick on a server backend like reads and writes.
-  const verifyCode = embedded
-    ? ([id, code, max]) => native.otpVerify(id, code, max)
-    : createCoalescer(
-        ([id, code, max]) => native.otpVerify(id, code, max),
-        (items) =>
-          native
-            .otpVerifyMany(
-              items.map((i) => i[0]),
-              items.map((i) => i[1]),
-              // One cap per batch: every item of a tick read the same setting.
-              items[0][2],
-            ),
-      )
+  /**
+   * A call gathered per tick into one batch on a server backend; on the embedded store, whose
+   * calls answer at once, `runOne`'s answer wrapped as a promise (callers chain on it).
+   */
+  const perTick = (runOne, runMany) => (embedded ? (item) => Promise.resolve(runOne(item)) : createCoalescer(runOne, runMany))
+  // The express stores' touches and counter changes.
+  const expire = perTick(([ns, id, seconds]) => native.expire(ns, id, seconds), (items) => expireMany(native, items))
+  const windowHits = perTick(
+    ([key, windowMs, change, restart]) => native.windowHits(key, windowMs, change, restart),
+    (items) => windowHitsMany(native, items),
+  )
+  // One-time code checks; one attempt cap per batch: every item of a tick read the same setting.
+  const verifyCode = perTick(
+    ([id, code, max]) => native.otpVerify(id, code, max),
+    (items) => native.otpVerifyMany(items.map((item) => item[0]), items.map((item) => item[1]), items[0][2]),
+  )
 
   // Single-value helpers shared by every namespace: the key is built in Rust from (ns, id).
   const set = embedded

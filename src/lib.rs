@@ -4,6 +4,7 @@
 
 mod completion;
 mod coordination;
+mod doctor;
 mod js_error;
 mod node_loop;
 mod pubsub;
