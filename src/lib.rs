@@ -4,7 +4,7 @@
 
 mod completion;
 mod coordination;
-mod doctor;
+pub mod doctor;
 mod js_error;
 mod node_loop;
 mod pubsub;
