@@ -223,6 +223,9 @@ export interface CreatorStatusItem {
   status: string
 }
 
+/** What a failed check's error most likely means, in plain words, or null (core's `doctor`). */
+export declare function doctorFailureHint(message: string, backendKind: string, secure: boolean): string | null
+
 /**
  * GET answered synchronously (embedded store). The stored bytes become a JS string without an
  * intermediate Rust `String`.

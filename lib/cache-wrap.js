@@ -1,10 +1,10 @@
 'use strict'
 
-const crypto = require('node:crypto')
 const { performance } = require('node:perf_hooks')
 const { guarded, inBackground, logFailure } = require('./public-call')
 const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
+const { newOwner } = require('./locks')
 
 /**
  * How long one instance may hold a key's loading lock, and so the longest other instances wait
@@ -22,7 +22,6 @@ const FAILED = Object.freeze({ value: null, fresh: false, loading: false, failed
 /** napi leaves a missing value out of the object; a miss is `null` everywhere here. */
 const withValueOrNull = (state) => ({ value: state.value ?? null, fresh: state.fresh, loading: state.loading })
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-const newOwner = () => crypto.randomBytes(16).toString('base64url')
 
 function parseRequest(key, loader, ttl, options) {
   const id = toKey(key)

@@ -58,13 +58,43 @@ function wellFormed(text, what) {
  */
 function decodeValue(text) {
   if (text === null || text === undefined) return null
-  let parsed
+  const parsed = parseJsonOrText(text)
+  return typeof parsed === 'number' && String(parsed) !== text ? text : parsed
+}
+
+/** JSON.parse's value, else the text itself: @upstash/redis's reading of hash values and messages. */
+function parseJsonOrText(text) {
   try {
-    parsed = JSON.parse(text)
+    return JSON.parse(text)
   } catch {
     return text
   }
-  return typeof parsed === 'number' && String(parsed) !== text ? text : parsed
+}
+
+const DECIMAL = /^-?\d+(\.\d+)?$/
+
+/**
+ * Token balances round-trip exactly: numbers as their text, BigInts as their digits, decimal
+ * strings as JSON strings (so '12.50' keeps its zero and stays a string). All three are JSON,
+ * so `cache.get('token:<id>')` still reads them.
+ */
+function encodeBalance(balance) {
+  if (typeof balance === 'bigint') return balance.toString()
+  if (typeof balance === 'number' && Number.isFinite(balance)) return String(balance)
+  if (typeof balance === 'string' && DECIMAL.test(balance)) return JSON.stringify(balance)
+  throw invalidArgument(`balance must be a finite number, a BigInt or a decimal string, got ${describe(balance)}`)
+}
+
+/** Integers beyond 2^53 come back as BigInt, so no digit is lost. */
+function decodeBalance(text) {
+  if (text === null || text === undefined) return null
+  if (text.startsWith('"')) return parseJsonOrText(text)
+  if (/^-?\d+$/.test(text)) {
+    const n = Number(text)
+    return Number.isSafeInteger(n) ? n : BigInt(text)
+  }
+  const n = Number(text)
+  return text.trim() !== '' && Number.isFinite(n) ? n : text
 }
 
 /** A whole number from `min` to MAX_TTL_SECONDS, or a string of digits (as Redis itself accepts). */
@@ -130,6 +160,9 @@ module.exports = {
   toKey,
   encodeValue,
   decodeValue,
+  parseJsonOrText,
+  encodeBalance,
+  decodeBalance,
   toTtl,
   toSeconds,
   toPositiveInteger,

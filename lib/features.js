@@ -2,9 +2,8 @@
 
 const crypto = require('node:crypto')
 const { guarded, guardedNow } = require('./public-call')
-const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, wellFormed, readOptionValues } = require('./codec')
+const { toKey, encodeValue, decodeValue, encodeBalance, decodeBalance, toTtl, toSeconds, toPositiveInteger, describe, wellFormed, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
-const { encodeBalance, decodeBalance } = require('./balance-codec')
 const { createRateLimiter } = require('./rate-limiter')
 const { settings } = require('./settings')
 const { createCoalescer } = require('./coalescer')
@@ -39,33 +38,22 @@ function createFeatures(native, binding, TTL) {
         (items) => writeMany(native, items).then((errors) => ({ values: [], errors })),
       )
 
-  // The express stores' touches and counter changes, gathered per tick like reads and writes.
-  // The stores chain on these: on the embedded store, whose calls answer at once, the answer
-  // is wrapped as a promise.
-  const expire = embedded
-    ? ([ns, id, seconds]) => Promise.resolve(native.expire(ns, id, seconds))
-    : createCoalescer(([ns, id, seconds]) => native.expire(ns, id, seconds), (items) => expireMany(native, items))
-  const windowHits = embedded
-    ? ([key, windowMs, change, restart]) => Promise.resolve(native.windowHits(key, windowMs, change, restart))
-    : createCoalescer(
-        ([key, windowMs, change, restart]) => native.windowHits(key, windowMs, change, restart),
-        (items) => windowHitsMany(native, items),
-      )
-
-  // One-time code checks, gathered per tick on a server backend like reads and writes.
-  const verifyCode = embedded
-    ? ([id, code, max]) => native.otpVerify(id, code, max)
-    : createCoalescer(
-        ([id, code, max]) => native.otpVerify(id, code, max),
-        (items) =>
-          native
-            .otpVerifyMany(
-              items.map((i) => i[0]),
-              items.map((i) => i[1]),
-              // One cap per batch: every item of a tick read the same setting.
-              items[0][2],
-            ),
-      )
+  /**
+   * A call gathered per tick into one batch on a server backend; on the embedded store, whose
+   * calls answer at once, `runOne`'s answer wrapped as a promise (callers chain on it).
+   */
+  const perTick = (runOne, runMany) => (embedded ? (item) => Promise.resolve(runOne(item)) : createCoalescer(runOne, runMany))
+  // The express stores' touches and counter changes.
+  const expire = perTick(([ns, id, seconds]) => native.expire(ns, id, seconds), (items) => expireMany(native, items))
+  const windowHits = perTick(
+    ([key, windowMs, change, restart]) => native.windowHits(key, windowMs, change, restart),
+    (items) => windowHitsMany(native, items),
+  )
+  // One-time code checks; one attempt cap per batch: every item of a tick read the same setting.
+  const verifyCode = perTick(
+    ([id, code, max]) => native.otpVerify(id, code, max),
+    (items) => native.otpVerifyMany(items.map((item) => item[0]), items.map((item) => item[1]), items[0][2]),
+  )
 
   // Single-value helpers shared by every namespace: the key is built in Rust from (ns, id).
   const set = embedded
@@ -74,30 +62,18 @@ function createFeatures(native, binding, TTL) {
           binding.embeddedSet(embeddedHandle, ns, toKey(id, 'id'), encode(value), toTtl(ttl))
           return true
         })
-    : (op, ns, id, value, ttl, encode = encodeValue) =>
-        guarded(op, false, async () => {
-          await write([ns, toKey(id, 'id'), encode(value), toTtl(ttl)])
-          return true
-        })
+    : (op, ns, id, value, ttl, encode = encodeValue) => trueWhenDone(op, () => write([ns, toKey(id, 'id'), encode(value), toTtl(ttl)]))
   const get = embedded
     ? (op, ns, id, decode = decodeValue) => guardedNow(op, null, () => decode(readNow(ns, toKey(id, 'id'))))
     : (op, ns, id, decode = decodeValue) => guarded(op, null, async () => decode(await read([ns, toKey(id, 'id')])))
-  const del = (op, ns, id) =>
-    guarded(op, false, async () => {
-      await native.del(ns, toKey(id, 'id'))
-      return true
-    })
+  const del = (op, ns, id) => trueWhenDone(op, () => native.del(ns, toKey(id, 'id')))
 
   const cache = {
     set: (key, value, ttl = TTL.MEDIUM) => set('cache.set', Namespace.Raw, key, value, ttl),
     get: (key) => get('cache.get', Namespace.Raw, key),
     del: (key) => del('cache.del', Namespace.Raw, key),
     exists: (key) => guarded('cache.exists', false, () => native.exists(Namespace.Raw, toKey(key))),
-    expire: (key, seconds) =>
-      guarded('cache.expire', false, async () => {
-        await native.expire(Namespace.Raw, toKey(key), toSeconds(seconds, 'seconds'))
-        return true
-      }),
+    expire: (key, seconds) => trueWhenDone('cache.expire', () => native.expire(Namespace.Raw, toKey(key), toSeconds(seconds, 'seconds'))),
     incr: (key) => guarded('cache.incr', null, () => native.incr(Namespace.Raw, toKey(key))),
     mget: (keys) => {
       // The keys are read once, inside the guard; the fallback has a null for each.
@@ -128,12 +104,9 @@ function createFeatures(native, binding, TTL) {
     store: (sessionId, data, ttl = TTL.DAY) => set('sessions.store', Namespace.Session, sessionId, data, ttl),
     get: (sessionId) => get('sessions.get', Namespace.Session, sessionId),
     destroy: (sessionId) => del('sessions.destroy', Namespace.Session, sessionId),
+    // At least 1 s: EXPIRE 0 would delete the session instead of refreshing it.
     refresh: (sessionId, ttl = TTL.DAY) =>
-      guarded('sessions.refresh', false, async () => {
-        // At least 1 s: EXPIRE 0 would delete the session instead of refreshing it.
-        await native.expire(Namespace.Session, toKey(sessionId, 'id'), toPositiveInteger(ttl, 'ttl'))
-        return true
-      }),
+      trueWhenDone('sessions.refresh', () => native.expire(Namespace.Session, toKey(sessionId, 'id'), toPositiveInteger(ttl, 'ttl'))),
   }
 
   const users = {
@@ -149,20 +122,15 @@ function createFeatures(native, binding, TTL) {
     // The list key ignores the id; 'list' only satisfies the id check.
     cacheList: (creatorList, ttl = TTL.SHORT) => set('creators.cacheList', Namespace.CreatorList, 'list', creatorList, ttl),
     getList: () => get('creators.getList', Namespace.CreatorList, 'list'),
-    invalidate: (creatorId) =>
-      guarded('creators.invalidate', false, async () => {
-        await native.creatorsInvalidate(toKey(creatorId, 'id'))
-        return true
-      }),
+    invalidate: (creatorId) => trueWhenDone('creators.invalidate', () => native.creatorsInvalidate(toKey(creatorId, 'id'))),
     /** Availability: 'online', 'busy' or 'away' for `ttl` seconds; 'offline' clears it. */
     setStatus: (creatorId, status, ttl = TTL.SHORT) =>
-      guarded('creators.setStatus', false, async () => {
+      trueWhenDone('creators.setStatus', () => {
         if (!CREATOR_STATUSES.includes(status)) {
           throw invalidArgument(`status must be one of ${CREATOR_STATUSES.join(', ')}, got ${describe(status)}`)
         }
         const id = toKey(creatorId, 'id')
-        await native.creatorsSetStatus(id, status === 'offline' ? null : status, toPositiveInteger(ttl, 'ttl'))
-        return true
+        return native.creatorsSetStatus(id, status === 'offline' ? null : status, toPositiveInteger(ttl, 'ttl'))
       }),
     getStatus: (creatorId) =>
       guarded('creators.getStatus', 'offline', async () => {
@@ -180,16 +148,9 @@ function createFeatures(native, binding, TTL) {
 
   const streams = {
     setActive: (streamId, streamData, ttl = TTL.LONG) =>
-      guarded('streams.setActive', false, async () => {
-        await native.streamsSetActive(toKey(streamId, 'id'), encodeValue(streamData), toTtl(ttl))
-        return true
-      }),
+      trueWhenDone('streams.setActive', () => native.streamsSetActive(toKey(streamId, 'id'), encodeValue(streamData), toTtl(ttl))),
     getActive: (streamId) => get('streams.getActive', Namespace.ActiveStream, streamId),
-    removeActive: (streamId) =>
-      guarded('streams.removeActive', false, async () => {
-        await native.streamsRemoveActive(toKey(streamId, 'id'))
-        return true
-      }),
+    removeActive: (streamId) => trueWhenDone('streams.removeActive', () => native.streamsRemoveActive(toKey(streamId, 'id'))),
     /** Live streams' data by id; object data gains a `viewers` count. */
     getAllActive: () =>
       guarded(
@@ -208,15 +169,9 @@ function createFeatures(native, binding, TTL) {
     reindex: () => guarded('streams.reindex', 0, () => native.streamsReindex()),
     /** A viewer is present for the presence window (default 60 s); call again as a heartbeat. */
     viewerJoined: (streamId, viewerId) =>
-      guarded('streams.viewerJoined', false, async () => {
-        await native.streamsViewerJoined(toKey(streamId, 'id'), toKey(viewerId, 'viewerId'), presenceMs())
-        return true
-      }),
+      trueWhenDone('streams.viewerJoined', () => native.streamsViewerJoined(toKey(streamId, 'id'), toKey(viewerId, 'viewerId'), presenceMs())),
     viewerLeft: (streamId, viewerId) =>
-      guarded('streams.viewerLeft', false, async () => {
-        await native.streamsViewerLeft(toKey(streamId, 'id'), toKey(viewerId, 'viewerId'))
-        return true
-      }),
+      trueWhenDone('streams.viewerLeft', () => native.streamsViewerLeft(toKey(streamId, 'id'), toKey(viewerId, 'viewerId'))),
     /** Unique viewers seen within the presence window. */
     viewerCount: (streamId) =>
       guarded('streams.viewerCount', 0, () => native.streamsViewerCount(toKey(streamId, 'id'), presenceMs())),
@@ -224,10 +179,7 @@ function createFeatures(native, binding, TTL) {
 
   const otp = {
     store: (identifier, code, ttl = TTL.SHORT) =>
-      guarded('otp.store', false, async () => {
-        await native.otpStore(toKey(identifier, 'identifier'), toCode(code), toTtl(ttl))
-        return true
-      }),
+      trueWhenDone('otp.store', () => native.otpStore(toKey(identifier, 'identifier'), toCode(code), toTtl(ttl))),
     // Compared as strings (the original compared a number with a string and always failed);
     // wrong guesses are counted and destroy the code after settings.otpMaxAttempts.
     verify: (identifier, code) =>
@@ -273,6 +225,17 @@ function createFeatures(native, binding, TTL) {
     windowHits: { value: (key, windowMs, change, restart) => windowHits([key, windowMs, change, restart]) },
   })
   return namespaces
+}
+
+/**
+ * A call whose answer is `true` once `work` (sync or async) is done, the contract's `false` on
+ * failure: the writes and deletes of every namespace.
+ */
+function trueWhenDone(operation, work) {
+  return guarded(operation, false, async () => {
+    await work()
+    return true
+  })
 }
 
 /** One-time codes: strings of any length, or non-negative integers (123456 is '123456'). */

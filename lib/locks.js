@@ -19,6 +19,8 @@ const kExtendRaw = Symbol('extendRaw')
 const kReleaseQuietly = Symbol('releaseQuietly')
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+/** A random owner token: only its holder can release or extend what it took. */
+const newOwner = () => crypto.randomBytes(16).toString('base64url')
 
 function toMilliseconds(value, what, min) {
   if (Number.isInteger(value) && value >= min && value <= MAX_MS) return value
@@ -33,7 +35,6 @@ function readOptions(options) {
     retryDelay: toMilliseconds(retryDelay, 'retryDelay', 1),
   }
 }
-
 
 /** A held lock. The owner token stays private: only this object can release or extend it. */
 class Lock {
@@ -145,7 +146,7 @@ function createLocks(native) {
   async function take(name, options) {
     const id = toKey(name, 'name')
     const { ttl, wait, retryDelay } = readOptions(options)
-    const owner = crypto.randomBytes(16).toString('base64url')
+    const owner = newOwner()
     const deadline = performance.now() + wait
     for (;;) {
       const acquiredAt = performance.now()
@@ -211,4 +212,4 @@ function createLocks(native) {
   return { acquire, withLock }
 }
 
-module.exports = { createLocks, DEFAULT_TTL_MS, DEFAULT_RETRY_DELAY_MS }
+module.exports = { createLocks, newOwner, DEFAULT_TTL_MS, DEFAULT_RETRY_DELAY_MS }

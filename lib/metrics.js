@@ -33,33 +33,18 @@ const WRITE = 3
 const DELETE = 4
 const DECISION = 5
 
+/** `{ operation: kind }` for each of the space-separated operation names. */
+const ofKind = (kind, names) => Object.fromEntries(names.split(' ').map((name) => [name, kind]))
+
 /** Operations that count as reads, writes or deletes of a namespace (the rest: latency and errors). */
 const OPERATION_KINDS = {
-  'cache.get': READ,
+  ...ofKind(READ, 'cache.get users.get creators.get creators.getList sessions.get streams.getActive tokens.getBalance responses.get'),
   'cache.mget': READ_MANY,
-  'users.get': READ,
-  'creators.get': READ,
-  'creators.getList': READ,
-  'sessions.get': READ,
-  'streams.getActive': READ,
-  'tokens.getBalance': READ,
-  'responses.get': READ,
-  'cache.set': WRITE,
-  'users.cache': WRITE,
-  'creators.cache': WRITE,
-  'creators.cacheList': WRITE,
-  'sessions.store': WRITE,
-  'streams.setActive': WRITE,
-  'tokens.cacheBalance': WRITE,
-  'responses.set': WRITE,
-  'cache.del': DELETE,
-  'cache.delPattern': DELETE,
-  'users.invalidate': DELETE,
-  'creators.invalidate': DELETE,
-  'sessions.destroy': DELETE,
-  'streams.removeActive': DELETE,
-  'tokens.invalidate': DELETE,
-  'cache.invalidateTag': DELETE,
+  ...ofKind(WRITE, 'cache.set users.cache creators.cache creators.cacheList sessions.store streams.setActive tokens.cacheBalance responses.set'),
+  ...ofKind(
+    DELETE,
+    'cache.del cache.delPattern users.invalidate creators.invalidate sessions.destroy streams.removeActive tokens.invalidate cache.invalidateTag',
+  ),
   'rateLimiter.check': DECISION,
 }
 

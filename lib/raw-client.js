@@ -1,7 +1,7 @@
 'use strict'
 
 const { DigisRedisError, invalidArgument, toTypedError } = require('./errors')
-const { describe, decodeValue, whyNotJson } = require('./codec')
+const { describe, decodeValue, parseJsonOrText, whyNotJson } = require('./codec')
 
 /**
  * The raw `redis` export, in the style of @upstash/redis: arguments that are not strings,
@@ -37,51 +37,32 @@ function parseResponse(result) {
   return typeof result === 'string' ? decodeValue(result) : result
 }
 
+/** A hash value as @upstash/redis reads it: JSON when it parses, but large integers stay strings. */
 function parseHashValue(value) {
   const asNumber = Number(value)
-  // Large integers stay strings instead of losing precision.
   if (!Number.isNaN(asNumber) && !Number.isSafeInteger(asNumber)) return value
-  try {
-    return JSON.parse(value)
-  } catch {
-    return value
-  }
+  return parseJsonOrText(value)
 }
 
-const deserializers = {
-  default: parseResponse,
-  // The cursor stays a string; the keys are parsed like any reply.
-  scan: (result) => [result[0], ...parseResponse(result.slice(1))],
-  hgetall: (result) => {
-    if (!Array.isArray(result) || result.length === 0) return null
-    const entries = []
-    for (let i = 0; i < result.length; i += 2) entries.push([result[i], parseHashValue(result[i + 1])])
-    return plainObject(entries)
-  },
-}
+// Object.fromEntries defines each field as an own property, so a field named `__proto__` is
+// data, not the object's prototype (which assignment would replace).
 
-/**
- * A plain object of field → value pairs from the server. Object.fromEntries defines each field
- * as an own property, so a field named `__proto__` is data, not the object's prototype (which
- * assignment would replace).
- */
-function plainObject(entries) {
+/** HGETALL as an object of field → value, or null for a missing hash. */
+function hgetallDeserializer(result) {
+  if (!Array.isArray(result) || result.length === 0) return null
+  const entries = []
+  for (let i = 0; i < result.length; i += 2) entries.push([result[i], parseHashValue(result[i + 1])])
   return Object.fromEntries(entries)
 }
 
 /** HMGET as an object of the asked fields, or null when none exists. */
 function hmgetDeserializer(result, [, ...fields]) {
   if (result.every((value) => value === null)) return null
-  return plainObject(
-    fields.map((field, i) => {
-      try {
-        return [field, JSON.parse(result[i])]
-      } catch {
-        return [field, result[i]]
-      }
-    }),
-  )
+  return Object.fromEntries(fields.map((field, i) => [field, parseJsonOrText(result[i])]))
 }
+
+/** SCAN: the cursor stays a string; the keys are parsed like any reply. */
+const scanDeserializer = (result) => [result[0], ...parseResponse(result.slice(1))]
 
 function setArgs(key, value, opts) {
   const args = ['set', key, value]
@@ -131,81 +112,35 @@ function scanArgs(cursor, opts) {
 }
 
 const flatEntries = (obj) => Object.entries(obj ?? {}).flat()
-const plain = (name) => (...args) => [name, ...args]
+
+/** Commands whose parts are the method's name and arguments as given. */
+const AS_GIVEN = `get setex psetex setnx getdel del unlink exists expireat ttl pttl persist type incr incrby
+  incrbyfloat decr decrby keys append strlen dbsize hget hdel hexists hlen hkeys hincrby sadd srem
+  smembers sismember scard spop zrem zscore zincrby zcard zcount zrank zremrangebyscore lpush rpush
+  lpop rpop lrange llen ltrim publish ping echo time hmget hgetall`.split(/\s+/)
 
 /** Each method: a builder of its command parts, or [builder, deserializer(result, args)]. */
 const commands = {
-  get: plain('get'),
+  ...Object.fromEntries(AS_GIVEN.map((name) => [name, (...args) => [name, ...args]])),
   set: setArgs,
-  setex: plain('setex'),
-  psetex: plain('psetex'),
-  setnx: plain('setnx'),
-  getdel: plain('getdel'),
-  del: plain('del'),
-  unlink: plain('unlink'),
-  exists: plain('exists'),
   expire: (key, seconds, option) => ['expire', key, seconds, ...(option ? [option] : [])],
   pexpire: (key, ms, option) => ['pexpire', key, ms, ...(option ? [option] : [])],
-  expireat: plain('expireat'),
-  ttl: plain('ttl'),
-  pttl: plain('pttl'),
-  persist: plain('persist'),
-  type: plain('type'),
-  incr: plain('incr'),
-  incrby: plain('incrby'),
-  incrbyfloat: plain('incrbyfloat'),
-  decr: plain('decr'),
-  decrby: plain('decrby'),
   mget: (...keys) => ['mget', ...(Array.isArray(keys[0]) ? keys[0] : keys)],
   mset: (kv) => ['mset', ...flatEntries(kv)],
-  keys: plain('keys'),
-  scan: [scanArgs, deserializers.scan],
-  append: plain('append'),
-  strlen: plain('strlen'),
+  scan: [scanArgs, scanDeserializer],
   eval: (script, keys = [], args = []) => ['eval', script, keys.length, ...keys, ...args],
   evalsha: (sha, keys = [], args = []) => ['evalsha', sha, keys.length, ...keys, ...args],
-  dbsize: plain('dbsize'),
-  hget: plain('hget'),
   hset: (key, kv) => ['hset', key, ...flatEntries(kv)],
-  hmget: [plain('hmget'), hmgetDeserializer],
-  hgetall: [plain('hgetall'), deserializers.hgetall],
-  hdel: plain('hdel'),
-  hexists: plain('hexists'),
-  hlen: plain('hlen'),
-  hkeys: plain('hkeys'),
-  hincrby: plain('hincrby'),
-  sadd: plain('sadd'),
-  srem: plain('srem'),
-  smembers: plain('smembers'),
-  sismember: plain('sismember'),
-  scard: plain('scard'),
-  spop: plain('spop'),
   zadd: zaddArgs,
-  zrem: plain('zrem'),
   zrange: zrangeArgs,
-  zscore: plain('zscore'),
-  zincrby: plain('zincrby'),
-  zcard: plain('zcard'),
-  zcount: plain('zcount'),
-  zrank: plain('zrank'),
-  zremrangebyscore: plain('zremrangebyscore'),
-  lpush: plain('lpush'),
-  rpush: plain('rpush'),
-  lpop: plain('lpop'),
-  rpop: plain('rpop'),
-  lrange: plain('lrange'),
-  llen: plain('llen'),
-  ltrim: plain('ltrim'),
-  publish: plain('publish'),
-  ping: plain('ping'),
-  echo: plain('echo'),
-  time: plain('time'),
 }
+commands.hmget = [commands.hmget, hmgetDeserializer]
+commands.hgetall = [commands.hgetall, hgetallDeserializer]
 
 /** Command parts (as strings) and the deserializer for one method call. */
 function prepare(method, args) {
   const spec = commands[method]
-  const [build, deserializer] = Array.isArray(spec) ? spec : [spec, deserializers.default]
+  const [build, deserializer] = Array.isArray(spec) ? spec : [spec, parseResponse]
   const parts = build(...args).map(serializeArg)
   return { parts, deserialize: (result) => deserializer(result, args) }
 }
@@ -255,16 +190,6 @@ class Pipeline {
       }
       return queued[i].deserialize(result)
     })
-  }
-}
-
-/** @upstash/redis's reading of a message: JSON when it parses, else the text. */
-function parseMessage(text, deserialize) {
-  if (!deserialize) return text
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
   }
 }
 
@@ -337,7 +262,7 @@ class Subscriber {
 
   #dispatch({ type, channel, pattern, message, count }) {
     if (type === 'subscribe' || type === 'psubscribe') return this.#emit(type, count)
-    const data = { channel, message: parseMessage(message, this.#deserialize) }
+    const data = { channel, message: this.#deserialize ? parseJsonOrText(message) : message }
     if (type === 'pmessage') {
       const withPattern = { pattern, ...data }
       this.#emit('pmessage', withPattern)

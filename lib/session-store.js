@@ -20,8 +20,6 @@ const PEER_OPTIONS = {
   client: 'not needed: the store uses the backend this package is configured with',
 }
 
-const nothing = () => undefined
-
 /**
  * `callback(err)` or `callback(null, value)`. A throwing callback is the caller's bug: an
  * uncaught exception, as from any callback API, not an unhandled rejection of a promise nobody
@@ -141,13 +139,13 @@ function createSessionStoreClass({ native, readRaw, expireRaw, binding, TTL }) {
 
     /** Resets the expiry as set() would, without rewriting the record (nothing under disableTouch or disableTTL). */
     touch(sid, sess, callback) {
-      return this.#run('SessionStore.touch', undefined, callback, () => {
-        if (this.disableTouch || this.disableTTL) return undefined
+      return this.#run('SessionStore.touch', undefined, callback, async () => {
+        if (this.disableTouch || this.disableTTL) return
         const key = this.#key(sid)
         const ttl = this.#ttlOf(sess)
-        if (ttl <= 0) return native.del(Namespace.Raw, key).then(nothing)
+        if (ttl <= 0) await native.del(Namespace.Raw, key)
         // Through the per-tick batch of expiries, like get's reads.
-        return expireRaw(key, Math.min(ttl, MAX_TTL_SECONDS)).then(nothing)
+        else await expireRaw(key, Math.min(ttl, MAX_TTL_SECONDS))
       })
     }
 
@@ -243,27 +241,16 @@ function createSessionStoreClass({ native, readRaw, expireRaw, binding, TTL }) {
         failure = err
         return typeof fallback === 'function' ? fallback() : fallback
       }
-      const done = guarded(operation, failed, work)
-      if (typeof callback !== 'function') {
-        return done.then(
-          (value) => {
-            this.#noteOutcome(failure)
-            return value
-          },
-          (err) => {
-            // Strict mode: the guard rethrew the typed error.
-            this.#noteOutcome(err)
-            throw err
-          },
-        )
-      }
-      return done.then(
+      const withCallback = typeof callback === 'function'
+      return guarded(operation, failed, work).then(
         (value) => {
           this.#noteOutcome(failure)
-          deliver(callback, failure, value)
+          return withCallback ? deliver(callback, failure, value) : value
         },
         (err) => {
+          // Strict mode: the guard rethrew the typed error.
           this.#noteOutcome(err)
+          if (!withCallback) throw err
           deliver(callback, err, undefined)
         },
       )

@@ -26,6 +26,17 @@ const settings = {
   useCluster: () => {},
 }
 
+const isIntegerIn = (n, min, max) => Number.isInteger(n) && n >= min && n <= max
+
+/** configure()'s numeric settings: name → [whether a value is accepted, what the setting takes]. */
+const NUMBER_SETTINGS = {
+  logIntervalMs: [(n) => isIntegerIn(n, 0, MAX_LOG_INTERVAL_MS), `whole milliseconds from 0 to ${MAX_LOG_INTERVAL_MS}`],
+  otpMaxAttempts: [(n) => isIntegerIn(n, 1, 86400), 'an integer from 1 to 86400'],
+  viewerPresenceSeconds: [(n) => isIntegerIn(n, 1, 86400), 'an integer from 1 to 86400'],
+  // Fractions allowed (tests, bursty traffic); at most 30 days, beyond which counts barely decay.
+  popularityHalfLifeSeconds: [(n) => typeof n === 'number' && n >= 0.01 && n <= 2592000, 'a number of seconds from 0.01 to 2592000'],
+}
+
 /**
  * Checks every option first and only then applies them, so a call that throws (a TypeError for
  * a bad option) changes nothing.
@@ -50,38 +61,17 @@ function configure(options = {}) {
       throw invalidArgument('configure({ logger }) takes an object with an error() method, or null to silence')
     }
   }
-  if ('logIntervalMs' in options) {
-    const n = options.logIntervalMs
-    if (!Number.isInteger(n) || n < 0 || n > MAX_LOG_INTERVAL_MS) {
-      throw invalidArgument(`configure({ logIntervalMs }) takes whole milliseconds from 0 to ${MAX_LOG_INTERVAL_MS}`)
-    }
-    changes.logIntervalMs = n
-  }
-  for (const name of ['otpMaxAttempts', 'viewerPresenceSeconds']) {
+  for (const [name, [accepts, takes]] of Object.entries(NUMBER_SETTINGS)) {
     if (!(name in options)) continue
     const n = options[name]
-    if (!Number.isInteger(n) || n < 1 || n > 86400) throw invalidArgument(`configure({ ${name} }) takes an integer from 1 to 86400`)
+    if (!accepts(n)) throw invalidArgument(`configure({ ${name} }) takes ${takes}`)
     changes[name] = n
-  }
-  if ('popularityHalfLifeSeconds' in options) {
-    // Fractions allowed (tests, bursty traffic); at most 30 days, beyond which counts barely decay.
-    const n = options.popularityHalfLifeSeconds
-    if (typeof n !== 'number' || !(n >= 0.01 && n <= 2592000)) {
-      throw invalidArgument('configure({ popularityHalfLifeSeconds }) takes a number of seconds from 0.01 to 2592000')
-    }
-    changes.popularityHalfLifeSeconds = n
   }
   const backendOptions = toBackendOptions(options)
   Object.assign(settings, changes)
   if (cluster) settings.useCluster(cluster)
   if (Object.keys(backendOptions).length > 0) settings.applyBackendOptions(backendOptions)
-  return {
-    strict: settings.strict,
-    logIntervalMs: settings.logIntervalMs,
-    otpMaxAttempts: settings.otpMaxAttempts,
-    viewerPresenceSeconds: settings.viewerPresenceSeconds,
-    popularityHalfLifeSeconds: settings.popularityHalfLifeSeconds,
-  }
+  return Object.fromEntries(['strict', ...Object.keys(NUMBER_SETTINGS)].map((name) => [name, settings[name]]))
 }
 
 module.exports = { settings, configure }

@@ -18,6 +18,7 @@ mod client;
 mod completion;
 mod coordination;
 mod creators;
+pub mod doctor;
 pub mod feature_bindings;
 pub mod io_runtime;
 pub mod js_error;

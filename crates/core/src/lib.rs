@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod circuit;
 pub mod cmd;
+pub mod doctor;
 pub mod embedded;
 pub mod error;
 pub mod features;
