@@ -72,6 +72,34 @@ export declare class NativeClient {
   /** `status` null clears it. */
   creatorsSetStatus(id: string, status: string | undefined | null, ttlSeconds: number): void | Promise<void>
   creatorsOnline(): Array<CreatorStatusItem> | Promise<Array<CreatorStatusItem>>
+  /**
+   * Adds `amounts[i]` to field `fields[i]` of the totals hash `key` (null: the default one),
+   * all of them or none.
+   */
+  analyticsAddTotals(key: string | undefined | null, fields: Array<string>, amounts: Array<number>): void | Promise<void>
+  /**
+   * The totals of `fields`, in their order (0 when never flushed), from the hash `key` (null:
+   * the default one).
+   */
+  analyticsTotals(key: string | undefined | null, fields: Array<string>): Array<number> | Promise<Array<number>>
+  /**
+   * Adds `reads[i]` reads of creator `ids[i]`, counted now, to the popularity ranking of
+   * `half_life_seconds`.
+   */
+  creatorsCountReads(halfLifeSeconds: number, ids: Array<string>, reads: Array<number>): void | Promise<void>
+  /** The `n` most read creators, most read first, with their decayed read counts. */
+  creatorsPopular(halfLifeSeconds: number, n: number): Array<PopularCreatorItem> | Promise<Array<PopularCreatorItem>>
+  /** Those of `ids` whose profile is not cached, in their order. */
+  creatorsUncached(ids: Array<string>): Array<string> | Promise<Array<string>>
+  /** Stores a `cacheResponse` record under `name` for `ttl_seconds`, tagged with `tags`. */
+  responseStore(name: string, record: string, ttlSeconds: number, tags: Array<string>): void | Promise<void>
+  /** Deletes every response cached under `tag`; the number deleted. */
+  responseInvalidateTag(tag: string): number | Promise<number>
+  /**
+   * Every key matching the glob `pattern`, each once, by incremental SCAN of `count` keys per
+   * step (default 1000); on a cluster, of every master.
+   */
+  scanKeys(pattern: string, count?: number | undefined | null): Array<string> | Promise<Array<string>>
   otpStore(id: string, code: string, ttlSeconds?: number | undefined | null): void | Promise<void>
   /**
    * Verifications gathered within one tick, as one pipeline of scripts: per item `true` /
@@ -307,6 +335,15 @@ export interface PackedValues {
   /** Per read: null, or why it failed; null as a whole when none did. */
   errors?: Array<Error | undefined | null>
 }
+
+export interface PopularCreatorItem {
+  creatorId: string
+  /** Reads, each halved per half-life of age. */
+  score: number
+}
+
+/** Half-lives per popularity epoch (one sorted set each). */
+export declare const POPULARITY_EPOCH_HALF_LIVES: number
 
 /** A record of an express store with a caller-chosen prefix. */
 export declare function prefixedKey(prefix: string, id: string): string
