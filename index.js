@@ -79,7 +79,7 @@ const currentNative = new Proxy(
     },
   },
 )
-const analytics = createAnalytics(currentNative, binding)
+const analytics = createAnalytics(currentNative)
 const { cacheResponse, invalidateTag } = createResponseCache(currentNative, binding, TTL)
 const warming = createCreatorWarming(currentNative, binding, TTL)
 

@@ -52,7 +52,9 @@ describeWithRedisServer('circuit breaker', () => {
     expect(codes.slice(0, 3)).toEqual(['ERR_TIMEOUT', 'ERR_TIMEOUT', 'ERR_TIMEOUT'])
     expect(codes.slice(3)).toEqual(Array(20).fill('ERR_CIRCUIT_OPEN'))
     for (const { ms, value } of run.out.fast) {
-      expect(ms).toBeLessThan(20)
+      // Far below the proxy's 500 ms delay, which any call that reached the network would wait
+      // out; not a tight bound: two loaded cores once took 33 ms.
+      expect(ms).toBeLessThan(150)
       expect([false, { allowed: true, remaining: 5, reset: 60, limit: 5, retryAfter: 0 }]).toContainEqual(value)
     }
     expect(run.out.sent).toEqual({ connections: 0, bytes: 0 })
