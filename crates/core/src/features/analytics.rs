@@ -56,7 +56,7 @@ impl Features {
 #[cfg(test)]
 mod tests {
     use super::super::on_embedded_store;
-    use crate::{keys, Cmd, Features, Reply};
+    use crate::{keys, Cmd, Reply};
 
     fn changes(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
         pairs.iter().map(|(f, n)| (f.to_string(), *n)).collect()

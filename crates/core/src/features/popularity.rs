@@ -169,7 +169,7 @@ fn score_of(reply: Reply) -> Result<f64> {
 mod tests {
     use super::super::on_embedded_store;
     use super::{Epoch, EPOCH_HALF_LIVES};
-    use crate::{keys, Cmd, Features};
+    use crate::{keys, Cmd};
 
     fn reads(pairs: &[(&str, u64)]) -> Vec<(String, u64)> {
         pairs.iter().map(|(id, n)| (id.to_string(), *n)).collect()
