@@ -38,10 +38,10 @@ pub trait Connector: Send + Sync + 'static {
 
 /// redis-rs's multiplexed connection on the tokio runtime.
 #[derive(Debug, Default)]
-pub struct ManagedConnector;
+pub struct MultiplexedConnector;
 
 #[async_trait]
-impl Connector for ManagedConnector {
+impl Connector for MultiplexedConnector {
     type Connection = MultiplexedConnection;
 
     async fn open(

@@ -20,11 +20,11 @@ use crate::options::Timeouts;
 use crate::redact::Secrets;
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 
-use connector::{Connector, ManagedConnector};
+use connector::{Connector, MultiplexedConnector};
 use exchange::{checked_url, query, query_pipeline, redacted};
 use lazy::LazyConnection;
 
-pub struct RedisBackend<K: Connector = ManagedConnector> {
+pub struct RedisBackend<K: Connector = MultiplexedConnector> {
     connector: K,
     client: redis::Client,
     connection: LazyConnection<K::Connection>,
@@ -43,7 +43,7 @@ impl RedisBackend {
     /// Validates `url` (`redis://`, `rediss://`, with user, password and db index); connects on
     /// first use, through redis-rs's multiplexed connection.
     pub fn new(url: &str, timeouts: Arc<Timeouts>) -> Result<RedisBackend> {
-        RedisBackend::with_connector(url, timeouts, ManagedConnector)
+        RedisBackend::with_connector(url, timeouts, MultiplexedConnector)
     }
 }
 
