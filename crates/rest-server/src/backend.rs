@@ -2,19 +2,21 @@
 //! and a dedicated connection per transaction, so MULTI state never mixes with other requests),
 //! or the embedded store in this process (`--embedded`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::future::Future;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, RedisError, Value};
-use tokio::sync::{Mutex, Semaphore};
+use redis::{Client, RedisError, Value};
+use tokio::sync::Semaphore;
 
 use digis_redis_core::redact::Secrets;
 
 use bytes::Bytes;
+use digis_redis_core::options::Timeouts;
 use digis_redis_core::pubsub::{subscribe_on, Event};
+use digis_redis_core::redis_protocol::connector::{Connector, MultiplexedConnector};
 use digis_redis_core::redis_protocol::convert::to_redis_cmd;
-use digis_redis_core::ErrorKind;
+use digis_redis_core::redis_protocol::lazy::LazyConnection;
+use digis_redis_core::{Error as CoreError, ErrorKind};
 use tokio::sync::mpsc;
 
 use crate::command::Args;
@@ -23,10 +25,10 @@ use crate::pubsub::{self, Kind};
 use crate::reply::{server_error_text, Outcome};
 
 /// Connecting gives up after this long, so an unreachable Redis answers 500 quickly.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const CONNECT_TIMEOUT_MS: u64 = 1000;
 /// A reply slower than this is treated as a dead connection (blocking commands are refused, so
 /// only a slow script or a huge KEYS gets near it).
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+const RESPONSE_TIMEOUT_MS: u64 = 10_000;
 /// Each transaction opens its own connection; cap how many at once.
 const MAX_CONCURRENT_TRANSACTIONS: usize = 64;
 
@@ -177,18 +179,12 @@ impl Backend {
 
 pub struct RedisBackend {
     client: Client,
-    config: AsyncConnectionConfig,
-    shared: Mutex<Slot>,
-    attempts: AtomicU64,
+    timeouts: Timeouts,
+    /// Commands and pipelines share one connection, opened and replaced as the package's own
+    /// Redis backend does.
+    shared: LazyConnection<MultiplexedConnection>,
     transactions: Semaphore,
     secrets: Secrets,
-}
-
-#[derive(Default)]
-struct Slot {
-    conn: Option<(u64, MultiplexedConnection)>,
-    /// The last failed attempt: its number and error, shared with requests that waited for it.
-    failure: Option<(u64, String)>,
 }
 
 impl RedisBackend {
@@ -201,89 +197,74 @@ impl RedisBackend {
                 secrets.redact(&e.to_string())
             )
         })?;
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
         Ok(RedisBackend {
             client,
-            config,
-            shared: Mutex::new(Slot::default()),
-            attempts: AtomicU64::new(0),
+            timeouts: Timeouts::new(RESPONSE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, 0),
+            shared: LazyConnection::new(),
             transactions: Semaphore::new(MAX_CONCURRENT_TRANSACTIONS),
             secrets,
         })
     }
 
-    /// The shared connection, connecting if there is none. Requests that queued behind a failed
-    /// attempt get its error instead of each waiting for a connect timeout in turn.
-    async fn shared(&self) -> Result<(u64, MultiplexedConnection), Unavailable> {
-        let seen = self.attempts.load(Ordering::SeqCst);
-        let mut slot = self.shared.lock().await;
-        if let Some((id, conn)) = &slot.conn {
-            return Ok((*id, conn.clone()));
-        }
-        if let Some((attempt, err)) = &slot.failure {
-            if *attempt > seen {
-                return Err(Unavailable(err.clone()));
-            }
-        }
-        let attempt = self.attempts.fetch_add(1, Ordering::SeqCst) + 1;
-        match self.connect().await {
-            Ok(conn) => {
-                slot.conn = Some((attempt, conn.clone()));
-                slot.failure = None;
-                Ok((attempt, conn))
-            }
-            Err(Unavailable(err)) => {
-                slot.failure = Some((attempt, err.clone()));
-                Err(Unavailable(err))
-            }
-        }
-    }
-
-    /// Forgets the shared connection after a transport error, unless another request already
-    /// replaced it.
-    async fn drop_shared(&self, id: u64) {
-        let mut slot = self.shared.lock().await;
-        if slot
-            .conn
-            .as_ref()
-            .is_some_and(|(current, _)| *current == id)
-        {
-            slot.conn = None;
-        }
-    }
-
+    /// A connection of its own, for a transaction.
     async fn connect(&self) -> Result<MultiplexedConnection, Unavailable> {
-        self.client
-            .get_multiplexed_async_connection_with_config(&self.config)
+        MultiplexedConnector
+            .open(&self.client, &self.timeouts)
             .await
-            .map_err(|e| self.unavailable("cannot connect to redis", &e))
+            .map_err(|e| {
+                Unavailable(format!(
+                    "ERR {}",
+                    self.failure("cannot connect to redis", &e).message
+                ))
+            })
+    }
+
+    /// `op` on the shared connection within the response timeout; a transport failure (an `Err`
+    /// from `op`) replaces the connection.
+    async fn on_shared<T, F, Fut>(&self, op: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = digis_redis_core::Result<T>>,
+    {
+        let open = || async {
+            MultiplexedConnector
+                .open(&self.client, &self.timeouts)
+                .await
+                .map_err(|e| self.failure("cannot connect to redis", &e))
+        };
+        self.shared
+            .run(self.timeouts.call(), open, op)
+            .await
+            .map_err(|err| Unavailable(format!("ERR {}", err.message)))
+    }
+
+    /// A transport failure, secrets masked.
+    fn failure(&self, what: &str, err: &RedisError) -> CoreError {
+        let text = self.secrets.redact(&err.to_string());
+        CoreError::new(ErrorKind::Connection, format!("{what}: {text}"))
     }
 
     fn unavailable(&self, what: &str, err: &RedisError) -> Unavailable {
-        let text = self.secrets.redact(&err.to_string());
-        Unavailable(format!("ERR {what}: {text}"))
+        Unavailable(format!("ERR {}", self.failure(what, err).message))
     }
 
     /// Starts connecting in the background so the first request does not pay for it.
     pub async fn warm_up(&self) {
-        let _ = self.shared().await;
+        let _ = self.on_shared(|_| async { Ok(()) }).await;
     }
 
     /// One command on the shared connection.
     pub async fn call(&self, args: &Args) -> Result<Outcome, Unavailable> {
-        let (id, mut conn) = self.shared().await?;
-        match conn.send_packed_command(&to_redis_cmd(args)).await {
-            Ok(value) => Ok(Outcome::from_value(value)),
-            Err(err) => match server_error(&err) {
-                Some(text) => Ok(Outcome::Error(text)),
-                None => {
-                    self.drop_shared(id).await;
-                    Err(self.unavailable("redis request failed", &err))
-                }
-            },
-        }
+        self.on_shared(|mut conn| async move {
+            match conn.send_packed_command(&to_redis_cmd(args)).await {
+                Ok(value) => Ok(Outcome::from_value(value)),
+                Err(err) => match server_error(&err) {
+                    Some(text) => Ok(Outcome::Error(text)),
+                    None => Err(self.failure("redis request failed", &err)),
+                },
+            }
+        })
+        .await
     }
 
     /// Commands in one round trip on the shared connection; not atomic, errors per command.
@@ -291,26 +272,22 @@ impl RedisBackend {
         if commands.is_empty() {
             return Ok(Vec::new());
         }
-        let (id, mut conn) = self.shared().await?;
         let mut pipe = redis::pipe();
         for args in commands {
             pipe.add_command(to_redis_cmd(args));
         }
-        match conn.send_packed_commands(&pipe, 0, commands.len()).await {
-            Ok(values) if values.len() == commands.len() => {
-                Ok(values.into_iter().map(Outcome::from_value).collect())
+        self.on_shared(|mut conn| async move {
+            match conn.send_packed_commands(&pipe, 0, commands.len()).await {
+                Ok(values) if values.len() == commands.len() => {
+                    Ok(values.into_iter().map(Outcome::from_value).collect())
+                }
+                Ok(_) => Err(CoreError::protocol(
+                    "redis answered the pipeline with the wrong number of replies",
+                )),
+                Err(err) => Err(self.failure("redis request failed", &err)),
             }
-            Ok(_) => {
-                self.drop_shared(id).await;
-                Err(Unavailable(
-                    "ERR redis answered the pipeline with the wrong number of replies".into(),
-                ))
-            }
-            Err(err) => {
-                self.drop_shared(id).await;
-                Err(self.unavailable("redis request failed", &err))
-            }
-        }
+        })
+        .await
     }
 
     /// A pub/sub connection of its own per subscription request (core's, as the package's
@@ -322,15 +299,22 @@ impl RedisBackend {
         events: mpsc::Sender<Event>,
     ) -> Result<(), Unavailable> {
         let client = &self.client;
-        subscribe_on(client, CONNECT_TIMEOUT, kind, names, events, &self.secrets)
-            .await
-            .map_err(|err| {
-                let what = match err.kind {
-                    ErrorKind::Command => "redis subscription failed",
-                    _ => "cannot connect to redis",
-                };
-                Unavailable(format!("ERR {what}: {}", err.message))
-            })
+        subscribe_on(
+            client,
+            self.timeouts.connect(),
+            kind,
+            names,
+            events,
+            &self.secrets,
+        )
+        .await
+        .map_err(|err| {
+            let what = match err.kind {
+                ErrorKind::Command => "redis subscription failed",
+                _ => "cannot connect to redis",
+            };
+            Unavailable(format!("ERR {what}: {}", err.message))
+        })
     }
 
     /// MULTI … EXEC on a connection of its own, dropped afterwards so no transaction state can

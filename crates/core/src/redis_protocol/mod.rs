@@ -7,7 +7,7 @@ pub mod connector;
 pub mod convert;
 pub(crate) mod exchange;
 pub mod handshake;
-pub(crate) mod lazy;
+pub mod lazy;
 pub mod reply_frame;
 
 use std::sync::Arc;
