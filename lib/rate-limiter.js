@@ -6,64 +6,6 @@ const { invalidArgument } = require('./errors')
 const { clientAddressKey, requestAddress } = require('./client-ip')
 const { createCoalescer } = require('./coalescer')
 
-/** Entries kept at most; past this, expired ones are dropped, then the oldest. */
-const MAX_ENTRIES = 10000
-
-/**
- * How long a block is answered from memory before the server is asked again: a
- * `rateLimiter.reset` in another process (which cannot reach this memory) lifts the block here
- * within this bound, while a blocked client hammering the limiter still costs at most one round
- * trip per second and per process.
- */
-const MAX_LOCAL_BLOCK_MS = 1000
-
-/**
- * Identifiers known to be blocked until a time: answered locally, without a round trip, until
- * then (at most MAX_LOCAL_BLOCK_MS at a time). Keyed by every parameter of the check, since a
- * block for one limit says nothing about another.
- */
-class BlockCache {
-  constructor(now = Date.now) {
-    this.now = now
-    this.entries = new Map()
-  }
-
-  static key(identifier, algorithm, limit, window, cost) {
-    return `${identifier}\u0000${algorithm}\u0000${limit}\u0000${window}\u0000${cost}`
-  }
-
-  /** `{ until, resetAt }` (ms) while it may be answered from memory, else undefined. */
-  get(key) {
-    const entry = this.entries.get(key)
-    if (!entry) return undefined
-    if (entry.localUntil <= this.now()) {
-      this.entries.delete(key)
-      return undefined
-    }
-    return entry
-  }
-
-  set(key, until, resetAt) {
-    if (this.entries.size >= MAX_ENTRIES) this.prune()
-    this.entries.set(key, { until, resetAt, localUntil: Math.min(until, this.now() + MAX_LOCAL_BLOCK_MS) })
-  }
-
-  /** Forgets every block of `identifier` (after `rateLimiter.reset`). */
-  forget(identifier) {
-    const prefix = `${identifier}\u0000`
-    for (const key of this.entries.keys()) if (key.startsWith(prefix)) this.entries.delete(key)
-  }
-
-  prune() {
-    const now = this.now()
-    for (const [key, entry] of this.entries) if (entry.localUntil <= now) this.entries.delete(key)
-    for (const key of this.entries.keys()) {
-      if (this.entries.size < MAX_ENTRIES) break
-      this.entries.delete(key)
-    }
-  }
-}
-
 const ALGORITHM_NAMES = ['token-bucket', 'sliding-window', 'fixed-window']
 
 /** The caller's number (or digit string) for a fallback answer, else the default. */
@@ -93,8 +35,7 @@ function checkOptions({ algorithm = 'token-bucket', cost = 1, failClosed = false
 }
 
 function createRateLimiter(native, RateLimitAlgorithm) {
-  const blocks = new BlockCache()
-  // On a server backend the checks of one tick go down as one pipeline of scripts.
+  // A client known to be blocked is answered from the core's memory, without a round trip. On a server backend the checks of one tick go down as one pipeline of scripts.
   const runOne = (args) => native.rateLimitCheck(...args)
   const checkScript =
     native.backend === 'embedded'
@@ -123,23 +64,7 @@ function createRateLimiter(native, RateLimitAlgorithm) {
         const win = toPositiveInteger(window, 'window')
         const cost = toPositiveInteger(rawCost, 'cost')
         if (cost > lim) throw invalidArgument(`cost (${cost}) must not exceed limit (${lim}): it could never be allowed`)
-        const cacheKey = BlockCache.key(id, algorithm, lim, win, cost)
-        const known = blocks.get(cacheKey)
-        if (known) {
-          const now = Date.now()
-          return {
-            allowed: false,
-            remaining: 0,
-            reset: Math.ceil(Math.max(0, known.resetAt - now) / 1000),
-            limit: lim,
-            retryAfter: Math.ceil((known.until - now) / 1000),
-          }
-        }
         const d = await checkScript([id, algorithmIds[algorithm], lim, win, cost])
-        if (!d.allowed && d.retryAfterMs > 0) {
-          const now = Date.now()
-          blocks.set(cacheKey, now + d.retryAfterMs, now + d.resetMs)
-        }
         return {
           allowed: d.allowed,
           remaining: d.remaining,
@@ -154,9 +79,7 @@ function createRateLimiter(native, RateLimitAlgorithm) {
 
   const reset = (identifier) =>
     guarded('rateLimiter.reset', false, async () => {
-      const id = toKey(identifier, 'identifier')
-      blocks.forget(id)
-      await native.rateLimitReset(id)
+      await native.rateLimitReset(toKey(identifier, 'identifier'))
       return true
     })
 

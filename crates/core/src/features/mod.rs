@@ -11,6 +11,7 @@ mod locks;
 mod otp;
 mod popularity;
 mod rate_limit;
+mod rate_limit_blocks;
 mod response_cache;
 mod single_key;
 mod streams;
@@ -30,6 +31,7 @@ use crate::{Cmd, Error, ErrorKind, Reply, Result, SharedBackend};
 
 pub struct Features {
     backend: SharedBackend,
+    rate_limit_blocks: rate_limit_blocks::LocalBlocks,
 }
 
 impl Features {
@@ -44,7 +46,10 @@ impl Features {
     }
 
     pub fn new(backend: SharedBackend) -> Features {
-        Features { backend }
+        Features {
+            backend,
+            rate_limit_blocks: Default::default(),
+        }
     }
 
     pub fn backend(&self) -> &SharedBackend {

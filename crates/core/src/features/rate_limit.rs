@@ -6,7 +6,7 @@ use crate::lua::{
 };
 use crate::{keys, Cmd, Error, ErrorKind, Reply, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Algorithm {
     /// Capacity `limit`, refilled at `limit` per window: bursts up to the limit, then a steady
     /// rate. The default.
@@ -41,7 +41,7 @@ pub struct RateLimitDecision {
 }
 
 /// One check: which limit, for whom.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RateLimitRequest {
     pub id: String,
     pub algorithm: Algorithm,
@@ -103,29 +103,43 @@ fn decision(script: &str, reply: Reply) -> Result<RateLimitDecision> {
 }
 
 impl Features {
-    /// One atomic script call: one round trip whatever the algorithm.
+    /// One atomic script call (one round trip whatever the algorithm), or none for a client
+    /// known to be blocked (rate_limit_blocks.rs).
     pub async fn rate_limit_check(&self, request: &RateLimitRequest) -> Result<RateLimitDecision> {
         request.check()?;
+        if let Some(known) = self.rate_limit_blocks.known(request) {
+            return Ok(known);
+        }
         let call = request.call();
         let name = call.script.name;
-        decision(
+        let answer = decision(
             name,
             self.backend.eval(call.script, call.keys, call.args).await?,
-        )
+        )?;
+        self.rate_limit_blocks.record(request, &answer);
+        Ok(answer)
     }
 
     /// Many checks in one round trip where the backend can; each keeps its own outcome (an
-    /// invalid request fails alone, unsent).
+    /// invalid request fails alone, unsent; a known block is answered from memory).
     pub async fn rate_limit_check_many(
         &self,
         requests: &[RateLimitRequest],
     ) -> Result<Vec<Result<RateLimitDecision>>> {
-        let checked: Vec<Result<()>> = requests.iter().map(RateLimitRequest::check).collect();
-        let valid = requests
+        // Per request: answered already (an invalid one, a known block), or None: to send.
+        let local: Vec<Option<Result<RateLimitDecision>>> = requests
             .iter()
-            .zip(&checked)
-            .filter(|(_, check)| check.is_ok());
-        let calls: Vec<ScriptCall> = valid.map(|(request, _)| request.call()).collect();
+            .map(|request| match request.check() {
+                Err(err) => Some(Err(err)),
+                Ok(()) => self.rate_limit_blocks.known(request).map(Ok),
+            })
+            .collect();
+        let calls: Vec<ScriptCall> = requests
+            .iter()
+            .zip(&local)
+            .filter(|(_, answered)| answered.is_none())
+            .map(|(request, _)| request.call())
+            .collect();
         let names: Vec<&'static str> = calls.iter().map(|c| c.script.name).collect();
         let mut sent = if calls.is_empty() {
             Vec::new()
@@ -134,20 +148,27 @@ impl Features {
         }
         .into_iter()
         .zip(names);
-        Ok(checked
-            .into_iter()
-            .map(|check| {
-                check?;
+        Ok(requests
+            .iter()
+            .zip(local)
+            .map(|(request, answered)| {
+                if let Some(answer) = answered {
+                    return answer;
+                }
                 let (item, name) = sent
                     .next()
                     .ok_or_else(|| Error::protocol("a rate-limit batch answered too few items"))?;
-                decision(name, item?)
+                let answer = decision(name, item?)?;
+                self.rate_limit_blocks.record(request, &answer);
+                Ok(answer)
             })
             .collect())
     }
 
-    /// Forgets every algorithm's state for `id` (one DEL: the keys share a cluster slot).
+    /// Forgets every algorithm's state for `id` (one DEL: the keys share a cluster slot), and
+    /// this process's memory of its blocks.
     pub async fn rate_limit_reset(&self, id: &str) -> Result<()> {
+        self.rate_limit_blocks.forget(id);
         let cmd = Cmd::new("DEL")
             .arg(keys::rate_limit(id))
             .arg(keys::rate_limit_token_bucket(id))
