@@ -52,15 +52,21 @@ export declare class NativeClient {
   setOptions(options: BackendOptions): void
   /** Never rejects: a PING through the breaker, timed. */
   health(): Health | Promise<Health>
-  /** The fencing token when taken, null while another owner holds the lock. */
-  lockAcquire(name: string, owner: string, ttlMs: number): number | null | Promise<number | null>
+  /**
+   * Takes the lock, retrying every `retry_ms` (jittered) for `wait_ms` at most while another
+   * owner holds it; null when it still does.
+   */
+  lockAcquire(name: string, owner: string, ttlMs: number, waitMs: number, retryMs: number): LockTaken | null | Promise<LockTaken | null>
   lockRelease(name: string, owner: string): boolean | Promise<boolean>
   lockExtend(name: string, owner: string, ttlMs: number): boolean | Promise<boolean>
   /** True only for the first claim; no TTL means the claim never expires. */
   idempotencyClaim(key: string, ttlSeconds?: number | undefined | null): boolean | Promise<boolean>
   idempotencyRelease(key: string): boolean | Promise<boolean>
   cacheWrapRead(key: string): CacheWrapState | Promise<CacheWrapState>
-  /** Takes the loading lock, unless the value (a fresh one when `refreshing`) is there by now. */
+  /**
+   * Takes the loading lock, unless the value (a fresh one when `refreshing`) is there by now;
+   * for a miss (not `refreshing`), waits for the holder's value as long as `lock_ms`.
+   */
   cacheWrapClaim(key: string, owner: string, lockMs: number, refreshing: boolean): CacheWrapClaim | Promise<CacheWrapClaim>
   /**
    * Stores the encoded value (as `cache.set` would) with its freshness marker, then releases
@@ -302,6 +308,15 @@ export declare function keyNamesJson(): string
 /** A lock's fencing counter. */
 export declare function lockFenceKey(name: string): string
 
+/**
+ * A lock taken: its fencing token, and when the attempt that took it was sent (ms after the
+ * call), from when its ttl counts at the earliest.
+ */
+export interface LockTaken {
+  fencingToken: number
+  sentAfterMs: number
+}
+
 /** Which key family a single-value call addresses; the key itself is built in Rust. */
 export declare const enum Namespace {
   /** `cache.*`: the key exactly as given. */
@@ -371,6 +386,15 @@ export interface RateLimitResult {
   resetMs: number
   retryAfterMs: number
 }
+
+/** The raw client's methods (and its pipelines'). */
+export declare function rawCommandNames(): Array<string>
+
+/**
+ * The parts of the raw client's `method` called with `args`: the caller's values as given (the
+ * JS layer serializes them), undefined for a required argument left out.
+ */
+export declare function rawCommandParts(method: string, args: Array<unknown>): Array<unknown>
 
 /** `text` with every one of `tokens` and every credential of `urls` masked. */
 export declare function redactSecrets(text: string, tokens: Array<string>, urls: Array<string>): string

@@ -1,6 +1,5 @@
 'use strict'
 
-const { performance } = require('node:perf_hooks')
 const { guarded, inBackground, logFailure } = require('./public-call')
 const { toKey, encodeValue, decodeValue, toTtl, toSeconds, toPositiveInteger, describe, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
@@ -12,16 +11,12 @@ const { newOwner } = require('./locks')
  * crashed loader delays its peers by seconds, not minutes.
  */
 const DEFAULT_LOCK_TTL_MS = 5000
-/** Waiting instances poll for the value: quickly at first, then every 100 ms at most. */
-const FIRST_POLL_MS = 10
-const MAX_POLL_MS = 100
 
 /** A read that failed: the backend is unhealthy, so the loader runs without lock or store. */
 const FAILED = Object.freeze({ value: null, fresh: false, loading: false, failed: true })
 
 /** napi leaves a missing value out of the object; a miss is `null` everywhere here. */
 const withValueOrNull = (state) => ({ value: state.value ?? null, fresh: state.fresh, loading: state.loading })
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 function parseRequest(key, loader, ttl, options) {
   const id = toKey(key)
@@ -108,22 +103,13 @@ function createCacheWrap(native, readValue, TTL, Namespace) {
     return value
   }
 
-  /** A miss: one instance loads under the loading lock while the others wait for its value. */
+  /**
+   * A miss: one instance loads under the loading lock while the others wait for its value (the
+   * binding waits, as long as lockTtl: the holder may have crashed or be slow; then it loads).
+   */
   async function loadCold(request) {
     const owner = newOwner()
-    const deadline = performance.now() + request.lockTtl
-    let claim = await tryClaim(request, owner)
-    for (let attempt = 0; claim === 'busy'; attempt++) {
-      const left = deadline - performance.now()
-      // Bounded wait: the holder may have crashed or be slow; load ourselves.
-      if (left <= 0) break
-      await sleep(Math.min(left, FIRST_POLL_MS * 2 ** attempt, MAX_POLL_MS))
-      const state = await readState(request, true)
-      if (state.failed) return callLoader(request)
-      if (state.value !== null) return decodeValue(state.value)
-      // The holder gave up (its loader failed or returned nothing to cache): take over.
-      if (!state.loading) claim = await tryClaim(request, owner)
-    }
+    const claim = await tryClaim(request, owner)
     if (typeof claim === 'object') return decodeValue(claim.value)
     if (claim === 'failed') return callLoader(request)
     return loadAndStore(request, claim === 'claimed' ? owner : null)

@@ -18,7 +18,6 @@ const MAX_MS = 0xffffffff
 const kExtendRaw = Symbol('extendRaw')
 const kReleaseQuietly = Symbol('releaseQuietly')
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 /** A random owner token: only its holder can release or extend what it took. */
 const newOwner = () => crypto.randomBytes(16).toString('base64url')
 
@@ -90,11 +89,9 @@ class Lock {
 function keepAlive(lock, acquiredAt, onLost) {
   const { ttl } = lock
   const every = Math.max(1, Math.floor(ttl / 3))
-  let validUntil = acquiredAt + ttl
   let stopped = false
   let tickTimer
   let expiryTimer
-
   const stop = () => {
     stopped = true
     clearTimeout(tickTimer)
@@ -106,17 +103,12 @@ function keepAlive(lock, acquiredAt, onLost) {
     onLost(why)
   }
   // Timers never keep the process alive on their own.
-  const armExpiry = () => {
+  const armExpiry = (validUntil) => {
     clearTimeout(expiryTimer)
-    expiryTimer = setTimeout(() => lose('it expired before an extension succeeded'), Math.max(0, validUntil - performance.now()))
-    expiryTimer.unref()
+    expiryTimer = setTimeout(() => lose('it expired before an extension succeeded'), Math.max(0, validUntil - performance.now())).unref()
   }
-  const schedule = (ms) => {
-    tickTimer = setTimeout(tick, ms)
-    tickTimer.unref()
-  }
+  const schedule = (ms) => (tickTimer = setTimeout(tick, ms).unref())
   async function tick() {
-    if (stopped) return
     const sentAt = performance.now()
     let extended
     try {
@@ -130,11 +122,10 @@ function keepAlive(lock, acquiredAt, onLost) {
     if (stopped) return
     if (!extended) return lose('it expired or another owner took it')
     // The server set the new expiry after we sent the request: counting from then is safe.
-    validUntil = sentAt + ttl
-    armExpiry()
+    armExpiry(sentAt + ttl)
     schedule(every)
   }
-  armExpiry()
+  armExpiry(acquiredAt + ttl)
   schedule(every)
   return { stop }
 }
@@ -142,31 +133,27 @@ function keepAlive(lock, acquiredAt, onLost) {
 const NOT_ACQUIRED = Object.freeze({ acquired: false, value: undefined, lost: false, fencingToken: null })
 
 function createLocks(native) {
-  /** Resolves `{ lock, acquiredAt }` or null; throws on backend failure (guarded by callers). */
+  /**
+   * Resolves `{ lock, acquiredAt }` or null; throws on backend failure (guarded by callers). The
+   * binding retries (jittered) within `wait`; `acquiredAt` is when the taking attempt was sent.
+   */
   async function take(name, options) {
     const id = toKey(name, 'name')
     const { ttl, wait, retryDelay } = readOptions(options)
     const owner = newOwner()
-    const deadline = performance.now() + wait
-    for (;;) {
-      const acquiredAt = performance.now()
-      let token
-      try {
-        token = await native.lockAcquire(id, owner, ttl)
-      } catch (err) {
-        // The lock may have been taken before the failure (a lost reply, or a failing fence):
-        // free it now rather than leave it blocking others for its whole ttl.
-        Promise.resolve()
-          .then(() => native.lockRelease(id, owner))
-          .catch(() => {})
-        throw err
-      }
-      if (token !== null) return { lock: new Lock(native, id, owner, token, ttl), acquiredAt }
-      const left = deadline - performance.now()
-      if (left <= 0) return null
-      // Jitter spreads out waiters that would otherwise retry in lockstep.
-      await sleep(Math.min(left, Math.ceil(retryDelay * (0.5 + Math.random()))))
+    const started = performance.now()
+    let taken
+    try {
+      taken = await native.lockAcquire(id, owner, ttl, wait, retryDelay)
+    } catch (err) {
+      // The lock may have been taken before the failure (a lost reply, or a failing fence):
+      // free it now rather than leave it blocking others for its whole ttl.
+      Promise.resolve()
+        .then(() => native.lockRelease(id, owner))
+        .catch(() => {})
+      throw err
     }
+    return taken && { lock: new Lock(native, id, owner, taken.fencingToken, ttl), acquiredAt: started + taken.sentAfterMs }
   }
 
   function acquire(name, options = undefined) {

@@ -4,25 +4,27 @@
 // length (UTF-16 code units, what `length` and `slice` count), and namespaces as bytes. One
 // string and one typed array cost a fraction of an array whose every element is a V8 call.
 
-/** `{ text, lengths }` of a list of strings. */
-function packStrings(strings) {
-  const lengths = new Uint32Array(strings.length)
+/** `{ text, lengths }` of the strings at `column` of each item. */
+function packStrings(items, column) {
+  const lengths = new Uint32Array(items.length)
   let text = ''
-  for (let i = 0; i < strings.length; i++) {
-    lengths[i] = strings[i].length
-    text += strings[i]
+  for (let i = 0; i < items.length; i++) {
+    lengths[i] = items[i][column].length
+    text += items[i][column]
   }
   return { text, lengths }
 }
+
+/** The namespaces (column 0) of `[namespace, id, ...]` items, as bytes. */
+const namespacesOf = (items) => Uint8Array.from(items, (item) => item[0])
 
 /**
  * GETs of `[namespace, id]` items in one call → `{ values, errors }` for the coalescer. A value
  * is a slice of the batch's text, so V8 does not copy it.
  */
 function readMany(native, items) {
-  const ids = packStrings(items.map((item) => item[1]))
-  const namespaces = Uint8Array.from(items, (item) => item[0])
-  return native.getManyPacked(namespaces, ids.text, ids.lengths).then(({ text, lengths, errors }) => {
+  const ids = packStrings(items, 1)
+  return native.getManyPacked(namespacesOf(items), ids.text, ids.lengths).then(({ text, lengths, errors }) => {
     const values = new Array(lengths.length)
     let at = 0
     for (let i = 0; i < lengths.length; i++) {
@@ -43,14 +45,13 @@ function readMany(native, items) {
  * write succeeded, else the error (or null) at each index.
  */
 function writeMany(native, items) {
-  const ids = packStrings(items.map((item) => item[1]))
-  const values = packStrings(items.map((item) => item[2]))
-  const namespaces = Uint8Array.from(items, (item) => item[0])
+  const ids = packStrings(items, 1)
+  const values = packStrings(items, 2)
   const lengths = new Uint32Array(2 * items.length)
   lengths.set(ids.lengths)
   lengths.set(values.lengths, items.length)
   const ttls = Float64Array.from(items, (item) => item[3] ?? -1)
-  return native.setManyPacked(namespaces, ids.text, values.text, lengths, ttls)
+  return native.setManyPacked(namespacesOf(items), ids.text, values.text, lengths, ttls)
 }
 
 /**
@@ -58,10 +59,9 @@ function writeMany(native, items) {
  * whether the key existed and got the expiry.
  */
 function expireMany(native, items) {
-  const ids = packStrings(items.map((item) => item[1]))
-  const namespaces = Uint8Array.from(items, (item) => item[0])
+  const ids = packStrings(items, 1)
   const seconds = Uint32Array.from(items, (item) => item[2])
-  return native.expireManyPacked(namespaces, ids.text, ids.lengths, seconds).then(({ values, errors }) => ({
+  return native.expireManyPacked(namespacesOf(items), ids.text, ids.lengths, seconds).then(({ values, errors }) => ({
     values: Array.from(values, (flag) => flag === 1),
     errors,
   }))
@@ -72,14 +72,13 @@ function expireMany(native, items) {
  * `{ values, errors }`, a value being `{ hits, resetMs }` as `native.windowHits` answers.
  */
 function windowHitsMany(native, items) {
-  const count = items.length
-  const keys = packStrings(items.map((item) => item[0]))
+  const keys = packStrings(items, 0)
   const windows = Uint32Array.from(items, (item) => item[1])
   const changes = Int32Array.from(items, (item) => item[2])
   const restarts = Uint8Array.from(items, (item) => (item[3] ? 1 : 0))
   return native.windowHitsMany(keys.text, keys.lengths, windows, changes, restarts).then(({ counts, errors }) => {
     const values = new Array(items.length)
-    for (let i = 0; i < count; i++) values[i] = { hits: counts[2 * i], resetMs: counts[2 * i + 1] }
+    for (let i = 0; i < items.length; i++) values[i] = { hits: counts[2 * i], resetMs: counts[2 * i + 1] }
     return { values, errors }
   })
 }

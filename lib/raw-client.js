@@ -2,6 +2,7 @@
 
 const { DigisRedisError, invalidArgument, toTypedError } = require('./errors')
 const { describe, decodeValue, parseJsonOrText, whyNotJson } = require('./codec')
+const { rawCommandParts, rawCommandNames } = require('../binding')
 
 /**
  * The raw `redis` export, in the style of @upstash/redis: arguments that are not strings,
@@ -12,23 +13,16 @@ const { describe, decodeValue, parseJsonOrText, whyNotJson } = require('./codec'
 
 /** @upstash/redis's defaultSerializer, to the strings the binding takes. */
 function serializeArg(arg) {
-  switch (typeof arg) {
-    case 'string':
-      return arg
-    case 'number':
-    case 'boolean':
-      return String(arg)
-    default: {
-      let text
-      try {
-        text = JSON.stringify(arg)
-      } catch (err) {
-        throw invalidArgument(`argument cannot be encoded as JSON: ${whyNotJson(err)}`)
-      }
-      if (text === undefined) throw invalidArgument(`argument cannot be encoded: ${describe(arg)}`)
-      return text
-    }
+  if (typeof arg === 'string') return arg
+  if (typeof arg === 'number' || typeof arg === 'boolean') return String(arg)
+  let text
+  try {
+    text = JSON.stringify(arg)
+  } catch (err) {
+    throw invalidArgument(`argument cannot be encoded as JSON: ${whyNotJson(err)}`)
   }
+  if (text === undefined) throw invalidArgument(`argument cannot be encoded: ${describe(arg)}`)
+  return text
 }
 
 /** @upstash/redis's parseResponse: every string reply (at any depth) read as stored text is. */
@@ -50,9 +44,7 @@ function parseHashValue(value) {
 /** HGETALL as an object of field → value, or null for a missing hash. */
 function hgetallDeserializer(result) {
   if (!Array.isArray(result) || result.length === 0) return null
-  const entries = []
-  for (let i = 0; i < result.length; i += 2) entries.push([result[i], parseHashValue(result[i + 1])])
-  return Object.fromEntries(entries)
+  return Object.fromEntries(Array.from({ length: result.length / 2 }, (_, i) => [result[2 * i], parseHashValue(result[2 * i + 1])]))
 }
 
 /** HMGET as an object of the asked fields, or null when none exists. */
@@ -64,84 +56,16 @@ function hmgetDeserializer(result, [, ...fields]) {
 /** SCAN: the cursor stays a string; the keys are parsed like any reply. */
 const scanDeserializer = (result) => [result[0], ...parseResponse(result.slice(1))]
 
-function setArgs(key, value, opts) {
-  const args = ['set', key, value]
-  if (opts) {
-    if (opts.nx) args.push('nx')
-    else if (opts.xx) args.push('xx')
-    if (opts.get) args.push('get')
-    if (typeof opts.ex === 'number') args.push('ex', opts.ex)
-    else if (typeof opts.px === 'number') args.push('px', opts.px)
-    else if (typeof opts.exat === 'number') args.push('exat', opts.exat)
-    else if (typeof opts.pxat === 'number') args.push('pxat', opts.pxat)
-    else if (opts.keepTtl) args.push('keepttl')
-  }
-  return args
-}
+/** Deserializers other than parseResponse, given the call's arguments too. */
+const DESERIALIZERS = { hmget: hmgetDeserializer, hgetall: hgetallDeserializer, scan: scanDeserializer }
 
-function zaddArgs(key, first, ...rest) {
-  const args = ['zadd', key]
-  const opts = first || {}
-  if (opts.nx) args.push('nx')
-  else if (opts.xx) args.push('xx')
-  if (opts.ch) args.push('ch')
-  if (opts.incr) args.push('incr')
-  if (opts.lt) args.push('lt')
-  else if (opts.gt) args.push('gt')
-  if ('score' in opts && 'member' in opts) args.push(opts.score, opts.member)
-  for (const { score, member } of rest) args.push(score, member)
-  return args
-}
-
-function zrangeArgs(key, min, max, opts) {
-  const args = ['zrange', key, min, max]
-  if (opts?.byScore) args.push('byscore')
-  if (opts?.byLex) args.push('bylex')
-  if (opts?.rev) args.push('rev')
-  if (opts?.count !== undefined && opts.offset !== undefined) args.push('limit', opts.offset, opts.count)
-  if (opts?.withScores) args.push('withscores')
-  return args
-}
-
-function scanArgs(cursor, opts) {
-  const args = ['scan', cursor]
-  if (opts?.match) args.push('match', opts.match)
-  if (typeof opts?.count === 'number') args.push('count', opts.count)
-  if (opts?.type) args.push('type', opts.type)
-  return args
-}
-
-const flatEntries = (obj) => Object.entries(obj ?? {}).flat()
-
-/** Commands whose parts are the method's name and arguments as given. */
-const AS_GIVEN = `get setex psetex setnx getdel del unlink exists expireat ttl pttl persist type incr incrby
-  incrbyfloat decr decrby keys append strlen dbsize hget hdel hexists hlen hkeys hincrby sadd srem
-  smembers sismember scard spop zrem zscore zincrby zcard zcount zrank zremrangebyscore lpush rpush
-  lpop rpop lrange llen ltrim publish ping echo time hmget hgetall`.split(/\s+/)
-
-/** Each method: a builder of its command parts, or [builder, deserializer(result, args)]. */
-const commands = {
-  ...Object.fromEntries(AS_GIVEN.map((name) => [name, (...args) => [name, ...args]])),
-  set: setArgs,
-  expire: (key, seconds, option) => ['expire', key, seconds, ...(option ? [option] : [])],
-  pexpire: (key, ms, option) => ['pexpire', key, ms, ...(option ? [option] : [])],
-  mget: (...keys) => ['mget', ...(Array.isArray(keys[0]) ? keys[0] : keys)],
-  mset: (kv) => ['mset', ...flatEntries(kv)],
-  scan: [scanArgs, scanDeserializer],
-  eval: (script, keys = [], args = []) => ['eval', script, keys.length, ...keys, ...args],
-  evalsha: (sha, keys = [], args = []) => ['evalsha', sha, keys.length, ...keys, ...args],
-  hset: (key, kv) => ['hset', key, ...flatEntries(kv)],
-  zadd: zaddArgs,
-  zrange: zrangeArgs,
-}
-commands.hmget = [commands.hmget, hmgetDeserializer]
-commands.hgetall = [commands.hgetall, hgetallDeserializer]
-
-/** Command parts (as strings) and the deserializer for one method call. */
+/**
+ * Command parts (as strings) and the deserializer for one method call. The binding builds the
+ * command from the arguments (options objects read there: crates/core/src/raw_args.rs).
+ */
 function prepare(method, args) {
-  const spec = commands[method]
-  const [build, deserializer] = Array.isArray(spec) ? spec : [spec, parseResponse]
-  const parts = build(...args).map(serializeArg)
+  const deserializer = DESERIALIZERS[method] ?? parseResponse
+  const parts = rawCommandParts(method, args).map(serializeArg)
   return { parts, deserialize: (result) => deserializer(result, args) }
 }
 
@@ -178,16 +102,10 @@ class Pipeline {
     const queued = this[kQueued]
     this[kQueued] = []
     const native = this[kNative]
-    const commands = queued.map((c) => c.parts)
-    const text = await answered(() => native.pipeline(commands, this[kAtomic]))
-    const items = JSON.parse(text)
-    if (options?.keepErrors) {
-      return items.map(({ error, result }, i) => ({ error, result: queued[i].deserialize(result) }))
-    }
-    return items.map(({ error, code, result }, i) => {
-      if (error !== undefined) {
-        throw new DigisRedisError(code, `Command ${i + 1} [ ${queued[i].parts[0]} ] failed: ${error}`)
-      }
+    const text = await answered(() => native.pipeline(queued.map((c) => c.parts), this[kAtomic]))
+    return JSON.parse(text).map(({ error, code, result }, i) => {
+      if (options?.keepErrors) return { error, result: queued[i].deserialize(result) }
+      if (error !== undefined) throw new DigisRedisError(code, `Command ${i + 1} [ ${queued[i].parts[0]} ] failed: ${error}`)
       return queued[i].deserialize(result)
     })
   }
@@ -263,14 +181,9 @@ class Subscriber {
   #dispatch({ type, channel, pattern, message, count }) {
     if (type === 'subscribe' || type === 'psubscribe') return this.#emit(type, count)
     const data = { channel, message: this.#deserialize ? parseJsonOrText(message) : message }
-    if (type === 'pmessage') {
-      const withPattern = { pattern, ...data }
-      this.#emit('pmessage', withPattern)
-      this.#emit(`pmessage:${pattern}`, withPattern)
-    } else {
-      this.#emit('message', data)
-      this.#emit(`message:${channel}`, data)
-    }
+    const [name, event] = type === 'pmessage' ? [pattern, { pattern, ...data }] : [channel, data]
+    this.#emit(type, event)
+    this.#emit(`${type}:${name}`, event)
   }
 
   #emit(type, data) {
@@ -326,24 +239,16 @@ class RawClient {
   }
 }
 
-for (const method of Object.keys(commands)) {
-  Object.defineProperty(RawClient.prototype, method, {
-    value: async function (...args) {
-      const { parts, deserialize } = prepare(method, args)
-      const native = this[kNative]
-      const text = await answered(() => native.command(parts))
-      return deserialize(JSON.parse(text))
-    },
-    writable: true,
-    configurable: true,
+for (const method of rawCommandNames()) {
+  const define = (prototype, value) => Object.defineProperty(prototype, method, { value, writable: true, configurable: true })
+  define(RawClient.prototype, async function (...args) {
+    const { parts, deserialize } = prepare(method, args)
+    const native = this[kNative]
+    return deserialize(JSON.parse(await answered(() => native.command(parts))))
   })
-  Object.defineProperty(Pipeline.prototype, method, {
-    value: function (...args) {
-      this[kQueued].push(prepare(method, args))
-      return this
-    },
-    writable: true,
-    configurable: true,
+  define(Pipeline.prototype, function (...args) {
+    this[kQueued].push(prepare(method, args))
+    return this
   })
 }
 

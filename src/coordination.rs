@@ -1,8 +1,10 @@
 //! The binding of the coordination features: distributed locks, idempotency claims and the
 //! Redis steps of `cache.wrap`.
 
+use std::time::Duration;
+
 use digis_redis_binding_macros::feature_methods;
-use digis_redis_core::features::{Claim, WrapState};
+use digis_redis_core::features::{Claim, Taken, WrapState};
 use napi_derive::napi;
 
 use crate::{text, NativeClient};
@@ -45,13 +47,47 @@ impl From<Claim> for CacheWrapClaim {
     }
 }
 
+/// A lock taken: its fencing token, and when the attempt that took it was sent (ms after the
+/// call), from when its ttl counts at the earliest.
+#[napi(object)]
+pub struct LockTaken {
+    pub fencing_token: i64,
+    pub sent_after_ms: f64,
+}
+
+impl From<Taken> for LockTaken {
+    fn from(taken: Taken) -> LockTaken {
+        LockTaken {
+            fencing_token: taken.fencing_token,
+            sent_after_ms: taken.sent_after.as_secs_f64() * 1000.0,
+        }
+    }
+}
+
 #[feature_methods]
 #[napi]
 impl NativeClient {
-    /// The fencing token when taken, null while another owner holds the lock.
-    #[napi(ts_return_type = "number | null | Promise<number | null>")]
-    fn lock_acquire(&self, name: String, owner: String, ttl_ms: u32) -> Option<i64> {
-        move |f| async move { f.lock_acquire(&name, &owner, u64::from(ttl_ms)).await }
+    /// Takes the lock, retrying every `retry_ms` (jittered) for `wait_ms` at most while another
+    /// owner holds it; null when it still does.
+    #[napi(ts_return_type = "LockTaken | null | Promise<LockTaken | null>")]
+    fn lock_acquire(
+        &self,
+        name: String,
+        owner: String,
+        ttl_ms: u32,
+        wait_ms: u32,
+        retry_ms: u32,
+    ) -> Option<LockTaken> {
+        let (wait, retry) = (
+            Duration::from_millis(wait_ms.into()),
+            Duration::from_millis(retry_ms.into()),
+        );
+        move |f| async move {
+            let taken = f
+                .lock_acquire_waiting(&name, &owner, u64::from(ttl_ms), wait, retry)
+                .await?;
+            Ok(taken.map(LockTaken::from))
+        }
     }
 
     fn lock_release(&self, name: String, owner: String) -> bool {
@@ -75,7 +111,8 @@ impl NativeClient {
         move |f| async move { Ok(f.cache_wrap_read(&key).await?.into()) }
     }
 
-    /// Takes the loading lock, unless the value (a fresh one when `refreshing`) is there by now.
+    /// Takes the loading lock, unless the value (a fresh one when `refreshing`) is there by now;
+    /// for a miss (not `refreshing`), waits for the holder's value as long as `lock_ms`.
     fn cache_wrap_claim(
         &self,
         key: String,
@@ -84,9 +121,12 @@ impl NativeClient {
         refreshing: bool,
     ) -> CacheWrapClaim {
         move |f| async move {
-            let claim = f
-                .cache_wrap_claim(&key, &owner, u64::from(lock_ms), refreshing)
-                .await?;
+            let lock_ms = u64::from(lock_ms);
+            let claim = if refreshing {
+                f.cache_wrap_claim(&key, &owner, lock_ms, true).await?
+            } else {
+                f.cache_wrap_claim_waiting(&key, &owner, lock_ms).await?
+            };
             Ok(claim.into())
         }
     }

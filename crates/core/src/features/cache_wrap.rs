@@ -3,7 +3,10 @@
 //! trip. The value lives at the key exactly as `cache.set` writes it, so `cache.get` reads it;
 //! freshness and the loading lock are companion keys that plain readers never see.
 
+use std::time::Duration;
+
 use bytes::Bytes;
+use tokio::time::Instant;
 
 use super::{all_ok, single_key::set_command, unexpected, Features};
 use crate::lua::CACHE_WRAP_CLAIM;
@@ -88,6 +91,37 @@ impl Features {
             Reply::Int(0) => Ok(Claim::Busy),
             other => Err(unexpected(CACHE_WRAP_CLAIM.name, &other)),
         }
+    }
+
+    /// A miss's claim: while another instance holds the loading lock, waits for its value
+    /// (polling quickly at first, then every 100 ms at most) and claims the lock if the holder
+    /// gives up (its loader failed or returned nothing to cache). `Busy` once `lock_ms` passed
+    /// (the holder may have crashed or be slow): the caller loads without the lock.
+    pub async fn cache_wrap_claim_waiting(
+        &self,
+        key: &str,
+        owner: &str,
+        lock_ms: u64,
+    ) -> Result<Claim> {
+        let deadline = Instant::now() + Duration::from_millis(lock_ms);
+        let mut claim = self.cache_wrap_claim(key, owner, lock_ms, false).await?;
+        let mut poll = Duration::from_millis(10);
+        while claim == Claim::Busy {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            super::pause(left.min(poll)).await;
+            poll = (poll * 2).min(Duration::from_millis(100));
+            let state = self.cache_wrap_read(key).await?;
+            if let Some(value) = state.value {
+                return Ok(Claim::Stored(value));
+            }
+            if !state.loading {
+                claim = self.cache_wrap_claim(key, owner, lock_ms, false).await?;
+            }
+        }
+        Ok(claim)
     }
 
     /// Stores a loaded value, in one transaction with its freshness marker: with a stale window
@@ -193,6 +227,48 @@ mod tests {
         assert_eq!(ttl(&db, "k"), 60);
         let exists = db.execute(&Cmd::new("EXISTS").arg("{k}:fresh")).unwrap();
         assert_eq!(exists, Reply::Int(0));
+    }
+
+    #[tokio::test]
+    async fn a_waiting_claim_answers_the_holders_value_takes_over_or_gives_up() {
+        let db = EmbeddedBackend::new();
+        let f = Arc::new(Features::new(Arc::new(db.clone())));
+        assert_eq!(
+            f.cache_wrap_claim_waiting("k", "a", 5000).await,
+            Ok(Claim::Claimed)
+        );
+        // The holder stores its value meanwhile: the waiter answers it.
+        let holder = f.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            holder
+                .cache_wrap_store("k", Bytes::from_static(b"v"), None, 0, Some("a"))
+                .await
+        });
+        let stored = Ok(Claim::Stored(Bytes::from_static(b"v")));
+        assert_eq!(f.cache_wrap_claim_waiting("k", "b", 5000).await, stored);
+        // The holder gives up: the waiter takes the lock.
+        db.execute(&Cmd::new("DEL").arg("k")).unwrap();
+        assert_eq!(
+            f.cache_wrap_claim("k", "a", 5000, false).await,
+            Ok(Claim::Claimed)
+        );
+        let holder = f.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            holder.cache_wrap_release("k", "a").await
+        });
+        assert_eq!(
+            f.cache_wrap_claim_waiting("k", "b", 5000).await,
+            Ok(Claim::Claimed)
+        );
+        // A holder that never finishes: busy once the lock's time has passed.
+        let started = std::time::Instant::now();
+        assert_eq!(
+            f.cache_wrap_claim_waiting("k", "c", 80).await,
+            Ok(Claim::Busy)
+        );
+        assert!(started.elapsed() >= std::time::Duration::from_millis(80));
     }
 
     #[tokio::test]

@@ -1,7 +1,10 @@
 //! Distributed locks with fencing tokens. Acquire, release and extend are each one script, so
 //! the owner check and the change it guards can never be split by another client.
 
+use std::time::Duration;
+
 use bytes::Bytes;
+use tokio::time::Instant;
 
 use super::{unexpected, Features};
 use crate::lua::{LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE};
@@ -17,6 +20,15 @@ fn done(what: &str, reply: Reply) -> Result<bool> {
         Some(n) => Ok(n == 1),
         None => Err(unexpected(what, &reply)),
     }
+}
+
+/// A lock taken by [`Features::lock_acquire_waiting`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Taken {
+    pub fencing_token: i64,
+    /// From the call to the sending of the attempt that took it: the lock's ttl counts from
+    /// no earlier than that.
+    pub sent_after: Duration,
 }
 
 /// How long a fencing counter outlives the last acquire of its lock: tokens of a name only go
@@ -54,6 +66,38 @@ impl Features {
             Some(0) => Ok(None),
             Some(token) => Ok(Some(token)),
             None => Err(unexpected("lock_acquire", &reply)),
+        }
+    }
+
+    /// [`lock_acquire`](Self::lock_acquire), tried again every `retry` (jittered from half to one
+    /// and a half times, so waiters do not retry in lockstep) while another owner holds it, for
+    /// `wait` at most; `None` when it is still held then.
+    pub async fn lock_acquire_waiting(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl_ms: u64,
+        wait: Duration,
+        retry: Duration,
+    ) -> Result<Option<Taken>> {
+        let started = Instant::now();
+        let deadline = started + wait;
+        loop {
+            let sent_after = started.elapsed();
+            if let Some(fencing_token) = self.lock_acquire(name, owner, ttl_ms).await? {
+                return Ok(Some(Taken {
+                    fencing_token,
+                    sent_after,
+                }));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let jittered = retry
+                .mul_f64(0.5 + rand::random::<f64>())
+                .max(Duration::from_millis(1));
+            super::pause(left.min(jittered)).await;
         }
     }
 
@@ -140,6 +184,37 @@ mod tests {
         assert_eq!(f.lock_acquire("{t}:job", "b", 10_000).await, Ok(Some(44)));
         f.lock_release("{t}:job", "b").await.unwrap();
         assert_eq!(f.lock_acquire("{t}:job", "a", 10_000).await, Ok(Some(45)));
+    }
+
+    #[tokio::test]
+    async fn a_waiting_acquire_retries_until_released_within_its_bound() {
+        use std::time::Duration;
+        let (f, _db) = features();
+        let f = Arc::new(f);
+        let ms = Duration::from_millis;
+        assert_eq!(f.lock_acquire("job", "a", 10_000).await, Ok(Some(1)));
+        let started = std::time::Instant::now();
+        assert_eq!(
+            f.lock_acquire_waiting("job", "b", 10_000, ms(60), ms(10))
+                .await,
+            Ok(None)
+        );
+        assert!(started.elapsed() >= ms(60));
+        let releaser = f.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            releaser.lock_release("job", "a").await
+        });
+        let taken = f
+            .lock_acquire_waiting("job", "b", 10_000, ms(5_000), ms(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(taken.fencing_token, 2);
+        assert!(
+            taken.sent_after >= ms(40) && taken.sent_after < ms(2_000),
+            "{taken:?}"
+        );
     }
 
     #[tokio::test]

@@ -20,7 +20,7 @@ mod window_hits;
 
 pub use cache_wrap::{Claim, WrapState};
 pub use key_scan::SCAN_COUNT;
-pub use locks::FENCE_TTL_SECONDS;
+pub use locks::{Taken, FENCE_TTL_SECONDS};
 pub use popularity::{PopularCreator, EPOCH_HALF_LIVES};
 pub use rate_limit::{Algorithm, RateLimitDecision, RateLimitRequest};
 pub use streams::ActiveStream;
@@ -28,6 +28,24 @@ pub use target::Target;
 pub use window_hits::{WindowHits, WindowHitsChange};
 
 use crate::{Cmd, Error, ErrorKind, Reply, Result, SharedBackend};
+
+/// tokio's sleep, for the features that wait (locks, `cache.wrap`). A call on the embedded store
+/// is first polled on the caller's thread, outside any runtime, where a tokio timer cannot be
+/// made: there it yields once, and the call goes on as a task of the runtime, which sleeps.
+pub(crate) async fn pause(duration: std::time::Duration) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if std::mem::replace(&mut yielded, true) {
+                return std::task::Poll::Ready(());
+            }
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        })
+        .await;
+    }
+    tokio::time::sleep(duration).await
+}
 
 pub struct Features {
     backend: SharedBackend,
