@@ -387,15 +387,6 @@ export interface RateLimitResult {
   retryAfterMs: number
 }
 
-/** The raw client's methods (and its pipelines'). */
-export declare function rawCommandNames(): Array<string>
-
-/**
- * The parts of the raw client's `method` called with `args`: the caller's values as given (the
- * JS layer serializes them), undefined for a required argument left out.
- */
-export declare function rawCommandParts(method: string, args: Array<unknown>): Array<unknown>
-
 /** `text` with every one of `tokens` and every credential of `urls` masked. */
 export declare function redactSecrets(text: string, tokens: Array<string>, urls: Array<string>): string
 

@@ -2,7 +2,6 @@
 
 const { DigisRedisError, invalidArgument, toTypedError } = require('./errors')
 const { describe, decodeValue, parseJsonOrText, whyNotJson } = require('./codec')
-const { rawCommandParts, rawCommandNames } = require('../binding')
 
 /**
  * The raw `redis` export, in the style of @upstash/redis: arguments that are not strings,
@@ -56,16 +55,84 @@ function hmgetDeserializer(result, [, ...fields]) {
 /** SCAN: the cursor stays a string; the keys are parsed like any reply. */
 const scanDeserializer = (result) => [result[0], ...parseResponse(result.slice(1))]
 
-/** Deserializers other than parseResponse, given the call's arguments too. */
-const DESERIALIZERS = { hmget: hmgetDeserializer, hgetall: hgetallDeserializer, scan: scanDeserializer }
+function setArgs(key, value, opts) {
+  const args = ['set', key, value]
+  if (opts) {
+    if (opts.nx) args.push('nx')
+    else if (opts.xx) args.push('xx')
+    if (opts.get) args.push('get')
+    if (typeof opts.ex === 'number') args.push('ex', opts.ex)
+    else if (typeof opts.px === 'number') args.push('px', opts.px)
+    else if (typeof opts.exat === 'number') args.push('exat', opts.exat)
+    else if (typeof opts.pxat === 'number') args.push('pxat', opts.pxat)
+    else if (opts.keepTtl) args.push('keepttl')
+  }
+  return args
+}
 
-/**
- * Command parts (as strings) and the deserializer for one method call. The binding builds the
- * command from the arguments (options objects read there: crates/core/src/raw_args.rs).
- */
+function zaddArgs(key, first, ...rest) {
+  const args = ['zadd', key]
+  const opts = first || {}
+  if (opts.nx) args.push('nx')
+  else if (opts.xx) args.push('xx')
+  if (opts.ch) args.push('ch')
+  if (opts.incr) args.push('incr')
+  if (opts.lt) args.push('lt')
+  else if (opts.gt) args.push('gt')
+  if ('score' in opts && 'member' in opts) args.push(opts.score, opts.member)
+  for (const { score, member } of rest) args.push(score, member)
+  return args
+}
+
+function zrangeArgs(key, min, max, opts) {
+  const args = ['zrange', key, min, max]
+  if (opts?.byScore) args.push('byscore')
+  if (opts?.byLex) args.push('bylex')
+  if (opts?.rev) args.push('rev')
+  if (opts?.count !== undefined && opts.offset !== undefined) args.push('limit', opts.offset, opts.count)
+  if (opts?.withScores) args.push('withscores')
+  return args
+}
+
+function scanArgs(cursor, opts) {
+  const args = ['scan', cursor]
+  if (opts?.match) args.push('match', opts.match)
+  if (typeof opts?.count === 'number') args.push('count', opts.count)
+  if (opts?.type) args.push('type', opts.type)
+  return args
+}
+
+const flatEntries = (obj) => Object.entries(obj ?? {}).flat()
+
+/** Commands whose parts are the method's name and arguments as given. */
+const AS_GIVEN = `get setex psetex setnx getdel del unlink exists expireat ttl pttl persist type incr incrby
+  incrbyfloat decr decrby keys append strlen dbsize hget hdel hexists hlen hkeys hincrby sadd srem
+  smembers sismember scard spop zrem zscore zincrby zcard zcount zrank zremrangebyscore lpush rpush
+  lpop rpop lrange llen ltrim publish ping echo time hmget hgetall`.split(/\s+/)
+
+/** Each method: a builder of its command parts, or [builder, deserializer(result, args)]. */
+const commands = {
+  ...Object.fromEntries(AS_GIVEN.map((name) => [name, (...args) => [name, ...args]])),
+  set: setArgs,
+  expire: (key, seconds, option) => ['expire', key, seconds, ...(option ? [option] : [])],
+  pexpire: (key, ms, option) => ['pexpire', key, ms, ...(option ? [option] : [])],
+  mget: (...keys) => ['mget', ...(Array.isArray(keys[0]) ? keys[0] : keys)],
+  mset: (kv) => ['mset', ...flatEntries(kv)],
+  scan: [scanArgs, scanDeserializer],
+  eval: (script, keys = [], args = []) => ['eval', script, keys.length, ...keys, ...args],
+  evalsha: (sha, keys = [], args = []) => ['evalsha', sha, keys.length, ...keys, ...args],
+  hset: (key, kv) => ['hset', key, ...flatEntries(kv)],
+  zadd: zaddArgs,
+  zrange: zrangeArgs,
+}
+commands.hmget = [commands.hmget, hmgetDeserializer]
+commands.hgetall = [commands.hgetall, hgetallDeserializer]
+
+/** Command parts (as strings) and the deserializer for one method call. */
 function prepare(method, args) {
-  const deserializer = DESERIALIZERS[method] ?? parseResponse
-  const parts = rawCommandParts(method, args).map(serializeArg)
+  const spec = commands[method]
+  const [build, deserializer] = Array.isArray(spec) ? spec : [spec, parseResponse]
+  const parts = build(...args).map(serializeArg)
   return { parts, deserialize: (result) => deserializer(result, args) }
 }
 
@@ -239,7 +306,7 @@ class RawClient {
   }
 }
 
-for (const method of rawCommandNames()) {
+for (const method of Object.keys(commands)) {
   const define = (prototype, value) => Object.defineProperty(prototype, method, { value, writable: true, configurable: true })
   define(RawClient.prototype, async function (...args) {
     const { parts, deserialize } = prepare(method, args)

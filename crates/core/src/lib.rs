@@ -14,7 +14,6 @@ pub mod options;
 pub mod order;
 pub mod packed;
 pub mod pubsub;
-pub mod raw_args;
 pub mod redact;
 pub mod redis_cluster;
 pub mod redis_protocol;
