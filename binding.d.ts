@@ -79,15 +79,15 @@ export declare class NativeClient {
   creatorsSetStatus(id: string, status: string | undefined | null, ttlSeconds: number): void | Promise<void>
   creatorsOnline(): Array<CreatorStatusItem> | Promise<Array<CreatorStatusItem>>
   /**
-   * Adds `amounts[i]` to field `fields[i]` of the totals hash `key` (null: the default one),
-   * all of them or none.
+   * Adds `amounts[i]` to the totals field of counter `i` (core's `metrics::total_fields`) in
+   * the hash `key` (null: the default one), all of them or none.
    */
-  analyticsAddTotals(key: string | undefined | null, fields: Array<string>, amounts: Array<number>): void | Promise<void>
+  analyticsAddTotals(key: string | undefined | null, amounts: Array<number>): void | Promise<void>
   /**
-   * The totals of `fields`, in their order (0 when never flushed), from the hash `key` (null:
-   * the default one).
+   * `analytics.totals()` as JSON (0 for a field never flushed), from the hash `key` (null: the
+   * default one).
    */
-  analyticsTotals(key: string | undefined | null, fields: Array<string>): Array<number> | Promise<Array<number>>
+  analyticsTotalsJson(key?: string | undefined | null): string | Promise<string>
   /**
    * Adds `reads[i]` reads of creator `ids[i]`, counted now, to the popularity ranking of
    * `half_life_seconds`.
@@ -97,8 +97,10 @@ export declare class NativeClient {
   creatorsPopular(halfLifeSeconds: number, n: number): Array<PopularCreatorItem> | Promise<Array<PopularCreatorItem>>
   /** Those of `ids` whose profile is not cached, in their order. */
   creatorsUncached(ids: Array<string>): Array<string> | Promise<Array<string>>
-  /** Stores a `cacheResponse` record under `name` for `ttl_seconds`, tagged with `tags`. */
-  responseStore(name: string, record: string, ttlSeconds: number, tags: Array<string>): void | Promise<void>
+  /** Stores a `cacheResponse` answer under `name` for `ttl_seconds`, tagged with `tags`. */
+  responseStore(name: string, answer: ResponseAnswer, ttlSeconds: number, tags: Array<string>): void | Promise<void>
+  /** The answer cached under `name`; null when there is none (or the value is not a record). */
+  responseLookup(name: string): ResponseHit | undefined | null | Promise<ResponseHit | undefined | null>
   /** Deletes every response cached under `tag`; the number deleted. */
   responseInvalidateTag(tag: string): number | Promise<number>
   /**
@@ -106,6 +108,11 @@ export declare class NativeClient {
    * step (default 1000); on a cluster, of every master.
    */
   scanKeys(pattern: string, count?: number | undefined | null): Array<string> | Promise<Array<string>>
+  /**
+   * Every key matching the glob `pattern` with its value, as `scan_keys` walks them, read by
+   * MGET of a few hundred keys at a time.
+   */
+  scanValues(pattern: string, count?: number | undefined | null): ScannedValues | Promise<ScannedValues>
   otpStore(id: string, code: string, ttlSeconds?: number | undefined | null): void | Promise<void>
   /**
    * Verifications gathered within one tick, as one pipeline of scripts: per item `true` /
@@ -210,6 +217,12 @@ export interface ActiveStreamItem {
   data: string
   viewers: number
 }
+
+/** `analytics.prometheus()`: text exposition format 0.0.4. */
+export declare function analyticsPrometheus(snapshot: MetricsSnapshot): string
+
+/** `analytics.stats()` as JSON. */
+export declare function analyticsStatsJson(snapshot: MetricsSnapshot): string
 
 /**
  * Deadlines, retries and circuit breaker of the server backends (milliseconds); absent fields
@@ -317,6 +330,53 @@ export interface LockTaken {
   sentAfterMs: number
 }
 
+/** What a successful call of an operation counts, besides its calls and errors. */
+export declare const enum MeterKind {
+  Other = 0,
+  /** A hit, or a miss when it answers null. */
+  Read = 1,
+  /** A hit or a miss per item of its array. */
+  ReadMany = 2,
+  /** One set or delete. */
+  Count = 3,
+  /** The answer's `allowed`, even a failed call's fallback. */
+  Decision = 4,
+}
+
+export declare function meterSlots(operation: string): MeterSlots
+
+/** The counters one operation's outcomes bump: indexes into the flat counters, -1 for none. */
+export interface MeterSlots {
+  kind: MeterKind
+  /** A hit, a set or a delete; for a decision, `allowed`. */
+  success: number
+  /** A miss; for a decision, `denied`. */
+  miss: number
+  error: number
+}
+
+export declare function metricsLayout(): MetricsLayout
+
+export interface MetricsLayout {
+  /** Length of the flat counters (namespaces × fields, then the rate-limit decisions). */
+  counters: number
+  /** Upper bounds (ms) of the latency buckets; one more bucket above them. */
+  bucketBoundsMs: Array<number>
+  /** One call in this many is timed. */
+  timeOneIn: number
+}
+
+export interface MetricsSnapshot {
+  backend: string
+  circuit: string
+  /** ISO 8601: when counting started. */
+  since: string
+  counters: Array<number>
+  operations: Array<string>
+  /** Per operation: calls, errors, timed, sum and max (ms), then its buckets. */
+  numbers: Array<number>
+}
+
 /** Which key family a single-value call addresses; the key itself is built in Rust. */
 export declare const enum Namespace {
   /** `cache.*`: the key exactly as given. */
@@ -393,6 +453,24 @@ export declare function redactSecrets(text: string, tokens: Array<string>, urls:
 /** `url` with its credentials masked, for display (core's one redaction rule, for `doctor`). */
 export declare function redactUrl(url: string): string
 
+/** An answer for `cacheResponse` to store. */
+export interface ResponseAnswer {
+  status: number
+  /** Its allow-listed headers, as a JSON object. */
+  headersJson: string
+  body: Buffer
+}
+
+/** An answer cached by `cacheResponse`. */
+export interface ResponseHit {
+  status: number
+  /** The stored headers, as a JSON object. */
+  headersJson: string
+  body: Buffer
+  /** When it was stored (ms since the epoch); NaN when the record does not say. */
+  storedAt: number
+}
+
 /** A response cached by `cacheResponse` under `name`. */
 export declare function responseKey(name: string): string
 
@@ -433,6 +511,12 @@ export interface RestServerOptions {
    * default, as hosted services refuse it.
    */
   allowAdmin?: boolean
+}
+
+/** The keys a walk found, each with its value (null: gone before it was read). */
+export interface ScannedValues {
+  keys: Array<string>
+  values: Array<string | undefined | null>
 }
 
 /**

@@ -14,8 +14,7 @@ const { watchCircuit } = require('./lib/log')
 const { createAnalytics } = require('./lib/analytics')
 const { createResponseCache } = require('./lib/response-cache')
 const { createCreatorWarming } = require('./lib/creator-warming')
-const { createSessionStoreClass } = require('./lib/session-store')
-const { createRateLimitStoreClass } = require('./lib/rate-limit-store')
+const { createSessionStoreClass, createRateLimitStoreClass } = require('./lib/express-stores')
 const { inIssueOrder } = require('./lib/coalescer')
 
 // The I/O thread count is read when the addon loads; a bad value is reported like the others.
@@ -80,7 +79,7 @@ const currentNative = new Proxy(
   },
 )
 const analytics = createAnalytics(currentNative)
-const { cacheResponse, invalidateTag } = createResponseCache(currentNative, binding, TTL)
+const { cacheResponse, invalidateTag } = createResponseCache(currentNative, TTL)
 const warming = createCreatorWarming(currentNative, binding, TTL)
 
 /** The namespaces as exported: the features plus what the next-step modules add to them. */

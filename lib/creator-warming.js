@@ -6,6 +6,7 @@ const { toKey, toTtl, toPositiveInteger, encodeValue, describe } = require('./co
 const { invalidArgument } = require('./errors')
 const metrics = require('./metrics')
 const { writeMany } = require('./packed')
+const { toEvery } = require('./analytics')
 
 /**
  * Popularity of creator profiles, and cache warming for the most popular ones.
@@ -72,38 +73,36 @@ function createCreatorWarming(native, binding, TTL) {
    */
   const warm = (loader, options = {}) =>
     guarded('creators.warm', NOTHING_WARMED, async () => {
-      if (typeof loader !== 'function') throw invalidArgument(`loader must be a function (creatorIds) => data, got ${describe(loader)}`)
+      checkLoader(loader)
       const { top = 50, ttl = TTL.MEDIUM } = options ?? {}
       const count = toPositiveInteger(top, 'top')
       const expiry = toTtl(ttl)
       const ids = (await ranking(count)).map((entry) => entry.creatorId)
-      if (ids.length === 0) return { ...NOTHING_WARMED }
-      const missing = await native.creatorsUncached(ids)
+      const missing = ids.length === 0 ? [] : await native.creatorsUncached(ids)
       if (missing.length === 0) return { popular: ids.length, missing: 0, warmed: 0 }
-      const entries = loadedEntries(missing, await loader(missing))
-      if (entries.length > 0) {
-        const errors = (await writeMany(native, entries.map(([id, data]) => [Namespace.Creator, id, encodeValue(data), expiry]))) ?? []
-        const failed = errors.find((error) => error !== null && error !== undefined)
-        metrics.add('creators', 'sets', entries.length - errors.filter((error) => error !== null && error !== undefined).length)
-        if (failed) throw failed
-      }
-      return { popular: ids.length, missing: missing.length, warmed: entries.length }
+      const items = loadedEntries(missing, await loader(missing)).map(([id, data]) => [Namespace.Creator, id, encodeValue(data), expiry])
+      const errors = items.length === 0 ? [] : ((await writeMany(native, items)) ?? []).filter((error) => error !== null && error !== undefined)
+      metrics.add('creators.cache', items.length - errors.length)
+      if (errors.length > 0) throw errors[0]
+      return { popular: ids.length, missing: missing.length, warmed: items.length }
     })
 
   /** Runs warm() every `every` ms on an unref'd timer, one run at a time; `stop()` ends it. */
   function startWarming(loader, options = {}) {
-    if (typeof loader !== 'function') throw invalidArgument(`loader must be a function (creatorIds) => data, got ${describe(loader)}`)
+    checkLoader(loader)
     const { every = 60000, ...warmOptions } = options ?? {}
-    if (!Number.isInteger(every) || every < 10) throw invalidArgument(`every must be whole milliseconds (at least 10), got ${describe(every)}`)
     let running = null
     const timer = setInterval(() => {
       running ??= inBackground('creators.warm', warm(loader, warmOptions)).finally(() => (running = null))
-    }, every)
-    timer.unref()
+    }, toEvery(every)).unref()
     return { stop: () => clearInterval(timer) }
   }
 
   return { countRead, popular, warm, startWarming }
+}
+
+function checkLoader(loader) {
+  if (typeof loader !== 'function') throw invalidArgument(`loader must be a function (creatorIds) => data, got ${describe(loader)}`)
 }
 
 /**

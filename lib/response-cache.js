@@ -1,11 +1,8 @@
 'use strict'
 
-const buffer = require('node:buffer')
 const { guarded, inBackground } = require('./public-call')
 const { toKey, toPositiveInteger, describe } = require('./codec')
 const { invalidArgument } = require('./errors')
-
-const FORMAT_VERSION = 1
 
 /**
  * Headers replayed on a hit. Anything else (Set-Cookie above all, Date, Connection, framing)
@@ -18,49 +15,13 @@ const DEFAULT_MAX_BYTES = 1024 * 1024
 // which this cache cannot do, so it is not stored either.
 const UNCACHEABLE_DIRECTIVE = /(?:^|[\s,])(?:private|no-store|no-cache)(?:$|[\s,=])/i
 
-const { isUtf8 } = buffer
-
-/** The record stored for one response: status, allow-listed headers, body as UTF-8 text or base64. */
-function encodeRecord(status, headers, body) {
-  const text = isUtf8(body)
-  return JSON.stringify({
-    v: FORMAT_VERSION,
-    status,
-    headers,
-    encoding: text ? 'utf8' : 'base64',
-    body: body.toString(text ? 'utf8' : 'base64'),
-    storedAt: Date.now(),
-  })
-}
-
-/** A stored record, or null for anything that is not one (a foreign or older value reads as a miss). */
-function decodeRecord(text) {
-  if (typeof text !== 'string') return null
-  try {
-    const record = JSON.parse(text)
-    const ok =
-      record?.v === FORMAT_VERSION &&
-      Number.isInteger(record.status) &&
-      record.headers !== null &&
-      typeof record.headers === 'object' &&
-      typeof record.body === 'string' &&
-      (record.encoding === 'utf8' || record.encoding === 'base64')
-    return ok ? record : null
-  } catch {
-    return null
-  }
-}
-
-/** Why a finished response must not be stored, or null when it may be. */
-function uncacheable(res) {
-  const status = res.statusCode
+/** Whether a finished response may be stored. */
+function cacheable(res) {
+  const { statusCode: status } = res
+  const header = (name) => [res.getHeader(name) ?? ''].flat().join(',')
   // 206 answers one range of the resource, not the resource.
-  if (status < 200 || status > 299 || status === 206) return 'status'
-  if (res.getHeader('set-cookie') !== undefined) return 'set-cookie'
-  const cacheControl = [res.getHeader('cache-control') ?? ''].flat().join(',')
-  if (UNCACHEABLE_DIRECTIVE.test(cacheControl)) return 'cache-control'
-  if (/(?:^|,)\s*\*\s*(?:$|,)/.test([res.getHeader('vary') ?? ''].flat().join(','))) return 'vary'
-  return null
+  if (status < 200 || status > 299 || status === 206 || res.getHeader('set-cookie') !== undefined) return false
+  return !UNCACHEABLE_DIRECTIVE.test(header('cache-control')) && !/(?:^|,)\s*\*\s*(?:$|,)/.test(header('vary'))
 }
 
 /**
@@ -102,19 +63,7 @@ function captureBody(res, maxBytes, onEnd) {
   }
 }
 
-function createResponseCache(native, binding, TTL) {
-  const { Namespace } = binding
-
-  const lookup = (recordKey) =>
-    guarded('responses.get', null, async () => decodeRecord(await native.get(Namespace.Raw, recordKey)))
-
-  /** The record with its TTL and its tag entries, in one call (features/response_cache.rs). */
-  const store = (name, ttl, tags, text) =>
-    guarded('responses.set', false, async () => {
-      await native.responseStore(name, text, ttl, tags)
-      return true
-    })
-
+function createResponseCache(native, TTL) {
   /**
    * Deletes every response cached under `tag`, in one call (features/response_cache.rs).
    * Resolves with the number of responses removed; 0 on failure.
@@ -139,7 +88,7 @@ function createResponseCache(native, binding, TTL) {
     const byteLimit = toPositiveInteger(maxBytes, 'maxBytes')
 
     const remember = async (req, res, name, body) => {
-      if (uncacheable(res) !== null) return
+      if (!cacheable(res)) return
       const list = (typeof tags === 'function' ? await tags(req, res) : tags) ?? []
       if (!Array.isArray(list)) throw invalidArgument(`tags(req, res) must return an array, got ${describe(list)}`)
       const stored = {}
@@ -147,7 +96,12 @@ function createResponseCache(native, binding, TTL) {
         const value = res.getHeader(name)
         if (value !== undefined) stored[name] = value
       }
-      await store(name, seconds, list.map((t) => toKey(t, 'tag')), encodeRecord(res.statusCode, stored, body))
+      const tagKeys = list.map((t) => toKey(t, 'tag'))
+      // The answer with its TTL and its tag entries, in one call; the record format is the core's.
+      await guarded('responses.set', false, async () => {
+        await native.responseStore(name, { status: res.statusCode, headersJson: JSON.stringify(stored), body }, seconds, tagKeys)
+        return true
+      })
     }
 
     return async function digisCacheResponse(req, res, next) {
@@ -165,7 +119,7 @@ function createResponseCache(native, binding, TTL) {
       }
       let record
       try {
-        record = await lookup(binding.responseKey(name))
+        record = await guarded('responses.get', null, () => native.responseLookup(name))
       } catch (err) {
         // Strict mode only: the failure goes to Express's error handling, as with rateLimiter.
         return next(err)
@@ -182,14 +136,14 @@ function createResponseCache(native, binding, TTL) {
   return { cacheResponse, invalidateTag }
 }
 
-function replay(res, record) {
-  const body = Buffer.from(record.body, record.encoding)
-  res.statusCode = record.status
-  for (const [name, value] of Object.entries(record.headers)) res.setHeader(name, value)
+function replay(res, { status, headersJson, body, storedAt }) {
+  const headers = JSON.parse(headersJson)
+  res.statusCode = status
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
   res.setHeader('X-Cache', 'HIT')
-  res.setHeader('Age', String(Math.max(0, Math.floor((Date.now() - record.storedAt) / 1000))))
+  res.setHeader('Age', String(Math.max(0, Math.floor((Date.now() - storedAt) / 1000))))
   // Express's send() answers conditional requests (304) as the route itself would have.
-  if (typeof res.send === 'function' && record.headers['content-type'] !== undefined) return res.send(body)
+  if (typeof res.send === 'function' && headers['content-type'] !== undefined) return res.send(body)
   res.setHeader('Content-Length', String(body.length))
   res.end(body)
 }

@@ -2,7 +2,6 @@
 
 const mod = require('../..')
 const { analytics, cache, users, creators, sessions, streams, tokens, rateLimiter, redis, configure } = mod
-const { Exposition } = require('../../lib/prometheus')
 const { meterFor, BUCKET_BOUNDS_MS, TIME_ONE_IN } = require('../../lib/metrics')
 const { uniquePrefix, captureLogs, runNode, sleep } = require('../helpers')
 
@@ -253,14 +252,12 @@ describe('analytics.prometheus', () => {
     }
   })
 
-  test('label values and help text are escaped', () => {
-    const text = new Exposition()
-      .family('x_total', 'counter', 'back\\slash and\nnewline')
-      .sample({ path: 'a"b\\c\nd' }, 3)
-      .toString()
-    expect(text).toBe('# HELP x_total back\\\\slash and\\nnewline\n# TYPE x_total counter\nx_total{path="a\\"b\\\\c\\nd"} 3\n')
-    const [sample] = parseExposition(text).get('x_total').samples
-    expect(sample.labels.path).toBe('a"b\\c\nd')
+  test('label values are escaped (help text: crates/core/src/metrics.rs)', () => {
+    meterFor('a"b\\c\nd').record(-1, null, false)
+    const text = analytics.prometheus()
+    expect(text).toContain('\ndigis_redis_operation_calls_total{operation="a\\"b\\\\c\\nd"} 1\n')
+    const sample = parseExposition(text).get('digis_redis_operation_calls_total').samples.find((x) => x.labels.operation.startsWith('a"'))
+    expect(sample.labels.operation).toBe('a"b\\c\nd')
   })
 })
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod features;
 pub mod keys;
 pub mod lua;
+pub mod metrics;
 pub mod options;
 pub mod order;
 pub mod packed;

@@ -12,6 +12,9 @@ use crate::{Cmd, Error, Reply, Result};
 /// that one step never holds the server for long.
 pub const SCAN_COUNT: u64 = 1000;
 
+/// Keys per MGET when reading what a walk found.
+const MGET_CHUNK: usize = 500;
+
 impl Features {
     /// Every key matching the glob `pattern`, each once, found with SCAN of `count` keys per
     /// step (never KEYS, which blocks the server for the whole walk). On Redis Cluster the
@@ -45,12 +48,51 @@ impl Features {
             }
         }
     }
+
+    /// Every key matching `pattern`, as `scan_keys` finds them, with its value (MGET of
+    /// `MGET_CHUNK` keys at a time); `None` for a key gone between the walk and the read.
+    pub async fn scan_values(
+        &self,
+        pattern: &str,
+        count: u64,
+    ) -> Result<(Vec<String>, Vec<Option<Bytes>>)> {
+        let keys: Vec<String> = self
+            .scan_keys(pattern, count)
+            .await?
+            .iter()
+            .map(|key| String::from_utf8_lossy(key).into_owned())
+            .collect();
+        let mut values = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(MGET_CHUNK) {
+            values.extend(self.mget(chunk.to_vec()).await?);
+        }
+        Ok((keys, values))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::on_embedded_store;
     use crate::Cmd;
+
+    #[tokio::test]
+    async fn values_come_with_their_keys_over_many_reads() {
+        let (f, db) = on_embedded_store();
+        for i in 0..1200 {
+            db.execute(&Cmd::new("SET").arg(format!("v:{i}")).arg(i.to_string()))
+                .unwrap();
+        }
+        db.execute(&Cmd::from_line("SET other 1")).unwrap();
+        let (keys, values) = f.scan_values("v:*", 100).await.unwrap();
+        assert_eq!((keys.len(), values.len()), (1200, 1200));
+        for (key, value) in keys.iter().zip(values) {
+            assert_eq!(
+                format!("v:{}", std::str::from_utf8(&value.unwrap()).unwrap()),
+                *key
+            );
+        }
+        assert_eq!(f.scan_values("none:*", 10).await.unwrap(), (vec![], vec![]));
+    }
 
     #[tokio::test]
     async fn every_matching_key_once_over_many_steps() {

@@ -23,6 +23,7 @@ pub use key_scan::SCAN_COUNT;
 pub use locks::{Taken, FENCE_TTL_SECONDS};
 pub use popularity::{PopularCreator, EPOCH_HALF_LIVES};
 pub use rate_limit::{Algorithm, RateLimitDecision, RateLimitRequest};
+pub use response_cache::{decode_response_record, encode_response_record, ResponseRecord};
 pub use streams::ActiveStream;
 pub use target::Target;
 pub use window_hits::{WindowHits, WindowHitsChange};

@@ -199,9 +199,11 @@ mod tests {
         let ranking = f.creators_popular(3600.0, 2).await.unwrap();
         let ids: Vec<&str> = ranking.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["a", "b"]);
-        // Scores are reads decayed to now: within a moment of the raw counts.
-        assert!((ranking[0].score - 6.0).abs() < 1e-3, "{ranking:?}");
-        assert!((ranking[0].score / ranking[1].score - 2.0).abs() < 1e-9);
+        // Scores are reads decayed to now: within a moment of the raw counts (a read a second
+        // older weighs 2^(-1/3600) as much: 2e-4 less, so the bounds hold a few seconds' delay
+        // between the calls on a loaded machine).
+        assert!((ranking[0].score - 6.0).abs() < 1e-2, "{ranking:?}");
+        assert!((ranking[0].score / ranking[1].score - 2.0).abs() < 1e-2, "{ranking:?}");
         let all = f.creators_popular(3600.0, 10).await.unwrap();
         let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);

@@ -1,0 +1,382 @@
+'use strict'
+
+// The express adapters: `SessionStore` for express-session, `RateLimitStore` for express-rate-limit.
+
+const { EventEmitter } = require('node:events')
+const { guarded } = require('./public-call')
+const { MAX_TTL_SECONDS, toKey, encodeValue, decodeValue, describe } = require('./codec')
+const { invalidArgument, refuseUnknownOptions } = require('./errors')
+
+/** Failures that mean the backend is unreachable (not a bad reply): express-session bypasses. */
+const OUTAGE_CODES = new Set(['ERR_CONNECTION', 'ERR_TIMEOUT', 'ERR_CIRCUIT_OPEN'])
+/** How often a disconnected store asks the backend whether it is back. */
+const PROBE_INTERVAL_MS = 1000
+/** connect-redis's default SCAN COUNT. */
+const DEFAULT_SCAN_COUNT = 100
+/** What SessionStore takes: connect-redis's options (but `client`), and express-session's module. */
+const SESSION_OPTIONS = ['prefix', 'ttl', 'serializer', 'disableTouch', 'disableTTL', 'scanCount', 'session']
+/** What RateLimitStore takes: rate-limit-redis's options (but `sendCommand`), and failClosed. */
+const RATE_LIMIT_OPTIONS = ['prefix', 'resetExpiryOnChange', 'failClosed']
+/** Why the peers' connection options are refused. */
+const NOT_NEEDED = 'not needed: the store uses the backend this package is configured with'
+/** express-rate-limit's default window, used until init() gives the limiter's own. */
+const DEFAULT_WINDOW_MS = 60_000
+/** The binding takes the window as u32 milliseconds (about 49 days). */
+const MAX_WINDOW_MS = 0xffffffff
+/** A count no limit reaches: what a failing-closed store answers. */
+const OVER_ANY_LIMIT = Number.MAX_SAFE_INTEGER
+
+/** Refuses a constructor's options that are not an object or not all known (`peers`: why not). */
+function checkOptions(owner, options, known, peers) {
+  if (options === null || typeof options !== 'object') throw invalidArgument(`${owner} takes an options object`)
+  refuseUnknownOptions(owner, options, known, peers)
+}
+
+/**
+ * `callback(err)` or `callback(null, value)`. A throwing callback is the caller's bug: an
+ * uncaught exception, as from any callback API, not an unhandled rejection of a promise nobody
+ * holds.
+ */
+function deliver(callback, err, value) {
+  try {
+    if (err) callback(err)
+    else callback(null, value)
+  } catch (thrown) {
+    process.nextTick(() => {
+      throw thrown
+    })
+  }
+}
+
+/** Refuses an option that is not `what`. */
+function must(ok, name, what, value) {
+  if (!ok) throw invalidArgument(`${name} must be ${what}, got ${describe(value)}`)
+}
+
+/**
+ * express-session's Store class, when the application has express-session: from the module the
+ * caller passed (`{ session }`, as connect-redis up to v6 took it), else resolved from this
+ * package, else from the working directory. null when there is none.
+ */
+function findExpressSessionStore(sessionModule) {
+  if (sessionModule && typeof sessionModule.Store === 'function') return sessionModule.Store
+  for (const paths of [undefined, [process.cwd()]]) {
+    try {
+      const resolved = require.resolve('express-session', paths ? { paths } : undefined)
+      return require(resolved).Store
+    } catch {
+      // Not installed where we looked.
+    }
+  }
+  return null
+}
+
+/**
+ * `SessionStore`: express-session's store interface over the selected backend, in the manner of
+ * connect-redis. It is declared over EventEmitter and, on first construction, re-parented onto
+ * express-session's own Store (itself an EventEmitter) when the application has it, so
+ * express-session's regenerate/load/createSession are the real ones and `instanceof Store`
+ * holds, without making express-session a dependency of this package. Records are the exact
+ * bytes `sessions.store` writes: with the default prefix, `sessions.get(sid)` reads them.
+ */
+function createSessionStoreClass({ native, readRaw, expireRaw, binding, TTL }) {
+  const { Namespace } = binding
+  const { SESSION_STORE_PREFIX } = JSON.parse(binding.keyNamesJson())
+  let parented = false
+
+  class SessionStore extends EventEmitter {
+    /**
+     * connect-redis's options (see index.d.ts), with this package's prefix default.
+     * @param {object} [options]
+     */
+    constructor(options = {}) {
+      checkOptions('SessionStore', options, SESSION_OPTIONS, { client: NOT_NEEDED })
+      const { prefix = SESSION_STORE_PREFIX, ttl = TTL.DAY, session, serializer = null, disableTouch = false, disableTTL = false } = options
+      const { scanCount = DEFAULT_SCAN_COUNT } = options
+      if (!parented) {
+        const Store = findExpressSessionStore(session)
+        if (Store && !(SessionStore.prototype instanceof Store)) {
+          Object.setPrototypeOf(SessionStore.prototype, Store.prototype)
+          Object.setPrototypeOf(SessionStore, Store)
+        }
+        parented = true
+      }
+      super()
+      // An empty prefix would make clear() delete every key of the database.
+      must(typeof prefix === 'string' && prefix.length > 0, 'prefix', 'a non-empty string', prefix)
+      const ttlOk = typeof ttl === 'function' || (Number.isInteger(ttl) && ttl >= 1 && ttl <= MAX_TTL_SECONDS)
+      must(ttlOk, 'ttl', `whole seconds from 1 to ${MAX_TTL_SECONDS} or a function (session) => seconds`, ttl)
+      const serializerOk = serializer === null || (typeof serializer === 'object' && typeof serializer.parse === 'function' && typeof serializer.stringify === 'function')
+      must(serializerOk, 'serializer', 'an object with parse and stringify functions', serializer)
+      must(typeof disableTouch === 'boolean', 'disableTouch', 'a boolean', disableTouch)
+      must(typeof disableTTL === 'boolean', 'disableTTL', 'a boolean', disableTTL)
+      must(Number.isInteger(scanCount) && scanCount >= 1, 'scanCount', 'a whole number from 1', scanCount)
+      Object.assign(this, { prefix, ttl, serializer, disableTouch, disableTTL, scanCount })
+    }
+
+    #connected = true
+    #probe = null
+
+    /** `callback(err, session | null)`; also returns a promise of the session (null on failure). */
+    get(sid, callback) {
+      // Through the features' per-tick read batch: many sessions read in one tick are one round trip.
+      return this.#run('SessionStore.get', null, callback, () => readRaw(this.#key(sid)).then(this.#parse))
+    }
+
+    /**
+     * Stores `sess` for its cookie's remaining life (else `ttl`), without expiry under
+     * `disableTTL`; a life of 0 or less destroys it (as connect-redis, even under disableTTL).
+     */
+    set(sid, sess, callback) {
+      return this.#write('SessionStore.set', true, sid, sess, callback)
+    }
+
+    /** Resets the expiry as set() would, without rewriting the record (nothing under disableTouch or disableTTL). */
+    touch(sid, sess, callback) {
+      return this.#write('SessionStore.touch', false, sid, sess, callback)
+    }
+
+    destroy(sid, callback) {
+      return this.#run('SessionStore.destroy', undefined, callback, async () => {
+        await native.del(Namespace.Raw, this.#key(sid))
+      })
+    }
+
+    /** Every session under the prefix, each with its `id` (an incremental SCAN, then MGETs). */
+    all(callback) {
+      return this.#run('SessionStore.all', () => [], callback, async () => {
+        const { keys, values } = await native.scanValues(binding.prefixPattern(this.prefix), this.scanCount)
+        const sessions = await Promise.all(values.map(this.#parse))
+        // Gone between SCAN and MGET, or not a session object: skip it.
+        const isSession = (sess) => sess !== null && typeof sess === 'object' && !Array.isArray(sess)
+        return sessions.flatMap((sess, i) => (isSession(sess) ? [{ ...sess, id: keys[i].slice(this.prefix.length) }] : []))
+      })
+    }
+
+    length(callback) {
+      return this.#run('SessionStore.length', 0, callback, async () => (await this.#keys()).length)
+    }
+
+    /** The session ids under the prefix. */
+    ids(callback) {
+      return this.#run('SessionStore.ids', () => [], callback, async () =>
+        (await this.#keys()).map((key) => key.slice(this.prefix.length)),
+      )
+    }
+
+    /** Deletes every session under the prefix (SCAN + DEL, never KEYS). */
+    clear(callback) {
+      return this.#run('SessionStore.clear', undefined, callback, async () => {
+        await native.delPattern(binding.prefixPattern(this.prefix))
+      })
+    }
+
+    /** set() (`rewrite`), or touch(): the record's expiry from the session, or its deletion. */
+    #write(operation, rewrite, sid, sess, callback) {
+      return this.#run(operation, undefined, callback, async () => {
+        if (!rewrite && (this.disableTouch || this.disableTTL)) return
+        const key = this.#key(sid)
+        const ttl = this.#ttlOf(sess)
+        if (ttl <= 0) return void (await native.del(Namespace.Raw, key))
+        const seconds = Math.min(ttl, MAX_TTL_SECONDS)
+        // touch goes through the per-tick batch of expiries, like get's reads.
+        if (!rewrite) await expireRaw(key, seconds)
+        else await native.set(Namespace.Raw, key, await this.#stringify(sess), this.disableTTL ? null : seconds)
+      })
+    }
+
+    #key(sid) {
+      return binding.prefixedKey(this.prefix, toKey(sid, 'sid'))
+    }
+
+    #keys() {
+      return native.scanKeys(binding.prefixPattern(this.prefix), this.scanCount)
+    }
+
+    /**
+     * A stored record as a session: the serializer's parse (sync or async: the promise is
+     * awaited by the caller's chain), else the package's reading.
+     */
+    #parse = (text) => {
+      if (text === null) return null
+      return this.serializer ? this.serializer.parse(text) : decodeValue(text)
+    }
+
+    /** A session as its record: the serializer's stringify (sync or async), else the package's JSON. */
+    async #stringify(sess) {
+      if (!this.serializer) return encodeValue(sess)
+      const text = await this.serializer.stringify(sess)
+      if (typeof text !== 'string') throw invalidArgument(`serializer.stringify returned ${describe(text)}, not a string`)
+      return text
+    }
+
+    /** Seconds to keep `sess`: `ttl(sess)` when ttl is a function, else the cookie's, else `ttl`. */
+    #ttlOf(sess) {
+      if (typeof this.ttl === 'function') {
+        const ttl = this.ttl(sess)
+        if (typeof ttl !== 'number' || Number.isNaN(ttl)) throw invalidArgument(`the ttl function returned ${describe(ttl)}`)
+        return Math.ceil(ttl)
+      }
+      const expires = sess && sess.cookie && sess.cookie.expires
+      const ms = expires ? new Date(expires).getTime() - Date.now() : NaN
+      return Number.isNaN(ms) ? this.ttl : Math.ceil(ms / 1000)
+    }
+
+    /**
+     * One operation through the guard (one logged reason on failure), delivered to `callback` as
+     * express-session expects (`callback(err)` on failure) and as a promise that resolves with the
+     * result, or the fallback on failure (rejects only in strict mode without a callback).
+     */
+    #run(operation, fallback, callback, work) {
+      let failure = null
+      const failed = (err) => {
+        failure = err
+        return typeof fallback === 'function' ? fallback() : fallback
+      }
+      const withCallback = typeof callback === 'function'
+      return guarded(operation, failed, work).then(
+        (value) => {
+          this.#noteOutcome(failure)
+          return withCallback ? deliver(callback, failure, value) : value
+        },
+        (err) => {
+          // Strict mode: the guard rethrew the typed error.
+          this.#noteOutcome(err)
+          if (!withCallback) throw err
+          deliver(callback, err, undefined)
+        },
+      )
+    }
+
+    /**
+     * Emits 'disconnect' on the first outage (express-session then bypasses the store) and
+     * 'connect' once a probe finds the backend again.
+     */
+    #noteOutcome(err) {
+      if (err && OUTAGE_CODES.has(err.code)) {
+        if (!this.#connected) return
+        this.#connected = false
+        this.emit('disconnect')
+        this.#startProbe()
+      } else if (!err && !this.#connected) {
+        this.#markConnected()
+      }
+    }
+
+    #startProbe() {
+      if (this.#probe) return
+      // The probe never keeps the process alive.
+      this.#probe = setInterval(async () => {
+        const { ok } = await native.health()
+        if (ok && !this.#connected) this.#markConnected()
+      }, PROBE_INTERVAL_MS).unref()
+    }
+
+    #markConnected() {
+      clearInterval(this.#probe)
+      this.#probe = null
+      this.#connected = true
+      this.emit('connect')
+    }
+  }
+
+  return SessionStore
+}
+
+/**
+ * `RateLimitStore`: express-rate-limit's store interface (v7/v8) over the selected backend. A
+ * fixed window per client: each increment is one atomic script call (INCRBY, and the window's
+ * expiry on the first hit), the calls of one tick sent in one round trip, shared by every
+ * process on the same backend.
+ * Counters are plain integers at `<prefix><key>` (rate-limit-redis's layout, prefix `rl:`).
+ * Taking a hit back stops at zero, and a window at zero hits still runs (get reads 0), as
+ * express-rate-limit's MemoryStore; a counter found without an expiry starts a new window.
+ *
+ * On a failure it answers like rateLimiter.check: one logged reason and fail open (this request
+ * counts as the client's first hit), or with `failClosed: true` a count over any limit, so
+ * express-rate-limit answers 429. Strict mode throws instead, and express-rate-limit's own
+ * `passOnStoreError` decides.
+ */
+/** A counter as express-rate-limit's `{ totalHits, resetTime }`. */
+function clientInfo({ hits, resetMs }) {
+  // {0, 0} means no window is running; a window at zero hits has time left.
+  const running = hits > 0 || resetMs > 0
+  return { totalHits: hits, resetTime: running ? new Date(Date.now() + resetMs) : undefined }
+}
+
+function createRateLimitStoreClass({ native, windowHits, binding }) {
+  const { Namespace } = binding
+  const { RATE_LIMIT_STORE_PREFIX } = JSON.parse(binding.keyNamesJson())
+  return class RateLimitStore {
+    /** @param {{ prefix?: string, resetExpiryOnChange?: boolean, failClosed?: boolean }} [options] */
+    constructor(options = {}) {
+      checkOptions('RateLimitStore', options, RATE_LIMIT_OPTIONS, { sendCommand: NOT_NEEDED, client: NOT_NEEDED })
+      const { prefix = RATE_LIMIT_STORE_PREFIX, resetExpiryOnChange = false, failClosed = false } = options
+      must(typeof prefix === 'string', 'prefix', 'a string', prefix)
+      if (typeof resetExpiryOnChange !== 'boolean') throw invalidArgument('resetExpiryOnChange must be a boolean')
+      if (typeof failClosed !== 'boolean') throw invalidArgument('failClosed must be a boolean')
+      // localKeys: counters live on a shared backend, not in this process.
+      Object.assign(this, { prefix, resetExpiryOnChange, failClosed, windowMs: DEFAULT_WINDOW_MS, localKeys: false })
+    }
+
+    /** Called by express-rate-limit with the limiter's options; takes its `windowMs`. */
+    init(options) {
+      const windowMs = options && options.windowMs
+      if (windowMs === undefined) return
+      must(Number.isInteger(windowMs) && windowMs >= 1 && windowMs <= MAX_WINDOW_MS, 'windowMs', `whole milliseconds from 1 to ${MAX_WINDOW_MS}`, windowMs)
+      this.windowMs = windowMs
+    }
+
+    /** Counts a hit: `{ totalHits, resetTime }`. */
+    increment(key) {
+      const failed = () => ({
+        totalHits: this.failClosed ? OVER_ANY_LIMIT : 1,
+        resetTime: new Date(Date.now() + this.windowMs),
+      })
+      return guarded('RateLimitStore.increment', failed, () => this.#change(key, 1))
+    }
+
+    /** Takes a hit back (skipSuccessfulRequests / skipFailedRequests), never below zero; never creates a counter. */
+    decrement(key) {
+      return guarded('RateLimitStore.decrement', undefined, async () => {
+        await this.#change(key, -1)
+      })
+    }
+
+    /** `{ totalHits, resetTime }` of a running window (totalHits may be 0), else undefined. */
+    get(key) {
+      return guarded('RateLimitStore.get', undefined, async () => {
+        const info = await this.#change(key, 0)
+        return info.resetTime ? info : undefined
+      })
+    }
+
+    resetKey(key) {
+      return guarded('RateLimitStore.resetKey', undefined, async () => {
+        await native.del(Namespace.Raw, this.#key(key))
+      })
+    }
+
+    /**
+     * Deletes every counter under the prefix (SCAN + DEL, never KEYS). Refused with an empty
+     * prefix, where it would delete every key of the database.
+     */
+    resetAll() {
+      return guarded('RateLimitStore.resetAll', undefined, async () => {
+        if (this.prefix === '') throw invalidArgument('resetAll needs a non-empty prefix: it would delete every key')
+        await native.delPattern(binding.prefixPattern(this.prefix))
+      })
+    }
+
+    #key(key) {
+      return binding.prefixedKey(this.prefix, toKey(key, 'key'))
+    }
+
+    /** Through the per-tick batch of counter changes: still one atomic script call each. */
+    #change(key, change) {
+      return windowHits(this.#key(key), this.windowMs, change, this.resetExpiryOnChange).then(clientInfo)
+    }
+  }
+}
+
+module.exports = { createSessionStoreClass, createRateLimitStoreClass, findExpressSessionStore }
