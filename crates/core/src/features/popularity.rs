@@ -203,7 +203,10 @@ mod tests {
         // older weighs 2^(-1/3600) as much: 2e-4 less, so the bounds hold a few seconds' delay
         // between the calls on a loaded machine).
         assert!((ranking[0].score - 6.0).abs() < 1e-2, "{ranking:?}");
-        assert!((ranking[0].score / ranking[1].score - 2.0).abs() < 1e-2, "{ranking:?}");
+        assert!(
+            (ranking[0].score / ranking[1].score - 2.0).abs() < 1e-2,
+            "{ranking:?}"
+        );
         let all = f.creators_popular(3600.0, 10).await.unwrap();
         let ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);

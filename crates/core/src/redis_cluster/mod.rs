@@ -20,6 +20,7 @@ mod owners;
 mod pipeline;
 pub mod scan;
 pub mod slot;
+mod topology_watch;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -49,6 +50,7 @@ use owners::{slot_ranges, SlotOwners, SlotRange};
 use pipeline::Group;
 use scan::{masters_first_slots, next_master, ClusterCursor};
 use slot::{placement, Placement};
+use topology_watch::TopologyWatch;
 
 /// Waits between the cluster client's own retries (redirects, reconnects during a failover),
 /// in milliseconds: short, since the call deadline bounds the whole call anyway.
@@ -67,7 +69,9 @@ const MAX_IN_FLIGHT: usize = 32;
 
 pub struct ClusterBackend {
     urls: Vec<String>,
-    connection: LazyConnection<ClusterConnection>,
+    connection: Arc<LazyConnection<ClusterConnection>>,
+    /// Discards the connection when a failover moved masters under it (topology_watch.rs).
+    watch: Arc<TopologyWatch>,
     in_flight: tokio::sync::Semaphore,
     /// Which master serves which slot, to send a pipeline as one request per master and to
     /// pick a call's circuit; fetched on first need and again after a failure that may mean the
@@ -127,7 +131,8 @@ impl ClusterBackend {
             urls: urls.to_vec(),
             // A timeout means one master is slow, not that the connections (one per master,
             // which the cluster client keeps pairing replies on) are broken.
-            connection: LazyConnection::kept_on_timeout(),
+            connection: Arc::new(LazyConnection::kept_on_timeout()),
+            watch: Arc::default(),
             in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             owners: Mutex::new(None),
             timeouts,
@@ -180,11 +185,14 @@ impl ClusterBackend {
         let connect = || {
             self.whole.guarded(async {
                 let conn = self.connect().await?;
-                self.owners(&conn).await?;
+                let ranges = self.slot_ranges(conn.clone()).await?;
+                *self.owners.lock() = Some(Arc::new(SlotOwners::new(&ranges)));
+                self.watch.connected(&ranges);
                 Ok(conn)
             })
         };
-        self.connection
+        let outcome = self
+            .connection
             .run(self.timeouts.call(), connect, |conn| async move {
                 // Waited for within the deadline, and before the turn passes (the semaphore is
                 // fair: calls get their permits in issue order).
@@ -194,7 +202,17 @@ impl ClusterBackend {
                 self.owners(&conn).await?;
                 crate::order::sends_on_first_poll(op(conn)).await
             })
-            .await
+            .await;
+        if outcome.as_ref().is_err_and(Error::is_transport) {
+            self.after_transport_failure();
+        }
+        outcome
+    }
+
+    fn after_transport_failure(&self) {
+        let timeout = self.timeouts.call();
+        self.watch
+            .after_failure(&self.connection, &self.secrets, timeout);
     }
 
     /// The circuit of the master serving `slot` (the whole cluster's when none is known).
@@ -400,6 +418,14 @@ impl ClusterBackend {
         .await;
         if topology_changed(&outcome) {
             *self.owners.lock() = None;
+        }
+        if let Ok(items) = &outcome {
+            if items
+                .iter()
+                .any(|item| item.as_ref().is_err_and(Error::is_transport))
+            {
+                self.after_transport_failure();
+            }
         }
         outcome
     }

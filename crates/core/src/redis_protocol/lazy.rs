@@ -86,7 +86,13 @@ impl<C: Clone> LazyConnection<C> {
         Ok((generation, conn))
     }
 
-    fn discard(&self, generation: u64) {
+    /// The live connection and its generation, if there is one.
+    pub(crate) fn current(&self) -> Option<(u64, C)> {
+        self.current.lock().clone()
+    }
+
+    /// Drops the connection of `generation`, unless a newer one replaced it already.
+    pub(crate) fn discard(&self, generation: u64) {
         let mut current = self.current.lock();
         if matches!(&*current, Some((g, _)) if *g == generation) {
             *current = None;
