@@ -225,6 +225,12 @@ export declare function analyticsPrometheus(snapshot: MetricsSnapshot): string
 export declare function analyticsStatsJson(snapshot: MetricsSnapshot): string
 
 /**
+ * `configure()`'s deadline, retry, breaker and memory options, checked; throws
+ * (ERR_INVALID_ARGUMENT) naming the first that is not a whole number in its range.
+ */
+export declare function backendOptions(options: object): BackendOptions
+
+/**
  * Deadlines, retries and circuit breaker of the server backends (milliseconds); absent fields
  * keep their value.
  */
@@ -240,6 +246,22 @@ export interface BackendOptions {
   breakerCooldownMs?: number
   /** The embedded store's memory bound in bytes (0: none). */
   embeddedMaxBytes?: number
+}
+
+export declare function backendOptionsFromEnv(env: object): BackendOptionsSetting
+
+/** The backend options the DIGIS_REDIS_* variables set, and what was ignored. */
+export interface BackendOptionsSetting {
+  value: BackendOptions
+  problems: Array<string>
+}
+
+/** The backend the environment selects: `kind`, and `url` and `token`, or `urls`. */
+export interface BackendSelection {
+  kind: string
+  url?: string
+  token?: string
+  urls?: Array<string>
 }
 
 /** `CACHE_PREFIXES`, as JSON. */
@@ -262,6 +284,12 @@ export interface CacheWrapState {
   loading: boolean
 }
 
+/**
+ * A cluster's seed node URLs from a comma-separated string or an array of strings; throws
+ * (ERR_INVALID_ARGUMENT) naming `source` when there is none or one is not a string.
+ */
+export declare function clusterUrls(value: unknown, source: string): Array<string>
+
 /** The creator read counts of one decay epoch. */
 export declare function creatorPopularityKey(halfLifeSeconds: number, epoch: number): string
 
@@ -270,8 +298,39 @@ export interface CreatorStatusItem {
   status: string
 }
 
+/** The backend as the report shows it: URLs masked, the token only described. */
+export interface DoctorBackend {
+  kind: string
+  variables: string
+  url?: string
+  token?: string
+  /**
+   * Always set; optional only so that it comes after `url` and `token` in the object, as in
+   * the `--json` report (napi sets required fields first).
+   */
+  secure?: boolean
+}
+
+/** What `env` selects, and notes on what looks wrong. */
+export declare function doctorDescribeEnvironment(env: object): DoctorEnvironment
+
+export interface DoctorEnvironment {
+  backend: DoctorBackend
+  /** The backend options set, as `VARIABLE=value`. */
+  options: Array<string>
+  notes: Array<string>
+}
+
 /** What a failed check's error most likely means, in plain words, or null (core's `doctor`). */
 export declare function doctorFailureHint(message: string, backendKind: string, secure: boolean): string | null
+
+/** `text` with every secret `env` holds (tokens, URL credentials) masked. */
+export declare function doctorRedact(text: string, env: object): string
+
+/** The report (as JSON) as text for a terminal. */
+export declare function doctorReportText(report: string): string
+
+export declare const EMBEDDED_WARNING: string
 
 /**
  * GET answered synchronously (embedded store). The stored bytes become a JS string without an
@@ -328,6 +387,14 @@ export declare function lockFenceKey(name: string): string
 export interface LockTaken {
   fencingToken: number
   sentAfterMs: number
+}
+
+export declare function logIntervalFromEnv(env: object, max: number): LogIntervalSetting
+
+/** DIGIS_REDIS_LOG_INTERVAL_MS, whole milliseconds up to `max`. */
+export interface LogIntervalSetting {
+  value: number
+  problems: Array<string>
 }
 
 /** What a successful call of an operation counts, besides its calls and errors. */
@@ -450,9 +517,6 @@ export interface RateLimitResult {
 /** `text` with every one of `tokens` and every credential of `urls` masked. */
 export declare function redactSecrets(text: string, tokens: Array<string>, urls: Array<string>): string
 
-/** `url` with its credentials masked, for display (core's one redaction rule, for `doctor`). */
-export declare function redactUrl(url: string): string
-
 /** An answer for `cacheResponse` to store. */
 export interface ResponseAnswer {
   status: number
@@ -520,6 +584,12 @@ export interface ScannedValues {
 }
 
 /**
+ * The backend `env`'s variables select; throws (ERR_INVALID_ARGUMENT) for a REDIS_CLUSTER_URLS
+ * that names no seed node.
+ */
+export declare function selectBackend(env: object): BackendSelection
+
+/**
  * Starts the Upstash REST protocol server in front of `redisUrl`, or of an embedded store with
  * `embedded`. Rejects on bad options or when it cannot listen; a Redis that is down does not
  * prevent starting.
@@ -539,8 +609,23 @@ export interface SubscriptionEvent {
   count?: number
 }
 
+export declare function transportFromEnv(env: object): TransportSetting
+
+/**
+ * DIGIS_REDIS_TRANSPORT: `value` true for Node's loop, false for the I/O thread, absent to let
+ * the runtime decide.
+ */
+export interface TransportSetting {
+  value?: boolean
+  problems: Array<string>
+}
+
 /** `TTL` in seconds, as JSON. */
 export declare function ttlJson(): string
+
+export declare const UNCONFIGURED_ERROR: string
+
+export declare const UNCONFIGURED_REASON: string
 
 /**
  * A batch of window-counter changes: per item its hits then its time left (ms, 0 when no

@@ -13,15 +13,7 @@ const { binaryFile, hostKey } = require('./platforms')
 const ROOT = path.join(__dirname, '..')
 
 /** The file cargo writes for a cdylib named digis_redis on this OS. */
-function cargoOutput(targetDir) {
-  const file =
-    process.platform === 'win32'
-      ? 'digis_redis.dll'
-      : process.platform === 'darwin'
-        ? 'libdigis_redis.dylib'
-        : 'libdigis_redis.so'
-  return path.join(targetDir, 'release', file)
-}
+const CARGO_OUTPUT = { win32: 'digis_redis.dll', darwin: 'libdigis_redis.dylib' }[process.platform] ?? 'libdigis_redis.so'
 
 /** Builds and installs the binary; resolves with an exit code, printing what it did. */
 function buildFromSource({ log = console.log } = {}) {
@@ -49,7 +41,7 @@ function buildFromSource({ log = console.log } = {}) {
       return 1
     }
     const destination = path.join(ROOT, binaryFile(hostKey()))
-    fs.copyFileSync(cargoOutput(targetDir), destination)
+    fs.copyFileSync(path.join(targetDir, 'release', CARGO_OUTPUT), destination)
     log(`digis-redis: installed ${destination}`)
     log('A clean reinstall of node_modules removes it: keep a copy and point DIGIS_REDIS_NATIVE_PATH at it, or run this again.')
     return 0

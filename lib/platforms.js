@@ -30,16 +30,15 @@ function isMusl() {
   try {
     return require('node:fs').readFileSync('/usr/bin/ldd', 'latin1').includes('musl')
   } catch {
-    const report = process.report && process.report.getReport()
-    return Boolean(report) && !(report.header && report.header.glibcVersionRuntime)
+    const report = process.report?.getReport()
+    return Boolean(report) && !report.header?.glibcVersionRuntime
   }
 }
 
 /** This process's platform key, in the packages' naming (`linux-x64-gnu`, `darwin-arm64`, ...). */
 function hostKey(platform = process.platform, arch = process.arch) {
   if (platform === 'linux') return `linux-${arch}-${isMusl() ? 'musl' : 'gnu'}`
-  if (platform === 'win32') return `win32-${arch}-msvc`
-  return `${platform}-${arch}`
+  return platform === 'win32' ? `win32-${arch}-msvc` : `${platform}-${arch}`
 }
 
 module.exports = { PLATFORMS, BINARY_NAME, packageName, binaryFile, hostKey }

@@ -7,7 +7,7 @@
 //! each file its own `#[napi] impl NativeClient` block, those that just run a core feature call
 //! declared with `#[feature_methods]` (crates/binding-macros): `single_key.rs`, `cache.rs`, `streams.rs`,
 //! `creators.rs`, `rate_limit.rs`, `window_hits.rs`, `otp.rs`, `coordination.rs`, `pubsub.rs`,
-//! `raw_commands.rs`. Free functions: `key_names.rs`, `redaction.rs` and `analytics.rs`.
+//! `raw_commands.rs`. Free functions: `key_names.rs`, `redaction.rs`, `analytics.rs`, `environment.rs` and `doctor.rs`.
 
 // Modules with free `#[napi]` functions are public: a test build, without napi's registration,
 // would count them as dead code otherwise.
@@ -20,6 +20,7 @@ mod completion;
 mod coordination;
 mod creators;
 pub mod doctor;
+pub mod environment;
 pub mod feature_bindings;
 pub mod io_runtime;
 pub mod js_error;

@@ -1,13 +1,7 @@
-//! Core's secret redaction, for the JS layer's messages and `doctor`.
+//! Core's secret redaction, for the command line's messages (bin/digis-redis.js).
 
-use digis_redis_core::redact::{self, Secrets};
+use digis_redis_core::redact::Secrets;
 use napi_derive::napi;
-
-/// `url` with its credentials masked, for display (core's one redaction rule, for `doctor`).
-#[napi]
-pub fn redact_url(url: String) -> String {
-    redact::redact_url(&url)
-}
 
 /// `text` with every one of `tokens` and every credential of `urls` masked.
 #[napi]

@@ -6,6 +6,7 @@ pub mod circuit;
 pub mod cmd;
 pub mod doctor;
 pub mod embedded;
+pub mod environment;
 pub mod error;
 pub mod features;
 pub mod keys;
