@@ -191,6 +191,15 @@ impl RedisBackend {
     /// Validates the URL; connects only when the first request comes (a Redis that is down must
     /// not keep the server from starting).
     pub fn new(redis_url: &str, secrets: Secrets) -> Result<RedisBackend, String> {
+        let timeouts = Timeouts::new(RESPONSE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, 0);
+        RedisBackend::with_timeouts(redis_url, secrets, timeouts)
+    }
+
+    fn with_timeouts(
+        redis_url: &str,
+        secrets: Secrets,
+        timeouts: Timeouts,
+    ) -> Result<RedisBackend, String> {
         let client = Client::open(redis_url).map_err(|e| {
             format!(
                 "invalid redis URL (expected redis://, rediss:// or unix://): {}",
@@ -199,7 +208,7 @@ impl RedisBackend {
         })?;
         Ok(RedisBackend {
             client,
-            timeouts: Timeouts::new(RESPONSE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, 0),
+            timeouts,
             shared: LazyConnection::new(),
             transactions: Semaphore::new(MAX_CONCURRENT_TRANSACTIONS),
             secrets,
@@ -235,7 +244,14 @@ impl RedisBackend {
         self.shared
             .run(self.timeouts.call(), open, op)
             .await
-            .map_err(|err| Unavailable(format!("ERR {}", err.message)))
+            .map_err(|err| match err.kind {
+                // The deadline's own error: said as a failed request, as redis-rs's reply
+                // timeout was before.
+                ErrorKind::Timeout => {
+                    Unavailable(format!("ERR redis request failed: {}", err.message))
+                }
+                _ => Unavailable(format!("ERR {}", err.message)),
+            })
     }
 
     /// A transport failure, secrets masked.
@@ -325,6 +341,22 @@ impl RedisBackend {
             .acquire()
             .await
             .map_err(|_| Unavailable("ERR server is shutting down".into()))?;
+        // Its connection is not the shared one, so the same reply timeout is applied here.
+        let limit = self.timeouts.call();
+        tokio::time::timeout(limit, self.transaction_on_own_connection(commands))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Unavailable(format!(
+                    "ERR redis transaction failed: no reply within {} ms",
+                    limit.as_millis()
+                )))
+            })
+    }
+
+    async fn transaction_on_own_connection(
+        &self,
+        commands: &[Args],
+    ) -> Result<Transaction, Unavailable> {
         let mut conn = self.connect().await?;
         let failed = |err: RedisError| self.unavailable("redis transaction failed", &err);
 
@@ -435,6 +467,57 @@ mod tests {
         assert_eq!(without_withtype(&args("scan 0 match withtype")), None);
         assert_eq!(without_withtype(&args("scan 0 count 10")), None);
         assert_eq!(without_withtype(&args("get withtype")), None);
+    }
+
+    /// A Redis that answers +OK to every command until MULTI, then never again.
+    async fn redis_stalling_at_multi() -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                        if n == 0 || text.to_ascii_uppercase().contains("MULTI") {
+                            // Holds the connection open, silent.
+                            std::future::pending::<()>().await;
+                        }
+                        // Each command starts with an array header line.
+                        let commands = text.split("\r\n").filter(|l| l.starts_with('*')).count();
+                        let _ = socket.write_all(&b"+OK\r\n".repeat(commands)).await;
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_transaction_on_a_stalled_redis_fails_within_the_reply_timeout() {
+        let port = redis_stalling_at_multi().await;
+        let backend = RedisBackend::with_timeouts(
+            &format!("redis://127.0.0.1:{port}"),
+            Secrets::default(),
+            Timeouts::new(300, 1000, 0),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let outcome = backend.transaction(&[args("SET k v")]).await;
+        assert!(
+            matches!(&outcome, Err(Unavailable(text)) if text.starts_with("ERR redis transaction failed")),
+            "{:?}",
+            outcome.as_ref().err()
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // A plain command stalls too, and fails as a request (the same limit).
+        let call = backend.call(&args("MULTI")).await;
+        assert!(
+            matches!(&call, Err(Unavailable(text)) if text.starts_with("ERR redis request failed")),
+            "{:?}",
+            call.as_ref().err()
+        );
     }
 
     #[tokio::test]

@@ -111,7 +111,7 @@ impl Features {
             if left.is_zero() {
                 break;
             }
-            super::pause(left.min(poll)).await;
+            super::pause(left.min(poll)).await?;
             poll = (poll * 2).min(Duration::from_millis(100));
             let state = self.cache_wrap_read(key).await?;
             if let Some(value) = state.value {

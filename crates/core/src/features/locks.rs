@@ -97,7 +97,7 @@ impl Features {
             let jittered = retry
                 .mul_f64(0.5 + rand::random::<f64>())
                 .max(Duration::from_millis(1));
-            super::pause(left.min(jittered)).await;
+            super::pause(left.min(jittered)).await?;
         }
     }
 

@@ -33,7 +33,8 @@ use crate::{Cmd, Error, ErrorKind, Reply, Result, SharedBackend};
 /// tokio's sleep, for the features that wait (locks, `cache.wrap`). A call on the embedded store
 /// is first polled on the caller's thread, outside any runtime, where a tokio timer cannot be
 /// made: there it yields once, and the call goes on as a task of the runtime, which sleeps.
-pub(crate) async fn pause(duration: std::time::Duration) {
+/// Still outside a runtime then (one shutting down), it fails rather than panic.
+pub(crate) async fn pause(duration: std::time::Duration) -> Result<()> {
     if tokio::runtime::Handle::try_current().is_err() {
         let mut yielded = false;
         std::future::poll_fn(|cx| {
@@ -44,8 +45,15 @@ pub(crate) async fn pause(duration: std::time::Duration) {
             std::task::Poll::Pending
         })
         .await;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "no runtime to wait on (shutting down)",
+            ));
+        }
     }
-    tokio::time::sleep(duration).await
+    tokio::time::sleep(duration).await;
+    Ok(())
 }
 
 pub struct Features {

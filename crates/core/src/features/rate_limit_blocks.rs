@@ -40,7 +40,8 @@ impl LocalBlocks {
             entries.remove(request);
             return None;
         }
-        let ms = |at: Instant| at.saturating_duration_since(now).as_millis() as u64;
+        // Rounded up, as the server's own milliseconds are: a block never reads shorter.
+        let ms = |at: Instant| at.saturating_duration_since(now).as_micros().div_ceil(1000) as u64;
         Some(RateLimitDecision {
             allowed: false,
             remaining: 0,
@@ -62,12 +63,16 @@ impl LocalBlocks {
             local_until: until.min(now + MAX_LOCAL_BLOCK),
         };
         let mut entries = self.entries.lock();
-        if entries.len() >= MAX_ENTRIES {
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(request) {
             entries.retain(|_, block| block.local_until > now);
-            let excess = (entries.len() + 1).saturating_sub(MAX_ENTRIES);
-            let dropped: Vec<RateLimitRequest> = entries.keys().take(excess).cloned().collect();
-            for request in dropped {
-                entries.remove(&request);
+            // Still full of live blocks: a tenth goes at once, so the sweep is not paid again
+            // on every refusal (a dropped block only costs its client one round trip).
+            if entries.len() >= MAX_ENTRIES {
+                let dropped: Vec<RateLimitRequest> =
+                    entries.keys().take(MAX_ENTRIES / 10).cloned().collect();
+                for request in dropped {
+                    entries.remove(&request);
+                }
             }
         }
         entries.insert(request.clone(), block);
@@ -152,7 +157,7 @@ mod tests {
         for i in 0..MAX_ENTRIES + 500 {
             blocks.record(&request(&i.to_string(), 2), &refused(30_000, 60_000));
         }
-        assert_eq!(blocks.len(), MAX_ENTRIES);
+        assert!(blocks.len() <= MAX_ENTRIES, "{}", blocks.len());
         let last = (MAX_ENTRIES + 499).to_string();
         assert!(
             blocks.known(&request(&last, 2)).is_some(),

@@ -49,6 +49,10 @@ impl TopologyWatch {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        // No connection: the next call connects with a fresh slot map anyway.
+        let Some((generation, mut conn)) = connection.current() else {
+            return;
+        };
         {
             let mut last = self.last_check.lock();
             if last.is_some_and(|at| at.elapsed() < CHECK_EVERY) {
@@ -56,9 +60,6 @@ impl TopologyWatch {
             }
             *last = Some(Instant::now());
         }
-        let Some((generation, mut conn)) = connection.current() else {
-            return;
-        };
         let (watch, connection, secrets) = (self.clone(), connection.clone(), secrets.clone());
         runtime.spawn(async move {
             let cmd = Cmd::new("CLUSTER").arg("SLOTS");
