@@ -11,6 +11,11 @@ export declare class ExternalObject<T> {
 export declare class NativeClient {
   mget(keys: Array<string>): Array<string | null> | Promise<Array<string | null>>
   delPattern(pattern: string): number | Promise<number>
+  /**
+   * The client of the backend `selection` names (as `selectBackend` answers it); `nodeLoop`
+   * is for a Redis URL (see `redis`). The embedded store for a kind it does not know.
+   */
+  static forSelection(selection: BackendSelection, options: BackendOptions, nodeLoop?: boolean | undefined | null): NativeClient
   /** A client on the in-process store. */
   static embedded(options?: BackendOptions | undefined | null): NativeClient
   /**
@@ -41,8 +46,8 @@ export declare class NativeClient {
   /** `closed`, `open` or `half-open`; always `closed` on the embedded store. */
   get circuit(): string
   /**
-   * The circuit's state changes since the last call, oldest first (each is logged once):
-   * the state, then on a cluster which circuit (`open master 10.0.0.1:6379`).
+   * The circuit's state changes since the last call, oldest first, as the lines that log
+   * them (each once; on a cluster naming the circuit: `(master 10.0.0.1:6379)`).
    */
   takeCircuitEvents(): Array<string>
   /** `embedded`, `redis`, `redis-cluster` or `upstash`. */
@@ -225,12 +230,6 @@ export declare function analyticsPrometheus(snapshot: MetricsSnapshot): string
 export declare function analyticsStatsJson(snapshot: MetricsSnapshot): string
 
 /**
- * `configure()`'s deadline, retry, breaker and memory options, checked; throws
- * (ERR_INVALID_ARGUMENT) naming the first that is not a whole number in its range.
- */
-export declare function backendOptions(options: object): BackendOptions
-
-/**
  * Deadlines, retries and circuit breaker of the server backends (milliseconds); absent fields
  * keep their value.
  */
@@ -278,8 +277,8 @@ export interface CacheWrapClaim {
 
 /** What `cache.wrap` finds at its key. */
 export interface CacheWrapState {
-  /** The stored text, decoded by the JS layer as `cache.get` does. */
-  value?: string
+  /** The stored text, decoded by the JS layer as `cache.get` does; null for a miss. */
+  value: string | null
   fresh: boolean
   loading: boolean
 }
@@ -290,6 +289,18 @@ export interface CacheWrapState {
  */
 export declare function clusterUrls(value: unknown, source: string): Array<string>
 
+/**
+ * `configure()`'s numeric settings, then its deadline, retry, breaker and memory options,
+ * checked; throws (ERR_INVALID_ARGUMENT) naming the first that is not a number in its range.
+ */
+export declare function configureOptions(options: object): ConfigureOptions
+
+/** `configure()`'s numbers: the JS layer's settings by name, and the backend options. */
+export interface ConfigureOptions {
+  settings: Record<string, number>
+  backend: BackendOptions
+}
+
 /** The creator read counts of one decay epoch. */
 export declare function creatorPopularityKey(halfLifeSeconds: number, epoch: number): string
 
@@ -297,6 +308,12 @@ export interface CreatorStatusItem {
   creatorId: string
   status: string
 }
+
+/**
+ * What a refused JS value is, for a message: its type (with the value for a number or a
+ * boolean, the length for a string), never its content. The JS layer's `describe`.
+ */
+export declare function describe(value: unknown): string
 
 /** The backend as the report shows it: URLs masked, the token only described. */
 export interface DoctorBackend {
@@ -323,6 +340,15 @@ export interface DoctorEnvironment {
 
 /** What a failed check's error most likely means, in plain words, or null (core's `doctor`). */
 export declare function doctorFailureHint(message: string, backendKind: string, secure: boolean): string | null
+
+export declare function doctorLatency(samples: Array<number>): DoctorLatency
+
+/** A burst of `samples` round trips (ms): their count, median and 99th percentile. */
+export interface DoctorLatency {
+  samples: number
+  p50Ms: number
+  p99Ms: number
+}
 
 /** `text` with every secret `env` holds (tokens, URL credentials) masked. */
 export declare function doctorRedact(text: string, env: object): string
@@ -360,10 +386,10 @@ export interface Health {
   backend: string
   ok: boolean
   /** Round trip of a PING; null when it failed. */
-  latencyMs?: number
+  latencyMs: number | null
   circuit: string
   /** The failing PING's error, else the last transport failure seen; secrets masked. */
-  lastError?: string
+  lastError: string | null
   /**
    * How calls reach the store: `node-loop` (the socket is driven by Node's own loop),
    * `io-thread` (by the addon's tokio thread) or `in-process` (the embedded store).
@@ -374,8 +400,17 @@ export interface Health {
 /** Why `DIGIS_REDIS_IO_THREADS` was ignored (the JS layer reports it once), or null. */
 export declare function ioThreadsProblem(): string | null
 
+/**
+ * `a:b:c:d00::/56` for an IPv6 address (its /56 prefix, what one subscriber holds), else
+ * `unknown`.
+ */
+export declare function ipv6ClientKey(ip: string): string
+
 /** The fixed key names and default prefixes the JS layer needs, as JSON: JS never spells a key. */
 export declare function keyNamesJson(): string
+
+/** A lock's extension (`lock.extend(ms)`), checked: whole milliseconds from 1. */
+export declare function lockExtension(ms: unknown): number
 
 /** A lock's fencing counter. */
 export declare function lockFenceKey(name: string): string
@@ -389,9 +424,22 @@ export interface LockTaken {
   sentAfterMs: number
 }
 
-export declare function logIntervalFromEnv(env: object, max: number): LogIntervalSetting
+/**
+ * `locks.acquire`'s `ttl`, `wait` and `retryDelay` options (`undefined`: the default), checked
+ * in that order; throws (ERR_INVALID_ARGUMENT) for the first that is not whole milliseconds.
+ */
+export declare function lockTimes(ttl: unknown, wait: unknown, retryDelay: unknown): LockTimes
 
-/** DIGIS_REDIS_LOG_INTERVAL_MS, whole milliseconds up to `max`. */
+/** `locks.acquire`'s times (ms), defaults filled in. */
+export interface LockTimes {
+  ttl: number
+  wait: number
+  retryDelay: number
+}
+
+export declare function logIntervalFromEnv(env: object): LogIntervalSetting
+
+/** DIGIS_REDIS_LOG_INTERVAL_MS, whole milliseconds up to an hour. */
 export interface LogIntervalSetting {
   value: number
   problems: Array<string>
@@ -461,6 +509,12 @@ export declare const enum Namespace {
   TokenBalance = 8,
 }
 
+/**
+ * A new code of `digits` digits (4 to 12) for `otp.generate`, from the OS's CSPRNG; throws
+ * (ERR_INVALID_ARGUMENT) for another `digits`.
+ */
+export declare function otpCode(digits: unknown): string
+
 /** A batch of one-time-code checks, shaped like `RateLimitBatch`. */
 export interface OtpVerifyBatch {
   values: Array<boolean | undefined | null>
@@ -500,6 +554,9 @@ export declare const enum RateLimitAlgorithm {
   FixedWindow = 2,
 }
 
+/** The `algorithm` option's names, each at the index that is its `RateLimitAlgorithm` value. */
+export declare function rateLimitAlgorithmNames(): Array<string>
+
 /** A batch of rate-limit checks: the result at each index (null where the check failed). */
 export interface RateLimitBatch {
   values: Array<RateLimitResult | undefined | null>
@@ -516,6 +573,12 @@ export interface RateLimitResult {
 
 /** `text` with every one of `tokens` and every credential of `urls` masked. */
 export declare function redactSecrets(text: string, tokens: Array<string>, urls: Array<string>): string
+
+/**
+ * The message refusing the options `owner` (`SessionStore`, `RateLimitStore`) does not take
+ * among `given` (the options object's keys), or null.
+ */
+export declare function refusedOptions(owner: string, given: Array<string>): string | null
 
 /** An answer for `cacheResponse` to store. */
 export interface ResponseAnswer {
@@ -608,6 +671,12 @@ export interface SubscriptionEvent {
   /** For a confirmation: subscriptions so far in this request. */
   count?: number
 }
+
+/**
+ * `every` of a repeating timer (analytics flushes, creator warming), checked: whole
+ * milliseconds from 10; throws (ERR_INVALID_ARGUMENT) otherwise.
+ */
+export declare function timerPeriod(every: unknown): number
 
 export declare function transportFromEnv(env: object): TransportSetting
 

@@ -5,7 +5,7 @@
 require('dotenv').config({ quiet: true })
 
 const binding = require('./binding')
-const { selectBackend, backendOptionsFromEnv, redisOnNodeLoop, EMBEDDED_WARNING, UNCONFIGURED_ERROR, UNCONFIGURED_REASON } = require('./lib/environment')
+const { selectBackend, backendOptionsFromEnv, redisOnNodeLoop, EMBEDDED_WARNING, UNCONFIGURED_ERROR } = require('./lib/environment')
 const { createFeatures } = require('./lib/features')
 const { RawClient, useNative } = require('./lib/raw-client')
 const { configure, settings } = require('./lib/settings')
@@ -30,21 +30,12 @@ const backendOptions = backendOptionsFromEnv()
  * store gathers nothing: each call acts when issued.
  */
 function createNative(selection) {
-  const options = backendOptions
-  switch (selection.kind) {
-    case 'upstash':
-      return inIssueOrder(binding.NativeClient.upstash(selection.url, selection.token, options))
-    case 'cluster':
-      return inIssueOrder(binding.NativeClient.cluster(selection.urls, options))
-    case 'redis':
-      return inIssueOrder(binding.NativeClient.redis(selection.url, options, redisOnNodeLoop()))
-    case 'unconfigured':
-      console.error(UNCONFIGURED_ERROR)
-      return binding.NativeClient.unconfigured(UNCONFIGURED_REASON, options)
-    default:
-      console.warn(EMBEDDED_WARNING)
-      return binding.NativeClient.embedded(options)
-  }
+  const { kind } = selection
+  const server = ['upstash', 'cluster', 'redis'].includes(kind)
+  if (kind === 'unconfigured') console.error(UNCONFIGURED_ERROR)
+  else if (!server) console.warn(EMBEDDED_WARNING)
+  const native = binding.NativeClient.forSelection(selection, backendOptions, kind === 'redis' ? redisOnNodeLoop() : undefined)
+  return server ? inIssueOrder(native) : native
 }
 
 let native = createNative(selectBackend())
@@ -124,11 +115,8 @@ function testConnection() {
   return features.testConnection()
 }
 
-/** `{ backend, ok, latencyMs, circuit, lastError, transport }`; never rejects. */
-async function health() {
-  const { backend, ok, latencyMs, circuit, lastError, transport } = await native.health()
-  return { backend, ok, latencyMs: latencyMs ?? null, circuit, lastError: lastError ?? null, transport }
-}
+/** `{ backend, ok, latencyMs, circuit, lastError, transport }` (null latency and error when none); never rejects. */
+const health = async () => native.health()
 
 module.exports = {
   redis: new RawClient(native),
@@ -147,12 +135,10 @@ module.exports = {
     native: currentNative,
     readRaw: (key) => features.readRaw(key),
     expireRaw: (key, seconds) => features.expireRaw(key, seconds),
-    binding,
     TTL,
   }),
   RateLimitStore: createRateLimitStoreClass({
     native: currentNative,
     windowHits: (key, windowMs, change, restart) => features.windowHits(key, windowMs, change, restart),
-    binding,
   }),
 }

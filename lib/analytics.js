@@ -3,14 +3,11 @@
 const binding = require('../binding')
 const metrics = require('./metrics')
 const { guarded, inBackground } = require('./public-call')
-const { invalidArgument } = require('./errors')
-const { describe, toKey } = require('./codec')
+const { typed } = require('./errors')
+const { toKey } = require('./codec')
 
-/** The period of a repeating timer: whole milliseconds from 10. */
-function toEvery(every) {
-  if (!Number.isInteger(every) || every < 10) throw invalidArgument(`every must be whole milliseconds (at least 10), got ${describe(every)}`)
-  return every
-}
+/** The period of a repeating timer: whole milliseconds from 10 (checked by the core's options.rs). */
+const toEvery = (every) => typed(() => binding.timerPeriod(every))
 
 /** `analytics`: the core writes the reports (crates/core/src/metrics.rs) from this process's counters. */
 function createAnalytics(native) {

@@ -15,8 +15,6 @@ const DEFAULT_LOCK_TTL_MS = 5000
 /** A read that failed: the backend is unhealthy, so the loader runs without lock or store. */
 const FAILED = Object.freeze({ value: null, fresh: false, loading: false, failed: true })
 
-/** napi leaves a missing value out of the object; a miss is `null` everywhere here. */
-const withValueOrNull = (state) => ({ value: state.value ?? null, fresh: state.fresh, loading: state.loading })
 
 function parseRequest(key, loader, ttl, options) {
   const id = toKey(key)
@@ -48,7 +46,7 @@ function createCacheWrap(native, readValue, TTL, Namespace) {
   const readState = (request, withMarkers) =>
     guarded('cache.wrap', FAILED, async () =>
       withMarkers
-        ? withValueOrNull(await native.cacheWrapRead(request.key))
+        ? native.cacheWrapRead(request.key)
         : // The common read goes through the per-tick batching of cache.get.
           { value: await readValue([Namespace.Raw, request.key]), fresh: true, loading: false },
     )

@@ -91,9 +91,8 @@ const LOCAL_METHODS = new Set(['takeCircuitEvents', 'setOptions'])
  */
 function inIssueOrder(native) {
   const ordered = {}
-  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(native))) {
+  for (const [name, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(Object.getPrototypeOf(native)))) {
     if (name === 'constructor') continue
-    const descriptor = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(native), name)
     if (LOCAL_METHODS.has(name)) {
       ordered[name] = descriptor.value.bind(native)
     } else if (typeof descriptor.value === 'function') {

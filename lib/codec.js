@@ -1,5 +1,6 @@
 'use strict'
 
+const binding = require('../binding')
 const { invalidArgument } = require('./errors')
 
 /** Largest TTL the binding takes (u32 seconds, about 136 years). */
@@ -124,17 +125,12 @@ function toPositiveInteger(value, what) {
   return toWholeNumber(value, what, 1, 'a positive whole number')
 }
 
-function describe(value) {
-  if (value === null) return 'null'
-  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`
-  if (typeof value === 'string') return `a string of length ${value.length}`
-  try {
-    if (Array.isArray(value)) return 'an array'
-  } catch {
-    return 'a revoked proxy'
-  }
-  return typeof value
-}
+/**
+ * What a refused value is, for a message: its type (with the value for a number or a boolean,
+ * the length for a string), never its content. The core's wording (src/js_error.rs), asked only
+ * when a call is refused.
+ */
+const describe = (value) => binding.describe(value)
 
 /**
  * The named properties of a caller's options object, each read once (a getter runs once) into a

@@ -1,6 +1,6 @@
 'use strict'
 
-const { guarded, inBackground } = require('./public-call')
+const { guarded, trueWhenDone, inBackground } = require('./public-call')
 const { settings } = require('./settings')
 const { toKey, toTtl, toPositiveInteger, encodeValue, describe } = require('./codec')
 const { invalidArgument } = require('./errors')
@@ -51,10 +51,7 @@ function createCreatorWarming(native, binding, TTL) {
     if (pending.size === 0) return Promise.resolve(true)
     const batch = pending
     pending = new Map()
-    return guarded('creators.countReads', false, async () => {
-      await native.creatorsCountReads(settings.popularityHalfLifeSeconds, [...batch.keys()], [...batch.values()])
-      return true
-    })
+    return trueWhenDone('creators.countReads', () => native.creatorsCountReads(settings.popularityHalfLifeSeconds, [...batch.keys()], [...batch.values()]))
   }
 
   /** `[{ creatorId, score }]`, most read first; score = reads, each halved per half-life of age. */

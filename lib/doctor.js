@@ -190,9 +190,8 @@ async function diagnose(env = process.env) {
         await r.redis.ping()
         samples.push(performance.now() - started)
       }
-      samples.sort((a, b) => a - b)
-      const percentile = (p) => round(samples[Math.ceil((p / 100) * BURST) - 1]) // nearest rank
-      latency = { samples: BURST, p50Ms: percentile(50), p99Ms: percentile(99) }
+      // p50 and p99 (nearest rank, ms to 0.01) by the core's doctor.rs.
+      latency = binding.doctorLatency(samples)
       return `${BURST} PINGs one after another: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms`
     })
     for (const [name, covered, steps, cleanup] of features) await record(name, () => runSteps(covered, steps, cleanup))

@@ -6,16 +6,7 @@
 // options, the transport and the outage log interval. `env` is any object of variables.
 
 const binding = require('../binding')
-const { toTypedError } = require('./errors')
-
-/** The binding's answer; its ERR_INVALID_ARGUMENT as the TypeError bad input throws. */
-function typed(call) {
-  try {
-    return call()
-  } catch (err) {
-    throw toTypedError(err)
-  }
-}
+const { typed } = require('./errors')
 
 /** A setting the core read, what it ignored reported. */
 function reported({ value, problems }, report) {
@@ -28,14 +19,13 @@ module.exports = {
   selectBackend: (env = process.env) => typed(() => binding.selectBackend(env)),
   /** Seed node URLs of a cluster, from a comma-separated string or an array of strings. */
   clusterUrls: (value, source = 'cluster') => typed(() => binding.clusterUrls(value, source)),
-  /** configure()'s backend options → the binding's BackendOptions (a TypeError for a bad one). */
-  toBackendOptions: (options) => typed(() => binding.backendOptions(options)),
+  /** configure()'s numbers → `{ settings, backend }` (a TypeError for a bad one). */
+  configureOptions: (options) => typed(() => binding.configureOptions(options)),
   backendOptionsFromEnv: (env = process.env, report = console.error) => reported(binding.backendOptionsFromEnv(env), report),
   /** DIGIS_REDIS_TRANSPORT, else Node's loop on Node and the I/O thread on Bun and Deno (partial libuv). */
   redisOnNodeLoop: (env = process.env, report = console.error, versions = process.versions) =>
     reported(binding.transportFromEnv(env), report) ?? (!versions.bun && !versions.deno),
-  logIntervalFromEnv: (max, env = process.env, report = console.error) => reported(binding.logIntervalFromEnv(env, max), report),
+  logIntervalFromEnv: (env = process.env, report = console.error) => reported(binding.logIntervalFromEnv(env), report),
   EMBEDDED_WARNING: binding.EMBEDDED_WARNING,
   UNCONFIGURED_ERROR: binding.UNCONFIGURED_ERROR,
-  UNCONFIGURED_REASON: binding.UNCONFIGURED_REASON,
 }

@@ -16,18 +16,6 @@ function invalidArgument(message) {
   return err
 }
 
-/**
- * Refuses options a constructor does not know, naming them all (a misspelt option silently
- * ignored is a bug found in production). `hints` explains options a peer library takes that are
- * not needed here.
- */
-function refuseUnknownOptions(owner, options, known, hints = {}) {
-  const unknown = Object.keys(options).filter((name) => !known.includes(name))
-  if (unknown.length === 0) return
-  const reasons = unknown.map((name) => (Object.hasOwn(hints, name) ? `${name} (${hints[name]})` : name))
-  throw invalidArgument(`${owner} does not take the option${unknown.length > 1 ? 's' : ''} ${reasons.join(', ')}; it takes ${known.join(', ')}`)
-}
-
 /** The codes the binding sets on the errors it throws (from Rust's error kinds). */
 const NATIVE_CODES = new Set(require('../binding').errorCodes())
 
@@ -58,4 +46,13 @@ function typedError(err) {
   return new DigisRedisError(NATIVE_CODES.has(code) ? code : 'ERR_INTERNAL', message)
 }
 
-module.exports = { DigisRedisError, invalidArgument, refuseUnknownOptions, toTypedError }
+/** The binding's answer, outside a guarded call; its ERR_INVALID_ARGUMENT as the TypeError bad input throws. */
+function typed(call) {
+  try {
+    return call()
+  } catch (err) {
+    throw toTypedError(err)
+  }
+}
+
+module.exports = { DigisRedisError, invalidArgument, toTypedError, typed }

@@ -5,7 +5,8 @@
 const { EventEmitter } = require('node:events')
 const { guarded } = require('./public-call')
 const { MAX_TTL_SECONDS, toKey, encodeValue, decodeValue, describe } = require('./codec')
-const { invalidArgument, refuseUnknownOptions } = require('./errors')
+const binding = require('../binding')
+const { invalidArgument } = require('./errors')
 
 /** Failures that mean the backend is unreachable (not a bad reply): express-session bypasses. */
 const OUTAGE_CODES = new Set(['ERR_CONNECTION', 'ERR_TIMEOUT', 'ERR_CIRCUIT_OPEN'])
@@ -13,12 +14,6 @@ const OUTAGE_CODES = new Set(['ERR_CONNECTION', 'ERR_TIMEOUT', 'ERR_CIRCUIT_OPEN
 const PROBE_INTERVAL_MS = 1000
 /** connect-redis's default SCAN COUNT. */
 const DEFAULT_SCAN_COUNT = 100
-/** What SessionStore takes: connect-redis's options (but `client`), and express-session's module. */
-const SESSION_OPTIONS = ['prefix', 'ttl', 'serializer', 'disableTouch', 'disableTTL', 'scanCount', 'session']
-/** What RateLimitStore takes: rate-limit-redis's options (but `sendCommand`), and failClosed. */
-const RATE_LIMIT_OPTIONS = ['prefix', 'resetExpiryOnChange', 'failClosed']
-/** Why the peers' connection options are refused. */
-const NOT_NEEDED = 'not needed: the store uses the backend this package is configured with'
 /** express-rate-limit's default window, used until init() gives the limiter's own. */
 const DEFAULT_WINDOW_MS = 60_000
 /** The binding takes the window as u32 milliseconds (about 49 days). */
@@ -26,10 +21,15 @@ const MAX_WINDOW_MS = 0xffffffff
 /** A count no limit reaches: what a failing-closed store answers. */
 const OVER_ANY_LIMIT = Number.MAX_SAFE_INTEGER
 
-/** Refuses a constructor's options that are not an object or not all known (`peers`: why not). */
-function checkOptions(owner, options, known, peers) {
+/**
+ * Refuses a constructor's options that are not an object, or not all known: the core names every
+ * unknown one (a misspelt option silently ignored is a bug found in production) and explains the
+ * peers' connection options (crates/core/src/express_options.rs).
+ */
+function checkOptions(owner, options) {
   if (options === null || typeof options !== 'object') throw invalidArgument(`${owner} takes an options object`)
-  refuseUnknownOptions(owner, options, known, peers)
+  const refused = binding.refusedOptions(owner, Object.keys(options))
+  if (refused) throw invalidArgument(refused)
 }
 
 /**
@@ -79,7 +79,7 @@ function findExpressSessionStore(sessionModule) {
  * holds, without making express-session a dependency of this package. Records are the exact
  * bytes `sessions.store` writes: with the default prefix, `sessions.get(sid)` reads them.
  */
-function createSessionStoreClass({ native, readRaw, expireRaw, binding, TTL }) {
+function createSessionStoreClass({ native, readRaw, expireRaw, TTL }) {
   const { Namespace } = binding
   const { SESSION_STORE_PREFIX } = JSON.parse(binding.keyNamesJson())
   let parented = false
@@ -90,7 +90,7 @@ function createSessionStoreClass({ native, readRaw, expireRaw, binding, TTL }) {
      * @param {object} [options]
      */
     constructor(options = {}) {
-      checkOptions('SessionStore', options, SESSION_OPTIONS, { client: NOT_NEEDED })
+      checkOptions('SessionStore', options)
       const { prefix = SESSION_STORE_PREFIX, ttl = TTL.DAY, session, serializer = null, disableTouch = false, disableTTL = false } = options
       const { scanCount = DEFAULT_SCAN_COUNT } = options
       if (!parented) {
@@ -304,13 +304,13 @@ function clientInfo({ hits, resetMs }) {
   return { totalHits: hits, resetTime: running ? new Date(Date.now() + resetMs) : undefined }
 }
 
-function createRateLimitStoreClass({ native, windowHits, binding }) {
+function createRateLimitStoreClass({ native, windowHits }) {
   const { Namespace } = binding
   const { RATE_LIMIT_STORE_PREFIX } = JSON.parse(binding.keyNamesJson())
   return class RateLimitStore {
     /** @param {{ prefix?: string, resetExpiryOnChange?: boolean, failClosed?: boolean }} [options] */
     constructor(options = {}) {
-      checkOptions('RateLimitStore', options, RATE_LIMIT_OPTIONS, { sendCommand: NOT_NEEDED, client: NOT_NEEDED })
+      checkOptions('RateLimitStore', options)
       const { prefix = RATE_LIMIT_STORE_PREFIX, resetExpiryOnChange = false, failClosed = false } = options
       must(typeof prefix === 'string', 'prefix', 'a string', prefix)
       if (typeof resetExpiryOnChange !== 'boolean') throw invalidArgument('resetExpiryOnChange must be a boolean')

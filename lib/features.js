@@ -1,7 +1,6 @@
 'use strict'
 
-const crypto = require('node:crypto')
-const { guarded, guardedNow } = require('./public-call')
+const { guarded, guardedNow, trueWhenDone } = require('./public-call')
 const { toKey, encodeValue, decodeValue, encodeBalance, decodeBalance, toTtl, toSeconds, toPositiveInteger, describe, wellFormed, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { createRateLimiter } = require('./rate-limiter')
@@ -188,14 +187,12 @@ function createFeatures(native, binding, TTL) {
       ),
     // The code as stored, a string: codes are not numbers ('012345' keeps its zero).
     get: (identifier) => guarded('otp.get', null, () => read([Namespace.Otp, toKey(identifier, 'identifier')])),
-    /** Draws a code from the OS CSPRNG, stores it (a resend resets the guess count), returns it. */
+    /** Draws a code, stores it (a resend resets the guess count), returns it. */
     generate: (identifier, options = {}) =>
       guarded('otp.generate', null, async () => {
         const { digits = 6, ttl = TTL.SHORT } = readOptionValues(options, ['digits', 'ttl'])
-        if (!Number.isInteger(digits) || digits < 4 || digits > 12) {
-          throw invalidArgument(`digits must be an integer from 4 to 12, got ${describe(digits)}`)
-        }
-        const code = String(crypto.randomInt(0, 10 ** digits)).padStart(digits, '0')
+        // Checked (4 to 12) and drawn from the OS's CSPRNG by the core (features/otp.rs).
+        const code = binding.otpCode(digits)
         await native.otpStore(toKey(identifier, 'identifier'), code, toTtl(ttl))
         return code
       }),
@@ -209,7 +206,7 @@ function createFeatures(native, binding, TTL) {
     invalidate: (userId) => del('tokens.invalidate', Namespace.TokenBalance, userId),
   }
 
-  const rateLimiter = createRateLimiter(native, binding.RateLimitAlgorithm)
+  const rateLimiter = createRateLimiter(native)
 
   const testConnection = () => guarded('testConnection', false, () => native.ping())
 
@@ -225,17 +222,6 @@ function createFeatures(native, binding, TTL) {
     windowHits: { value: (key, windowMs, change, restart) => windowHits([key, windowMs, change, restart]) },
   })
   return namespaces
-}
-
-/**
- * A call whose answer is `true` once `work` (sync or async) is done, the contract's `false` on
- * failure: the writes and deletes of every namespace.
- */
-function trueWhenDone(operation, work) {
-  return guarded(operation, false, async () => {
-    await work()
-    return true
-  })
 }
 
 /** One-time codes: strings of any length, or non-negative integers (123456 is '123456'). */

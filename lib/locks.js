@@ -4,14 +4,10 @@ const crypto = require('node:crypto')
 const { performance } = require('node:perf_hooks')
 const { guarded, logFailure } = require('./public-call')
 const { writeLog } = require('./log')
+const binding = require('../binding')
 const { toKey, describe, readOptionValues } = require('./codec')
 const { invalidArgument, DigisRedisError } = require('./errors')
 const { settings } = require('./settings')
-
-const DEFAULT_TTL_MS = 10000
-const DEFAULT_RETRY_DELAY_MS = 50
-/** The binding takes lifetimes as u32 milliseconds. */
-const MAX_MS = 0xffffffff
 
 // withLock's own handles on a Lock: they never reject (even in strict mode), and being symbols
 // they stay off the public surface.
@@ -21,18 +17,10 @@ const kReleaseQuietly = Symbol('releaseQuietly')
 /** A random owner token: only its holder can release or extend what it took. */
 const newOwner = () => crypto.randomBytes(16).toString('base64url')
 
-function toMilliseconds(value, what, min) {
-  if (Number.isInteger(value) && value >= min && value <= MAX_MS) return value
-  throw invalidArgument(`${what} must be whole milliseconds (an integer from ${min} to ${MAX_MS}), got ${describe(value)}`)
-}
-
+/** `{ ttl, wait, retryDelay }` in ms, defaults filled in, checked by the core (features/locks.rs). */
 function readOptions(options) {
-  const { ttl = DEFAULT_TTL_MS, wait = 0, retryDelay = DEFAULT_RETRY_DELAY_MS } = readOptionValues(options, ['ttl', 'wait', 'retryDelay'])
-  return {
-    ttl: toMilliseconds(ttl, 'ttl', 1),
-    wait: toMilliseconds(wait, 'wait', 0),
-    retryDelay: toMilliseconds(retryDelay, 'retryDelay', 1),
-  }
+  const { ttl, wait, retryDelay } = readOptionValues(options, ['ttl', 'wait', 'retryDelay'])
+  return binding.lockTimes(ttl, wait, retryDelay)
 }
 
 /** A held lock. The owner token stays private: only this object can release or extend it. */
@@ -59,7 +47,7 @@ class Lock {
   /** `ms` more from now (default: the acquire ttl); false when the lock is no longer ours. */
   extend(ms = this.ttl) {
     return guarded('lock.extend', false, async () =>
-      this.#native.lockExtend(this.name, this.#owner, toMilliseconds(ms, 'ms', 1)),
+      this.#native.lockExtend(this.name, this.#owner, binding.lockExtension(ms)),
     )
   }
 
@@ -199,4 +187,4 @@ function createLocks(native) {
   return { acquire, withLock }
 }
 
-module.exports = { createLocks, newOwner, DEFAULT_TTL_MS, DEFAULT_RETRY_DELAY_MS }
+module.exports = { createLocks, newOwner }

@@ -69,12 +69,6 @@ function logFailedCall(operation, code, message) {
   timer.unref()
 }
 
-const CIRCUIT_MESSAGES = {
-  open: 'circuit open: the backend keeps failing; calls fail fast (ERR_CIRCUIT_OPEN) until a probe succeeds',
-  'half-open': 'circuit half-open: the next call probes the backend',
-  closed: 'circuit closed: the backend answers again',
-}
-
 /**
  * An after-call hook that logs each circuit state change once, in order (not once per call).
  * The breaker queues its changes; one synchronous call collects them, once for the calls that
@@ -84,12 +78,8 @@ function watchCircuit(native) {
   let queued = false
   const collect = () => {
     queued = false
-    for (const event of native.takeCircuitEvents()) {
-      // `open`, or on a cluster `open master 10.0.0.1:6379` (each master has its own circuit).
-      const [state, ...which] = event.split(' ')
-      const where = which.length ? ` (${which.join(' ')})` : ''
-      writeLog('warn', `[digis-redis] ${CIRCUIT_MESSAGES[state] ?? `circuit ${state}`}${where}`)
-    }
+    // Each change as its line (the core's circuit.rs), on a cluster naming the master.
+    for (const line of native.takeCircuitEvents()) writeLog('warn', line)
   }
   return () => {
     if (queued) return

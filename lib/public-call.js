@@ -48,6 +48,17 @@ function guardedNow(operation, fallback, run) {
   }
 }
 
+/**
+ * A call whose answer is `true` once `work` (sync or async) is done, the contract's `false` on
+ * failure: the writes and deletes.
+ */
+function trueWhenDone(operation, work) {
+  return guarded(operation, false, async () => {
+    await work()
+    return true
+  })
+}
+
 /** Logs a failure the way a failed call is logged: operation, code and reason. */
 function logFailure(operation, thrown) {
   const { code, message } = toTypedError(thrown)
@@ -75,4 +86,4 @@ function failed(operation, fallback, thrown, meter, started) {
   return value
 }
 
-module.exports = { guarded, guardedNow, inBackground, logFailure }
+module.exports = { guarded, guardedNow, trueWhenDone, inBackground, logFailure }

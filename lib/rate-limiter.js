@@ -1,12 +1,14 @@
 'use strict'
 
-const { guarded } = require('./public-call')
+const binding = require('../binding')
+const { guarded, trueWhenDone } = require('./public-call')
 const { toKey, toPositiveInteger, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { clientAddressKey, requestAddress } = require('./client-ip')
 const { createCoalescer } = require('./coalescer')
 
-const ALGORITHM_NAMES = ['token-bucket', 'sliding-window', 'fixed-window']
+/** The `algorithm` option's names, each at the index that is its id in the binding. */
+const ALGORITHM_NAMES = binding.rateLimitAlgorithmNames()
 
 /** The caller's number (or digit string) for a fallback answer, else the default. */
 function numberOr(value, otherwise) {
@@ -34,7 +36,7 @@ function checkOptions({ algorithm = 'token-bucket', cost = 1, failClosed = false
   return { algorithm, cost, failClosed }
 }
 
-function createRateLimiter(native, RateLimitAlgorithm) {
+function createRateLimiter(native) {
   // A client known to be blocked is answered from the core's memory, without a round trip. On a server backend the checks of one tick go down as one pipeline of scripts.
   const runOne = (args) => native.rateLimitCheck(...args)
   const checkScript =
@@ -43,11 +45,6 @@ function createRateLimiter(native, RateLimitAlgorithm) {
       : createCoalescer(runOne, (items) =>
           native.rateLimitCheckMany(...[0, 1, 2, 3, 4].map((field) => items.map((args) => args[field]))),
         )
-  const algorithmIds = {
-    'token-bucket': RateLimitAlgorithm.TokenBucket,
-    'sliding-window': RateLimitAlgorithm.SlidingWindow,
-    'fixed-window': RateLimitAlgorithm.FixedWindow,
-  }
 
   function check(identifier, limit = 10, window = 60, options = undefined) {
     // Options are read once, inside the guard; the fallback fails closed only when asked to.
@@ -64,7 +61,7 @@ function createRateLimiter(native, RateLimitAlgorithm) {
         const win = toPositiveInteger(window, 'window')
         const cost = toPositiveInteger(rawCost, 'cost')
         if (cost > lim) throw invalidArgument(`cost (${cost}) must not exceed limit (${lim}): it could never be allowed`)
-        const d = await checkScript([id, algorithmIds[algorithm], lim, win, cost])
+        const d = await checkScript([id, ALGORITHM_NAMES.indexOf(algorithm), lim, win, cost])
         return {
           allowed: d.allowed,
           remaining: d.remaining,
@@ -77,11 +74,7 @@ function createRateLimiter(native, RateLimitAlgorithm) {
     )
   }
 
-  const reset = (identifier) =>
-    guarded('rateLimiter.reset', false, async () => {
-      await native.rateLimitReset(toKey(identifier, 'identifier'))
-      return true
-    })
+  const reset = (identifier) => trueWhenDone('rateLimiter.reset', () => native.rateLimitReset(toKey(identifier, 'identifier')))
 
   /**
    * Express middleware: one check per request, keyed by client address unless `key(req)` says

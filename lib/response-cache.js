@@ -1,6 +1,6 @@
 'use strict'
 
-const { guarded, inBackground } = require('./public-call')
+const { guarded, trueWhenDone, inBackground } = require('./public-call')
 const { toKey, toPositiveInteger, describe } = require('./codec')
 const { invalidArgument } = require('./errors')
 
@@ -98,10 +98,7 @@ function createResponseCache(native, TTL) {
       }
       const tagKeys = list.map((t) => toKey(t, 'tag'))
       // The answer with its TTL and its tag entries, in one call; the record format is the core's.
-      await guarded('responses.set', false, async () => {
-        await native.responseStore(name, { status: res.statusCode, headersJson: JSON.stringify(stored), body }, seconds, tagKeys)
-        return true
-      })
+      await trueWhenDone('responses.set', () => native.responseStore(name, { status: res.statusCode, headersJson: JSON.stringify(stored), body }, seconds, tagKeys))
     }
 
     return async function digisCacheResponse(req, res, next) {

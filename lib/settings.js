@@ -1,17 +1,14 @@
 'use strict'
 
 const { invalidArgument } = require('./errors')
-const { toBackendOptions, clusterUrls, logIntervalFromEnv } = require('./environment')
-
-/** Longest interval between two lines about one kind of outage failure (an hour). */
-const MAX_LOG_INTERVAL_MS = 3600000
+const { configureOptions, clusterUrls, logIntervalFromEnv } = require('./environment')
 
 /** Process-wide settings changed by `configure()`. */
 const settings = {
   strict: false,
   logger: console,
   /** An outage failure of one operation is logged once per interval (0: every time); lib/log.js. */
-  logIntervalMs: logIntervalFromEnv(MAX_LOG_INTERVAL_MS),
+  logIntervalMs: logIntervalFromEnv(),
   /** Wrong guesses that destroy a one-time code. */
   otpMaxAttempts: 5,
   /** How long a viewer counts as present after their last viewerJoined() heartbeat. */
@@ -24,17 +21,6 @@ const settings = {
   afterCall: () => {},
   /** Set by index.js: moves every later call to a Redis Cluster with these seed URLs. */
   useCluster: () => {},
-}
-
-const isIntegerIn = (n, min, max) => Number.isInteger(n) && n >= min && n <= max
-
-/** configure()'s numeric settings: name → [whether a value is accepted, what the setting takes]. */
-const NUMBER_SETTINGS = {
-  logIntervalMs: [(n) => isIntegerIn(n, 0, MAX_LOG_INTERVAL_MS), `whole milliseconds from 0 to ${MAX_LOG_INTERVAL_MS}`],
-  otpMaxAttempts: [(n) => isIntegerIn(n, 1, 86400), 'an integer from 1 to 86400'],
-  viewerPresenceSeconds: [(n) => isIntegerIn(n, 1, 86400), 'an integer from 1 to 86400'],
-  // Fractions allowed (tests, bursty traffic); at most 30 days, beyond which counts barely decay.
-  popularityHalfLifeSeconds: [(n) => typeof n === 'number' && n >= 0.01 && n <= 2592000, 'a number of seconds from 0.01 to 2592000'],
 }
 
 /**
@@ -61,17 +47,13 @@ function configure(options = {}) {
       throw invalidArgument('configure({ logger }) takes an object with an error() method, or null to silence')
     }
   }
-  for (const [name, [accepts, takes]] of Object.entries(NUMBER_SETTINGS)) {
-    if (!(name in options)) continue
-    const n = options[name]
-    if (!accepts(n)) throw invalidArgument(`configure({ ${name} }) takes ${takes}`)
-    changes[name] = n
-  }
-  const backendOptions = toBackendOptions(options)
-  Object.assign(settings, changes)
+  // The numeric settings (ranges in the core's environment.rs), then the backend options.
+  const { settings: numbers, backend } = configureOptions(options)
+  Object.assign(settings, changes, numbers)
   if (cluster) settings.useCluster(cluster)
-  if (Object.keys(backendOptions).length > 0) settings.applyBackendOptions(backendOptions)
-  return Object.fromEntries(['strict', ...Object.keys(NUMBER_SETTINGS)].map((name) => [name, settings[name]]))
+  if (Object.keys(backend).length > 0) settings.applyBackendOptions(backend)
+  const { strict, logIntervalMs, otpMaxAttempts, viewerPresenceSeconds, popularityHalfLifeSeconds } = settings
+  return { strict, logIntervalMs, otpMaxAttempts, viewerPresenceSeconds, popularityHalfLifeSeconds }
 }
 
 module.exports = { settings, configure }

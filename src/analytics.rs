@@ -4,10 +4,11 @@
 
 use digis_redis_core::metrics::{self, Snapshot};
 use digis_redis_core::ErrorKind;
-use napi::Error;
+use napi::bindgen_prelude::Unknown;
+use napi::{Env, Error};
 use napi_derive::napi;
 
-use crate::js_error::{self, Code};
+use crate::js_error::{self, describe, number, Code};
 
 /// What a successful call of an operation counts, besides its calls and errors.
 #[napi]
@@ -114,4 +115,12 @@ pub fn analytics_stats_json(snapshot: MetricsSnapshot) -> Result<String, Error<C
 #[napi]
 pub fn analytics_prometheus(snapshot: MetricsSnapshot) -> Result<String, Error<Code>> {
     report(&snapshot, |s| s.prometheus())
+}
+
+/// `every` of a repeating timer (analytics flushes, creator warming), checked: whole
+/// milliseconds from 10; throws (ERR_INVALID_ARGUMENT) otherwise.
+#[napi]
+pub fn timer_period(env: Env, every: Unknown) -> Result<f64, Error<Code>> {
+    let period = digis_redis_core::options::timer_period(number(&every), || describe(&env, every));
+    period.map_err(js_error::to_js)
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use digis_redis_binding_macros::feature_methods;
+use digis_redis_core::environment::UNCONFIGURED_REASON;
 use digis_redis_core::{
     backend::Unavailable,
     circuit::{CircuitBreaker, CircuitState, CircuitView},
@@ -14,8 +15,10 @@ use digis_redis_core::{
     upstash::{UpstashBackend, UpstashConfig},
     BackendKind, Features, SharedBackend,
 };
+use napi::bindgen_prelude::{Either, Null};
 use napi_derive::napi;
 
+use crate::environment::BackendSelection;
 use crate::node_loop;
 
 /// Deadlines, retries and circuit breaker of the server backends (milliseconds); absent fields
@@ -35,15 +38,20 @@ pub struct BackendOptions {
     pub embedded_max_bytes: Option<i64>,
 }
 
+/// A value, or null (where napi would leave a None out of the object).
+pub(crate) fn or_null<T>(value: Option<T>) -> Either<T, Null> {
+    value.map_or(Either::B(Null), Either::A)
+}
+
 #[napi(object)]
 pub struct Health {
     pub backend: String,
     pub ok: bool,
     /// Round trip of a PING; null when it failed.
-    pub latency_ms: Option<f64>,
+    pub latency_ms: Either<f64, Null>,
     pub circuit: String,
     /// The failing PING's error, else the last transport failure seen; secrets masked.
-    pub last_error: Option<String>,
+    pub last_error: Either<String, Null>,
     /// How calls reach the store: `node-loop` (the socket is driven by Node's own loop),
     /// `io-thread` (by the addon's tokio thread) or `in-process` (the embedded store).
     pub transport: String,
@@ -144,6 +152,30 @@ impl NativeClient {
 
 #[napi]
 impl NativeClient {
+    /// The client of the backend `selection` names (as `selectBackend` answers it); `nodeLoop`
+    /// is for a Redis URL (see `redis`). The embedded store for a kind it does not know.
+    #[napi(factory)]
+    pub fn for_selection(
+        selection: BackendSelection,
+        options: BackendOptions,
+        node_loop: Option<bool>,
+    ) -> NativeClient {
+        let BackendSelection {
+            kind,
+            url,
+            token,
+            urls,
+        } = selection;
+        let (url, token) = (url.unwrap_or_default(), token.unwrap_or_default());
+        match kind.as_str() {
+            "upstash" => NativeClient::upstash(url, token, options),
+            "cluster" => NativeClient::cluster(urls.unwrap_or_default(), options),
+            "redis" => NativeClient::redis(url, options, node_loop),
+            "unconfigured" => NativeClient::unconfigured(UNCONFIGURED_REASON.into(), options),
+            _ => NativeClient::embedded(Some(options)),
+        }
+    }
+
     /// A client on the in-process store.
     #[napi(factory)]
     pub fn embedded(options: Option<BackendOptions>) -> NativeClient {
@@ -244,8 +276,8 @@ impl NativeClient {
             .name()
     }
 
-    /// The circuit's state changes since the last call, oldest first (each is logged once):
-    /// the state, then on a cluster which circuit (`open master 10.0.0.1:6379`).
+    /// The circuit's state changes since the last call, oldest first, as the lines that log
+    /// them (each once; on a cluster naming the circuit: `(master 10.0.0.1:6379)`).
     #[napi]
     pub fn take_circuit_events(&self) -> Vec<String> {
         self.breaker
@@ -253,10 +285,7 @@ impl NativeClient {
             .map(|b| {
                 b.take_transitions()
                     .into_iter()
-                    .map(|(state, which)| match which {
-                        Some(which) => format!("{} {which}", state.name()),
-                        None => state.name().to_string(),
-                    })
+                    .map(|(state, which)| state.log_line(which.as_deref()))
                     .collect()
             })
             .unwrap_or_default()
@@ -303,12 +332,12 @@ impl NativeClient {
             Ok(Health {
                 backend: f.backend().kind().name().to_string(),
                 ok,
-                latency_ms: ok.then_some(latency_ms),
+                latency_ms: or_null(ok.then_some(latency_ms)),
                 circuit: circuit.name().to_string(),
-                last_error: match result {
+                last_error: or_null(match result {
                     Err(err) => Some(err.to_string()),
                     Ok(_) => breaker.as_ref().and_then(|b| b.last_error()),
-                },
+                }),
                 transport: transport.to_string(),
             })
         }

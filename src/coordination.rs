@@ -4,16 +4,22 @@
 use std::time::Duration;
 
 use digis_redis_binding_macros::feature_methods;
-use digis_redis_core::features::{Claim, Taken, WrapState};
+use digis_redis_core::features::{
+    lock_milliseconds, Claim, Taken, WrapState, DEFAULT_LOCK_TTL_MS, DEFAULT_RETRY_DELAY_MS,
+};
+use napi::bindgen_prelude::{Either, Null, Unknown};
+use napi::{Env, ValueType};
 use napi_derive::napi;
 
+use crate::client::or_null;
+use crate::js_error::{self, describe, number, Code};
 use crate::{text, NativeClient};
 
 /// What `cache.wrap` finds at its key.
 #[napi(object)]
 pub struct CacheWrapState {
-    /// The stored text, decoded by the JS layer as `cache.get` does.
-    pub value: Option<String>,
+    /// The stored text, decoded by the JS layer as `cache.get` does; null for a miss.
+    pub value: Either<String, Null>,
     pub fresh: bool,
     pub loading: bool,
 }
@@ -21,7 +27,7 @@ pub struct CacheWrapState {
 impl From<WrapState> for CacheWrapState {
     fn from(state: WrapState) -> CacheWrapState {
         CacheWrapState {
-            value: state.value.map(text),
+            value: or_null(state.value.map(text)),
             fresh: state.fresh,
             loading: state.loading,
         }
@@ -62,6 +68,60 @@ impl From<Taken> for LockTaken {
             sent_after_ms: taken.sent_after.as_secs_f64() * 1000.0,
         }
     }
+}
+
+/// A lock time given as `what`, checked (whole milliseconds from `min`); `undefined` is
+/// `default` when there is one.
+fn lock_time(
+    env: &Env,
+    value: Unknown,
+    what: &str,
+    min: u64,
+    default: Option<u64>,
+) -> napi::Result<u32, Code> {
+    let given = match value.get_type() {
+        Ok(ValueType::Undefined) if default.is_some() => default.map(|ms| ms as f64),
+        _ => number(&value),
+    };
+    let ms = lock_milliseconds(given, what, min, || describe(env, value));
+    // At most u32::MAX: the core's bound.
+    ms.map(|ms| ms as u32).map_err(js_error::to_js)
+}
+
+/// `locks.acquire`'s times (ms), defaults filled in.
+#[napi(object)]
+pub struct LockTimes {
+    pub ttl: u32,
+    pub wait: u32,
+    pub retry_delay: u32,
+}
+
+/// `locks.acquire`'s `ttl`, `wait` and `retryDelay` options (`undefined`: the default), checked
+/// in that order; throws (ERR_INVALID_ARGUMENT) for the first that is not whole milliseconds.
+#[napi]
+pub fn lock_times(
+    env: Env,
+    ttl: Unknown,
+    wait: Unknown,
+    retry_delay: Unknown,
+) -> napi::Result<LockTimes, Code> {
+    Ok(LockTimes {
+        ttl: lock_time(&env, ttl, "ttl", 1, Some(DEFAULT_LOCK_TTL_MS))?,
+        wait: lock_time(&env, wait, "wait", 0, Some(0))?,
+        retry_delay: lock_time(
+            &env,
+            retry_delay,
+            "retryDelay",
+            1,
+            Some(DEFAULT_RETRY_DELAY_MS),
+        )?,
+    })
+}
+
+/// A lock's extension (`lock.extend(ms)`), checked: whole milliseconds from 1.
+#[napi]
+pub fn lock_extension(env: Env, ms: Unknown) -> napi::Result<u32, Code> {
+    lock_time(&env, ms, "ms", 1, None)
 }
 
 #[feature_methods]

@@ -57,6 +57,24 @@ pub fn doctor_redact(text: String, env: Object) -> String {
     doctor::environment_secrets(&variables(&env)).redact(&text)
 }
 
+/// A burst of `samples` round trips (ms): their count, median and 99th percentile.
+#[napi(object)]
+pub struct DoctorLatency {
+    pub samples: u32,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+#[napi]
+pub fn doctor_latency(samples: Vec<f64>) -> DoctorLatency {
+    let (p50_ms, p99_ms) = doctor::latency_percentiles(&samples);
+    DoctorLatency {
+        samples: samples.len() as u32,
+        p50_ms,
+        p99_ms,
+    }
+}
+
 /// The report (as JSON) as text for a terminal.
 #[napi]
 pub fn doctor_report_text(report: String) -> napi::Result<String, Code> {

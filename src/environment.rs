@@ -2,6 +2,8 @@
 //! variables come as a JS object (`process.env`, or the map `doctor` and tests pass), each read
 //! by name when the core asks for it; what is ignored comes back as `problems` to report.
 
+use std::collections::HashMap;
+
 use digis_redis_core::environment::{self as core_env, BackendOption, Given, Selection};
 use napi::bindgen_prelude::{Function, JsObjectValue, Object, Unknown};
 use napi::{Env, JsValue, ValueType};
@@ -123,11 +125,27 @@ fn json_text(env: &Env, value: Unknown) -> String {
     }
 }
 
-/// `configure()`'s deadline, retry, breaker and memory options, checked; throws
-/// (ERR_INVALID_ARGUMENT) naming the first that is not a whole number in its range.
+/// `configure()`'s numbers: the JS layer's settings by name, and the backend options.
+#[napi(object)]
+pub struct ConfigureOptions {
+    pub settings: HashMap<String, f64>,
+    pub backend: BackendOptions,
+}
+
+/// `configure()`'s numeric settings, then its deadline, retry, breaker and memory options,
+/// checked; throws (ERR_INVALID_ARGUMENT) naming the first that is not a number in its range.
 #[napi]
-pub fn backend_options(env: Env, options: Object) -> napi::Result<BackendOptions, Code> {
+pub fn configure_options(env: Env, options: Object) -> napi::Result<ConfigureOptions, Code> {
     let read = |name: &str| options.get::<Unknown>(name).ok().flatten();
+    // A setting given as `undefined` is refused, as `name in options` sees it.
+    let number = |name: &str| {
+        options.has_named_property(name).ok()?.then(|| {
+            read(name)
+                .filter(|value| matches!(value.get_type(), Ok(ValueType::Number)))
+                .and_then(|value| unsafe { value.cast::<f64>() }.ok())
+        })
+    };
+    let settings = core_env::settings(number).map_err(js_error::to_js)?;
     let given = |name: &str| {
         read(name).map(|value| match value.get_type() {
             Ok(ValueType::Number) => {
@@ -144,8 +162,14 @@ pub fn backend_options(env: Env, options: Object) -> napi::Result<BackendOptions
             .map(|value| json_text(&env, value))
             .unwrap_or_default()
     };
-    let values = core_env::backend_options(given, json).map_err(js_error::to_js)?;
-    Ok(values.into())
+    let backend = core_env::backend_options(given, json).map_err(js_error::to_js)?;
+    Ok(ConfigureOptions {
+        settings: settings
+            .into_iter()
+            .map(|(name, n)| (name.to_string(), n))
+            .collect(),
+        backend: backend.into(),
+    })
 }
 
 /// The backend options the DIGIS_REDIS_* variables set, and what was ignored.
@@ -181,7 +205,7 @@ pub fn transport_from_env(env: Object) -> TransportSetting {
     }
 }
 
-/// DIGIS_REDIS_LOG_INTERVAL_MS, whole milliseconds up to `max`.
+/// DIGIS_REDIS_LOG_INTERVAL_MS, whole milliseconds up to an hour.
 #[napi(object)]
 pub struct LogIntervalSetting {
     pub value: u32,
@@ -189,9 +213,10 @@ pub struct LogIntervalSetting {
 }
 
 #[napi]
-pub fn log_interval_from_env(env: Object, max: u32) -> LogIntervalSetting {
-    let setting = core_env::log_interval_from_env(&variables(&env), u64::from(max));
-    let value = u32::try_from(setting.value).unwrap_or(max);
+pub fn log_interval_from_env(env: Object) -> LogIntervalSetting {
+    let max = core_env::MAX_LOG_INTERVAL_MS;
+    let setting = core_env::log_interval_from_env(&variables(&env), max);
+    let value = u32::try_from(setting.value.min(max)).unwrap_or(u32::MAX);
     LogIntervalSetting {
         value,
         problems: setting.problems,

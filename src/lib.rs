@@ -7,7 +7,8 @@
 //! each file its own `#[napi] impl NativeClient` block, those that just run a core feature call
 //! declared with `#[feature_methods]` (crates/binding-macros): `single_key.rs`, `cache.rs`, `streams.rs`,
 //! `creators.rs`, `rate_limit.rs`, `window_hits.rs`, `otp.rs`, `coordination.rs`, `pubsub.rs`,
-//! `raw_commands.rs`. Free functions: `key_names.rs`, `redaction.rs`, `analytics.rs`, `environment.rs` and `doctor.rs`.
+//! `raw_commands.rs`. Free functions: `key_names.rs`, `redaction.rs`, `analytics.rs`, `environment.rs`,
+//! `express.rs`, `doctor.rs`, and the argument checks of `coordination.rs`, `otp.rs` and `rate_limit.rs`.
 
 // Modules with free `#[napi]` functions are public: a test build, without napi's registration,
 // would count them as dead code otherwise.
@@ -17,19 +18,20 @@ mod batch;
 mod cache;
 mod client;
 mod completion;
-mod coordination;
+pub mod coordination;
 mod creators;
 pub mod doctor;
 pub mod environment;
+pub mod express;
 pub mod feature_bindings;
 pub mod io_runtime;
 pub mod js_error;
 pub mod key_names;
 mod namespace;
 mod node_loop;
-mod otp;
+pub mod otp;
 mod pubsub;
-mod rate_limit;
+pub mod rate_limit;
 mod raw_commands;
 pub mod redaction;
 pub mod rest_server;

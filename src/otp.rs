@@ -5,8 +5,16 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::batch::split_outcomes;
-use crate::js_error::Code;
+use crate::js_error::{self, describe, number, Code};
 use crate::NativeClient;
+
+/// A new code of `digits` digits (4 to 12) for `otp.generate`, from the OS's CSPRNG; throws
+/// (ERR_INVALID_ARGUMENT) for another `digits`.
+#[napi]
+pub fn otp_code(env: Env, digits: Unknown) -> std::result::Result<String, Error<Code>> {
+    let code = digis_redis_core::features::new_otp_code(number(&digits), || describe(&env, digits));
+    code.map_err(js_error::to_js)
+}
 
 /// A batch of one-time-code checks, shaped like `RateLimitBatch`.
 #[napi(object, object_from_js = false)]

@@ -44,6 +44,25 @@ impl From<RateLimitDecision> for RateLimitResult {
     }
 }
 
+fn core_algorithm(algorithm: RateLimitAlgorithm) -> Algorithm {
+    match algorithm {
+        RateLimitAlgorithm::TokenBucket => Algorithm::TokenBucket,
+        RateLimitAlgorithm::SlidingWindow => Algorithm::SlidingWindow,
+        RateLimitAlgorithm::FixedWindow => Algorithm::FixedWindow,
+    }
+}
+
+/// The `algorithm` option's names, each at the index that is its `RateLimitAlgorithm` value.
+#[napi]
+pub fn rate_limit_algorithm_names() -> Vec<&'static str> {
+    use RateLimitAlgorithm::{FixedWindow, SlidingWindow, TokenBucket};
+    let in_value_order = [TokenBucket, SlidingWindow, FixedWindow];
+    in_value_order
+        .into_iter()
+        .map(|algorithm| core_algorithm(algorithm).name())
+        .collect()
+}
+
 fn rate_limit_request(
     id: String,
     algorithm: RateLimitAlgorithm,
@@ -53,11 +72,7 @@ fn rate_limit_request(
 ) -> RateLimitRequest {
     RateLimitRequest {
         id,
-        algorithm: match algorithm {
-            RateLimitAlgorithm::TokenBucket => Algorithm::TokenBucket,
-            RateLimitAlgorithm::SlidingWindow => Algorithm::SlidingWindow,
-            RateLimitAlgorithm::FixedWindow => Algorithm::FixedWindow,
-        },
+        algorithm: core_algorithm(algorithm),
         limit: u64::from(limit),
         window_seconds: u64::from(window_seconds),
         cost: u64::from(cost),

@@ -29,6 +29,18 @@ impl CircuitState {
             CircuitState::HalfOpen => "half-open",
         }
     }
+
+    /// The line logged when a circuit enters this state; `which` names the circuit on a
+    /// cluster (each master has its own).
+    pub fn log_line(self, which: Option<&str>) -> String {
+        let what = match self {
+            CircuitState::Open => "the backend keeps failing; calls fail fast (ERR_CIRCUIT_OPEN) until a probe succeeds",
+            CircuitState::HalfOpen => "the next call probes the backend",
+            CircuitState::Closed => "the backend answers again",
+        };
+        let which = which.map(|which| format!(" ({which})")).unwrap_or_default();
+        format!("[digis-redis] circuit {}: {what}{which}", self.name())
+    }
 }
 
 #[derive(Debug)]
@@ -350,6 +362,18 @@ impl Backend for CircuitBreaker {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn each_state_change_is_one_line() {
+        assert_eq!(
+            CircuitState::HalfOpen.log_line(None),
+            "[digis-redis] circuit half-open: the next call probes the backend"
+        );
+        assert_eq!(
+            CircuitState::Closed.log_line(Some("master 10.0.0.1:6379")),
+            "[digis-redis] circuit closed: the backend answers again (master 10.0.0.1:6379)"
+        );
+    }
+
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Duration;
 

@@ -296,6 +296,18 @@ fn is_foreign_http_reply(text: &str) -> bool {
     })
 }
 
+/// A latency burst's median and 99th percentile (nearest rank), in ms rounded to 0.01.
+pub fn latency_percentiles(samples: &[f64]) -> (f64, f64) {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let percentile = |p: f64| {
+        let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+        let ms = sorted.get(rank.saturating_sub(1)).copied().unwrap_or(0.0);
+        (ms * 100.0).round() / 100.0
+    };
+    (percentile(50.0), percentile(99.0))
+}
+
 /// What a failure most likely means, in plain words, or None when the text says nothing known.
 /// `backend_kind` is the selected backend (`upstash`, `cluster`, `redis`, ...); `secure` whether
 /// its URL asks for TLS (a timeout then most likely is a TLS handshake nobody answers).
@@ -370,6 +382,12 @@ pub fn failure_hint(message: &str, backend_kind: &str, secure: bool) -> Option<S
 mod tests {
     use super::*;
     use crate::environment::tests::vars;
+
+    #[test]
+    fn latency_percentiles_are_nearest_ranks() {
+        let samples: Vec<f64> = (1..=50).rev().map(|n| f64::from(n) + 0.004).collect();
+        assert_eq!(latency_percentiles(&samples), (25.0, 50.0));
+    }
 
     fn describe(pairs: &[(&str, &str)]) -> Description {
         describe_environment(&vars(pairs)).unwrap()

@@ -327,6 +327,93 @@ pub fn log_interval_from_env(vars: Lookup, max: u64) -> Setting<u64> {
     setting
 }
 
+/// Longest interval between two lines about one kind of outage failure (an hour).
+pub const MAX_LOG_INTERVAL_MS: u64 = 3_600_000;
+
+/// A number `configure()` sets for the JS layer (log interval, one-time codes, presence,
+/// popularity), and the values it takes.
+#[derive(Clone, Copy, Debug)]
+pub struct SettingSpec {
+    pub name: &'static str,
+    pub min: f64,
+    pub max: f64,
+    /// Whole numbers only.
+    pub whole: bool,
+    /// What the setting takes, for the message refusing another value.
+    pub takes: &'static str,
+}
+
+const fn setting(
+    name: &'static str,
+    min: f64,
+    max: f64,
+    whole: bool,
+    takes: &'static str,
+) -> SettingSpec {
+    SettingSpec {
+        name,
+        min,
+        max,
+        whole,
+        takes,
+    }
+}
+
+pub const SETTINGS: [SettingSpec; 4] = [
+    setting(
+        "logIntervalMs",
+        0.0,
+        MAX_LOG_INTERVAL_MS as f64,
+        true,
+        "whole milliseconds from 0 to 3600000",
+    ),
+    setting(
+        "otpMaxAttempts",
+        1.0,
+        86400.0,
+        true,
+        "an integer from 1 to 86400",
+    ),
+    setting(
+        "viewerPresenceSeconds",
+        1.0,
+        86400.0,
+        true,
+        "an integer from 1 to 86400",
+    ),
+    // Fractions allowed (tests, bursty traffic); at most 30 days, beyond which counts barely decay.
+    setting(
+        "popularityHalfLifeSeconds",
+        0.01,
+        2_592_000.0,
+        false,
+        "a number of seconds from 0.01 to 2592000",
+    ),
+];
+
+/// `configure()`'s numeric settings, checked: `given` reads one by name (None when absent,
+/// `Some(None)` for a value that is not a number). The accepted ones, or an error naming the
+/// first refused.
+pub fn settings(given: impl Fn(&str) -> Option<Option<f64>>) -> Result<Vec<(&'static str, f64)>> {
+    let mut values = Vec::new();
+    for spec in &SETTINGS {
+        let Some(value) = given(spec.name) else {
+            continue;
+        };
+        // NaN and the infinities fail the range (and a fraction's) test.
+        let accepted =
+            value.filter(|n| *n >= spec.min && *n <= spec.max && (!spec.whole || n.fract() == 0.0));
+        match accepted {
+            Some(n) => values.push((spec.name, n)),
+            None => {
+                let message = format!("configure({{ {} }}) takes {}", spec.name, spec.takes);
+                return Err(Error::new(ErrorKind::InvalidArgument, message));
+            }
+        }
+    }
+    Ok(values)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -533,5 +620,46 @@ pub(crate) mod tests {
                     .to_string()
             ]
         );
+    }
+    #[test]
+    fn settings_take_numbers_in_their_ranges() {
+        let given = |pairs: Vec<(&'static str, Option<f64>)>| {
+            move |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        };
+        assert_eq!(settings(given(vec![])).unwrap(), vec![]);
+        assert_eq!(
+            settings(given(vec![
+                ("otpMaxAttempts", Some(3.0)),
+                ("popularityHalfLifeSeconds", Some(0.5)),
+                ("logIntervalMs", Some(0.0)),
+            ]))
+            .unwrap(),
+            vec![
+                ("logIntervalMs", 0.0),
+                ("otpMaxAttempts", 3.0),
+                ("popularityHalfLifeSeconds", 0.5)
+            ]
+        );
+        let refused = |name: &'static str, value: Option<f64>| {
+            settings(given(vec![(name, value)])).unwrap_err().message
+        };
+        assert_eq!(
+            refused("logIntervalMs", Some(3_600_001.0)),
+            "configure({ logIntervalMs }) takes whole milliseconds from 0 to 3600000"
+        );
+        assert_eq!(
+            refused("otpMaxAttempts", Some(1.5)),
+            "configure({ otpMaxAttempts }) takes an integer from 1 to 86400"
+        );
+        assert_eq!(
+            refused("viewerPresenceSeconds", None),
+            "configure({ viewerPresenceSeconds }) takes an integer from 1 to 86400"
+        );
+        for bad in [Some(f64::NAN), Some(f64::INFINITY), Some(0.001), None] {
+            assert_eq!(
+                refused("popularityHalfLifeSeconds", bad),
+                "configure({ popularityHalfLifeSeconds }) takes a number of seconds from 0.01 to 2592000"
+            );
+        }
     }
 }

@@ -3,11 +3,13 @@
 
 pub mod backend;
 pub mod circuit;
+pub mod client_address;
 pub mod cmd;
 pub mod doctor;
 pub mod embedded;
 pub mod environment;
 pub mod error;
+pub mod express_options;
 pub mod features;
 pub mod keys;
 pub mod lua;

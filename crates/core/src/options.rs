@@ -99,3 +99,35 @@ impl BreakerPolicy {
         self.cooldown_ms.store(ms, Ordering::Relaxed);
     }
 }
+
+/// The period of a repeating timer (`analytics.startFlushing`, `creators.startWarming`): whole
+/// milliseconds from 10. `number` is the value given when it is a number; `described` says what
+/// it is, for the message refusing it.
+pub fn timer_period(number: Option<f64>, described: impl FnOnce() -> String) -> crate::Result<f64> {
+    match number {
+        Some(ms) if ms.fract() == 0.0 && ms >= 10.0 => Ok(ms),
+        _ => Err(crate::Error::new(
+            crate::ErrorKind::InvalidArgument,
+            format!(
+                "every must be whole milliseconds (at least 10), got {}",
+                described()
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timer_period;
+
+    #[test]
+    fn a_timer_period_is_whole_milliseconds_from_ten() {
+        assert_eq!(timer_period(Some(10.0), String::new).unwrap(), 10.0);
+        for bad in [Some(9.0), Some(10.5), Some(f64::INFINITY), None] {
+            assert_eq!(
+                timer_period(bad, || "null".into()).unwrap_err().message,
+                "every must be whole milliseconds (at least 10), got null"
+            );
+        }
+    }
+}

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::{unexpected, Features};
 use crate::lua::{LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE};
-use crate::{keys, Reply, Result};
+use crate::{keys, Error, ErrorKind, Reply, Result};
 
 fn b(text: &str) -> Bytes {
     Bytes::copy_from_slice(text.as_bytes())
@@ -34,6 +34,35 @@ pub struct Taken {
 /// How long a fencing counter outlives the last acquire of its lock: tokens of a name only go
 /// up while it is taken at least once per this horizon; an unused name's counter then goes.
 pub const FENCE_TTL_SECONDS: u64 = 30 * 24 * 3600;
+
+/// `locks.acquire`'s defaults: the lock's lifetime, and the delay between attempts while it
+/// waits (no wait by default).
+pub const DEFAULT_LOCK_TTL_MS: u64 = 10_000;
+pub const DEFAULT_RETRY_DELAY_MS: u64 = 50;
+
+/// Lock times cross the binding as u32 milliseconds.
+pub const MAX_LOCK_MS: u64 = u32::MAX as u64;
+
+/// A lock time given as `what` (`ttl`, `wait`, `retryDelay`, or extend's `ms`): whole
+/// milliseconds from `min`. `number` is the value when it is a number; `described` says what
+/// it is, for the message refusing it.
+pub fn lock_milliseconds(
+    number: Option<f64>,
+    what: &str,
+    min: u64,
+    described: impl FnOnce() -> String,
+) -> Result<u64> {
+    match number {
+        Some(n) if n.fract() == 0.0 && n >= min as f64 && n <= MAX_LOCK_MS as f64 => Ok(n as u64),
+        _ => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{what} must be whole milliseconds (an integer from {min} to {MAX_LOCK_MS}), got {}",
+                described()
+            ),
+        )),
+    }
+}
 
 impl Features {
     /// Takes `lock:<name>` for `owner` for `ttl_ms`. The fencing token when taken (strictly
@@ -131,6 +160,29 @@ impl Features {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lock_times_are_whole_milliseconds_in_range() {
+        use super::lock_milliseconds;
+        let got = || "number 1.5".to_string();
+        assert_eq!(lock_milliseconds(Some(0.0), "wait", 0, got).unwrap(), 0);
+        assert_eq!(
+            lock_milliseconds(Some(4294967295.0), "ttl", 1, got).unwrap(),
+            4294967295
+        );
+        for bad in [
+            Some(0.0),
+            Some(1.5),
+            Some(4294967296.0),
+            Some(f64::NAN),
+            None,
+        ] {
+            assert_eq!(
+                lock_milliseconds(bad, "ttl", 1, got).unwrap_err().message,
+                "ttl must be whole milliseconds (an integer from 1 to 4294967295), got number 1.5"
+            );
+        }
+    }
+
     use std::sync::Arc;
 
     use crate::embedded::EmbeddedBackend;

@@ -20,7 +20,10 @@ mod window_hits;
 
 pub use cache_wrap::{Claim, WrapState};
 pub use key_scan::SCAN_COUNT;
-pub use locks::{Taken, FENCE_TTL_SECONDS};
+pub use locks::{
+    lock_milliseconds, Taken, DEFAULT_LOCK_TTL_MS, DEFAULT_RETRY_DELAY_MS, FENCE_TTL_SECONDS,
+};
+pub use otp::new_code as new_otp_code;
 pub use popularity::{PopularCreator, EPOCH_HALF_LIVES};
 pub use rate_limit::{Algorithm, RateLimitDecision, RateLimitRequest};
 pub use response_cache::{decode_response_record, encode_response_record, ResponseRecord};

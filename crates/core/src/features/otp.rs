@@ -2,7 +2,27 @@ use bytes::Bytes;
 
 use super::{all_ok, single_key::set_command, unexpected, Features};
 use crate::lua::{ScriptCall, OTP_VERIFY};
-use crate::{keys, Cmd, Reply, Result};
+use crate::{keys, Cmd, Error, ErrorKind, Reply, Result};
+
+/// A new one-time code of `digits` digits (`otp.generate`): `number` is the value given when it
+/// is a number, `described` says what it is otherwise, for the message refusing it. Drawn
+/// uniformly from the OS's CSPRNG, leading zeros kept ('012345').
+pub fn new_code(number: Option<f64>, described: impl FnOnce() -> String) -> Result<String> {
+    use rand::rngs::OsRng;
+    use rand::{Rng, TryRngCore};
+    let digits = match number {
+        Some(n) if n.fract() == 0.0 && (4.0..=12.0).contains(&n) => n as usize,
+        _ => {
+            let message = format!(
+                "digits must be an integer from 4 to 12, got {}",
+                described()
+            );
+            return Err(Error::new(ErrorKind::InvalidArgument, message));
+        }
+    };
+    let code = OsRng.unwrap_err().random_range(0..10u64.pow(digits as u32));
+    Ok(format!("{code:0digits$}"))
+}
 
 /// The script call that checks `code` against `otp:<id>`.
 fn verify_call(id: &str, code: &str, max_attempts: u32) -> ScriptCall {
@@ -55,5 +75,25 @@ impl Features {
             .collect();
         let items = self.backend.eval_many(calls).await?;
         Ok(items.into_iter().map(|item| verified(item?)).collect())
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::new_code;
+
+    #[test]
+    fn codes_have_the_digits_asked_for() {
+        for digits in [4.0, 6.0, 12.0] {
+            let code = new_code(Some(digits), String::new).unwrap();
+            assert_eq!(code.len(), digits as usize);
+            assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        }
+        for bad in [Some(3.0), Some(13.0), Some(6.5), Some(f64::NAN), None] {
+            assert_eq!(
+                new_code(bad, || "number 3".into()).unwrap_err().message,
+                "digits must be an integer from 4 to 12, got number 3"
+            );
+        }
     }
 }

@@ -17,6 +17,15 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
+    /// The name `rateLimiter.check`'s `algorithm` option gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::TokenBucket => "token-bucket",
+            Algorithm::SlidingWindow => "sliding-window",
+            Algorithm::FixedWindow => "fixed-window",
+        }
+    }
+
     fn script_and_key(self, id: &str) -> (&'static Script, String) {
         match self {
             Algorithm::TokenBucket => (&RATE_LIMIT_TOKEN_BUCKET, keys::rate_limit_token_bucket(id)),
