@@ -9,7 +9,7 @@ use crate::{keys, Cmd, Error, ErrorKind, Reply, Result};
 /// uniformly from the OS's CSPRNG, leading zeros kept ('012345').
 pub fn new_code(number: Option<f64>, described: impl FnOnce() -> String) -> Result<String> {
     use rand::rngs::OsRng;
-    use rand::{Rng, TryRngCore};
+    use rand::TryRngCore;
     let digits = match number {
         Some(n) if n.fract() == 0.0 && (4.0..=12.0).contains(&n) => n as usize,
         _ => {
@@ -20,7 +20,21 @@ pub fn new_code(number: Option<f64>, described: impl FnOnce() -> String) -> Resu
             return Err(Error::new(ErrorKind::InvalidArgument, message));
         }
     };
-    let code = OsRng.unwrap_err().random_range(0..10u64.pow(digits as u32));
+    // Uniform by rejection: draws at or above the largest multiple of `bound` are drawn again.
+    // A failing OS source is an error, never a panic (this runs in a sync napi call).
+    let bound = 10u64.pow(digits as u32);
+    let zone = u64::MAX - u64::MAX % bound;
+    let code = loop {
+        let draw = OsRng.try_next_u64().map_err(|err| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("the OS random source failed: {err}"),
+            )
+        })?;
+        if draw < zone {
+            break draw % bound;
+        }
+    };
     Ok(format!("{code:0digits$}"))
 }
 
@@ -89,6 +103,13 @@ mod code_tests {
             assert_eq!(code.len(), digits as usize);
             assert!(code.bytes().all(|b| b.is_ascii_digit()));
         }
+        // Leading zeros are kept, and the whole range is drawn from (P(no code < 1000 in
+        // 2,000 draws) = 0.9^2000).
+        let codes: Vec<String> = (0..2000)
+            .map(|_| new_code(Some(4.0), String::new).unwrap())
+            .collect();
+        assert!(codes.iter().any(|c| c.starts_with('0')));
+        assert!(codes.iter().any(|c| c.starts_with('9')));
         for bad in [Some(3.0), Some(13.0), Some(6.5), Some(f64::NAN), None] {
             assert_eq!(
                 new_code(bad, || "number 3".into()).unwrap_err().message,
