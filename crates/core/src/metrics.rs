@@ -326,21 +326,24 @@ impl<'a> Snapshot<'a> {
                 hit_ratio(row[HITS], row[MISSES]).unwrap_or(f64::NAN),
             );
         }
-        out.family(
-            "digis_redis_operation_calls_total",
-            "counter",
-            "Public calls, by operation.",
-        );
-        for op in ops {
-            out.sample("", &[("operation", op.name)], op.calls);
-        }
-        out.family(
-            "digis_redis_operation_errors_total",
-            "counter",
-            "Failed calls, by operation.",
-        );
-        for op in ops {
-            out.sample("", &[("operation", op.name)], op.errors);
+        type Reading = fn(&Operation) -> f64;
+        let per_operation: [(&str, &str, Reading); 2] = [
+            (
+                "digis_redis_operation_calls_total",
+                "Public calls, by operation.",
+                |op| op.calls,
+            ),
+            (
+                "digis_redis_operation_errors_total",
+                "Failed calls, by operation.",
+                |op| op.errors,
+            ),
+        ];
+        for (name, help, value) in per_operation {
+            out.family(name, "counter", help);
+            for op in ops {
+                out.sample("", &[("operation", op.name)], value(op));
+            }
         }
         let help =
             format!("Duration of public calls, by operation (one call in {TIME_ONE_IN} is timed).");

@@ -215,17 +215,12 @@ impl RedisBackend {
         })
     }
 
-    /// A connection of its own, for a transaction.
-    async fn connect(&self) -> Result<MultiplexedConnection, Unavailable> {
+    /// A new connection (the shared one's, or a transaction's own).
+    async fn open(&self) -> digis_redis_core::Result<MultiplexedConnection> {
         MultiplexedConnector
             .open(&self.client, &self.timeouts)
             .await
-            .map_err(|e| {
-                Unavailable(format!(
-                    "ERR {}",
-                    self.failure("cannot connect to redis", &e).message
-                ))
-            })
+            .map_err(|e| self.failure("cannot connect to redis", &e))
     }
 
     /// `op` on the shared connection within the response timeout; a transport failure (an `Err`
@@ -235,14 +230,8 @@ impl RedisBackend {
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = digis_redis_core::Result<T>>,
     {
-        let open = || async {
-            MultiplexedConnector
-                .open(&self.client, &self.timeouts)
-                .await
-                .map_err(|e| self.failure("cannot connect to redis", &e))
-        };
         self.shared
-            .run(self.timeouts.call(), open, op)
+            .run(self.timeouts.call(), || self.open(), op)
             .await
             .map_err(|err| match err.kind {
                 // The deadline's own error: said as a failed request, as redis-rs's reply
@@ -357,7 +346,10 @@ impl RedisBackend {
         &self,
         commands: &[Args],
     ) -> Result<Transaction, Unavailable> {
-        let mut conn = self.connect().await?;
+        let mut conn = self
+            .open()
+            .await
+            .map_err(|err| Unavailable(format!("ERR {}", err.message)))?;
         let failed = |err: RedisError| self.unavailable("redis transaction failed", &err);
 
         // MULTI alone first: if it were refused (an ACL, say), pipelining the commands behind it
