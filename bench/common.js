@@ -60,10 +60,43 @@ function childEnv(contender, { redisUrl, restUrl, restToken, prefix, extra = {} 
   for (const name of BACKEND_VARIABLES) delete env[name]
   Object.assign(env, { BENCH_REDIS_URL: redisUrl, BENCH_PREFIX: prefix }, extra)
   if (restUrl) Object.assign(env, { BENCH_REST_URL: restUrl, BENCH_REST_TOKEN: restToken })
-  if (contender === 'ours-redis') env.REDIS_URL = redisUrl
+  if (contender === 'ours-redis' || contender === 'ours-redis-near') env.REDIS_URL = redisUrl
   if (contender === 'ours-redis-thread') Object.assign(env, { REDIS_URL: redisUrl, DIGIS_REDIS_TRANSPORT: 'thread' })
   if (contender === 'ours-rest') Object.assign(env, { UPSTASH_REDIS_REST_URL: restUrl, UPSTASH_REDIS_REST_TOKEN: restToken })
   return env
 }
 
-module.exports = { ROOT, PACKAGE_DIR, BENCH_DIR, DEFAULT_REDIS_URL, BACKEND_VARIABLES, uniquePrefix, startRestServer, childEnv }
+/**
+ * `configure({ nearCache })` on this package (`mod`), then waits until its tracking is live
+ * (nothing is served from memory before that). Resolves { active, tracking, note }: a build
+ * without the near cache (no `analytics.stats().nearCache`, or the option rejected) resolves
+ * active: false with the reason, so the benchmarks still run and the report says so. A build
+ * that has it but never goes live rejects: that is a product failure, not a benchmark figure.
+ */
+async function enableNearCache(mod, options = true, { timeoutMs = 20000 } = {}) {
+  try {
+    mod.configure({ nearCache: options })
+  } catch (e) {
+    return { active: false, tracking: null, note: `configure({ nearCache }) rejected: ${e.message}` }
+  }
+  const state = () => mod.analytics.stats().nearCache
+  if (!state()) return { active: false, tracking: null, note: 'this build has no near cache (analytics.stats().nearCache is absent): the option was ignored' }
+  // Tracking may wait for its listener connection, which some builds open on the first read.
+  const deadline = Date.now() + timeoutMs
+  while (state().tracking !== 'live') {
+    if (Date.now() > deadline) throw new Error(`near cache tracking not live after ${timeoutMs} ms: ${JSON.stringify(state())}`)
+    await mod.health().catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return { active: true, tracking: 'live', note: null }
+}
+
+/** The near cache's counters from `analytics.stats()`, or null on a build without one. */
+function nearCacheCounters(mod) {
+  const n = mod.analytics.stats().nearCache
+  if (!n) return null
+  const { enabled, tracking, entries, bytes, hits, misses, invalidations, evictions } = n
+  return { enabled, tracking, entries, bytes, hits, misses, invalidations, evictions }
+}
+
+module.exports = { ROOT, PACKAGE_DIR, BENCH_DIR, DEFAULT_REDIS_URL, BACKEND_VARIABLES, uniquePrefix, startRestServer, childEnv, enableNearCache, nearCacheCounters }

@@ -12,11 +12,13 @@
 //   streams.getAllActive                   KEYS stream:active:*, then MGET (and JSON.parse)
 // The embedded store's counterpart keeps the same text in lru-cache (JSON.stringify on set,
 // JSON.parse on get), TTLs included.
-const { PACKAGE_DIR } = require('./common')
+const { PACKAGE_DIR, enableNearCache, nearCacheCounters } = require('./common')
 
 /** contender → [backend group, environment kind, description] */
 const CONTENDERS = {
   'ours-redis': { group: 'redis', ours: true, label: 'digis-redis (Redis protocol)' },
+  // Only when named in BENCH_CONTENDERS (npm run bench:near): the near cache is for reads.
+  'ours-redis-near': { group: 'redis', ours: true, optIn: true, label: 'digis-redis (Redis protocol, near cache on)' },
   ioredis: { group: 'redis', label: 'ioredis' },
   'ioredis-auto': { group: 'redis', label: 'ioredis (enableAutoPipelining)' },
   'ours-rest': { group: 'rest', ours: true, label: 'digis-redis (Upstash REST)' },
@@ -117,6 +119,7 @@ function jsOp(name, fns, w) {
   const n = (w.keys || w.ids || []).length
   switch (name) {
     case 'cache.get':
+    case 'cache.get.hot':
     case 'users.get':
     case 'sessions.get':
       return (i) => fns.get(w.keys[i % n])
@@ -138,6 +141,7 @@ function oursOp(name, mod, w) {
   const n = (w.keys || w.ids || []).length
   switch (name) {
     case 'cache.get':
+    case 'cache.get.hot':
       return (i) => mod.cache.get(w.keys[i % n])
     case 'users.get':
       return (i) => mod.users.get(w.ids[i % n])
@@ -167,15 +171,21 @@ function oursOp(name, mod, w) {
 async function createContender(name, env) {
   switch (name) {
     case 'ours-redis':
+    case 'ours-redis-near':
     case 'ours-rest':
     case 'ours-embedded': {
       const mod = require(PACKAGE_DIR)
-      const expected = { 'ours-redis': 'redis', 'ours-rest': 'upstash', 'ours-embedded': 'embedded' }[name]
+      const expected = { 'ours-redis': 'redis', 'ours-redis-near': 'redis', 'ours-rest': 'upstash', 'ours-embedded': 'embedded' }[name]
       const health = await mod.health()
       if (health.backend !== expected || !health.ok) {
         throw new Error(`${name}: expected a healthy '${expected}' backend, got ${JSON.stringify(health)}`)
       }
       const contender = { mod, op: (workload, w) => oursOp(workload, mod, w), close: async () => {} }
+      if (name === 'ours-redis-near') {
+        const near = await enableNearCache(mod)
+        // Reported with the cell: whether the near cache was on, and its hits and misses.
+        contender.report = () => ({ near: { ...near, counters: nearCacheCounters(mod) } })
+      }
       if (name === 'ours-embedded') {
         contender.seedLocal = async (records, workload, w) => {
           if (workload === 'streams.getAllActive') {

@@ -10,7 +10,8 @@
 //   BENCH_WORKLOADS    the seven of the issue         e.g. cache.get,otp.verify; also
 //                                                     rateLimiter.fixed (ours fixed-window)
 //   BENCH_CONCURRENCY  1,64,256
-//   BENCH_CONTENDERS   all of the selected backends   e.g. ours-redis,ioredis-auto
+//   BENCH_CONTENDERS   all of the selected backends   e.g. ours-redis,ioredis-auto; opt-in
+//                      (except ours-redis-near)       ones run only when named here
 //   BENCH_ROUNDS       3                              repetitions of every cell
 //   BENCH_MS           2000                           measured window per run
 //   BENCH_WARMUP_MS    max(200, BENCH_MS / 4)         warm-up before the window
@@ -19,6 +20,8 @@
 //                                                     this long after the warm-up (KEYS
 //                                                     queues); later rounds then skip it
 //   BENCH_REDIS_URL    redis://127.0.0.1:6379/9
+//   BENCH_TITLE        Throughput and latency         the report's heading (and the section
+//                                                     --write replaces)
 // Flags: --write (replace the "Throughput and latency" section of BENCHMARKS.md),
 //        --build (npm run build first), --json=<file> (raw results; default bench/last-run.json)
 const fs = require('node:fs')
@@ -30,11 +33,11 @@ const { CONTENDERS } = require('./contenders')
 const { WORKLOADS, EXTRA_WORKLOADS } = require('./workloads')
 const { RespClient, pipelined, unlinkMatching, waitIdle } = require('./resp')
 const { ROOT, BENCH_DIR, DEFAULT_REDIS_URL, uniquePrefix, startRestServer, childEnv } = require('./common')
-const { buildReport, writeSection } = require('./report')
+const { buildReport, writeSection, SECTION } = require('./report')
 
 const GROUPS = {
   embedded: ['ours-embedded', 'lru-cache'],
-  redis: ['ours-redis', 'ioredis', 'ioredis-auto'],
+  redis: ['ours-redis', 'ours-redis-near', 'ioredis', 'ioredis-auto'],
   rest: ['ours-rest', 'upstash'],
 }
 
@@ -59,6 +62,7 @@ function options() {
     filler: Number(pick('BENCH_FILLER', 1000000)),
     maxWaitMs: Number(pick('BENCH_MAX_WAIT_MS', 10000)),
     redisUrl: pick('BENCH_REDIS_URL', DEFAULT_REDIS_URL),
+    title: pick('BENCH_TITLE', SECTION),
     write: Boolean(flags.write),
     build: Boolean(flags.build),
     json: typeof flags.json === 'string' ? flags.json : path.join(BENCH_DIR, 'last-run.json'),
@@ -244,7 +248,9 @@ async function main() {
         log(`rest-server at ${rest.url}`)
       }
     }
-    const groups = o.backends.map((b) => [b, GROUPS[b].filter((c) => !o.contenders || o.contenders.includes(c))]).filter(([, cs]) => cs.length)
+    const groups = o.backends
+      .map((b) => [b, GROUPS[b].filter((c) => (o.contenders ? o.contenders.includes(c) : !CONTENDERS[c].optIn))])
+      .filter(([, cs]) => cs.length)
     const perRound = o.workloads.length * o.concurrency.length * groups.reduce((n, [, cs]) => n + cs.length, 0)
     const total = perRound * o.rounds
     log(`${total} runs: ${o.rounds} rounds × ${o.workloads.join(', ')} × c=${o.concurrency.join(',')} × ${groups.map(([, cs]) => cs.join('/')).join(', ')}; ${o.ms} ms each after ${o.warmupMs} ms warm-up`)
@@ -303,7 +309,7 @@ async function main() {
               if (r.error) log(`[${done}/${total} ${elapsed}s] ${workload} c=${concurrency} ${contender}: ERROR ${r.error}`)
               else
                 log(
-                  `[${done}/${total} ${elapsed}s] ${workload} c=${concurrency} ${contender}: ${fmtOps(r.opsPerSec)} ops/s p50 ${fmtMs(r.p50Ms)} p99 ${fmtMs(r.p99Ms)} cpu ${r.cpuSecPer100k} s/100k${r.misses ? ` MISSES ${r.misses}` : ''}${r.errors ? ` ERRORS ${r.errors} (${r.firstError})` : ''}${r.noCompletionWithinMs ? ` (nothing completed within ${r.noCompletionWithinMs} ms; later rounds skip this cell)` : r.saturated ? ' (server-bound; later rounds skip this cell)' : ''}`,
+                  `[${done}/${total} ${elapsed}s] ${workload} c=${concurrency} ${contender}: ${fmtOps(r.opsPerSec)} ops/s p50 ${fmtMs(r.p50Ms)} p99 ${fmtMs(r.p99Ms)} cpu ${r.cpuSecPer100k} s/100k${r.near ? ` near ${r.near.active ? `hits ${r.near.counters?.hits} misses ${r.near.counters?.misses}` : 'OFF'}` : ''}${r.misses ? ` MISSES ${r.misses}` : ''}${r.errors ? ` ERRORS ${r.errors} (${r.firstError})` : ''}${r.noCompletionWithinMs ? ` (nothing completed within ${r.noCompletionWithinMs} ms; later rounds skip this cell)` : r.saturated ? ' (server-bound; later rounds skip this cell)' : ''}`,
                 )
             }
           }
@@ -337,6 +343,7 @@ async function main() {
       end: os.loadavg()[0].toFixed(2),
     },
     addon: { sha: addon.sha, mtime: addon.mtime, file: addon.file },
+    title: o.title,
     options: { rounds: o.rounds, ms: o.ms, warmupMs: o.warmupMs, filler: o.filler, maxWaitMs: o.maxWaitMs, concurrency: o.concurrency, backends: o.backends, workloads: o.workloads },
   }
   fs.writeFileSync(o.json, `${JSON.stringify({ meta, results }, null, 1)}\n`)
@@ -345,8 +352,8 @@ async function main() {
   log(`raw results: ${o.json}; total ${totalSec} s`)
   if (o.write) {
     const file = path.join(ROOT, 'BENCHMARKS.md')
-    writeSection(file, report)
-    log(`wrote the "Throughput and latency" section of ${file}`)
+    writeSection(file, report, o.title)
+    log(`wrote the "${o.title}" section of ${file}`)
   }
   if (interrupted) process.exitCode = 130
 }
@@ -364,6 +371,7 @@ function commandLine(o) {
   if (o.filler !== 1000000) env.push(`BENCH_FILLER=${o.filler}`)
   if (o.maxWaitMs !== 10000) env.push(`BENCH_MAX_WAIT_MS=${o.maxWaitMs}`)
   if (o.redisUrl !== DEFAULT_REDIS_URL) env.push(`BENCH_REDIS_URL=${o.redisUrl}`)
+  if (o.title !== SECTION) env.push(`BENCH_TITLE='${o.title}'`)
   return `npm run build && ${[...env, 'npm run bench'].join(' ')}${o.write ? ' -- --write' : ''}`
 }
 

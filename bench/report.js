@@ -12,6 +12,8 @@ const PAIRS = [
   { ours: 'ours-redis', theirs: 'ioredis', title: 'Redis protocol: digis-redis vs ioredis (default, no auto-pipelining)' },
   { ours: 'ours-rest', theirs: 'upstash', title: 'Upstash REST (digis-redis rest-server in front of the same Redis): digis-redis vs @upstash/redis (defaults: auto-pipelining on)' },
   { ours: 'ours-embedded', theirs: 'lru-cache', title: 'Embedded: digis-redis embedded store vs lru-cache + JSON' },
+  { ours: 'ours-redis-near', theirs: 'ioredis-auto', title: 'Near cache: digis-redis with configure({ nearCache: true }) vs ioredis with enableAutoPipelining' },
+  { ours: 'ours-redis-near', theirs: 'ours-redis', title: 'Near cache on vs off: digis-redis on Redis with and without configure({ nearCache: true })' },
 ]
 
 function median(values) {
@@ -45,6 +47,8 @@ function aggregate(results) {
       firstError: runs.map((r) => r.firstError).find(Boolean) || null,
       saturated: runs.some((r) => r.saturated),
       // Every round ended with no completion within this many ms (latency above it).
+      // ours-redis-near: whether the near cache was on, and its counters, per run.
+      near: runs.map((r) => r.near).filter(Boolean),
       noCompletionWithinMs: runs.length && runs.every((r) => r.noCompletionWithinMs) ? Math.min(...runs.map((r) => r.noCompletionWithinMs)) : null,
     })
   }
@@ -78,7 +82,7 @@ function pairTable(agg, pair, workloads, concurrency) {
     for (const c of concurrency) {
       const a = agg.get(`${pair.ours}|${w}|${c}`)
       const b = agg.get(`${pair.theirs}|${w}|${c}`)
-      if (!a && !b) continue
+      if (!a || !b) continue
       const g = (cell, k) => (cell ? cell[k] : null)
       const lat = (cell, k) => (cell && cell.noCompletionWithinMs ? `> ${fmtMs(cell.noCompletionWithinMs)}` : fmtMs(g(cell, k)))
       let opsRatio = fmtRatio(ratio(g(a, 'opsPerSec'), g(b, 'opsPerSec')))
@@ -143,6 +147,14 @@ function targets(agg, concurrency) {
       check('REST: cache.get p50 at c=1 ≤ 0.7× @upstash/redis', r, r <= 0.7, `${fmtMs(a1.p50Ms)} vs ${fmtMs(b1.p50Ms)} = ${fmtRatio(r)}`)
     }
   }
+  for (const c of [64, 256]) {
+    const a = get('ours-redis-near', 'cache.get.hot', c)
+    const b = get('ioredis-auto', 'cache.get.hot', c)
+    if (a && b) {
+      const r = ratio(a.opsPerSec, b.opsPerSec)
+      check(`Redis, near cache on: hot-key cache.get ops/s ≥ 3× ioredis auto-pipelining, c=${c}`, r, r >= 3, `${fmtOps(a.opsPerSec)} vs ${fmtOps(b.opsPerSec)} = ${fmtRatio(r)}`)
+    }
+  }
   {
     const a = get('ours-embedded', 'cache.get', 64)
     if (a) check('Embedded: ≥ 1M cache.get/s at c=64', a.opsPerSec, a.opsPerSec >= 1e6, `${fmtOps(a.opsPerSec)} ops/s`)
@@ -161,7 +173,7 @@ function targets(agg, concurrency) {
     }
     if (total) {
       check(
-        `CPU s/100k ops below ${CONTENDERS[pair.theirs].label}`,
+        `${CONTENDERS[pair.ours].label}: CPU s/100k ops below ${CONTENDERS[pair.theirs].label}`,
         total,
         worse.length === 0,
         worse.length ? `higher in ${worse.length} of ${total} cells: ${worse.slice(0, 8).join('; ')}${worse.length > 8 ? '; …' : ''}` : `lower in all ${total} cells`,
@@ -172,6 +184,24 @@ function targets(agg, concurrency) {
   return ['### Targets (from the issue), this run', '', '| target | this run | |', '|---|---|---|', ...lines].join('\n')
 }
 
+/** Per ours-redis-near cell: was the near cache on, and how many calls did it serve. */
+function nearNotes(agg) {
+  const notes = []
+  for (const [key, cell] of agg) {
+    if (!key.startsWith('ours-redis-near|') || cell.near.length === 0) continue
+    const [, w, c] = key.split('|')
+    const off = cell.near.filter((n) => !n.active)
+    if (off.length) {
+      notes.push(`- ⚠ ours-redis-near ${w} c=${c}: the near cache was not on in ${off.length} of ${cell.near.length} runs (${off[0].note}); these figures are ours without it.`)
+      continue
+    }
+    const rates = cell.near.map((n) => n.counters).filter(Boolean).map((k) => (k.hits + k.misses ? k.hits / (k.hits + k.misses) : 0))
+    const inv = cell.near.map((n) => n.counters?.invalidations ?? 0)
+    notes.push(`- ours-redis-near ${w} c=${c}: near-cache hit ratio per run (warm-up included) ${rates.map((x) => `${(x * 100).toFixed(2)}%`).join(', ')}; invalidations ${inv.join(', ')}.`)
+  }
+  return notes.length ? ['Near cache in these runs:', '', ...notes] : []
+}
+
 function buildReport(results, meta) {
   const agg = aggregate(results)
   const { machine: m, options: o } = meta
@@ -179,7 +209,7 @@ function buildReport(results, meta) {
   const concurrency = o.concurrency
   const errors = results.filter((r) => r.error)
   const parts = [
-    `## ${SECTION}`,
+    `## ${meta.title || SECTION}`,
     '',
     `Command: \`${meta.command}\` — run ${meta.date.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}, ${Math.floor(meta.totalSec / 60)} min ${meta.totalSec % 60} s in total.`,
     '',
@@ -207,6 +237,8 @@ function buildReport(results, meta) {
     const table = pairTable(agg, pair, workloads, concurrency)
     if (table) parts.push('', table)
   }
+  const near = nearNotes(agg)
+  if (near.length) parts.push('', ...near)
   const flagged = [...agg].filter(([, cell]) => cell.misses || cell.opErrors)
   if (flagged.length) {
     parts.push(
@@ -225,8 +257,8 @@ function buildReport(results, meta) {
   return parts.join('\n')
 }
 
-/** Replaces (or appends) only the "## Throughput and latency" section of `file`. */
-function writeSection(file, section) {
+/** Replaces (or appends) only the "## <title>" section of `file` (default "Throughput and latency"). */
+function writeSection(file, section, title = SECTION) {
   const body = section.trimEnd() + '\n'
   let text = ''
   try {
@@ -235,7 +267,7 @@ function writeSection(file, section) {
     text = '# Benchmarks\n'
   }
   const lines = text.split('\n')
-  const start = lines.findIndex((l) => l.trim() === `## ${SECTION}`)
+  const start = lines.findIndex((l) => l.trim() === `## ${title}`)
   let next
   if (start < 0) {
     next = text.trimEnd() + '\n\n' + body
@@ -255,4 +287,4 @@ function writeSection(file, section) {
   fs.writeFileSync(file, next)
 }
 
-module.exports = { buildReport, writeSection, aggregate, median }
+module.exports = { buildReport, writeSection, aggregate, median, SECTION }

@@ -7,7 +7,7 @@
 //   node bench/run-one.js <contender> <workload> <concurrency> <durationMs>
 //
 // prints one JSON line: ops/s, p50/p99 latency, CPU seconds per 100k ops, misses.
-// Contenders: ours-redis ioredis ioredis-auto ours-rest upstash ours-embedded lru-cache.
+// Contenders: ours-redis ours-redis-near ioredis ioredis-auto ours-rest upstash ours-embedded lru-cache.
 // Run by bench/index.js, which passes BENCH_PREFIX / BENCH_REDIS_URL / BENCH_REST_URL /
 // BENCH_REST_TOKEN and seeds the live streams (and the 1M unrelated keys). Run by hand it
 // uses database 9 of 127.0.0.1:6379 (or BENCH_REDIS_URL), starts its own rest-server when
@@ -32,7 +32,7 @@ function usage(message) {
 /** Point this process's environment at the contender's backend, before anything requires ours. */
 function selectBackend(contender, { redisUrl, restUrl, restToken }) {
   for (const name of BACKEND_VARIABLES) delete process.env[name]
-  if (contender === 'ours-redis') process.env.REDIS_URL = redisUrl
+  if (contender === 'ours-redis' || contender === 'ours-redis-near') process.env.REDIS_URL = redisUrl
   if (contender === 'ours-rest') Object.assign(process.env, { UPSTASH_REDIS_REST_URL: restUrl, UPSTASH_REDIS_REST_TOKEN: restToken })
   // The package loads .env from the working directory; bench/ has none.
   process.chdir(BENCH_DIR)
@@ -152,6 +152,7 @@ async function main() {
     durationMs,
     warmupMs,
     ...run.result,
+    ...(c.report ? c.report() : {}),
     setupMs: Math.round(setupMs),
     pid: process.pid,
   })

@@ -5,6 +5,8 @@
 // is the expected one (a miss or fallback is counted, so a broken cell cannot pass as fast).
 
 const KEYS_PER_WORKLOAD = 1000
+// cache.get.hot: the few keys that take most of the traffic (popular creators' profiles).
+const HOT_KEYS = 16
 const STREAMS = 100
 const OTP_CODE = '123456'
 const TTL = 3600
@@ -64,6 +66,14 @@ function describeWorkload(name, P) {
         ok: (v) => v !== null && typeof v === 'object',
       }
     }
+    case 'cache.get.hot': {
+      const keys = range(HOT_KEYS, (i) => `${P}:hot:${i}`)
+      return {
+        keys,
+        records: keys.map((k, i) => [k, JSON.stringify(cacheObject(i)), TTL]),
+        ok: (v) => v !== null && typeof v === 'object',
+      }
+    }
     case 'cache.set': {
       const keys = range(KEYS_PER_WORKLOAD, (i) => `${P}:set:${i}`)
       return { keys, value: cacheObject(7), ttl: 300, records: [], ok: (v) => v === true || v === 'OK' }
@@ -114,6 +124,7 @@ function describeWorkload(name, P) {
 const WORKLOADS = ['cache.get', 'cache.set', 'users.get', 'sessions.get', 'rateLimiter.check', 'otp.verify', 'streams.getAllActive']
 // Not run by default: ours with { algorithm: 'fixed-window' } (the original's algorithm, still
 // one script) against the same INCR/EXPIRE JS side as rateLimiter.check.
-const EXTRA_WORKLOADS = ['rateLimiter.fixed']
+// cache.get.hot: cache.get over HOT_KEYS keys (npm run bench:near, with the near cache on).
+const EXTRA_WORKLOADS = ['rateLimiter.fixed', 'cache.get.hot']
 
-module.exports = { WORKLOADS, EXTRA_WORKLOADS, KEYS_PER_WORKLOAD, STREAMS, OTP_CODE, describeWorkload, cacheObject }
+module.exports = { WORKLOADS, EXTRA_WORKLOADS, KEYS_PER_WORKLOAD, HOT_KEYS, STREAMS, OTP_CODE, describeWorkload, cacheObject }

@@ -143,6 +143,13 @@ async function measureRoute(server, route, contender, o) {
   }
 }
 
+/** The near cache's state after a route's runs (counters since the app started). */
+function nearNote(near) {
+  if (!near.active) return `near cache NOT on (${near.note})`
+  const k = near.counters
+  return `near cache hits ${k.hits}, misses ${k.misses} (${((100 * k.hits) / Math.max(1, k.hits + k.misses)).toFixed(1)}% hits), invalidations ${k.invalidations}, ${k.entries} entries`
+}
+
 const median = (xs) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
   if (s.length === 0) return NaN
@@ -156,6 +163,9 @@ function report(results, o) {
   const lines = []
   const ratioPairs = [
     ['ours-redis', 'ioredis'],
+    ['ours-redis-near', 'ioredis'],
+    ['ours-redis-near', 'ours-redis'],
+    ['ours-redis-near', 'node-redis'],
     ['ours-redis', 'node-redis'],
     ['ours-redis', 'before-redis'],
     ['ours-redis', 'ours-redis-thread'],
@@ -182,6 +192,7 @@ function report(results, o) {
         served: median(rs.map((r) => r.servedRps)),
         bad: rs.reduce((n, r) => n + r.bad, 0),
         load: rs.map((r) => r.load).join(', '),
+        near: rs[rs.length - 1].near,
       }
     }
     if (Object.keys(rows).length === 0) continue
@@ -191,6 +202,7 @@ function report(results, o) {
     for (const [c, r] of Object.entries(rows)) {
       lines.push(`| ${c} | ${fmtK(r.rps)} | ${r.p50} | ${r.p99} | **${r.cpu.toFixed(0)}** (${r.cpuAll}) | ${r.rate} → ${r.served.toFixed(0)} | ${r.cs.toFixed(2)} | ${r.threads} | ${r.load} |${r.bad ? ` ${r.bad} non-2xx/errors` : ''}`)
     }
+    for (const [c, r] of Object.entries(rows)) if (r.near) lines.push(`\n${c}, last run: ${nearNote(r.near)}`)
     const ratios = ratioPairs.filter(([a, b]) => rows[a] && rows[b])
     if (ratios.length) {
       lines.push('\n| ratio | req/s | CPU per request |')
@@ -225,8 +237,9 @@ async function main() {
           for (const route of o.routes) {
             if (route === 'express' && server.sessionId === '-') continue
             const r = await measureRoute(server, route, contender, o)
+            if (contender === 'ours-redis-near') r.near = await (await fetch(`http://127.0.0.1:${server.port}/near-stats`)).json()
             results.push({ round, ...r })
-            log(`round ${round + 1} ${contender} /${route}: ${fmtK(r.rps)} req/s p50 ${r.p50} p99 ${r.p99}; ${r.cpuUsPerReq.toFixed(0)} µs CPU/req at ${r.rate} (served ${r.servedRps.toFixed(0)}), ${r.csPerReq.toFixed(2)} cs/req, ${r.threads} threads, load ${r.load}${r.bad ? `, ${r.bad} bad` : ''}`)
+            log(`round ${round + 1} ${contender} /${route}: ${fmtK(r.rps)} req/s p50 ${r.p50} p99 ${r.p99}; ${r.cpuUsPerReq.toFixed(0)} µs CPU/req at ${r.rate} (served ${r.servedRps.toFixed(0)}), ${r.csPerReq.toFixed(2)} cs/req, ${r.threads} threads, load ${r.load}${r.bad ? `, ${r.bad} bad` : ''}${r.near ? `; ${nearNote(r.near)}` : ''}`)
           }
         } catch (e) {
           results.push({ round, contender, error: e.message })

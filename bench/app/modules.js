@@ -10,6 +10,8 @@
 //              (/three only: connect-redis 9 speaks node-redis's API, not ioredis's)
 //   node-redis node-redis (redis@5); /express: connect-redis + rate-limit-redis (their home client)
 //   upstash    the original module on @upstash/redis (no express stores exist for it: /three only)
+//   ours-redis-near  this package on Redis with configure({ nearCache: true }), tracking live
+//              before the app listens
 //   ours-redis-thread  this package on Redis with DIGIS_REDIS_TRANSPORT=thread: the socket on the
 //              addon's I/O thread instead of Node's own loop (ours-redis)
 //   before-redis  this package on Redis from another build (BENCH_APP_BEFORE_DIR: a copy of the
@@ -17,7 +19,7 @@
 //   map        a plain JS Map holding the same JSON text; /express: express-session's MemoryStore
 //              and express-rate-limit's MemoryStore. No network: the Express ceiling.
 const path = require('node:path')
-const { PACKAGE_DIR } = require('../common')
+const { PACKAGE_DIR, enableNearCache, nearCacheCounters } = require('../common')
 
 const LIMIT = 1_000_000_000
 const WINDOW_S = 60
@@ -77,12 +79,15 @@ async function build(contender, env) {
   switch (contender) {
     case 'ours-embedded':
     case 'ours-redis':
+    case 'ours-redis-near':
     case 'ours-redis-thread':
     case 'ours-rest':
     case 'before-redis': {
       const dir = contender === 'before-redis' ? env.BENCH_APP_BEFORE_DIR : PACKAGE_DIR
       const pkg = require(path.join(dir, 'index.js'))
+      const near = contender === 'ours-redis-near' ? await enableNearCache(pkg) : null
       return {
+        nearStats: near && (() => ({ ...near, counters: nearCacheCounters(pkg) })),
         three: {
           rateCheck: (id) => pkg.rateLimiter.check(id, LIMIT, WINDOW_S),
           sessionGet: (id) => pkg.sessions.get(id),
@@ -165,8 +170,8 @@ async function build(contender, env) {
   }
 }
 
-const CONTENDERS = ['ours-embedded', 'map', 'ours-redis', 'ioredis', 'node-redis', 'ours-rest', 'upstash']
-const SERVER_CONTENDERS = new Set(['ours-redis', 'ours-redis-thread', 'before-redis', 'ioredis', 'node-redis'])
+const CONTENDERS = ['ours-embedded', 'map', 'ours-redis', 'ours-redis-near', 'ioredis', 'node-redis', 'ours-rest', 'upstash']
+const SERVER_CONTENDERS = new Set(['ours-redis', 'ours-redis-near', 'ours-redis-thread', 'before-redis', 'ioredis', 'node-redis'])
 const REST_CONTENDERS = new Set(['ours-rest', 'upstash'])
 
 module.exports = { build, cacheValue, sessionValue, LIMIT, WINDOW_S, CONTENDERS, SERVER_CONTENDERS, REST_CONTENDERS }

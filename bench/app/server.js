@@ -36,6 +36,9 @@ async function main() {
     res.json({ user: user.userId, creator: value.username, remaining: limit.remaining })
   })
 
+  // ours-redis-near: the orchestrator reads the near cache's counters after measuring.
+  if (m.nearStats) app.get('/near-stats', (req, res) => res.json(m.nearStats()))
+
   let sessionId = '-'
   if (m.sessionStore) {
     const store = m.sessionStore(`sess:${prefix}:`)
