@@ -71,8 +71,9 @@ async function reader(key, mode, pollUs) {
     reads++
     const seq = v && typeof v === 'object' ? v.seq : null
     if (seq !== last) {
-      out(`seen ${seq} ${t}`)
-      last = seq
+      // A value older than one already seen: the near cache served a stale value after a newer one.
+      out(`${seq !== null && seq < last ? 'back' : 'seen'} ${seq} ${t}`)
+      last = Math.max(last, seq ?? -1)
     }
     await new Promise((resolve) => setImmediate(resolve))
     if (pollUs > 0) Atomics.wait(nap, 0, 0, pollUs / 1000)
@@ -94,6 +95,7 @@ async function runMode(mode, o, Redis, P) {
   const env = { ...childEnv('ours-redis', { redisUrl: o.redisUrl, prefix: P }) }
   const child = spawn(process.execPath, [__filename, '--reader', key, mode, String(o.pollUs)], { cwd: BENCH_DIR, env, stdio: ['pipe', 'pipe', 'inherit'] })
   const seen = new Map() // seq → first hrtime seen by A
+  let wentBack = 0
   let readyInfo = null
   let doneInfo = null
   let onReady
@@ -110,7 +112,8 @@ async function runMode(mode, o, Redis, P) {
   )
   readline.createInterface({ input: child.stdout }).on('line', (line) => {
     const [kind, a, b] = line.split(' ')
-    if (kind === 'seen' && !seen.has(Number(a))) seen.set(Number(a), BigInt(b))
+    if (kind === 'back') wentBack++
+    else if (kind === 'seen' && !seen.has(Number(a))) seen.set(Number(a), BigInt(b))
     else if (kind === 'ready') onReady((readyInfo = JSON.parse(line.slice(6))))
     else if (kind === 'done') onDone((doneInfo = JSON.parse(line.slice(5))))
   })
@@ -163,6 +166,7 @@ async function runMode(mode, o, Redis, P) {
     // The last value must be the one A ends on: a near cache that kept an old value would not.
     lastSeen: Math.max(-1, ...seen.keys()),
     negative: fromReply.filter((x) => x < 0).length,
+    wentBack,
     fromReply: summary(fromReply),
     fromSent: summary(fromSent),
     writeRtt: summary(rtt),
@@ -177,15 +181,15 @@ function report(results, o) {
   const lines = [
     `Invalidation delay: ${o.writes} writes by plain ioredis spaced ${o.gapMs}–${2 * o.gapMs} ms, one key, reader polling with cache.get, setImmediate and a ${o.pollUs} µs sleep; ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, Node ${process.version}.`,
     '',
-    '| reader | p50 | p90 | p99 | max | min | from write sent: p50 / p99 | writes timed | never seen (superseded) | negative | last value seen | reader reads/s | near hits / misses / invalidations |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
+    '| reader | p50 | p90 | p99 | max | min | from write sent: p50 / p99 | writes timed | never seen (superseded) | negative | reads of an older value after a newer one | last value seen | reader reads/s | near hits / misses / invalidations |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
   ]
   for (const r of results) {
     const d = r.fromReply
     const k = r.reader?.counters
     const nearState = r.mode === 'near' ? (r.near?.active ? 'near cache on' : `**near cache NOT on** (${r.near?.note})`) : 'no near cache'
     lines.push(
-      `| ${r.mode} (${nearState}) | ${fmt(d.p50)} | ${fmt(d.p90)} | ${fmt(d.p99)} | ${fmt(d.max)} | ${fmt(d.min)} | ${fmt(r.fromSent.p50)} / ${fmt(r.fromSent.p99)} | ${r.timed} | ${r.unseen} | ${r.negative} | ${r.lastSeen === r.writes ? `${r.lastSeen} (the last)` : `**${r.lastSeen} of ${r.writes}**`} | ${r.reader ? Math.round(r.reader.reads / r.reader.seconds).toLocaleString('en-US') : '—'} | ${k ? `${k.hits} / ${k.misses} / ${k.invalidations}` : '—'} |`,
+      `| ${r.mode} (${nearState}) | ${fmt(d.p50)} | ${fmt(d.p90)} | ${fmt(d.p99)} | ${fmt(d.max)} | ${fmt(d.min)} | ${fmt(r.fromSent.p50)} / ${fmt(r.fromSent.p99)} | ${r.timed} | ${r.unseen} | ${r.negative} | ${r.wentBack ? `**${r.wentBack}**` : 0} | ${r.lastSeen === r.writes ? `${r.lastSeen} (the last)` : `**${r.lastSeen} of ${r.writes}**`} | ${r.reader ? Math.round(r.reader.reads / r.reader.seconds).toLocaleString('en-US') : '—'} | ${k ? `${k.hits} / ${k.misses} / ${k.invalidations}` : '—'} |`,
     )
   }
   lines.push('', `Write round trip seen by B (SET … EX): p50 ${fmt(results[0]?.writeRtt.p50)}, p99 ${fmt(results[0]?.writeRtt.p99)}. Delays are from B's write reply unless noted.`)

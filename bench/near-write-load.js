@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+'use strict'
+
+// What other clients' writes cost a process that has the near cache on but never read the keys
+// they write (part of `npm run bench:near`). Tracking on BCAST without prefixes is told of every
+// key change on the server, so each write anywhere reaches every such process.
+//
+//   A (a child process, this package on Redis, near cache on or off): idle after one read.
+//   B (this process, plain ioredis): writes keys A never read for --ms, either one SET per round
+//     trip (`single`: each invalidation arrives on its own, as with independent clients) or
+//     in pipelines of 50 every 10 ms (`pipelined`).
+//   A's CPU (utime + stime of all its threads, /proc/<pid>/stat) over the window, per write.
+//
+//   node bench/near-write-load.js [--ms=5000] [--rounds=2] [--redis=URL]
+const fs = require('node:fs')
+const path = require('node:path')
+const { spawn } = require('node:child_process')
+const { DEFAULT_REDIS_URL, BENCH_DIR, PACKAGE_DIR, uniquePrefix, childEnv, enableNearCache, nearCacheCounters } = require('./common')
+
+const CLK_TCK = 100
+
+function options() {
+  const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
+  return {
+    ms: Number(arg('ms') ?? 5000),
+    rounds: Number(arg('rounds') ?? 2),
+    redisUrl: arg('redis') ?? process.env.BENCH_REDIS_URL ?? DEFAULT_REDIS_URL,
+  }
+}
+
+/** Process A: `node near-write-load.js --idle <near|off> <key>`. */
+async function idle(mode, key) {
+  process.chdir(BENCH_DIR)
+  const mod = require(PACKAGE_DIR)
+  const near = mode === 'near' ? await enableNearCache(mod) : { active: false, note: 'off by choice' }
+  await mod.cache.get(key)
+  process.stdout.write(`ready ${JSON.stringify(near)}\n`)
+  const keepAlive = setInterval(() => {}, 1000)
+  process.on('SIGTERM', () => {
+    clearInterval(keepAlive)
+    process.stdout.write(`counters ${JSON.stringify(nearCacheCounters(mod))}\n`)
+    process.exit(0)
+  })
+}
+
+const cpuSeconds = (pid) => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
+}
+
+async function measure(mode, style, o, client, P) {
+  const child = spawn(process.execPath, [__filename, '--idle', mode, `${P}:read`], {
+    cwd: BENCH_DIR,
+    env: childEnv('ours-redis', { redisUrl: o.redisUrl, prefix: P }),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  await Promise.race([new Promise((resolve) => child.stdout.on('data', () => out.includes('ready') && resolve())), exited])
+  const ready = /ready (.*)/.exec(out)
+  if (!ready) throw new Error(`idle process (${mode}) exited before it was ready`)
+  const near = JSON.parse(ready[1])
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const cpu0 = cpuSeconds(child.pid)
+  const t0 = Date.now()
+  let n = 0
+  while (Date.now() - t0 < o.ms) {
+    if (style === 'single') {
+      await client.set(`${P}:w:${n++ % 10000}`, 'x', 'EX', 60)
+      continue
+    }
+    const pipeline = client.pipeline()
+    for (let i = 0; i < 50; i++) pipeline.set(`${P}:w:${n++ % 10000}`, 'x', 'EX', 60)
+    await pipeline.exec()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  const seconds = (Date.now() - t0) / 1000
+  const cpu = cpuSeconds(child.pid) - cpu0
+  child.kill('SIGTERM')
+  await exited
+  const counters = JSON.parse(/counters (.*)/.exec(out)?.[1] ?? 'null')
+  return { mode, style, writes: n, seconds, writesPerSec: n / seconds, cpuMsPerSec: (cpu * 1000) / seconds, cpuUsPerWrite: (cpu * 1e6) / n, near, counters }
+}
+
+async function main() {
+  if (process.argv[2] === '--idle') return idle(process.argv[3], process.argv[4])
+  const o = options()
+  const Redis = require('ioredis')
+  const client = new Redis(o.redisUrl)
+  const P = uniquePrefix()
+  const results = []
+  try {
+    for (let round = 0; round < o.rounds; round++) {
+      for (const style of ['single', 'pipelined']) {
+        for (const mode of round % 2 ? ['off', 'near'] : ['near', 'off']) {
+          const r = await measure(mode, style, o, client, P)
+          results.push(r)
+          process.stderr.write(
+            `round ${round + 1} ${style} ${mode}${mode === 'near' && !r.near.active ? ' (NEAR CACHE NOT ON)' : ''}: ${Math.round(r.writesPerSec)} writes/s; idle process CPU ${r.cpuMsPerSec.toFixed(0)} ms/s = ${r.cpuUsPerWrite.toFixed(2)} µs per write\n`,
+          )
+        }
+      }
+    }
+  } finally {
+    const keys = await client.keys(`${P}:*`)
+    for (let i = 0; i < keys.length; i += 500) await client.unlink(...keys.slice(i, i + 500))
+    await client.quit()
+  }
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]
+  const lines = [
+    `Idle process, other clients' writes to keys it never read (${o.rounds} rounds × ${o.ms} ms, medians; lower median for an even count):`,
+    '',
+    '| writes arrive | near cache | writes/s | idle process CPU ms/s | CPU µs per write |',
+    '|---|---|--:|--:|--:|',
+  ]
+  for (const style of ['single', 'pipelined']) {
+    for (const mode of ['near', 'off']) {
+      const rs = results.filter((r) => r.style === style && r.mode === mode)
+      const on = mode === 'near' ? (rs.every((r) => r.near.active) ? 'on' : '**NOT on**') : 'off'
+      lines.push(`| ${style === 'single' ? 'one SET per round trip' : 'pipelines of 50 every 10 ms'} | ${on} | ${Math.round(median(rs.map((r) => r.writesPerSec)))} | ${median(rs.map((r) => r.cpuMsPerSec)).toFixed(0)} | ${median(rs.map((r) => r.cpuUsPerWrite)).toFixed(2)} |`)
+    }
+  }
+  console.log(lines.join('\n'))
+  fs.writeFileSync(path.join(BENCH_DIR, 'near-write-load-last-run.json'), `${JSON.stringify({ options: o, results }, null, 1)}\n`)
+}
+
+main().catch((err) => {
+  process.stderr.write(`near-write-load failed: ${err && err.stack ? err.stack : err}\n`)
+  process.exit(1)
+})
