@@ -95,8 +95,9 @@ async function enableNearCache(mod, options = true, { timeoutMs = 20000 } = {}) 
 function nearCacheCounters(mod) {
   const n = mod.analytics.stats().nearCache
   if (!n) return null
-  const { enabled, tracking, entries, bytes, hits, misses, invalidations, evictions } = n
-  return { enabled, tracking, entries, bytes, hits, misses, invalidations, evictions }
+  const { enabled, tracking, entries, bytes, hits, misses, invalidations, evictions, announced } = n
+  // announced: key changes the server told this process of, cached here or not (later builds).
+  return { enabled, tracking, entries, bytes, hits, misses, invalidations, evictions, announced }
 }
 
 module.exports = { ROOT, PACKAGE_DIR, BENCH_DIR, DEFAULT_REDIS_URL, BACKEND_VARIABLES, uniquePrefix, startRestServer, childEnv, enableNearCache, nearCacheCounters }

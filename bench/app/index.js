@@ -147,7 +147,7 @@ async function measureRoute(server, route, contender, o) {
 function nearNote(near) {
   if (!near.active) return `near cache NOT on (${near.note})`
   const k = near.counters
-  return `near cache hits ${k.hits}, misses ${k.misses} (${((100 * k.hits) / Math.max(1, k.hits + k.misses)).toFixed(1)}% hits), invalidations ${k.invalidations}, ${k.entries} entries`
+  return `near cache hits ${k.hits}, misses ${k.misses} (${((100 * k.hits) / Math.max(1, k.hits + k.misses)).toFixed(1)}% hits), invalidations ${k.invalidations}${k.announced === undefined ? '' : `, ${k.announced} changes announced`}, ${k.entries} entries`
 }
 
 const median = (xs) => {
