@@ -35,6 +35,19 @@ fn features(url: &str) -> (Features, Arc<Timeouts>) {
     (Features::new(Arc::new(breaker)), timeouts)
 }
 
+/// Features on `url` with the near cache on and its tracking live.
+async fn with_live_near_cache(url: &str) -> Features {
+    let (f, timeouts) = features(url);
+    let runtime = tokio::runtime::Handle::current();
+    f.configure_near_cache(Some(NearSettings::default()), &runtime, timeouts)
+        .unwrap();
+    until("tracking live", Duration::from_secs(10), || {
+        f.near_stats().unwrap().tracking == Tracking::Live
+    })
+    .await;
+    f
+}
+
 /// A plain connection of another client.
 async fn other(url: &str) -> redis::aio::MultiplexedConnection {
     redis::Client::open(url)
@@ -77,17 +90,7 @@ async fn another_clients_write_expiry_and_flush_reach_the_near_cache() {
         return;
     }
     let url = shared();
-    let (f, timeouts) = features(&url);
-    f.configure_near_cache(
-        Some(NearSettings::default()),
-        &tokio::runtime::Handle::current(),
-        timeouts,
-    )
-    .unwrap();
-    until("tracking live", Duration::from_secs(5), || {
-        f.near_stats().unwrap().tracking == Tracking::Live
-    })
-    .await;
+    let f = with_live_near_cache(&url).await;
     let mut conn = other(&url).await;
     let target = Target::Raw(key("write"));
     let _: () = redis::cmd("SET")
@@ -174,17 +177,7 @@ async fn a_server_that_goes_away_darkens_the_near_cache_until_tracking_is_back()
     };
     let mut server = start();
     let url = format!("redis://127.0.0.1:{port}/0");
-    let (f, timeouts) = features(&url);
-    f.configure_near_cache(
-        Some(NearSettings::default()),
-        &tokio::runtime::Handle::current(),
-        timeouts,
-    )
-    .unwrap();
-    until("tracking live", Duration::from_secs(10), || {
-        f.near_stats().unwrap().tracking == Tracking::Live
-    })
-    .await;
+    let f = with_live_near_cache(&url).await;
     let target = Target::User("7".into());
     f.set(&target, "before".into(), None).await.unwrap();
     cached(&f, &target).await;
