@@ -93,13 +93,11 @@ function createFeatures(native, binding, TTL) {
       }
   /** The near cache's answer (a string, or null for no such key), else undefined. */
   function nearValue(ns, id) {
-    let key
     try {
-      key = toKey(id, 'id')
+      return native.nearGet(ns, toKey(id, 'id'))
     } catch {
-      return undefined // bad input: answered by the read's guard
+      return undefined // bad input, answered by the read's guard; or the read goes to the server
     }
-    return native.nearGet(ns, key)
   }
   const del = (op, ns, id) => trueWhenDone(op, () => native.del(ns, toKey(id, 'id')))
 
