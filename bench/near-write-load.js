@@ -116,9 +116,13 @@ async function main() {
     for (let i = 0; i < keys.length; i += 500) await client.unlink(...keys.slice(i, i + 500))
     await client.quit()
   }
-  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b)
+    const mid = s.length >> 1
+    return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+  }
   const lines = [
-    `Idle process, other clients' writes to keys it never read (${o.rounds} rounds × ${o.ms} ms, medians; lower median for an even count):`,
+    `Idle process, other clients' writes to keys it never read (${o.rounds} rounds × ${o.ms} ms; medians, each run in brackets):`,
     '',
     '| writes arrive | near cache | writes/s | idle process CPU ms/s | CPU µs per write | changes announced per write |',
     '|---|---|--:|--:|--:|--:|',
@@ -128,7 +132,8 @@ async function main() {
       const rs = results.filter((r) => r.style === style && r.mode === mode)
       const label = { near: 'on', 'near-prefixed': 'on, namespaces without cache', off: 'off' }[mode]
       const on = mode === 'off' || rs.every((r) => r.near.active) ? label : `**NOT on** (${label})`
-      lines.push(`| ${style === 'single' ? 'one SET per round trip' : 'pipelines of 50 every 10 ms'} | ${on} | ${Math.round(median(rs.map((r) => r.writesPerSec)))} | ${median(rs.map((r) => r.cpuMsPerSec)).toFixed(0)} | ${median(rs.map((r) => r.cpuUsPerWrite)).toFixed(2)} | ${mode !== 'off' && rs.every((r) => r.announced !== null) ? median(rs.map((r) => r.announced / r.writes)).toFixed(2) : '—'} |`)
+      const runs = (f, digits) => `${median(rs.map(f)).toFixed(digits)} (${rs.map((r) => f(r).toFixed(digits)).join(', ')})`
+      lines.push(`| ${style === 'single' ? 'one SET per round trip' : 'pipelines of 50 every 10 ms'} | ${on} | ${runs((r) => r.writesPerSec, 0)} | ${runs((r) => r.cpuMsPerSec, 0)} | ${runs((r) => r.cpuUsPerWrite, 2)} | ${mode !== 'off' && rs.every((r) => r.announced !== null) ? median(rs.map((r) => r.announced / r.writes)).toFixed(2) : '—'} |`)
     }
   }
   console.log(lines.join('\n'))
