@@ -81,11 +81,9 @@ async function enableNearCache(mod, options = true, { timeoutMs = 20000 } = {}) 
   }
   const state = () => mod.analytics.stats().nearCache
   if (!state()) return { active: false, tracking: null, note: 'this build has no near cache (analytics.stats().nearCache is absent): the option was ignored' }
-  // Tracking may wait for its listener connection, which some builds open on the first read.
   const deadline = Date.now() + timeoutMs
   while (state().tracking !== 'live') {
     if (Date.now() > deadline) throw new Error(`near cache tracking not live after ${timeoutMs} ms: ${JSON.stringify(state())}`)
-    await mod.health().catch(() => {})
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
   return { active: true, tracking: 'live', note: null }
