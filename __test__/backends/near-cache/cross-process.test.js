@@ -14,11 +14,11 @@ const IORedis = require('ioredis')
 const { Redis: UpstashRedis } = require('@upstash/redis')
 const { selectBackend } = require('../../../lib/environment')
 const { uniquePrefix, sleep, ROOT } = require('../../helpers')
-const { startRedisServer, startRestServer, redisServerAvailable } = require('../../faults/redis-server')
-const { loadModule, near, waitLive, twentyKeys, readAll, readCalls, pollUntilSeen, startChild } = require('./near')
+const { startRedisServer, startRestServer } = require('../../faults/redis-server')
+const { privateRedisPossible, loadModule, near, waitLive, twentyKeys, readAll, readCalls, pollUntilSeen, startChild } = require('./near')
 
 const selection = selectBackend()
-const onRedis = selection.kind === 'redis' && redisServerAvailable()
+const onRedis = privateRedisPossible(selection)
 const onCluster = selection.kind === 'cluster'
 const describeServer = onRedis || onCluster ? describe : describe.skip
 

@@ -9,11 +9,11 @@
 // MiB; an unbounded near cache would add the ~20 MiB of values plus a million keys on top.
 const { selectBackend } = require('../../../lib/environment')
 const { uniquePrefix, runNodeArgs, ROOT } = require('../../helpers')
-const { startRedisServer, redisServerAvailable } = require('../../faults/redis-server')
-const { loadModule } = require('./near')
+const { startRedisServer } = require('../../faults/redis-server')
+const { privateRedisPossible, loadModule } = require('./near')
 
 const selection = selectBackend()
-const onRedis = selection.kind === 'redis' && redisServerAvailable()
+const onRedis = privateRedisPossible(selection)
 const onCluster = selection.kind === 'cluster'
 const describeServer = onRedis || onCluster ? describe : describe.skip
 

@@ -7,6 +7,7 @@
 const { spawn } = require('node:child_process')
 const { send } = require('../../resp')
 const { sleep, ROOT } = require('../../helpers')
+const { redisServerAvailable } = require('../../faults/redis-server')
 
 const BACKEND_VARIABLES = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'KV_REST_API_URL', 'KV_REST_API_TOKEN', 'REDIS_CLUSTER_URLS', 'REDIS_URL']
 
@@ -30,6 +31,17 @@ function loadModule(env) {
     }
   }
   return mod
+}
+
+/**
+ * On the redis run these tests start their own redis-server (they restart, flush and reconfigure
+ * it, and read its counters): true when that is possible, else false with a loud warning.
+ */
+function privateRedisPossible(selection) {
+  if (selection.kind !== 'redis') return false
+  if (redisServerAvailable()) return true
+  console.warn(`\n${'!'.repeat(78)}\n!! SKIPPED near-cache tests: redis-server is not installed (or set REDIS_SERVER_BIN)\n${'!'.repeat(78)}\n`)
+  return false
 }
 
 const near = (mod) => mod.analytics.stats().nearCache
@@ -178,4 +190,4 @@ function startChild(script, env) {
   }
 }
 
-module.exports = { loadModule, near, waitLive, twentyKeys, readAll, readCalls, pollUntilSeen, startChild, BACKEND_VARIABLES }
+module.exports = { privateRedisPossible, loadModule, near, waitLive, twentyKeys, readAll, readCalls, pollUntilSeen, startChild, BACKEND_VARIABLES }

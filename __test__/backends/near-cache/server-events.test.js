@@ -8,10 +8,10 @@
 const IORedis = require('ioredis')
 const { selectBackend } = require('../../../lib/environment')
 const { uniquePrefix, sleep } = require('../../helpers')
-const { startRedisServer, redisServerAvailable } = require('../../faults/redis-server')
-const { loadModule, near, waitLive, twentyKeys, readAll, pollUntilSeen } = require('./near')
+const { startRedisServer } = require('../../faults/redis-server')
+const { privateRedisPossible, loadModule, near, waitLive, twentyKeys, readAll, pollUntilSeen } = require('./near')
 
-const onRedis = selectBackend().kind === 'redis' && redisServerAvailable()
+const onRedis = privateRedisPossible(selectBackend())
 const describeRedis = onRedis ? describe : describe.skip
 
 const VISIBLE_MS = 100
