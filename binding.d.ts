@@ -118,6 +118,23 @@ export declare class NativeClient {
    * MGET of a few hundred keys at a time.
    */
   scanValues(pattern: string, count?: number | undefined | null): ScannedValues | Promise<ScannedValues>
+  /**
+   * Turns the near cache on (or changes it), or off with null. Throws
+   * ERR_INVALID_ARGUMENT for a bad option, and on Upstash REST without maxStalenessMs.
+   */
+  configureNearCache(options?: NearCacheOptions | undefined | null): void
+  /**
+   * The near cache's answer for a read: the value, null for a key known not to exist, or
+   * undefined when it has none (then the read goes to the server). A write issued earlier
+   * and not sent yet makes it undefined: the read must see that write.
+   */
+  nearGet(ns: Namespace, id: string): string | null | undefined
+  /** Drops the entry of (`ns`, `id`) now: a write to it waits in the JS layer's batch. */
+  nearForget(ns: Namespace, id: string): void
+  /** `analytics.stats()` as JSON, with this client's near cache. */
+  analyticsStatsJson(snapshot: MetricsSnapshot): string
+  /** `analytics.prometheus()`, with this client's near cache. */
+  analyticsPrometheus(snapshot: MetricsSnapshot): string
   otpStore(id: string, code: string, ttlSeconds?: number | undefined | null): void | Promise<void>
   /**
    * Verifications gathered within one tick, as one pipeline of scripts: per item `true` /
@@ -222,12 +239,6 @@ export interface ActiveStreamItem {
   data: string
   viewers: number
 }
-
-/** `analytics.prometheus()`: text exposition format 0.0.4. */
-export declare function analyticsPrometheus(snapshot: MetricsSnapshot): string
-
-/** `analytics.stats()` as JSON. */
-export declare function analyticsStatsJson(snapshot: MetricsSnapshot): string
 
 /**
  * Deadlines, retries and circuit breaker of the server backends (milliseconds); absent fields
@@ -507,6 +518,14 @@ export declare const enum Namespace {
   CreatorStatus = 7,
   /** `token:<id>`. */
   TokenBalance = 8,
+}
+
+/** `configure({ nearCache })`'s object form; absent fields keep their defaults. */
+export interface NearCacheOptions {
+  maxBytes?: number
+  maxEntries?: number
+  namespaces?: Array<string>
+  maxStalenessMs?: number
 }
 
 /**

@@ -9,7 +9,7 @@ const { selectBackend, backendOptionsFromEnv, redisOnNodeLoop, EMBEDDED_WARNING,
 const { createFeatures } = require('./lib/features')
 const { RawClient, useNative } = require('./lib/raw-client')
 const { configure, settings } = require('./lib/settings')
-const { DigisRedisError } = require('./lib/errors')
+const { DigisRedisError, typed } = require('./lib/errors')
 const { watchCircuit } = require('./lib/log')
 const { createAnalytics } = require('./lib/analytics')
 const { createResponseCache } = require('./lib/response-cache')
@@ -48,6 +48,8 @@ if (native.backend !== 'embedded') settings.afterCall = watchCircuit(native)
 const TTL = Object.freeze(JSON.parse(binding.ttlJson()))
 const CACHE_PREFIXES = Object.freeze(JSON.parse(binding.cachePrefixesJson()))
 let features = createFeatures(native, binding, TTL)
+// configure({ nearCache }); a backend made later (configure({ cluster })) gets it too.
+settings.applyNearCache = (options) => typed(() => features.setNearCache(options))
 
 /**
  * The native client of the moment, for the parts that are not on a hot path (analytics, the
@@ -99,10 +101,13 @@ function namespaces() {
  * keeps the previous backend, so configure the cluster at start-up.
  */
 settings.useCluster = (urls) => {
+  // The previous backend's near cache stops tracking; the new one gets the same options below.
+  if (settings.nearCache !== null) features.setNearCache(null)
   native = createNative({ kind: 'cluster', urls })
   boundMethods = new Map()
   settings.afterCall = watchCircuit(native)
   features = createFeatures(native, binding, TTL)
+  if (settings.nearCache !== null) settings.applyNearCache(settings.nearCache)
   // Every namespace object (functions such as testConnection are wrapped below, not replaced).
   for (const [name, namespace] of Object.entries(namespaces())) {
     if (typeof namespace === 'object') Object.assign(module.exports[name], namespace)

@@ -18,8 +18,9 @@ function createAnalytics(native) {
   // null: the binding's default totals hash.
   let totalsKey = null
 
-  const stats = () => JSON.parse(binding.analyticsStatsJson(metrics.snapshot(native)))
-  const prometheus = () => binding.analyticsPrometheus(metrics.snapshot(native))
+  // The native client adds its near cache's numbers.
+  const stats = () => JSON.parse(native.analyticsStatsJson(metrics.snapshot(native)))
+  const prometheus = () => native.analyticsPrometheus(metrics.snapshot(native))
 
   function reset() {
     // Keep what is still to be flushed: the totals hash must not lose counts a reset hid.

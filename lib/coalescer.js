@@ -83,7 +83,9 @@ function createCoalescer(runOne, runMany) {
  * Methods that never reach the backend. `takeCircuitEvents` runs after every call (the guard's
  * circuit log): sending the held batch there would cut every tick's batch into single calls.
  */
-const LOCAL_METHODS = new Set(['takeCircuitEvents', 'setOptions'])
+// In process: circuit events, options, and the near cache (a lookup must not send the held
+// batch: writes held there dropped their entries when issued).
+const LOCAL_METHODS = new Set(['takeCircuitEvents', 'setOptions', 'nearGet', 'nearForget', 'configureNearCache', 'analyticsStatsJson', 'analyticsPrometheus'])
 
 /**
  * The native client with every method sending the held batch first: for the calls that do not

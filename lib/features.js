@@ -20,6 +20,12 @@ const CREATOR_STATUSES = ['online', 'busy', 'away', 'offline']
  */
 function createFeatures(native, binding, TTL) {
   const { Namespace } = binding
+  // Whether the near cache is on (configure({ nearCache })): reads ask it first, and writes
+  // held for the next batch drop their entries at once (crates/core/src/near_cache).
+  let nearOn = false
+  const forgetNear = (ns, id) => {
+    if (nearOn) native.nearForget(ns, id)
+  }
   // The embedded store answers at once on the calling thread; server backends gather the reads
   // and writes of one tick into one pipeline.
   const embedded = native.backend === 'embedded'
@@ -30,12 +36,16 @@ function createFeatures(native, binding, TTL) {
   const read = embedded
     ? ([ns, id]) => readNow(ns, id)
     : createCoalescer(([ns, id]) => native.get(ns, id), (items) => readMany(native, items))
-  const write = embedded
+  const batchedWrite = embedded
     ? null
     : createCoalescer(
         ([ns, id, value, ttl]) => native.set(ns, id, value, ttl),
         (items) => writeMany(native, items).then((errors) => ({ values: [], errors })),
       )
+  const write = (item) => {
+    forgetNear(item[0], item[1])
+    return batchedWrite(item)
+  }
 
   /**
    * A call gathered per tick into one batch on a server backend; on the embedded store, whose
@@ -43,16 +53,28 @@ function createFeatures(native, binding, TTL) {
    */
   const perTick = (runOne, runMany) => (embedded ? (item) => Promise.resolve(runOne(item)) : createCoalescer(runOne, runMany))
   // The express stores' touches and counter changes.
-  const expire = perTick(([ns, id, seconds]) => native.expire(ns, id, seconds), (items) => expireMany(native, items))
-  const windowHits = perTick(
+  const batchedExpire = perTick(([ns, id, seconds]) => native.expire(ns, id, seconds), (items) => expireMany(native, items))
+  const expire = (item) => {
+    forgetNear(item[0], item[1])
+    return batchedExpire(item)
+  }
+  const batchedWindowHits = perTick(
     ([key, windowMs, change, restart]) => native.windowHits(key, windowMs, change, restart),
     (items) => windowHitsMany(native, items),
   )
+  const windowHits = (item) => {
+    forgetNear(Namespace.Raw, item[0])
+    return batchedWindowHits(item)
+  }
   // One-time code checks; one attempt cap per batch: every item of a tick read the same setting.
-  const verifyCode = perTick(
+  const batchedVerifyCode = perTick(
     ([id, code, max]) => native.otpVerify(id, code, max),
     (items) => native.otpVerifyMany(items.map((item) => item[0]), items.map((item) => item[1]), items[0][2]),
   )
+  const verifyCode = (item) => {
+    forgetNear(Namespace.Otp, item[0])
+    return batchedVerifyCode(item)
+  }
 
   // Single-value helpers shared by every namespace: the key is built in Rust from (ns, id).
   const set = embedded
@@ -64,7 +86,21 @@ function createFeatures(native, binding, TTL) {
     : (op, ns, id, value, ttl, encode = encodeValue) => trueWhenDone(op, () => write([ns, toKey(id, 'id'), encode(value), toTtl(ttl)]))
   const get = embedded
     ? (op, ns, id, decode = decodeValue) => guardedNow(op, null, () => decode(readNow(ns, toKey(id, 'id'))))
-    : (op, ns, id, decode = decodeValue) => guarded(op, null, async () => decode(await read([ns, toKey(id, 'id')])))
+    : (op, ns, id, decode = decodeValue) => {
+        const near = nearOn ? nearValue(ns, id) : undefined
+        if (near !== undefined) return guardedNow(op, null, () => decode(near))
+        return guarded(op, null, async () => decode(await read([ns, toKey(id, 'id')])))
+      }
+  /** The near cache's answer (a string, or null for no such key), else undefined. */
+  function nearValue(ns, id) {
+    let key
+    try {
+      key = toKey(id, 'id')
+    } catch {
+      return undefined // bad input: answered by the read's guard
+    }
+    return native.nearGet(ns, key)
+  }
   const del = (op, ns, id) => trueWhenDone(op, () => native.del(ns, toKey(id, 'id')))
 
   const cache = {
@@ -89,7 +125,12 @@ function createFeatures(native, binding, TTL) {
           }
           if (list === null) throw invalidArgument(`keys must be an array of keys, got ${describe(keys)}`)
           count = list.length
-          const values = await native.mget(list.map((key) => toKey(key)))
+          const names = list.map((key) => toKey(key))
+          if (nearOn) {
+            const near = names.map((key) => native.nearGet(Namespace.Raw, key))
+            if (!near.includes(undefined)) return near.map(decodeValue)
+          }
+          const values = await native.mget(names)
           return values.map(decodeValue)
         },
       )
@@ -217,6 +258,13 @@ function createFeatures(native, binding, TTL) {
   // For the express stores: a read and an expiry of a raw key, and a window-counter change, in
   // the same per-tick batches as the namespaces' calls. Not enumerable, so not exported.
   Object.defineProperties(namespaces, {
+    // configure({ nearCache }): options, or null for off (the core checks them; throws a TypeError).
+    setNearCache: {
+      value: (options) => {
+        native.configureNearCache(options)
+        nearOn = options !== null && !embedded
+      },
+    },
     readRaw: { value: embedded ? (key) => Promise.resolve(readNow(Namespace.Raw, key)) : (key) => read([Namespace.Raw, key]) },
     expireRaw: { value: (key, seconds) => expire([Namespace.Raw, key, seconds]) },
     windowHits: { value: (key, windowMs, change, restart) => windowHits([key, windowMs, change, restart]) },

@@ -21,6 +21,36 @@ const settings = {
   afterCall: () => {},
   /** Set by index.js: moves every later call to a Redis Cluster with these seed URLs. */
   useCluster: () => {},
+  /** configure({ nearCache }) as the native client takes it: null (off) or its options. */
+  nearCache: null,
+  /** Set by index.js: hands the near cache's options (or null) to the native client; throws a TypeError for a bad one. */
+  applyNearCache: () => {},
+}
+
+const NEAR_NUMBERS = ['maxBytes', 'maxEntries', 'maxStalenessMs']
+
+/** configure({ nearCache })'s value → null (off) or the options object (ranges checked by the core). */
+function nearCacheOptions(value) {
+  if (value === false || value === null) return null
+  if (value === true) return {}
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidArgument('configure({ nearCache }) takes true, false, or { maxBytes, maxEntries, namespaces, maxStalenessMs }')
+  }
+  const options = {}
+  for (const name of NEAR_NUMBERS) {
+    const number = value[name]
+    if (number === undefined) continue
+    if (typeof number !== 'number') throw invalidArgument(`configure({ nearCache: { ${name} } }) takes a number`)
+    options[name] = number
+  }
+  const { namespaces } = value
+  if (namespaces !== undefined) {
+    if (!Array.isArray(namespaces) || !namespaces.every((name) => typeof name === 'string')) {
+      throw invalidArgument('configure({ nearCache: { namespaces } }) takes an array of namespace names')
+    }
+    options.namespaces = [...namespaces]
+  }
+  return options
 }
 
 /**
@@ -49,6 +79,11 @@ function configure(options = {}) {
   }
   // The numeric settings (ranges in the core's environment.rs), then the backend options.
   const { settings: numbers, backend } = configureOptions(options)
+  // The near cache last among the checks: the core checks its options as it applies them.
+  if ('nearCache' in options) {
+    changes.nearCache = nearCacheOptions(options.nearCache)
+    settings.applyNearCache(changes.nearCache)
+  }
   Object.assign(settings, changes, numbers)
   if (cluster) settings.useCluster(cluster)
   if (Object.keys(backend).length > 0) settings.applyBackendOptions(backend)

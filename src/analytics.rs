@@ -84,9 +84,9 @@ pub struct MetricsSnapshot {
     pub numbers: Vec<f64>,
 }
 
-fn report(
+pub(crate) fn report(
     s: &MetricsSnapshot,
-    write: impl FnOnce(&Snapshot) -> String,
+    write: impl FnOnce(Snapshot) -> String,
 ) -> Result<String, Error<Code>> {
     Snapshot::new(
         &s.backend,
@@ -96,25 +96,13 @@ fn report(
         &s.operations,
         &s.numbers,
     )
-    .map(|snapshot| write(&snapshot))
+    .map(write)
     .ok_or_else(|| {
         js_error::core(
             ErrorKind::InvalidArgument,
             "the metrics snapshot does not match its layout",
         )
     })
-}
-
-/// `analytics.stats()` as JSON.
-#[napi]
-pub fn analytics_stats_json(snapshot: MetricsSnapshot) -> Result<String, Error<Code>> {
-    report(&snapshot, |s| s.stats_json())
-}
-
-/// `analytics.prometheus()`: text exposition format 0.0.4.
-#[napi]
-pub fn analytics_prometheus(snapshot: MetricsSnapshot) -> Result<String, Error<Code>> {
-    report(&snapshot, |s| s.prometheus())
 }
 
 /// `every` of a repeating timer (analytics flushes, creator warming), checked: whole

@@ -33,6 +33,21 @@ impl NativeClient {
         T: ToNapiValue + Send + 'static,
         F: Future<Output = digis_redis_core::Result<T>> + Send + 'static,
     {
+        self.answer_as(env, work, false)
+    }
+
+    /// `answer` for a call that only reads: a near-cache read issued after it need not wait
+    /// for it to be sent (order.rs, `writes_unsent`).
+    fn answer_as<'env, T, F>(
+        &self,
+        env: &'env Env,
+        work: F,
+        reads_only: bool,
+    ) -> Result<Answer<'env, T>, Code>
+    where
+        T: ToNapiValue + Send + 'static,
+        F: Future<Output = digis_redis_core::Result<T>> + Send + 'static,
+    {
         let mut work = Box::pin(work);
         if self.breaker.is_none() {
             let mut cx = Context::from_waker(Waker::noop());
@@ -48,7 +63,11 @@ impl NativeClient {
                 }
             }
         }
-        let ticket = self.order.ticket();
+        let ticket = if reads_only {
+            self.order.read_ticket()
+        } else {
+            self.order.ticket()
+        };
         let budget = self.tuning.timeouts.call();
         let call = async move { order::in_order(ticket, budget, work).await.map_err(to_js) };
         let panicked = || {
@@ -78,5 +97,19 @@ impl NativeClient {
         F: Future<Output = digis_redis_core::Result<T>> + Send + 'static,
     {
         self.answer(env, call(self.features.clone()))
+    }
+
+    /// `answer_with` for a method marked `#[reads_only]`.
+    pub(crate) fn answer_read_with<'env, T, C, F>(
+        &self,
+        env: &'env Env,
+        call: C,
+    ) -> Result<Answer<'env, T>, Code>
+    where
+        T: ToNapiValue + Send + 'static,
+        C: FnOnce(Arc<Features>) -> F,
+        F: Future<Output = digis_redis_core::Result<T>> + Send + 'static,
+    {
+        self.answer_as(env, call(self.features.clone()), true)
     }
 }

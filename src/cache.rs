@@ -8,6 +8,7 @@ use crate::{text, NativeClient};
 #[feature_methods]
 #[napi]
 impl NativeClient {
+    #[reads_only]
     #[napi(ts_return_type = "Array<string | null> | Promise<Array<string | null>>")]
     fn mget(&self, keys: Vec<String>) -> Vec<Option<String>> {
         move |f| async move {

@@ -30,6 +30,20 @@ pub fn io_threads_problem() -> Option<String> {
     io_threads_setting().err()
 }
 
+/// The tokio runtime napi-rs runs now, whose timers and connects the calls wait on. Asked at
+/// each use: napi-rs shuts its runtime down when the last environment using it ends (a worker
+/// thread's, say) and starts another for the next.
+pub(crate) fn current() -> Option<tokio::runtime::Handle> {
+    // napi-rs panics when its runtime slot is empty (between a shutdown and the next start).
+    std::panic::catch_unwind(|| {
+        napi::bindgen_prelude::within_runtime_if_available(|| {
+            tokio::runtime::Handle::try_current().ok()
+        })
+    })
+    .ok()
+    .flatten()
+}
+
 #[napi_derive::module_init]
 fn init() {
     // A runtime that cannot be built leaves napi-rs its default one.

@@ -28,6 +28,7 @@ pub mod io_runtime;
 pub mod js_error;
 pub mod key_names;
 mod namespace;
+mod near_cache;
 mod node_loop;
 pub mod otp;
 mod pubsub;

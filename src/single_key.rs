@@ -39,6 +39,7 @@ impl NativeClient {
         move |f| async move { f.set(&target(ns, id), value.into(), ttl).await }
     }
 
+    #[reads_only]
     #[napi(ts_return_type = "string | null | Promise<string | null>")]
     fn get(&self, ns: Namespace, id: String) -> Option<String> {
         move |f| async move { Ok(f.get(&target(ns, id)).await?.map(text)) }
@@ -47,6 +48,7 @@ impl NativeClient {
     /// GETs gathered by the JS layer within one tick, sent as one pipeline. Packed both ways:
     /// ids concatenated with their UTF-16 lengths in, values likewise out, one string each way
     /// instead of an array element per key.
+    #[reads_only]
     fn get_many_packed(
         &self,
         namespaces: Uint8Array,

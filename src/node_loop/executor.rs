@@ -26,21 +26,8 @@ use napi::sys;
 
 use super::uv::{self, EndOfIteration};
 use crate::completion::{settle_deferred, wakeup_function};
+use crate::io_runtime::current as io_runtime;
 use crate::js_error::{from_napi, Code};
-
-/// The tokio runtime napi-rs runs now, whose timers and connects the calls wait on. Asked at
-/// every poll: napi-rs shuts its runtime down when the last environment using it ends (a worker
-/// thread's, say) and starts another for the next.
-fn io_runtime() -> Option<tokio::runtime::Handle> {
-    // napi-rs panics when its runtime slot is empty (between a shutdown and the next start).
-    std::panic::catch_unwind(|| {
-        napi::bindgen_prelude::within_runtime_if_available(|| {
-            tokio::runtime::Handle::try_current().ok()
-        })
-    })
-    .ok()
-    .flatten()
-}
 
 /// Turns a finished call's value into a JS value, on Node's thread.
 type Settle = Box<dyn FnOnce(sys::napi_env) -> Result<sys::napi_value>>;

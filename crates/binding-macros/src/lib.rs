@@ -34,6 +34,9 @@ pub fn feature_methods(_attr: TokenStream, item: TokenStream) -> TokenStream {
             ReturnType::Default => parse_quote!(()),
             ReturnType::Type(_, ty) => (**ty).clone(),
         };
+        // `#[reads_only]`: the call changes nothing (near-cache reads need not wait for it).
+        let reads_only = method.attrs.iter().any(|a| a.path().is_ident("reads_only"));
+        method.attrs.retain(|a| !a.path().is_ident("reads_only"));
         let has_napi = method.attrs.iter().any(|a| a.path().is_ident("napi"));
         if !has_napi {
             if is_unit(&answer) {
@@ -55,7 +58,11 @@ pub fn feature_methods(_attr: TokenStream, item: TokenStream) -> TokenStream {
             >
         );
         let body = &method.block;
-        method.block = parse_quote!({ self.answer_with(env, #body) });
+        method.block = if reads_only {
+            parse_quote!({ self.answer_read_with(env, #body) })
+        } else {
+            parse_quote!({ self.answer_with(env, #body) })
+        };
     }
     quote!(#block).into()
 }

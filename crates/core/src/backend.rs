@@ -91,6 +91,13 @@ pub trait Backend: Send + Sync {
             format!("the {} backend has no pub/sub", self.kind().name()),
         ))
     }
+
+    /// The servers a near cache must hear key changes from (each master of a cluster), as
+    /// connection settings; `None` for a backend with no push channel (REST, the embedded
+    /// store).
+    async fn tracking_servers(&self) -> Option<Result<Vec<redis::ConnectionInfo>>> {
+        None
+    }
 }
 
 pub type SharedBackend = Arc<dyn Backend>;
@@ -134,5 +141,12 @@ impl Backend for Unavailable {
         _: tokio::sync::mpsc::Sender<Event>,
     ) -> Result<()> {
         Err(self.error.clone())
+    }
+
+    async fn tracking_servers(&self) -> Option<Result<Vec<redis::ConnectionInfo>>> {
+        match self.kind {
+            BackendKind::Redis | BackendKind::RedisCluster => Some(Err(self.error.clone())),
+            _ => None,
+        }
     }
 }

@@ -358,6 +358,12 @@ impl Backend for CircuitBreaker {
         self.guarded(self.inner.subscribe(kind, names, events))
             .await
     }
+
+    /// Not through the circuit: tracking retries on its own, and its checks should neither
+    /// open the circuit nor be refused by it.
+    async fn tracking_servers(&self) -> Option<Result<Vec<redis::ConnectionInfo>>> {
+        self.inner.tracking_servers().await
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod features;
 pub mod keys;
 pub mod lua;
 pub mod metrics;
+pub mod near_cache;
 pub mod options;
 pub mod order;
 pub mod packed;

@@ -5,6 +5,8 @@
 
 use std::fmt::Write;
 
+use crate::near_cache::{NearStats, SpaceCounts, Tracking, SPACES};
+
 pub const NAMESPACES: [&str; 7] = [
     "cache",
     "users",
@@ -188,6 +190,8 @@ pub struct Snapshot<'a> {
     pub counters: &'a [f64],
     /// Operations called at least once, by name.
     operations: Vec<Operation<'a>>,
+    /// The near cache's numbers, when it is on.
+    near: Option<NearStats>,
 }
 
 impl<'a> Snapshot<'a> {
@@ -225,7 +229,14 @@ impl<'a> Snapshot<'a> {
             since,
             counters,
             operations,
+            near: None,
         })
+    }
+
+    /// The snapshot with the near cache's numbers (`None`: it is off).
+    pub fn with_near(mut self, near: Option<NearStats>) -> Snapshot<'a> {
+        self.near = near;
+        self
     }
 
     /// `analytics.stats()` as JSON.
@@ -248,14 +259,74 @@ impl<'a> Snapshot<'a> {
             })
             .collect();
         format!(
-            "{{\"backend\":{},\"circuit\":{},\"since\":{},\"namespaces\":{},\"operations\":{{{}}},\"rateLimit\":{}}}",
+            "{{\"backend\":{},\"circuit\":{},\"since\":{},\"namespaces\":{},\"operations\":{{{}}},\"rateLimit\":{},\"nearCache\":{}}}",
             json_string(self.backend),
             json_string(self.circuit),
             json_string(self.since),
             namespaces_json(self.counters),
             operations.join(","),
             rate_limit_json(self.counters),
+            near_json(self.near.as_ref()),
         )
+    }
+
+    /// The near cache's families (none when it is off).
+    fn near_prometheus(&self, out: &mut Exposition) {
+        let Some(near) = &self.near else { return };
+        let per_space: [(&str, &str, SpaceCount); 3] = [
+            (
+                "digis_redis_near_cache_hits_total",
+                "Reads answered from process memory, by namespace.",
+                |c| c.hits,
+            ),
+            (
+                "digis_redis_near_cache_misses_total",
+                "Reads the near cache could not answer, by namespace.",
+                |c| c.misses,
+            ),
+            (
+                "digis_redis_near_cache_invalidations_total",
+                "Entries dropped because the server said their key changed, by namespace.",
+                |c| c.invalidations,
+            ),
+        ];
+        for (name, help, pick) in per_space {
+            out.family(name, "counter", help);
+            for space in SPACES {
+                let value = pick(&near.spaces[space as usize]) as f64;
+                out.sample("", &[("namespace", space.name())], value);
+            }
+        }
+        let totals = [
+            (
+                "digis_redis_near_cache_evictions_total",
+                "counter",
+                "Entries dropped to stay within maxBytes and maxEntries.",
+                near.evictions as f64,
+            ),
+            (
+                "digis_redis_near_cache_entries",
+                "gauge",
+                "Entries held in process memory.",
+                near.entries as f64,
+            ),
+            (
+                "digis_redis_near_cache_bytes",
+                "gauge",
+                "Bytes held in process memory (keys, values and an estimate per entry).",
+                near.bytes as f64,
+            ),
+            (
+                "digis_redis_near_cache_live",
+                "gauge",
+                "1 while entries are served (invalidations flow, or TTL-only), else 0.",
+                matches!(near.tracking, Tracking::Live | Tracking::TtlOnly) as u8 as f64,
+            ),
+        ];
+        for (name, kind, help, value) in totals {
+            out.family(name, kind, help);
+            out.sample("", &[], value);
+        }
     }
 
     /// Prometheus text exposition format 0.0.4 of the snapshot.
@@ -385,6 +456,7 @@ impl<'a> Snapshot<'a> {
             }
         }
         let help = "rateLimiter.check answers (fail-open fallbacks count as allowed).";
+        self.near_prometheus(&mut out);
         out.family("digis_redis_rate_limit_decisions_total", "counter", help);
         for (i, decision) in RATE_LIMIT_FIELDS.iter().enumerate() {
             out.sample("", &[("decision", decision)], counters[RATE_LIMIT_BASE + i]);
@@ -439,6 +511,53 @@ fn rate_limit_json(counters: &[f64]) -> String {
 }
 
 /// A JSON number; null for none, and for what JSON cannot write (NaN, infinities).
+/// Picks one of a namespace's near-cache counters.
+type SpaceCount = fn(&SpaceCounts) -> u64;
+
+/// `stats().nearCache`: the same shape whether it is on or off.
+fn near_json(near: Option<&NearStats>) -> String {
+    let off = NearStats {
+        tracking: Tracking::Off,
+        entries: 0,
+        bytes: 0,
+        max_bytes: 0,
+        max_entries: 0,
+        evictions: 0,
+        spaces: Default::default(),
+        last_error: None,
+    };
+    let s = near.unwrap_or(&off);
+    let total = |pick: fn(&SpaceCounts) -> u64| s.spaces.iter().map(pick).sum::<u64>();
+    let spaces: Vec<String> = SPACES
+        .iter()
+        .map(|space| {
+            let c = &s.spaces[*space as usize];
+            format!(
+                "{}:{{\"hits\":{},\"misses\":{},\"invalidations\":{}}}",
+                json_string(space.name()),
+                c.hits,
+                c.misses,
+                c.invalidations
+            )
+        })
+        .collect();
+    format!(
+        "{{\"enabled\":{},\"tracking\":{},\"entries\":{},\"bytes\":{},\"maxBytes\":{},\"maxEntries\":{},\"hits\":{},\"misses\":{},\"invalidations\":{},\"evictions\":{},\"lastError\":{},\"namespaces\":{{{}}}}}",
+        near.is_some(),
+        json_string(s.tracking.name()),
+        s.entries,
+        s.bytes,
+        s.max_bytes,
+        s.max_entries,
+        total(|c| c.hits),
+        total(|c| c.misses),
+        total(|c| c.invalidations),
+        s.evictions,
+        s.last_error.as_deref().map_or("null".to_owned(), json_string),
+        spaces.join(","),
+    )
+}
+
 fn json_number(value: Option<f64>) -> String {
     match value {
         Some(n) if n.is_finite() => format!("{n}"),

@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
@@ -23,6 +23,9 @@ use crate::{Error, ErrorKind, Result};
 #[derive(Default)]
 pub struct Sequencer {
     state: Mutex<State>,
+    /// Calls issued that may write and have not sent yet: until they have, a near cache must
+    /// not answer a read issued after them (it could miss their change).
+    writes_unsent: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -42,6 +45,16 @@ impl Sequencer {
 
     /// The next place in line; take it when the call is issued.
     pub fn ticket(self: &Arc<Self>) -> Ticket {
+        self.writes_unsent.fetch_add(1, Ordering::AcqRel);
+        self.next(true)
+    }
+
+    /// A ticket for a call that only reads: it does not hold near-cache reads back.
+    pub fn read_ticket(self: &Arc<Self>) -> Ticket {
+        self.next(false)
+    }
+
+    fn next(self: &Arc<Self>, write: bool) -> Ticket {
         let mut state = self.state.lock();
         let number = state.issued;
         state.issued += 1;
@@ -49,7 +62,13 @@ impl Sequencer {
             sequencer: self.clone(),
             number,
             handed_on: AtomicBool::new(false),
+            write,
         }
+    }
+
+    /// Whether a call that may write was issued and has not sent its first command yet.
+    pub fn writes_unsent(&self) -> bool {
+        self.writes_unsent.load(Ordering::Acquire) != 0
     }
 
     fn hand_on(&self, number: u64) {
@@ -80,11 +99,15 @@ pub struct Ticket {
     sequencer: Arc<Sequencer>,
     number: u64,
     handed_on: AtomicBool,
+    write: bool,
 }
 
 impl Ticket {
     fn hand_on(&self) {
         if !self.handed_on.swap(true, Ordering::AcqRel) {
+            if self.write {
+                self.sequencer.writes_unsent.fetch_sub(1, Ordering::AcqRel);
+            }
             self.sequencer.hand_on(self.number);
         }
     }
@@ -226,5 +249,24 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(ran.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn only_calls_that_may_write_hold_near_reads_back_and_only_until_they_sent() {
+        let sequencer = Sequencer::new();
+        let read = sequencer.read_ticket();
+        assert!(!sequencer.writes_unsent());
+        let write = sequencer.ticket();
+        assert!(sequencer.writes_unsent());
+        write.hand_on();
+        write.hand_on();
+        assert!(!sequencer.writes_unsent(), "counted once");
+        drop(read);
+        let dropped = sequencer.ticket();
+        drop(dropped);
+        assert!(
+            !sequencer.writes_unsent(),
+            "a call that ends unsent lets go too"
+        );
     }
 }

@@ -2,13 +2,18 @@
 
 use bytes::Bytes;
 
-use super::{array, key_scan::SCAN_COUNT, unexpected, Features};
+use super::{array, key_scan::SCAN_COUNT, unexpected, Features, Target};
 use crate::{Cmd, Reply, Result};
 
 impl Features {
     pub async fn mget(&self, keys: Vec<String>) -> Result<Vec<Option<Bytes>>> {
         if keys.is_empty() {
             return Ok(Vec::new());
+        }
+        if self.near_answers(&Target::Raw(String::new())) {
+            // GETs that fill the near cache instead of one MGET; one failure fails the whole.
+            let targets = keys.into_iter().map(Target::Raw).collect();
+            return self.get_filling(targets).await?.into_iter().collect();
         }
         let reply = self.backend.call(Cmd::new("MGET").args(keys)).await?;
         array("MGET", reply)?

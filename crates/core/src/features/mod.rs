@@ -8,6 +8,7 @@ mod idempotency;
 mod index;
 mod key_scan;
 mod locks;
+mod near;
 mod otp;
 mod popularity;
 mod rate_limit;
@@ -31,6 +32,7 @@ pub use streams::ActiveStream;
 pub use target::Target;
 pub use window_hits::{WindowHits, WindowHitsChange};
 
+use crate::near_cache::{local_writes::NearSlot, ForgetOnWrite};
 use crate::{Cmd, Error, ErrorKind, Reply, Result, SharedBackend};
 
 /// tokio's sleep, for the features that wait (locks, `cache.wrap`). A call on the embedded store
@@ -62,6 +64,8 @@ pub(crate) async fn pause(duration: std::time::Duration) -> Result<()> {
 pub struct Features {
     backend: SharedBackend,
     rate_limit_blocks: rate_limit_blocks::LocalBlocks,
+    /// The near cache, when `configure({ nearCache })` turned it on (near.rs).
+    near: NearSlot,
 }
 
 impl Features {
@@ -76,9 +80,16 @@ impl Features {
     }
 
     pub fn new(backend: SharedBackend) -> Features {
+        let near = NearSlot::default();
+        // The embedded store has nothing to cache near; its calls skip the write layer.
+        let backend = match backend.kind() {
+            crate::BackendKind::Embedded => backend,
+            _ => std::sync::Arc::new(ForgetOnWrite::new(backend, near.clone())) as SharedBackend,
+        };
         Features {
             backend,
             rate_limit_blocks: Default::default(),
+            near,
         }
     }
 

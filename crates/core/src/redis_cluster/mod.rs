@@ -345,6 +345,42 @@ impl ClusterBackend {
         slot_ranges(query(&mut conn, &cmd, &self.secrets).await?)
     }
 
+    /// Connection settings for each master of `ranges`: the first seed's, at the master's
+    /// address.
+    fn master_settings(&self, ranges: &[SlotRange]) -> Result<Vec<redis::ConnectionInfo>> {
+        let seed = redis::Client::open(self.urls[0].as_str())
+            .map_err(|e| redacted(&e, &self.secrets))?
+            .get_connection_info()
+            .clone();
+        let mut masters: Vec<&Bytes> = ranges.iter().map(|range| &range.master).collect();
+        masters.sort();
+        masters.dedup();
+        masters
+            .into_iter()
+            .map(|master| {
+                let text = String::from_utf8_lossy(master);
+                let (host, port) = text
+                    .rsplit_once(':')
+                    .and_then(|(host, port)| Some((host.to_string(), port.parse().ok()?)))
+                    .ok_or_else(|| Error::protocol(format!("CLUSTER SLOTS named {text}")))?;
+                let addr = match seed.addr() {
+                    redis::ConnectionAddr::TcpTls {
+                        insecure,
+                        tls_params,
+                        ..
+                    } => redis::ConnectionAddr::TcpTls {
+                        host,
+                        port,
+                        insecure: *insecure,
+                        tls_params: tls_params.clone(),
+                    },
+                    _ => redis::ConnectionAddr::Tcp(host, port),
+                };
+                Ok(seed.clone().set_addr(addr))
+            })
+            .collect()
+    }
+
     async fn owners(&self, conn: &ClusterConnection) -> Result<Arc<SlotOwners>> {
         if let Some(owners) = self.owners.lock().clone() {
             return Ok(owners);
@@ -503,6 +539,14 @@ impl Backend for ClusterBackend {
 
     fn atomic_scope(&self, key: &[u8]) -> u16 {
         slot::key_slot(key)
+    }
+
+    /// Every master of the current slot map, with the first seed URL's credentials and TLS.
+    async fn tracking_servers(&self) -> Option<Result<Vec<redis::ConnectionInfo>>> {
+        let ranges = self
+            .run(|conn| async move { self.slot_ranges(conn).await })
+            .await;
+        Some(ranges.and_then(|ranges| self.master_settings(&ranges)))
     }
 
     /// On the first seed node that answers: a cluster broadcasts every PUBLISH to all nodes, so

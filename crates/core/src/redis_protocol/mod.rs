@@ -149,6 +149,10 @@ impl<K: Connector> Backend for RedisBackend<K> {
         exchange::subscribe_on(&self.client, connect, kind, names, events, &self.secrets).await
     }
 
+    async fn tracking_servers(&self) -> Option<Result<Vec<redis::ConnectionInfo>>> {
+        Some(Ok(vec![self.client.get_connection_info().clone()]))
+    }
+
     async fn call(&self, cmd: Cmd) -> Result<Reply> {
         self.run(|conn| self.query(conn, cmd)).await
     }

@@ -1,0 +1,268 @@
+//! The near cache: recent reads of the hot namespaces kept in process memory and answered
+//! without a round trip, for as long as the server says they have not changed.
+//!
+//! - On Redis and Redis Cluster the server tells us (`tracking.rs`): one connection per server
+//!   with `CLIENT TRACKING on BCAST` hears of every key change, expiry, eviction and flush. Until
+//!   every such connection is up nothing is served; when one drops, fails a PING or the
+//!   cluster's masters change, everything is flushed first.
+//! - On Upstash REST there is no push channel: entries live at most `max_staleness`.
+//! - Writes sent by this process drop their keys as they are sent (`local_writes.rs`), so a
+//!   process reads its own writes; a read racing a change never stores the old value
+//!   (`store.rs`'s placeholders).
+//! - Every entry also ends with its key's server TTL, read with the GET that fills it.
+
+pub(crate) mod local_writes;
+mod settings;
+mod space;
+mod store;
+mod tracking;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+pub use local_writes::ForgetOnWrite;
+pub use settings::{NearSettings, DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, MIN_MAX_BYTES};
+pub use space::{NearSpace, SPACES};
+pub use store::{Lookup, SpaceCounts};
+pub use tracking::track;
+
+/// Whether entries are being served, and why not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tracking {
+    /// Invalidation connections are being opened (or reopened after a failure).
+    Connecting = 0,
+    /// Every server's invalidations are flowing: entries are served.
+    Live = 1,
+    /// No push channel (Upstash REST): entries are served for at most `max_staleness`.
+    TtlOnly = 2,
+    /// Turned off.
+    Off = 3,
+}
+
+impl Tracking {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tracking::Connecting => "connecting",
+            Tracking::Live => "live",
+            Tracking::TtlOnly => "ttl-only",
+            Tracking::Off => "off",
+        }
+    }
+
+    fn from_u8(value: u8) -> Tracking {
+        match value {
+            1 => Tracking::Live,
+            2 => Tracking::TtlOnly,
+            3 => Tracking::Off,
+            _ => Tracking::Connecting,
+        }
+    }
+}
+
+/// What `analytics.stats()` shows of the near cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NearStats {
+    pub tracking: Tracking,
+    pub entries: usize,
+    pub bytes: usize,
+    pub max_bytes: usize,
+    pub max_entries: usize,
+    pub evictions: u64,
+    pub spaces: [SpaceCounts; SPACES.len()],
+    /// Why tracking is not live, secrets masked.
+    pub last_error: Option<String>,
+}
+
+pub struct NearCache {
+    store: Mutex<store::Store>,
+    /// Bit per `NearSpace` the cache answers.
+    spaces: AtomicU8,
+    /// 0: no bound beyond the server's TTL.
+    max_staleness_ms: AtomicU64,
+    tracking: AtomicU8,
+    last_error: Mutex<Option<String>>,
+    stopped: AtomicBool,
+    stop: tokio::sync::Notify,
+}
+
+fn space_bits(spaces: &[NearSpace]) -> u8 {
+    spaces.iter().fold(0, |bits, space| bits | space.bit())
+}
+
+impl NearCache {
+    /// A near cache whose entries are served once `tracking.rs` says invalidations flow.
+    pub fn tracked(settings: &NearSettings) -> Arc<NearCache> {
+        NearCache::with_state(settings, Tracking::Connecting)
+    }
+
+    /// A near cache with no push channel: served at once, each entry for at most
+    /// `max_staleness`, which is then required.
+    pub fn ttl_only(settings: &NearSettings) -> Arc<NearCache> {
+        NearCache::with_state(settings, Tracking::TtlOnly)
+    }
+
+    fn with_state(settings: &NearSettings, tracking: Tracking) -> Arc<NearCache> {
+        let near = NearCache {
+            store: Mutex::new(store::Store::new(settings.max_bytes, settings.max_entries)),
+            spaces: AtomicU8::new(0),
+            max_staleness_ms: AtomicU64::new(0),
+            tracking: AtomicU8::new(tracking as u8),
+            last_error: Mutex::new(None),
+            stopped: AtomicBool::new(false),
+            stop: tokio::sync::Notify::new(),
+        };
+        near.apply(settings);
+        Arc::new(near)
+    }
+
+    /// New bounds, namespaces or staleness; entries over the bounds go now. An entry stored
+    /// under a longer staleness bound is dropped too, so none outlives the new one.
+    pub fn apply(&self, settings: &NearSettings) {
+        self.spaces
+            .store(space_bits(&settings.spaces), Ordering::Release);
+        let ms = settings
+            .max_staleness
+            .map_or(0, |d| (d.as_millis() as u64).max(1));
+        let before = self.max_staleness_ms.swap(ms, Ordering::AcqRel);
+        let mut store = self.store.lock();
+        if ms != 0 && (before == 0 || ms < before) {
+            store.clear(false);
+        }
+        store.set_bounds(settings.max_bytes, settings.max_entries);
+    }
+
+    pub fn tracking(&self) -> Tracking {
+        Tracking::from_u8(self.tracking.load(Ordering::Acquire))
+    }
+
+    fn serving(&self) -> bool {
+        matches!(self.tracking(), Tracking::Live | Tracking::TtlOnly)
+    }
+
+    /// Whether reads of `space` go through the near cache.
+    pub fn answers(&self, space: NearSpace) -> bool {
+        self.spaces.load(Ordering::Acquire) & space.bit() != 0
+    }
+
+    /// The entry for `key`, counted as a hit or a miss of `space`.
+    pub fn lookup(&self, key: &[u8], space: NearSpace) -> Lookup {
+        if !self.serving() {
+            self.store.lock().counts[space as usize].misses += 1;
+            return Lookup::Miss;
+        }
+        self.store.lock().lookup(key, space, Instant::now())
+    }
+
+    /// A placeholder for a GET of `key` about to be sent; `None` when nothing may be stored now.
+    pub fn begin_fill(&self, key: &[u8], space: NearSpace) -> Option<Fill> {
+        if !self.serving() || !self.answers(space) {
+            return None;
+        }
+        let ticket = self.store.lock().begin_fill(key, space);
+        Some(Fill {
+            ticket,
+            sent_at: Instant::now(),
+        })
+    }
+
+    /// Stores the reply to `fill`'s GET unless the key changed meanwhile; `pttl_ms` is the
+    /// server's PTTL for it (negative: no expiry, or no key).
+    pub fn complete_fill(&self, key: &[u8], fill: Fill, value: Option<Bytes>, pttl_ms: i64) {
+        let mut expires =
+            (pttl_ms >= 0).then(|| fill.sent_at + Duration::from_millis(pttl_ms as u64));
+        let staleness = self.max_staleness_ms.load(Ordering::Acquire);
+        if staleness != 0 {
+            let bound = fill.sent_at + Duration::from_millis(staleness);
+            expires = Some(expires.map_or(bound, |at| at.min(bound)));
+        }
+        self.store
+            .lock()
+            .complete_fill(key, fill.ticket, value, expires);
+    }
+
+    /// The GET of `fill` failed: nothing is stored.
+    pub fn abandon_fill(&self, key: &[u8], fill: Fill) {
+        self.store.lock().abandon_fill(key, fill.ticket);
+    }
+
+    /// A write of `key` by this process is about to be sent.
+    pub fn forget(&self, key: &[u8]) {
+        self.store.lock().forget(key, false);
+    }
+
+    /// The server says these keys changed.
+    pub fn invalidate<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        let mut store = self.store.lock();
+        for key in keys {
+            store.forget(key, true);
+        }
+    }
+
+    /// Everything goes (a flush on the server, or this process wrote with FLUSHALL/FLUSHDB).
+    pub fn invalidate_all(&self) {
+        self.store.lock().clear(true);
+    }
+
+    /// Invalidations stopped flowing: nothing is served or stored until `go_live`.
+    pub(crate) fn go_dark(&self, why: Option<String>) {
+        if self.tracking() != Tracking::Off {
+            self.tracking
+                .store(Tracking::Connecting as u8, Ordering::Release);
+        }
+        self.store.lock().clear(true);
+        if why.is_some() {
+            *self.last_error.lock() = why;
+        }
+    }
+
+    /// Invalidations flow from every server: entries may be served (from an empty cache, as
+    /// whatever was stored before may have missed a change).
+    pub(crate) fn go_live(&self) {
+        let mut store = self.store.lock();
+        store.clear(false);
+        if self.tracking() == Tracking::Connecting {
+            self.tracking.store(Tracking::Live as u8, Ordering::Release);
+        }
+        *self.last_error.lock() = None;
+    }
+
+    /// Turned off: entries go, the tracking connections close.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.tracking.store(Tracking::Off as u8, Ordering::Release);
+        self.store.lock().clear(false);
+        self.stop.notify_waiters();
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    pub fn stats(&self) -> NearStats {
+        let store = self.store.lock();
+        NearStats {
+            tracking: self.tracking(),
+            entries: store.len(),
+            bytes: store.bytes(),
+            max_bytes: store.max_bytes,
+            max_entries: store.max_entries,
+            evictions: store.evictions,
+            spaces: store.counts,
+            last_error: self.last_error.lock().clone(),
+        }
+    }
+}
+
+/// A read's placeholder: only its reply may fill the entry.
+#[derive(Clone, Copy, Debug)]
+pub struct Fill {
+    ticket: u64,
+    sent_at: Instant,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,203 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::*;
+use crate::embedded::EmbeddedBackend;
+use crate::{Backend, Cmd};
+
+fn settings(max_bytes: usize, max_entries: usize) -> NearSettings {
+    NearSettings {
+        max_bytes,
+        max_entries,
+        ..NearSettings::default()
+    }
+}
+
+/// A tracked near cache whose invalidations flow.
+fn live(max_bytes: usize, max_entries: usize) -> Arc<NearCache> {
+    let near = NearCache::tracked(&settings(max_bytes, max_entries));
+    near.go_live();
+    near
+}
+
+fn fill(near: &NearCache, key: &str, value: Option<&str>, pttl: i64) {
+    let ticket = near.begin_fill(key.as_bytes(), NearSpace::Cache).unwrap();
+    near.complete_fill(
+        key.as_bytes(),
+        ticket,
+        value.map(|v| Bytes::from(v.to_owned())),
+        pttl,
+    );
+}
+
+fn hit(near: &NearCache, key: &str) -> Option<Option<String>> {
+    match near.lookup(key.as_bytes(), NearSpace::Cache) {
+        Lookup::Hit(value) => Some(value.map(|v| String::from_utf8(v.to_vec()).unwrap())),
+        Lookup::Miss => None,
+    }
+}
+
+#[test]
+fn a_filled_read_is_answered_and_so_is_a_key_that_does_not_exist() {
+    let near = live(1 << 20, 100);
+    assert_eq!(hit(&near, "a"), None);
+    fill(&near, "a", Some("{\"x\":1}"), -1);
+    fill(&near, "missing", None, -2);
+    assert_eq!(hit(&near, "a"), Some(Some("{\"x\":1}".into())));
+    assert_eq!(hit(&near, "missing"), Some(None));
+    let stats = near.stats();
+    assert_eq!(stats.spaces[0].hits, 2);
+    assert_eq!(stats.spaces[0].misses, 1);
+}
+
+#[test]
+fn a_change_while_the_get_is_on_its_way_keeps_the_old_value_out() {
+    let near = live(1 << 20, 100);
+    for change in ["invalidate", "forget", "flush", "dark"] {
+        let ticket = near.begin_fill(b"k", NearSpace::Cache).unwrap();
+        match change {
+            "invalidate" => near.invalidate([&b"k"[..]]),
+            "forget" => near.forget(b"k"),
+            "flush" => near.invalidate_all(),
+            _ => {
+                near.go_dark(None);
+                near.go_live();
+            }
+        }
+        near.complete_fill(b"k", ticket, Some(Bytes::from_static(b"old")), -1);
+        assert_eq!(hit(&near, "k"), None, "after {change}");
+    }
+}
+
+#[test]
+fn two_reads_on_their_way_share_one_placeholder_and_a_later_read_replaces_a_stale_entry() {
+    let near = live(1 << 20, 100);
+    let first = near.begin_fill(b"k", NearSpace::Cache).unwrap();
+    let second = near.begin_fill(b"k", NearSpace::Cache).unwrap();
+    near.complete_fill(b"k", first, Some(Bytes::from_static(b"v1")), -1);
+    // The second reply finds the entry filled: it stores nothing over it.
+    near.complete_fill(b"k", second, Some(Bytes::from_static(b"v0")), -1);
+    assert_eq!(hit(&near, "k"), Some(Some("v1".into())));
+}
+
+#[test]
+fn nothing_is_served_or_stored_until_tracking_is_live() {
+    let near = NearCache::tracked(&NearSettings::default());
+    assert!(near.begin_fill(b"k", NearSpace::Cache).is_none());
+    near.go_live();
+    fill(&near, "k", Some("v"), -1);
+    near.go_dark(Some("connection lost".into()));
+    assert_eq!(hit(&near, "k"), None);
+    assert_eq!(near.stats().tracking, Tracking::Connecting);
+    assert_eq!(near.stats().last_error.as_deref(), Some("connection lost"));
+    near.go_live();
+    assert_eq!(
+        hit(&near, "k"),
+        None,
+        "what was stored before the loss is gone"
+    );
+}
+
+#[test]
+fn bytes_and_entries_are_bounded_least_recently_used_first() {
+    let value = "x".repeat(100);
+    let per_entry = 1 + value.len() + store::ENTRY_OVERHEAD;
+    let near = live(per_entry * 3, 100);
+    for key in ["a", "b", "c"] {
+        fill(&near, key, Some(&value), -1);
+    }
+    assert!(hit(&near, "a").is_some());
+    fill(&near, "d", Some(&value), -1);
+    assert_eq!(hit(&near, "b"), None, "b was the least recently used");
+    assert!(hit(&near, "a").is_some() && hit(&near, "c").is_some() && hit(&near, "d").is_some());
+    let stats = near.stats();
+    assert!(stats.bytes <= per_entry * 3);
+    assert_eq!(stats.evictions, 1);
+
+    let near = live(1 << 20, 2);
+    for key in ["a", "b", "c"] {
+        fill(&near, key, Some("v"), -1);
+    }
+    assert_eq!(near.stats().entries, 2);
+    assert_eq!(hit(&near, "a"), None);
+}
+
+#[test]
+fn a_value_bigger_than_the_whole_bound_is_not_kept() {
+    let near = live(1024, 100);
+    fill(&near, "small", Some("v"), -1);
+    fill(&near, "big", Some(&"x".repeat(2000)), -1);
+    assert_eq!(hit(&near, "big"), None);
+    assert!(hit(&near, "small").is_some());
+    assert!(near.stats().bytes <= 1024);
+}
+
+#[test]
+fn entries_end_with_the_server_ttl_and_the_staleness_bound() {
+    let near = live(1 << 20, 100);
+    fill(&near, "short", Some("v"), 30);
+    fill(&near, "long", Some("v"), 60_000);
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(hit(&near, "short"), None);
+    assert!(hit(&near, "long").is_some());
+
+    let bounded = NearCache::ttl_only(&NearSettings {
+        max_staleness: Some(Duration::from_millis(30)),
+        ..NearSettings::default()
+    });
+    fill(&bounded, "k", Some("v"), -1);
+    assert!(hit(&bounded, "k").is_some());
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(hit(&bounded, "k"), None);
+}
+
+#[test]
+fn namespaces_left_out_are_not_answered() {
+    let near = NearCache::tracked(&NearSettings {
+        spaces: vec![NearSpace::Users],
+        ..NearSettings::default()
+    });
+    near.go_live();
+    assert!(near.answers(NearSpace::Users));
+    assert!(!near.answers(NearSpace::Cache));
+    assert!(near.begin_fill(b"k", NearSpace::Cache).is_none());
+}
+
+#[tokio::test]
+async fn writes_sent_by_this_process_drop_their_keys_and_reads_do_not() {
+    let slot = local_writes::NearSlot::default();
+    let near = live(1 << 20, 100);
+    *slot.write() = Some(near.clone());
+    let backend = ForgetOnWrite::new(Arc::new(EmbeddedBackend::new()), slot);
+    for key in ["a", "b", "c", "d", "e"] {
+        fill(&near, key, Some("v"), -1);
+    }
+    backend.call(Cmd::new("GET").arg("a")).await.unwrap();
+    backend.call(Cmd::new("PTTL").arg("a")).await.unwrap();
+    assert!(hit(&near, "a").is_some(), "reads keep the entry");
+    backend
+        .call(Cmd::new("SET").arg("a").arg("1"))
+        .await
+        .unwrap();
+    assert_eq!(hit(&near, "a"), None);
+    backend
+        .pipeline(vec![Cmd::new("del").arg("b").arg("c")], false)
+        .await
+        .unwrap();
+    assert_eq!(hit(&near, "b"), None);
+    assert_eq!(hit(&near, "c"), None);
+    assert!(hit(&near, "d").is_some());
+    backend
+        .eval(
+            &crate::lua::LOCK_RELEASE,
+            vec![Bytes::from_static(b"d")],
+            vec![Bytes::from_static(b"token")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(hit(&near, "d"), None, "a script's keys");
+    backend.call(Cmd::new("FLUSHALL")).await.unwrap();
+    assert_eq!(hit(&near, "e"), None);
+}

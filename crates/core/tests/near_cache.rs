@@ -1,0 +1,207 @@
+//! The near cache against a real Redis: invalidations from other connections, expiry, flushes,
+//! and a server that goes away. The shared server is `REDIS_TEST_URL`, else 127.0.0.1:6379/9.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use digis_redis_core::circuit::CircuitBreaker;
+use digis_redis_core::features::Target;
+use digis_redis_core::near_cache::{NearSettings, Tracking};
+use digis_redis_core::options::{BreakerPolicy, Timeouts};
+use digis_redis_core::redis_protocol::RedisBackend;
+use digis_redis_core::{Cmd, Features};
+
+fn shared() -> String {
+    std::env::var("REDIS_TEST_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/9".to_string())
+}
+
+fn available() -> bool {
+    let url = url::Url::parse(&shared()).unwrap();
+    let address = (
+        url.host_str().unwrap_or("127.0.0.1"),
+        url.port().unwrap_or(6379),
+    );
+    let up = std::net::TcpStream::connect(address).is_ok();
+    if !up {
+        eprintln!("SKIPPED: no redis at {}", shared());
+    }
+    up
+}
+
+fn features(url: &str) -> (Features, Arc<Timeouts>) {
+    let timeouts = Arc::new(Timeouts::new(2000, 1000, 0));
+    let backend = RedisBackend::new(url, timeouts.clone()).unwrap();
+    let breaker = CircuitBreaker::new(Arc::new(backend), Arc::new(BreakerPolicy::default()));
+    (Features::new(Arc::new(breaker)), timeouts)
+}
+
+/// A plain connection of another client.
+async fn other(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+async fn until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn near_text(f: &Features, target: &Target) -> Option<Option<String>> {
+    f.near_lookup(target)
+        .map(|v| v.map(|b| String::from_utf8(b.to_vec()).unwrap()))
+}
+
+fn key(name: &str) -> String {
+    format!("t:near:{name}:{}", std::process::id())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_clients_write_expiry_and_flush_reach_the_near_cache() {
+    if !available() {
+        return;
+    }
+    let url = shared();
+    let (f, timeouts) = features(&url);
+    f.configure_near_cache(
+        Some(NearSettings::default()),
+        &tokio::runtime::Handle::current(),
+        timeouts,
+    )
+    .unwrap();
+    until("tracking live", Duration::from_secs(5), || {
+        f.near_stats().unwrap().tracking == Tracking::Live
+    })
+    .await;
+    let mut conn = other(&url).await;
+    let target = Target::Raw(key("write"));
+    let _: () = redis::cmd("SET")
+        .arg(target.key())
+        .arg("v1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(f.get(&target).await.unwrap().as_deref(), Some(&b"v1"[..]));
+    assert_eq!(near_text(&f, &target), Some(Some("v1".into())));
+
+    let _: () = redis::cmd("SET")
+        .arg(target.key())
+        .arg("v2")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    until("invalidated", Duration::from_secs(2), || {
+        near_text(&f, &target).is_none()
+    })
+    .await;
+    assert_eq!(f.get(&target).await.unwrap().as_deref(), Some(&b"v2"[..]));
+
+    // A key with a TTL: the entry ends with it, even before the server's expiry cycle.
+    let expiring = Target::Raw(key("expiring"));
+    let _: () = redis::cmd("SET")
+        .arg(expiring.key())
+        .arg("soon")
+        .arg("PX")
+        .arg(150)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    f.get(&expiring).await.unwrap();
+    assert!(near_text(&f, &expiring).is_some());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(near_text(&f, &expiring), None);
+
+    // Our own write drops the entry before it is sent.
+    f.get(&target).await.unwrap();
+    f.set(&target, "mine".into(), None).await.unwrap();
+    assert_eq!(f.get(&target).await.unwrap().as_deref(), Some(&b"mine"[..]));
+
+    f.get(&target).await.unwrap();
+    let mut flusher = other(&url).await;
+    let _: () = redis::cmd("FLUSHDB")
+        .query_async(&mut flusher)
+        .await
+        .unwrap();
+    until("flushed", Duration::from_secs(2), || {
+        near_text(&f, &target).is_none()
+    })
+    .await;
+    let idle = Arc::new(Timeouts::new(1000, 1000, 0));
+    f.configure_near_cache(None, &tokio::runtime::Handle::current(), idle)
+        .unwrap();
+    assert!(f.near_stats().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_goes_away_darkens_the_near_cache_until_tracking_is_back() {
+    if !available() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let start = || {
+        std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server")
+    };
+    let mut server = start();
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let (f, timeouts) = features(&url);
+    f.configure_near_cache(
+        Some(NearSettings::default()),
+        &tokio::runtime::Handle::current(),
+        timeouts,
+    )
+    .unwrap();
+    until("tracking live", Duration::from_secs(10), || {
+        f.near_stats().unwrap().tracking == Tracking::Live
+    })
+    .await;
+    let target = Target::User("7".into());
+    f.set(&target, "before".into(), None).await.unwrap();
+    f.get(&target).await.unwrap();
+    assert!(near_text(&f, &target).is_some());
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    until("dark", Duration::from_secs(5), || {
+        f.near_stats().unwrap().tracking == Tracking::Connecting
+    })
+    .await;
+    assert_eq!(near_text(&f, &target), None);
+
+    let mut server = start();
+    until("live again", Duration::from_secs(15), || {
+        f.near_stats().unwrap().tracking == Tracking::Live
+    })
+    .await;
+    // The restarted server has no such key: nothing stale is served.
+    let got = loop {
+        match f.get(&target).await {
+            Ok(value) => break value,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    assert_eq!(got, None);
+    assert_eq!(near_text(&f, &target), Some(None));
+    let _ = f.backend().call(Cmd::new("SHUTDOWN").arg("NOSAVE")).await;
+    let _ = server.kill();
+    let _ = server.wait();
+}

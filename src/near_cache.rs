@@ -1,0 +1,89 @@
+//! The near cache's binding (digis_redis_core::near_cache): configure it, the synchronous
+//! lookup the JS layer tries before a read's round trip, and the drop of an entry that a write
+//! held for the next batch will change.
+
+use digis_redis_core::near_cache::NearSettings;
+use napi::bindgen_prelude::{Either3, Null, Undefined};
+use napi::Error;
+use napi_derive::napi;
+
+use crate::analytics::{report, MetricsSnapshot};
+use crate::js_error::{self, to_js, Code};
+use crate::namespace::{target, Namespace};
+use crate::{text, NativeClient};
+
+/// `configure({ nearCache })`'s object form; absent fields keep their defaults.
+#[napi(object)]
+pub struct NearCacheOptions {
+    pub max_bytes: Option<f64>,
+    pub max_entries: Option<f64>,
+    pub namespaces: Option<Vec<String>>,
+    pub max_staleness_ms: Option<f64>,
+}
+
+#[napi]
+impl NativeClient {
+    /// Turns the near cache on (or changes it), or off with null. Throws
+    /// ERR_INVALID_ARGUMENT for a bad option, and on Upstash REST without maxStalenessMs.
+    #[napi]
+    pub fn configure_near_cache(
+        &self,
+        options: Option<NearCacheOptions>,
+    ) -> Result<(), Error<Code>> {
+        let settings = options
+            .map(|o| {
+                NearSettings::from_options(
+                    o.max_bytes,
+                    o.max_entries,
+                    o.namespaces.as_deref(),
+                    o.max_staleness_ms,
+                )
+            })
+            .transpose()
+            .map_err(to_js)?;
+        let runtime = crate::io_runtime::current().ok_or_else(|| {
+            js_error::core(
+                digis_redis_core::ErrorKind::Internal,
+                "no I/O runtime to track invalidations on",
+            )
+        })?;
+        self.features
+            .configure_near_cache(settings, &runtime, self.tuning.timeouts.clone())
+            .map_err(to_js)
+    }
+
+    /// The near cache's answer for a read: the value, null for a key known not to exist, or
+    /// undefined when it has none (then the read goes to the server). A write issued earlier
+    /// and not sent yet makes it undefined: the read must see that write.
+    #[napi(ts_return_type = "string | null | undefined")]
+    pub fn near_get(&self, ns: Namespace, id: String) -> Either3<String, Null, Undefined> {
+        if self.order.writes_unsent() {
+            return Either3::C(());
+        }
+        match self.features.near_lookup(&target(ns, id)) {
+            Some(Some(value)) => Either3::A(text(value)),
+            Some(None) => Either3::B(Null),
+            None => Either3::C(()),
+        }
+    }
+
+    /// Drops the entry of (`ns`, `id`) now: a write to it waits in the JS layer's batch.
+    #[napi]
+    pub fn near_forget(&self, ns: Namespace, id: String) {
+        self.features.near_forget(&target(ns, id));
+    }
+
+    /// `analytics.stats()` as JSON, with this client's near cache.
+    #[napi]
+    pub fn analytics_stats_json(&self, snapshot: MetricsSnapshot) -> Result<String, Error<Code>> {
+        let near = self.features.near_stats();
+        report(&snapshot, |s| s.with_near(near).stats_json())
+    }
+
+    /// `analytics.prometheus()`, with this client's near cache.
+    #[napi]
+    pub fn analytics_prometheus(&self, snapshot: MetricsSnapshot) -> Result<String, Error<Code>> {
+        let near = self.features.near_stats();
+        report(&snapshot, |s| s.with_near(near).prometheus())
+    }
+}
