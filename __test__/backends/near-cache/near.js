@@ -87,6 +87,16 @@ function twentyKeys(prefix) {
   return out
 }
 
+/**
+ * Resolves once A reads version `n` of every entry. After another client's write A may still
+ * serve the old value until the invalidation arrives (another connection), so this polls.
+ */
+async function expectSeen(mod, entries, n, timeoutMs = 5000) {
+  const { seenAt } = await pollUntilSeen(mod, entries, (e) => e.value(n), { timeoutMs })
+  const missing = entries.filter((e, k) => seenAt[k] === undefined).map((e) => e.key)
+  expect(missing).toEqual([])
+}
+
 /** Reads every entry through A; resolves with the values in order. */
 const readAll = (mod, entries) => Promise.all(entries.map((e) => e.read(mod)))
 
@@ -111,9 +121,10 @@ async function readCalls(urls) {
  * Polls A for every entry until it reads `expected(entry)`, one pass over all keys every
  * `everyMs`. Starts at once (so run it alongside the writes); resolves with `seenAt` per entry
  * (ms since the epoch, the end of the first read that returned the new value; undefined if never
- * within `timeoutMs`) and the number of passes.
+ * within `timeoutMs`) and the number of passes. It stops once every key is seen and
+ * `stopWhen()` says so.
  */
-async function pollUntilSeen(mod, entries, expected, { everyMs = 2, timeoutMs = 5000, stopWhen = () => false } = {}) {
+async function pollUntilSeen(mod, entries, expected, { everyMs = 2, timeoutMs = 5000, stopWhen = () => true } = {}) {
   const seenAt = new Array(entries.length)
   const wanted = entries.map((e) => JSON.stringify(expected(e)))
   const deadline = Date.now() + timeoutMs
@@ -190,4 +201,4 @@ function startChild(script, env) {
   }
 }
 
-module.exports = { privateRedisPossible, loadModule, near, waitLive, twentyKeys, readAll, readCalls, pollUntilSeen, startChild, BACKEND_VARIABLES }
+module.exports = { privateRedisPossible, loadModule, near, waitLive, twentyKeys, expectSeen, readAll, readCalls, pollUntilSeen, startChild, BACKEND_VARIABLES }
