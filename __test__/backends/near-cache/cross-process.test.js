@@ -38,11 +38,14 @@ describeServer('near cache: another process writes, A sees it within 100 ms', ()
   beforeAll(async () => {
     if (onRedis) {
       server = await startRedisServer()
-      urls = [server.url]
-      env = { REDIS_URL: server.url }
-      io = new IORedis(server.url, { lazyConnect: false })
+      // A database other than 0, as a shared server would give (tracking is per server, not per
+      // database).
+      const url = `${server.url}/3`
+      urls = [url]
+      env = { REDIS_URL: url }
+      io = new IORedis(url)
       const token = crypto.randomBytes(12).toString('hex')
-      rest = await startRestServer(server.url, token)
+      rest = await startRestServer(url, token)
       original = new UpstashRedis({ url: rest.url, token })
     } else {
       urls = selection.urls
