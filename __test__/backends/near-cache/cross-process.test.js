@@ -63,18 +63,12 @@ describeServer('near cache: another process writes, A sees it within 100 ms', ()
     } catch {
       // not built yet: the tests have failed already
     }
-    for (const p of prefixes) {
-      const keys = onCluster ? [] : await io.keys(`*${p}*`)
-      if (keys.length) await io.del(...keys)
-    }
+    // The private server goes with its keys; the runner's cluster is cleaned per master (KEYS
+    // on a cluster client asks one node).
     if (onCluster) {
-      // KEYS on a cluster client asks one node; delete per master.
-      await Promise.all(io.nodes('master').map(async (node) => {
-        for (const p of prefixes) {
-          const keys = await node.keys(`*${p}*`)
-          for (const k of keys) await io.del(k)
-        }
-      }))
+      for (const node of io.nodes('master')) {
+        for (const p of prefixes) for (const k of await node.keys(`*${p}*`)) await io.del(k)
+      }
     }
     await io?.quit()
     await rest?.stop()
@@ -94,13 +88,17 @@ describeServer('near cache: another process writes, A sees it within 100 ms', ()
     const entries = twentyKeys(P)
     await ioWrite(entries, 1)
     expect(await readAll(A, entries)).toEqual(entries.map((e) => e.value(1)))
+    // The writes' invalidations travel on another connection and may land after A's first
+    // read, dropping what it filled: let them pass, fill again, and only then count.
+    await sleep(VISIBLE_MS)
+    expect(await readAll(A, entries)).toEqual(entries.map((e) => e.value(1)))
     const before = near(A)
     const callsBefore = await readCalls(urls)
     for (let pass = 0; pass < 3; pass++) expect(await readAll(A, entries)).toEqual(entries.map((e) => e.value(1)))
     const callsAfter = await readCalls(urls)
     const after = near(A)
     expect(after.tracking).toBe('live')
-    expect(after.hits - before.hits).toBeGreaterThanOrEqual(60)
+    expect({ hits: after.hits - before.hits, invalidations: after.invalidations - before.invalidations }).toEqual({ hits: 60, invalidations: 0 })
     for (const ns of ['cache', 'users', 'creators', 'sessions', 'tokens']) {
       expect(after.namespaces[ns].hits - before.namespaces[ns].hits).toBeGreaterThanOrEqual(12)
     }
@@ -136,8 +134,9 @@ describeServer('near cache: another process writes, A sees it within 100 ms', ()
     await expectVisible(entries, (es) => ioWrite(es, 2))
   })
 
-  const describeOriginal = onRedis ? test : test.skip
-  describeOriginal('the original module writes (@upstash/redis SETEX through a rest-server)', async () => {
+  // Not on a cluster: @upstash/redis speaks REST, and a rest-server fronts one Redis only.
+  const testOriginal = onRedis ? test : test.skip
+  testOriginal('the original module writes (@upstash/redis SETEX through a rest-server)', async () => {
     const entries = await warm('original')
     await expectVisible(entries, (es) => Promise.all(es.map((e) => original.setex(e.key, 3600, e.text(2)).then(() => Date.now()))))
   })

@@ -201,4 +201,4 @@ function startChild(script, env) {
   }
 }
 
-module.exports = { privateRedisPossible, loadModule, near, waitLive, twentyKeys, expectSeen, readAll, readCalls, pollUntilSeen, startChild, BACKEND_VARIABLES }
+module.exports = { privateRedisPossible, loadModule, near, waitLive, twentyKeys, expectSeen, readAll, readCalls, pollUntilSeen, startChild }
