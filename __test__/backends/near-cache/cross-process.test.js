@@ -189,7 +189,10 @@ describeServer('near cache: another process writes, A sees it within 100 ms', ()
       }
       return at
     } finally {
-      const { code, stderr } = await Promise.race([child.done, sleep(20000).then(() => ({ code: 'timeout', stderr: child.stderr }))])
+      let timer
+      const timeout = new Promise((resolve) => (timer = setTimeout(() => resolve({ code: 'timeout', stderr: child.stderr }), 20000)))
+      const { code, stderr } = await Promise.race([child.done, timeout])
+      clearTimeout(timer)
       if (code !== 0) {
         child.kill()
         throw new Error(`the writer process exited with ${code}: ${stderr}`)

@@ -21,9 +21,10 @@ const MAX_BYTES = 1 << 20
 const READS = 1_000_000
 const REAL_EVERY = 50
 // The near cache's own structures beyond the bytes it counts (keys, LRU links: ~2 MiB at 1 MiB),
-// plus the noise between two runs' RSS after GC (within 2 MiB here). A cache that ignored
-// maxBytes but kept the default maxEntries (100,000) grew RSS by ~15 MiB more than the baseline.
-const RSS_OVER_BASELINE_LIMIT = 8 * 1024 * 1024
+// plus the spread between two runs' RSS after GC (up to ~4 MiB either way here). A leak of 16
+// bytes per read would add 15 MiB; so did a cache that ignored maxBytes but kept the default
+// maxEntries (100,000), which the bytes checks catch first.
+const RSS_OVER_BASELINE_LIMIT = 12 * 1024 * 1024
 
 /** The scan in a child process (node --expose-gc): one JSON line of what it saw. */
 function scanScript(prefix, nearCache) {
