@@ -478,6 +478,50 @@ export interface AnalyticsStats {
   operations: Record<string, OperationStats>
   /** `rateLimiter.check` answers; fail-open fallbacks count as allowed. */
   rateLimit: { allowed: number; denied: number }
+  /** The near cache (`configure({ nearCache })`); zeros and `enabled: false` when it is off. */
+  nearCache: NearCacheStats
+}
+
+export type NearCacheNamespace = 'cache' | 'users' | 'creators' | 'sessions' | 'tokens'
+
+export interface NearCacheStats {
+  enabled: boolean
+  /**
+   * `live`: the server's invalidations flow and entries are served; `connecting`: they do not
+   * (yet, or since a disconnect), nothing is served; `ttl-only`: Upstash REST, entries are
+   * served for at most `maxStalenessMs`; `off`.
+   */
+  tracking: 'live' | 'connecting' | 'ttl-only' | 'off'
+  entries: number
+  /** Keys, values and an estimate of each entry's bookkeeping. */
+  bytes: number
+  maxBytes: number
+  maxEntries: number
+  hits: number
+  misses: number
+  /** Entries dropped because the server said their key changed (or flushed). */
+  invalidations: number
+  /** Entries dropped to stay within the bounds. */
+  evictions: number
+  /** Key changes the server announced, cached here or not. */
+  announced: number
+  /** Why tracking is not live (secrets masked), else null. */
+  lastError: string | null
+  namespaces: Record<NearCacheNamespace, { hits: number; misses: number; invalidations: number }>
+}
+
+export interface NearCacheOptions {
+  /** Memory bound in bytes (keys, values and ~160 bytes per entry), least recently used out first. Default 67108864 (64 MiB), at least 1024. */
+  maxBytes?: number
+  /** Entry bound. Default 100000. */
+  maxEntries?: number
+  /** The namespaces whose reads it answers. Default all five. */
+  namespaces?: NearCacheNamespace[]
+  /**
+   * The longest an entry is served, in ms. Required on Upstash REST (no push channel: entries
+   * can only expire); on Redis and Cluster an optional extra bound beside the server's invalidations.
+   */
+  maxStalenessMs?: number
 }
 
 export interface Analytics {
@@ -618,6 +662,13 @@ export interface ConfigureOptions {
    * middleware made before keep the previous backend.
    */
   cluster?: string[] | string
+  /**
+   * Serves `cache.get`/`mget`, `users.get`, `creators.get`/`getList`, `sessions.get` and
+   * `tokens.getBalance` from process memory after the first read, kept fresh by the server's
+   * invalidations (Redis, Cluster) or for at most `maxStalenessMs` (Upstash REST, where it is
+   * required). Off by default; `false` turns it off; nothing to do on the embedded store.
+   */
+  nearCache?: boolean | NearCacheOptions
   /** Wrong guesses that destroy a one-time code. Default 5. */
   otpMaxAttempts?: number
   /** Seconds a viewer counts as present after their last viewerJoined(). Default 60. */

@@ -24,6 +24,7 @@ const FEATURE_CHECKS = [
   'cache-aside, locks and idempotency',
   'express adapters',
   'raw client and expiry',
+  'near cache',
 ]
 
 /** Runs the CLI in a directory without a .env: `{ code, stdout, stderr }`. */
@@ -51,7 +52,7 @@ test('embedded store: every check passes, and the text report says which backend
   expect(run.stdout).toMatch(/^Backend {3}embedded \(none set\)$/m)
   expect(run.stdout).toMatch(/Note {6}No UPSTASH_REDIS_REST_URL/)
   for (const name of FEATURE_CHECKS) expect(run.stdout).toMatch(new RegExp(`^ok {4}${name} `, 'm'))
-  expect(run.stdout).toMatch(/All 13 checks passed\.\n$/)
+  expect(run.stdout).toMatch(/All 14 checks passed\.\n$/)
   expectAllPassed(await doctor({}, ['--json']), 'embedded')
 })
 
@@ -71,7 +72,7 @@ test('a dead port fails with "nothing listens", exit code 1, and never shows the
   expect(run.stdout).toMatch(/^FAIL {2}connection .*ERR_CONNECTION/m)
   expect(run.stdout).toMatch(/Nothing listens at that host and port/)
   expect(run.stdout).toMatch(/^skip {2}cache /m)
-  expect(run.stdout).toMatch(/1 of 13 checks failed, 12 skipped/)
+  expect(run.stdout).toMatch(/1 of 14 checks failed, 13 skipped/)
   expect(run.stdout).toContain(`redis://:***@127.0.0.1:${port}`)
   expect(run.stdout + run.stderr).not.toContain(password)
 
@@ -91,6 +92,8 @@ describeWithRedisServer('doctor against servers', () => {
     const url = `redis://127.0.0.1:${servers.targets.redis}`
     const report = expectAllPassed(await doctor({ REDIS_URL: url }, ['--json']), 'redis')
     expect(report.backend.url).toBe(url)
+    // The server announces key changes: the near cache can serve on it.
+    expect(report.checks.find((c) => c.name === 'near cache').detail).toMatch(/^tracking live in [\d.]+ ms; a change was announced in [\d.]+ ms$/)
     const [keys] = await rawCommands(servers.targets.redis, [['KEYS', '*doctor-*']])
     expect(keys).toEqual([])
   })

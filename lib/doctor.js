@@ -13,6 +13,8 @@ const { EMBEDDED_WARNING, UNCONFIGURED_ERROR } = require('./environment')
 
 const PACKAGE = path.resolve(__dirname, '..')
 const BURST = 50
+/** How long the near-cache check waits for tracking to start and for a change to be announced. */
+const NEAR_WAIT_MS = 5000
 
 /** What `env` selects, for display (secrets masked), and notes on what looks wrong (the core's doctor.rs). */
 const describeEnvironment = (env) => binding.doctorDescribeEnvironment(env)
@@ -123,6 +125,38 @@ function featureChecks(r, run) {
   ]
 }
 
+/**
+ * Whether the server announces key changes to this process (CLIENT TRACKING), which the near
+ * cache needs to serve anything on Redis and Redis Cluster; turned off again afterwards.
+ */
+async function nearCacheCheck(r, kind, key) {
+  if (kind === 'embedded') return 'not needed: reads are in process already'
+  if (kind === 'upstash') return 'REST has no push channel: configure({ nearCache: { maxStalenessMs } }) serves an entry for at most that long'
+  const near = () => r.analytics.stats().nearCache
+  const waitFor = async (what, done) => {
+    const started = performance.now()
+    while (!done()) {
+      if (performance.now() - started > NEAR_WAIT_MS) throw new Error(`${what} within ${NEAR_WAIT_MS} ms${near().lastError ? `: ${near().lastError}` : ''}`)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    return round(performance.now() - started)
+  }
+  r.configure({ nearCache: true })
+  try {
+    const liveMs = await waitFor('CLIENT TRACKING did not start', () => near().tracking === 'live')
+    await r.cache.set(key, 'near', 60)
+    await r.cache.get(key)
+    const { hits, announced } = near()
+    if ((await r.cache.get(key)) !== 'near' || near().hits !== hits + 1) throw new Error('a second read was not answered from memory')
+    await r.cache.set(key, 'changed', 60)
+    const heardMs = await waitFor('the server did not announce a change', () => near().announced > announced)
+    return `tracking live in ${liveMs} ms; a change was announced in ${heardMs} ms`
+  } finally {
+    r.configure({ nearCache: false })
+    await r.cache.del(key)
+  }
+}
+
 /** Runs a check's steps in order, throwing at the first answer that is not the expected one; resolves with what it covered. */
 async function runSteps(covered, steps, cleanup) {
   try {
@@ -181,7 +215,8 @@ async function diagnose(env = process.env) {
     if (!health.ok) throw new Error(health.lastError ?? 'PING did not answer PONG')
     return `PING answered in ${round(health.latencyMs)} ms (transport: ${health.transport})`
   })
-  const features = featureChecks(r, `doctor-${crypto.randomBytes(6).toString('hex')}`)
+  const run = `doctor-${crypto.randomBytes(6).toString('hex')}`
+  const features = featureChecks(r, run)
   if (connected) {
     await record('latency', async () => {
       const samples = []
@@ -195,8 +230,9 @@ async function diagnose(env = process.env) {
       return `${BURST} PINGs one after another: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms`
     })
     for (const [name, covered, steps, cleanup] of features) await record(name, () => runSteps(covered, steps, cleanup))
+    await record('near cache', () => nearCacheCheck(r, backend.kind, `${run}-near`))
   } else {
-    for (const name of ['latency', ...features.map(([name]) => name)]) {
+    for (const name of ['latency', ...features.map(([name]) => name), 'near cache']) {
       checks.push({ name, ok: false, skipped: true, detail: 'skipped: no connection' })
     }
   }

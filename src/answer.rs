@@ -100,14 +100,13 @@ impl NativeClient {
     }
 
     /// `answer_with` for a method marked `#[reads_only]`.
-    pub(crate) fn answer_read_with<'env, T, C, F>(
+    pub(crate) fn answer_read_with<'env, T, F>(
         &self,
         env: &'env Env,
-        call: C,
+        call: impl FnOnce(Arc<Features>) -> F,
     ) -> Result<Answer<'env, T>, Code>
     where
         T: ToNapiValue + Send + 'static,
-        C: FnOnce(Arc<Features>) -> F,
         F: Future<Output = digis_redis_core::Result<T>> + Send + 'static,
     {
         self.answer_as(env, call(self.features.clone()), true)

@@ -524,6 +524,7 @@ fn near_json(near: Option<&NearStats>) -> String {
         max_entries: 0,
         evictions: 0,
         spaces: Default::default(),
+        announced: 0,
         last_error: None,
     };
     let s = near.unwrap_or(&off);
@@ -542,7 +543,7 @@ fn near_json(near: Option<&NearStats>) -> String {
         })
         .collect();
     format!(
-        "{{\"enabled\":{},\"tracking\":{},\"entries\":{},\"bytes\":{},\"maxBytes\":{},\"maxEntries\":{},\"hits\":{},\"misses\":{},\"invalidations\":{},\"evictions\":{},\"lastError\":{},\"namespaces\":{{{}}}}}",
+        "{{\"enabled\":{},\"tracking\":{},\"entries\":{},\"bytes\":{},\"maxBytes\":{},\"maxEntries\":{},\"hits\":{},\"misses\":{},\"invalidations\":{},\"evictions\":{},\"announced\":{},\"lastError\":{},\"namespaces\":{{{}}}}}",
         near.is_some(),
         json_string(s.tracking.name()),
         s.entries,
@@ -553,6 +554,7 @@ fn near_json(near: Option<&NearStats>) -> String {
         total(|c| c.misses),
         total(|c| c.invalidations),
         s.evictions,
+        s.announced,
         s.last_error.as_deref().map_or("null".to_owned(), json_string),
         spaces.join(","),
     )

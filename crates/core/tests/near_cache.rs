@@ -35,6 +35,19 @@ fn features(url: &str) -> (Features, Arc<Timeouts>) {
     (Features::new(Arc::new(breaker)), timeouts)
 }
 
+/// Features on `url` with the near cache on and its tracking live.
+async fn with_live_near_cache(url: &str) -> Features {
+    let (f, timeouts) = features(url);
+    let runtime = tokio::runtime::Handle::current();
+    f.configure_near_cache(Some(NearSettings::default()), &runtime, timeouts)
+        .unwrap();
+    until("tracking live", Duration::from_secs(10), || {
+        f.near_stats().unwrap().tracking == Tracking::Live
+    })
+    .await;
+    f
+}
+
 /// A plain connection of another client.
 async fn other(url: &str) -> redis::aio::MultiplexedConnection {
     redis::Client::open(url)
@@ -57,6 +70,16 @@ fn near_text(f: &Features, target: &Target) -> Option<Option<String>> {
         .map(|v| v.map(|b| String::from_utf8(b.to_vec()).unwrap()))
 }
 
+/// Reads `target` until the near cache holds it: the announcement of a write made just before
+/// may arrive after the first read's reply and drop what it stored.
+async fn cached(f: &Features, target: &Target) {
+    let started = Instant::now();
+    while near_text(f, target).is_none() {
+        assert!(started.elapsed() < Duration::from_secs(2), "never cached");
+        f.get(target).await.unwrap();
+    }
+}
+
 fn key(name: &str) -> String {
     format!("t:near:{name}:{}", std::process::id())
 }
@@ -67,17 +90,7 @@ async fn another_clients_write_expiry_and_flush_reach_the_near_cache() {
         return;
     }
     let url = shared();
-    let (f, timeouts) = features(&url);
-    f.configure_near_cache(
-        Some(NearSettings::default()),
-        &tokio::runtime::Handle::current(),
-        timeouts,
-    )
-    .unwrap();
-    until("tracking live", Duration::from_secs(5), || {
-        f.near_stats().unwrap().tracking == Tracking::Live
-    })
-    .await;
+    let f = with_live_near_cache(&url).await;
     let mut conn = other(&url).await;
     let target = Target::Raw(key("write"));
     let _: () = redis::cmd("SET")
@@ -87,6 +100,7 @@ async fn another_clients_write_expiry_and_flush_reach_the_near_cache() {
         .await
         .unwrap();
     assert_eq!(f.get(&target).await.unwrap().as_deref(), Some(&b"v1"[..]));
+    cached(&f, &target).await;
     assert_eq!(near_text(&f, &target), Some(Some("v1".into())));
 
     let _: () = redis::cmd("SET")
@@ -99,6 +113,7 @@ async fn another_clients_write_expiry_and_flush_reach_the_near_cache() {
         near_text(&f, &target).is_none()
     })
     .await;
+    assert!(f.near_stats().unwrap().announced > 0);
     assert_eq!(f.get(&target).await.unwrap().as_deref(), Some(&b"v2"[..]));
 
     // A key with a TTL: the entry ends with it, even before the server's expiry cycle.
@@ -111,8 +126,7 @@ async fn another_clients_write_expiry_and_flush_reach_the_near_cache() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    f.get(&expiring).await.unwrap();
-    assert!(near_text(&f, &expiring).is_some());
+    cached(&f, &expiring).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(near_text(&f, &expiring), None);
 
@@ -121,7 +135,7 @@ async fn another_clients_write_expiry_and_flush_reach_the_near_cache() {
     f.set(&target, "mine".into(), None).await.unwrap();
     assert_eq!(f.get(&target).await.unwrap().as_deref(), Some(&b"mine"[..]));
 
-    f.get(&target).await.unwrap();
+    cached(&f, &target).await;
     let mut flusher = other(&url).await;
     let _: () = redis::cmd("FLUSHDB")
         .query_async(&mut flusher)
@@ -163,21 +177,10 @@ async fn a_server_that_goes_away_darkens_the_near_cache_until_tracking_is_back()
     };
     let mut server = start();
     let url = format!("redis://127.0.0.1:{port}/0");
-    let (f, timeouts) = features(&url);
-    f.configure_near_cache(
-        Some(NearSettings::default()),
-        &tokio::runtime::Handle::current(),
-        timeouts,
-    )
-    .unwrap();
-    until("tracking live", Duration::from_secs(10), || {
-        f.near_stats().unwrap().tracking == Tracking::Live
-    })
-    .await;
+    let f = with_live_near_cache(&url).await;
     let target = Target::User("7".into());
     f.set(&target, "before".into(), None).await.unwrap();
-    f.get(&target).await.unwrap();
-    assert!(near_text(&f, &target).is_some());
+    cached(&f, &target).await;
 
     server.kill().unwrap();
     server.wait().unwrap();

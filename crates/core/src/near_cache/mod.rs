@@ -73,6 +73,8 @@ pub struct NearStats {
     pub max_entries: usize,
     pub evictions: u64,
     pub spaces: [SpaceCounts; SPACES.len()],
+    /// Key changes the servers announced (a flush counts one), cached here or not.
+    pub announced: u64,
     /// Why tracking is not live, secrets masked.
     pub last_error: Option<String>,
 }
@@ -87,6 +89,7 @@ pub struct NearCache {
     last_error: Mutex<Option<String>>,
     stopped: AtomicBool,
     stop: tokio::sync::Notify,
+    announced: AtomicU64,
 }
 
 fn space_bits(spaces: &[NearSpace]) -> u8 {
@@ -114,6 +117,7 @@ impl NearCache {
             last_error: Mutex::new(None),
             stopped: AtomicBool::new(false),
             stop: tokio::sync::Notify::new(),
+            announced: AtomicU64::new(0),
         };
         near.apply(settings);
         Arc::new(near)
@@ -207,6 +211,11 @@ impl NearCache {
         self.store.lock().clear(true);
     }
 
+    /// The servers announced `changes` key changes (tracking.rs).
+    pub(crate) fn heard(&self, changes: usize) {
+        self.announced.fetch_add(changes as u64, Ordering::Relaxed);
+    }
+
     /// Invalidations stopped flowing: nothing is served or stored until `go_live`.
     pub(crate) fn go_dark(&self, why: Option<String>) {
         if self.tracking() != Tracking::Off {
@@ -252,6 +261,7 @@ impl NearCache {
             max_entries: store.max_entries,
             evictions: store.evictions,
             spaces: store.counts,
+            announced: self.announced.load(Ordering::Relaxed),
             last_error: self.last_error.lock().clone(),
         }
     }

@@ -12,7 +12,7 @@ use super::space::{NearSpace, SPACES};
 
 /// What one entry costs beyond its key and value: the map's slot, the list links, the
 /// `Bytes` handles. An estimate, so that a million empty values still count.
-pub(super) const ENTRY_OVERHEAD: usize = 96;
+pub(super) const ENTRY_OVERHEAD: usize = 160;
 
 enum Slot {
     /// A GET is on its way; only the reply of this ticket may fill the entry.

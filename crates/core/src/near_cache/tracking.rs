@@ -164,13 +164,17 @@ fn apply(near: &NearCache, push: PushInfo) -> bool {
         PushKind::Invalidate => {
             match push.data.first() {
                 Some(Value::Array(keys)) => {
+                    near.heard(keys.len());
                     near.invalidate(keys.iter().filter_map(|key| match key {
                         Value::BulkString(key) => Some(key.as_slice()),
                         _ => None,
                     }))
                 }
                 // A null: the server flushed (FLUSHALL, FLUSHDB) or cannot say which keys.
-                _ => near.invalidate_all(),
+                _ => {
+                    near.heard(1);
+                    near.invalidate_all()
+                }
             }
             true
         }
