@@ -28,6 +28,45 @@ fn available() -> bool {
     up
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A redis-server of this test's own on `port`, keeping nothing on disk.
+fn redis_server(port: u16) -> std::process::Child {
+    std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server")
+}
+
+/// A redis-server of this test's own, and its URL once it answers.
+fn own_server() -> (std::process::Child, String) {
+    let port = free_port();
+    let server = redis_server(port);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "redis-server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (server, format!("redis://127.0.0.1:{port}/0"))
+}
+
 fn features(url: &str) -> (Features, Arc<Timeouts>) {
     let timeouts = Arc::new(Timeouts::new(2000, 1000, 0));
     let backend = RedisBackend::new(url, timeouts.clone()).unwrap();
@@ -156,26 +195,8 @@ async fn a_server_that_goes_away_darkens_the_near_cache_until_tracking_is_back()
     if !available() {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let start = || {
-        std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server")
-    };
-    let mut server = start();
+    let port = free_port();
+    let mut server = redis_server(port);
     let url = format!("redis://127.0.0.1:{port}/0");
     let f = with_live_near_cache(&url).await;
     let target = Target::User("7".into());
@@ -190,7 +211,7 @@ async fn a_server_that_goes_away_darkens_the_near_cache_until_tracking_is_back()
     .await;
     assert_eq!(near_text(&f, &target), None);
 
-    let mut server = start();
+    let mut server = redis_server(port);
     until("live again", Duration::from_secs(15), || {
         f.near_stats().unwrap().tracking == Tracking::Live
     })
@@ -205,6 +226,68 @@ async fn a_server_that_goes_away_darkens_the_near_cache_until_tracking_is_back()
     assert_eq!(got, None);
     assert_eq!(near_text(&f, &target), Some(None));
     let _ = f.backend().call(Cmd::new("SHUTDOWN").arg("NOSAVE")).await;
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_cache_namespace_only_its_namespaces_prefixes_are_announced() {
+    if !available() {
+        return;
+    }
+    // A private server: on the shared one other tests write `user:` keys too.
+    let (mut server, url) = own_server();
+    let (f, timeouts) = features(&url);
+    let runtime = tokio::runtime::Handle::current();
+    let users_only = NearSettings {
+        spaces: vec![digis_redis_core::near_cache::NearSpace::Users],
+        ..NearSettings::default()
+    };
+    f.configure_near_cache(Some(users_only), &runtime, timeouts.clone())
+        .unwrap();
+    let live = |f: &Features| f.near_stats().unwrap().tracking == Tracking::Live;
+    until("tracking live", Duration::from_secs(10), || live(&f)).await;
+    let mut conn = other(&url).await;
+    let user = Target::User(key("prefix"));
+    let raw = key("prefix-raw");
+    let announced = || f.near_stats().unwrap().announced;
+    let before = announced();
+    let _: () = redis::cmd("SET")
+        .arg(&raw)
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(user.key())
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    until("the user key announced", Duration::from_secs(2), || {
+        announced() > before
+    })
+    .await;
+    // Both writes were made before the announcement came: only the user key was announced.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(announced(), before + 1);
+
+    // Back to every namespace: nothing is served until every key is tracked.
+    f.configure_near_cache(Some(NearSettings::default()), &runtime, timeouts)
+        .unwrap();
+    assert_eq!(f.near_stats().unwrap().tracking, Tracking::Connecting);
+    until("tracking live again", Duration::from_secs(10), || live(&f)).await;
+    let before = announced();
+    let _: () = redis::cmd("SET")
+        .arg(&raw)
+        .arg(2)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    until("any key announced", Duration::from_secs(2), || {
+        announced() > before
+    })
+    .await;
     let _ = server.kill();
     let _ = server.wait();
 }

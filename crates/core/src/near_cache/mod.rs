@@ -89,6 +89,8 @@ pub struct NearCache {
     last_error: Mutex<Option<String>>,
     stopped: AtomicBool,
     stop: tokio::sync::Notify,
+    /// The namespaces changed: tracking must be set up again for their prefixes.
+    retrack: tokio::sync::Notify,
     announced: AtomicU64,
 }
 
@@ -111,12 +113,14 @@ impl NearCache {
     fn with_state(settings: &NearSettings, tracking: Tracking) -> Arc<NearCache> {
         let near = NearCache {
             store: Mutex::new(store::Store::new(settings.max_bytes, settings.max_entries)),
-            spaces: AtomicU8::new(0),
+            // Set here, not by `apply`, which would take it for a change of namespaces.
+            spaces: AtomicU8::new(space_bits(&settings.spaces)),
             max_staleness_ms: AtomicU64::new(0),
             tracking: AtomicU8::new(tracking as u8),
             last_error: Mutex::new(None),
             stopped: AtomicBool::new(false),
             stop: tokio::sync::Notify::new(),
+            retrack: tokio::sync::Notify::new(),
             announced: AtomicU64::new(0),
         };
         near.apply(settings);
@@ -126,8 +130,13 @@ impl NearCache {
     /// New bounds, namespaces or staleness; entries over the bounds go now. An entry stored
     /// under a longer staleness bound is dropped too, so none outlives the new one.
     pub fn apply(&self, settings: &NearSettings) {
-        self.spaces
-            .store(space_bits(&settings.spaces), Ordering::Release);
+        let spaces = space_bits(&settings.spaces);
+        let tracked = matches!(self.tracking(), Tracking::Live | Tracking::Connecting);
+        if self.spaces.swap(spaces, Ordering::AcqRel) != spaces && tracked {
+            // Other prefixes to track: nothing is served until the servers announce them.
+            self.go_dark(None);
+            self.retrack.notify_one();
+        }
         let ms = settings
             .max_staleness
             .map_or(0, |d| (d.as_millis() as u64).max(1));
@@ -145,6 +154,16 @@ impl NearCache {
 
     fn serving(&self) -> bool {
         matches!(self.tracking(), Tracking::Live | Tracking::TtlOnly)
+    }
+
+    /// The key prefixes the servers must announce changes of; `None`: every key (the `cache`
+    /// namespace's keys are any).
+    pub(crate) fn tracked_prefixes(&self) -> Option<Vec<&'static str>> {
+        SPACES
+            .into_iter()
+            .filter(|space| self.answers(*space))
+            .map(NearSpace::key_prefix)
+            .collect()
     }
 
     /// Whether reads of `space` go through the near cache.

@@ -2,6 +2,7 @@
 //! { namespaces } })` names them.
 
 use crate::features::Target;
+use crate::keys;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NearSpace {
@@ -45,6 +46,18 @@ impl NearSpace {
             Target::Session(_) => Some(NearSpace::Sessions),
             Target::TokenBalance(_) => Some(NearSpace::Tokens),
             Target::ActiveStream(_) | Target::Otp(_) | Target::CreatorStatus(_) => None,
+        }
+    }
+
+    /// What every key of the namespace starts with; `None` for `cache`, whose keys are any.
+    pub(super) fn key_prefix(self) -> Option<&'static str> {
+        match self {
+            NearSpace::Cache => None,
+            NearSpace::Users => Some(keys::USER),
+            // `creator:list` too.
+            NearSpace::Creators => Some(keys::CREATOR),
+            NearSpace::Sessions => Some(keys::SESSION),
+            NearSpace::Tokens => Some(keys::TOKEN),
         }
     }
 

@@ -11,9 +11,9 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
+use redis::aio::{AsyncPushSender, MultiplexedConnection};
 use redis::{AsyncConnectionConfig, ConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 use super::NearCache;
 use crate::options::Timeouts;
@@ -84,38 +84,54 @@ async fn listen(
     servers: Vec<ConnectionInfo>,
 ) -> Result<(), String> {
     let watched = addresses(&servers);
-    let (pushes, mut received) = mpsc::unbounded_channel::<PushInfo>();
+    // Pushes are applied where redis-rs reads them, with no hand-off to another task per push;
+    // a lost listener only wakes this loop (a late one from an earlier round wakes nobody).
+    let lost = Arc::new(Notify::new());
+    let relay = {
+        let (near, lost) = (near.clone(), lost.clone());
+        move |push: PushInfo| match near.upgrade() {
+            Some(cache) => {
+                if !apply(&cache, push) {
+                    lost.notify_one();
+                }
+                Ok(())
+            }
+            None => Err(()),
+        }
+    };
+    let relay: Arc<dyn AsyncPushSender> = Arc::new(relay);
+    let Some(prefixes) = near.upgrade().map(|cache| cache.tracked_prefixes()) else {
+        return Ok(());
+    };
     let mut listeners = Vec::with_capacity(servers.len());
     for info in servers {
         let secrets = Secrets::new(info.redis_settings().password().map(str::to_owned));
-        let opened = open_listener(info, timeouts, pushes.clone()).await;
+        let opened = open_listener(info, timeouts, relay.clone(), prefixes.as_deref()).await;
         listeners.push(opened.map_err(|e| secrets.redact(&e.to_string()))?);
     }
-    drop(pushes);
-    let stop = match near.upgrade() {
-        Some(cache) if !cache.is_stopped() => {
-            cache.go_live();
-            cache
+    match near.upgrade() {
+        // Namespaces changed while the listeners opened: track the new prefixes.
+        Some(cache) if !cache.is_stopped() && cache.tracked_prefixes() == prefixes => {
+            cache.go_live()
         }
         _ => return Ok(()),
-    };
-    // Only the notification is kept; holding the cache here would keep it alive.
-    let stop = Arc::downgrade(&stop);
+    }
     loop {
-        let stopped = async {
-            match stop.upgrade() {
-                Some(cache) => cache.stop.notified().await,
-                None => std::future::ready(()).await,
+        if near.upgrade().is_none_or(|cache| cache.is_stopped()) {
+            return Ok(());
+        }
+        // Stopped, or its namespaces changed. The wait holds the cache for at most one check
+        // period; a dropped one ends the loop at the next.
+        let changed = async {
+            if let Some(cache) = near.upgrade() {
+                tokio::select! {
+                    _ = cache.stop.notified() => {}
+                    _ = cache.retrack.notified() => {}
+                }
             }
         };
         tokio::select! {
-            push = received.recv() => {
-                let Some(push) = push else { return Ok(()) };
-                let Some(cache) = near.upgrade() else { return Ok(()) };
-                if !apply(&cache, push) {
-                    return Ok(());
-                }
-            }
+            _ = lost.notified() => return Ok(()),
             _ = tokio::time::sleep(CHECK_EVERY) => {
                 if !healthy(&mut listeners, timeouts).await {
                     return Ok(());
@@ -126,7 +142,7 @@ async fn listen(
                     _ => return Ok(()),
                 }
             }
-            _ = stopped => return Ok(()),
+            _ = changed => return Ok(()),
         }
     }
 }
@@ -134,7 +150,8 @@ async fn listen(
 async fn open_listener(
     info: ConnectionInfo,
     timeouts: &Timeouts,
-    pushes: mpsc::UnboundedSender<PushInfo>,
+    pushes: Arc<dyn AsyncPushSender>,
+    prefixes: Option<&[&str]>,
 ) -> redis::RedisResult<MultiplexedConnection> {
     let settings = info
         .redis_settings()
@@ -149,12 +166,12 @@ async fn open_listener(
     let mut conn = client
         .get_multiplexed_async_connection_with_config(&config)
         .await?;
-    redis::cmd("CLIENT")
-        .arg("TRACKING")
-        .arg("ON")
-        .arg("BCAST")
-        .query_async::<()>(&mut conn)
-        .await?;
+    let mut tracking = redis::cmd("CLIENT");
+    tracking.arg("TRACKING").arg("ON").arg("BCAST");
+    for prefix in prefixes.unwrap_or_default() {
+        tracking.arg("PREFIX").arg(*prefix);
+    }
+    tracking.query_async::<()>(&mut conn).await?;
     Ok(conn)
 }
 
