@@ -9,7 +9,11 @@ export declare class ExternalObject<T> {
 }
 
 export declare class NativeClient {
-  mget(keys: Array<string>): Array<string | null> | Promise<Array<string | null>>
+  /**
+   * `fills`: per key, its near-cache placeholder (`nearGet`'s number) or 0; absent when none
+   * has one.
+   */
+  mget(keys: Array<string>, fills?: Float64Array | undefined | null): Array<string | null> | Promise<Array<string | null>>
   delPattern(pattern: string): number | Promise<number>
   /**
    * The client of the backend `selection` names (as `selectBackend` answers it); `nodeLoop`
@@ -124,11 +128,12 @@ export declare class NativeClient {
    */
   configureNearCache(options?: NearCacheOptions | undefined | null): void
   /**
-   * The near cache's answer for a read: the value, null for a key known not to exist, or
-   * undefined when it has none (then the read goes to the server). A write issued earlier
-   * and not sent yet makes it undefined: the read must see that write.
+   * The near cache's answer for a read issued now: the value, null for a key known not to
+   * exist, a number (its placeholder: pass it to the read, whose reply then fills the
+   * entry), or undefined (then the read goes to the server and fills nothing). A write
+   * issued earlier and not sent yet makes it undefined: the read must see that write.
    */
-  nearGet(ns: Namespace, id: string): string | null | undefined
+  nearGet(ns: Namespace, id: string): string | null | number | undefined
   /** Drops the entry of (`ns`, `id`) now: a write to it waits in the JS layer's batch. */
   nearForget(ns: Namespace, id: string): void
   /** `analytics.stats()` as JSON, with this client's near cache. */
@@ -160,13 +165,18 @@ export declare class NativeClient {
   /** Raw commands in one round trip (`atomic`: MULTI/EXEC); the items as JSON text. */
   pipeline(commands: Array<Array<string>>, atomic: boolean): string | Promise<string>
   set(ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): void | Promise<void>
-  get(ns: Namespace, id: string): string | null | Promise<string | null>
+  /**
+   * The value at `id` in `ns`; `fill` is the near cache's placeholder for this read
+   * (`nearGet`'s number), whose reply then fills it.
+   */
+  get(ns: Namespace, id: string, fill?: number | undefined | null): string | null | Promise<string | null>
   /**
    * GETs gathered by the JS layer within one tick, sent as one pipeline. Packed both ways:
    * ids concatenated with their UTF-16 lengths in, values likewise out, one string each way
-   * instead of an array element per key.
+   * instead of an array element per key. `fills`: per read, its near-cache placeholder
+   * (`nearGet`'s number) or 0; absent when no read has one.
    */
-  getManyPacked(namespaces: Uint8Array, ids: string, idLengths: Uint32Array): PackedValues | Promise<PackedValues>
+  getManyPacked(namespaces: Uint8Array, ids: string, idLengths: Uint32Array, fills?: Float64Array | undefined | null): PackedValues | Promise<PackedValues>
   /**
    * SETs gathered within one tick, as one pipeline, packed like `get_many_packed`; `lengths`
    * holds the ids' lengths, then the values'; a negative TTL means none. Null when every

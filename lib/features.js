@@ -35,7 +35,7 @@ function createFeatures(native, binding, TTL) {
   const readNow = (ns, id) => binding.embeddedGet(embeddedHandle, ns, id)
   const read = embedded
     ? ([ns, id]) => readNow(ns, id)
-    : createCoalescer(([ns, id]) => native.get(ns, id), (items) => readMany(native, items))
+    : createCoalescer(([ns, id, fill]) => native.get(ns, id, fill), (items) => readMany(native, items))
   const batchedWrite = embedded
     ? null
     : createCoalescer(
@@ -88,10 +88,11 @@ function createFeatures(native, binding, TTL) {
     ? (op, ns, id, decode = decodeValue) => guardedNow(op, null, () => decode(readNow(ns, toKey(id, 'id'))))
     : (op, ns, id, decode = decodeValue) => {
         const near = nearOn ? nearValue(ns, id) : undefined
-        if (near !== undefined) return guardedNow(op, null, () => decode(near))
-        return guarded(op, null, async () => decode(await read([ns, toKey(id, 'id')])))
+        // A string or null: answered from memory. A number: the placeholder the read's reply fills.
+        if (near !== undefined && typeof near !== 'number') return guardedNow(op, null, () => decode(near))
+        return guarded(op, null, async () => decode(await read([ns, toKey(id, 'id'), near])))
       }
-  /** The near cache's answer (a string, or null for no such key), else undefined. */
+  /** The near cache's answer: a value (string, or null for no such key), a placeholder (number), or undefined. */
   function nearValue(ns, id) {
     try {
       return native.nearGet(ns, toKey(id, 'id'))
@@ -124,11 +125,14 @@ function createFeatures(native, binding, TTL) {
           if (list === null) throw invalidArgument(`keys must be an array of keys, got ${describe(keys)}`)
           count = list.length
           const names = list.map((key) => toKey(key))
+          let fills
           if (nearOn) {
             const near = names.map((key) => native.nearGet(Namespace.Raw, key))
-            if (!near.includes(undefined)) return near.map(decodeValue)
+            if (near.every((answer) => answer === null || typeof answer === 'string')) return near.map(decodeValue)
+            // Placeholders to fill; the keys answered from memory are read again with the rest.
+            fills = Float64Array.from(near, (answer) => (typeof answer === 'number' ? answer : 0))
           }
-          const values = await native.mget(names)
+          const values = await native.mget(names, fills)
           return values.map(decodeValue)
         },
       )

@@ -18,13 +18,19 @@ function packStrings(items, column) {
 /** The namespaces (column 0) of `[namespace, id, ...]` items, as bytes. */
 const namespacesOf = (items) => Uint8Array.from(items, (item) => item[0])
 
+/** The near-cache placeholders of `[namespace, id, fill]` reads (0 for none), or undefined when none has one. */
+function nearFills(items) {
+  if (!items.some((item) => typeof item[2] === 'number')) return undefined
+  return Float64Array.from(items, (item) => (typeof item[2] === 'number' ? item[2] : 0))
+}
+
 /**
- * GETs of `[namespace, id]` items in one call → `{ values, errors }` for the coalescer. A value
+ * GETs of `[namespace, id, fill?]` items in one call → `{ values, errors }` for the coalescer. A value
  * is a slice of the batch's text, so V8 does not copy it.
  */
 function readMany(native, items) {
   const ids = packStrings(items, 1)
-  return native.getManyPacked(namespacesOf(items), ids.text, ids.lengths).then(({ text, lengths, errors }) => {
+  return native.getManyPacked(namespacesOf(items), ids.text, ids.lengths, nearFills(items)).then(({ text, lengths, errors }) => {
     const values = new Array(lengths.length)
     let at = 0
     for (let i = 0; i < lengths.length; i++) {

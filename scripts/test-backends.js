@@ -23,6 +23,9 @@ const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
 // Database 9 keeps the suite's keys away from anything else on a shared server.
 const REDIS_URL = process.env.REDIS_TEST_URL || 'redis://127.0.0.1:6379/9'
 const SHARED_FILES = ['__test__/conformance', '__test__/module-shape.test.js', '__test__/test-redis-script.test.js', '__test__/backends/servers']
+// The near cache's correctness tests (issue 18): Redis and Cluster (private servers they start, or
+// this run's cluster), and the TTL-only near cache on Upstash REST; each file skips elsewhere.
+const NEAR_CACHE = '__test__/backends/near-cache'
 const BACKEND_VARIABLES = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN', 'KV_REST_API_URL', 'KV_REST_API_TOKEN', 'REDIS_CLUSTER_URLS', 'REDIS_URL']
 
 function redisReachable(url) {
@@ -110,7 +113,7 @@ async function main() {
   const results = [runJest('embedded', baseEnv, ['--testPathIgnorePatterns', '/__test__/backends/'])]
 
   if (await redisReachable(REDIS_URL)) {
-    results.push(runJest('redis', { ...baseEnv, REDIS_URL, REDIS_TEST_URL: REDIS_URL }, [...SHARED_FILES, '__test__/backends/redis']))
+    results.push(runJest('redis', { ...baseEnv, REDIS_URL, REDIS_TEST_URL: REDIS_URL }, [...SHARED_FILES, '__test__/backends/redis', NEAR_CACHE]))
     // The same server with its socket on the addon's I/O thread instead of Node's loop (what
     // TLS, Bun and Deno use): the conformance suite again.
     results.push(
@@ -123,7 +126,7 @@ async function main() {
         runJest(
           'upstash',
           { ...baseEnv, UPSTASH_REDIS_REST_URL: server.url, UPSTASH_REDIS_REST_TOKEN: token, REDIS_TEST_URL: REDIS_URL },
-          [...SHARED_FILES, '__test__/backends/upstash'],
+          [...SHARED_FILES, '__test__/backends/upstash', NEAR_CACHE],
         ),
       )
     } finally {
@@ -151,7 +154,7 @@ async function main() {
   if (clusterToolsAvailable()) {
     const cluster = await startCluster({ masters: 3, replicas: 1 })
     try {
-      results.push(runJest('cluster', { ...baseEnv, REDIS_CLUSTER_URLS: cluster.urls.join(',') }, [...SHARED_FILES, '__test__/backends/cluster']))
+      results.push(runJest('cluster', { ...baseEnv, REDIS_CLUSTER_URLS: cluster.urls.join(',') }, [...SHARED_FILES, '__test__/backends/cluster', NEAR_CACHE]))
     } finally {
       await cluster.stop()
     }

@@ -3,6 +3,9 @@
 use digis_redis_binding_macros::feature_methods;
 use napi_derive::napi;
 
+use napi::bindgen_prelude::Float64Array;
+
+use crate::single_key::near_fills;
 use crate::{text, NativeClient};
 
 #[feature_methods]
@@ -10,13 +13,16 @@ use crate::{text, NativeClient};
 impl NativeClient {
     #[reads_only]
     #[napi(ts_return_type = "Array<string | null> | Promise<Array<string | null>>")]
-    fn mget(&self, keys: Vec<String>) -> Vec<Option<String>> {
+    /// `fills`: per key, its near-cache placeholder (`nearGet`'s number) or 0; absent when none
+    /// has one.
+    fn mget(&self, keys: Vec<String>, fills: Option<Float64Array>) -> Vec<Option<String>> {
+        let fills = near_fills(fills.as_deref(), keys.len())?;
         move |f| async move {
-            Ok(f.mget(keys)
-                .await?
-                .into_iter()
-                .map(|v| v.map(text))
-                .collect())
+            let values = match fills {
+                None => f.mget(keys).await?,
+                Some(fills) => f.mget_filling(keys, fills).await?,
+            };
+            Ok(values.into_iter().map(|v| v.map(text)).collect())
         }
     }
 

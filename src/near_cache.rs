@@ -2,8 +2,8 @@
 //! lookup the JS layer tries before a read's round trip, and the drop of an entry that a write
 //! held for the next batch will change.
 
-use digis_redis_core::near_cache::NearSettings;
-use napi::bindgen_prelude::{Either3, Null, Undefined};
+use digis_redis_core::near_cache::{NearRead, NearSettings};
+use napi::bindgen_prelude::{Either4, Null, Undefined};
 use napi::Error;
 use napi_derive::napi;
 
@@ -52,18 +52,20 @@ impl NativeClient {
             .map_err(to_js)
     }
 
-    /// The near cache's answer for a read: the value, null for a key known not to exist, or
-    /// undefined when it has none (then the read goes to the server). A write issued earlier
-    /// and not sent yet makes it undefined: the read must see that write.
-    #[napi(ts_return_type = "string | null | undefined")]
-    pub fn near_get(&self, ns: Namespace, id: String) -> Either3<String, Null, Undefined> {
+    /// The near cache's answer for a read issued now: the value, null for a key known not to
+    /// exist, a number (its placeholder: pass it to the read, whose reply then fills the
+    /// entry), or undefined (then the read goes to the server and fills nothing). A write
+    /// issued earlier and not sent yet makes it undefined: the read must see that write.
+    #[napi(ts_return_type = "string | null | number | undefined")]
+    pub fn near_get(&self, ns: Namespace, id: String) -> Either4<String, Null, f64, Undefined> {
         if self.order.writes_unsent() {
-            return Either3::C(());
+            return Either4::D(());
         }
-        match self.features.near_lookup(&target(ns, id)) {
-            Some(Some(value)) => Either3::A(text(value)),
-            Some(None) => Either3::B(Null),
-            None => Either3::C(()),
+        match self.features.near_read(&target(ns, id)) {
+            Some(NearRead::Hit(Some(value))) => Either4::A(text(value)),
+            Some(NearRead::Hit(None)) => Either4::B(Null),
+            Some(NearRead::Miss(Some(fill))) => Either4::C(fill.ticket() as f64),
+            Some(NearRead::Miss(None)) | None => Either4::D(()),
         }
     }
 

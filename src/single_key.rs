@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use digis_redis_binding_macros::feature_methods;
+use digis_redis_core::near_cache::Fill;
 use digis_redis_core::{packed, Features};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -31,6 +32,27 @@ pub struct ExpireBatch {
     pub errors: Option<Vec<Option<Error<Code>>>>,
 }
 
+/// A near-cache placeholder from JS (`nearGet`'s number); 0 or anything else that is not a
+/// ticket means none.
+pub(crate) fn near_fill(ticket: f64) -> Option<Fill> {
+    (ticket >= 1.0 && ticket.fract() == 0.0 && ticket < 9_007_199_254_740_992.0)
+        .then(|| Fill::from_ticket(ticket as u64))
+}
+
+/// The placeholders of a batch of `count` reads, one per read (see `near_fill`).
+pub(crate) fn near_fills(
+    fills: Option<&[f64]>,
+    count: usize,
+) -> Result<Option<Vec<Option<Fill>>>, Code> {
+    match fills {
+        None => Ok(None),
+        Some(fills) if fills.len() == count => Ok(Some(
+            fills.iter().map(|&ticket| near_fill(ticket)).collect(),
+        )),
+        Some(_) => Err(packing_error("fills")),
+    }
+}
+
 #[feature_methods]
 #[napi]
 impl NativeClient {
@@ -39,25 +61,46 @@ impl NativeClient {
         move |f| async move { f.set(&target(ns, id), value.into(), ttl).await }
     }
 
+    /// The value at `id` in `ns`; `fill` is the near cache's placeholder for this read
+    /// (`nearGet`'s number), whose reply then fills it.
     #[reads_only]
     #[napi(ts_return_type = "string | null | Promise<string | null>")]
-    fn get(&self, ns: Namespace, id: String) -> Option<String> {
-        move |f| async move { Ok(f.get(&target(ns, id)).await?.map(text)) }
+    fn get(&self, ns: Namespace, id: String, fill: Option<f64>) -> Option<String> {
+        let target = target(ns, id);
+        move |f| async move {
+            let value = match fill.and_then(near_fill) {
+                None => f.get(&target).await?,
+                Some(fill) => {
+                    let mut items = f.get_filling(vec![(target, Some(fill))]).await?;
+                    items.pop().unwrap_or(Ok(None))?
+                }
+            };
+            Ok(value.map(text))
+        }
     }
 
     /// GETs gathered by the JS layer within one tick, sent as one pipeline. Packed both ways:
     /// ids concatenated with their UTF-16 lengths in, values likewise out, one string each way
-    /// instead of an array element per key.
+    /// instead of an array element per key. `fills`: per read, its near-cache placeholder
+    /// (`nearGet`'s number) or 0; absent when no read has one.
     #[reads_only]
     fn get_many_packed(
         &self,
         namespaces: Uint8Array,
         ids: String,
         id_lengths: Uint32Array,
+        fills: Option<Float64Array>,
     ) -> PackedValues {
         let targets = packed_targets(&namespaces, &ids, &id_lengths)?;
+        let fills = near_fills(fills.as_deref(), targets.len())?;
         move |f| async move {
-            let items = f.get_many(targets).await?;
+            let items = match fills {
+                None => f.get_many(targets).await?,
+                Some(fills) => {
+                    f.get_filling(targets.into_iter().zip(fills).collect())
+                        .await?
+                }
+            };
             let (values, errors) =
                 split_outcomes::<Option<bytes::Bytes>, Option<bytes::Bytes>>(items);
             let mut packer = packed::Packer::with_capacity(values.len());

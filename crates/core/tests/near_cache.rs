@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use digis_redis_core::circuit::CircuitBreaker;
 use digis_redis_core::features::Target;
-use digis_redis_core::near_cache::{NearSettings, Tracking};
+use digis_redis_core::near_cache::{NearRead, NearSettings, Tracking};
 use digis_redis_core::options::{BreakerPolicy, Timeouts};
 use digis_redis_core::redis_protocol::RedisBackend;
 use digis_redis_core::{Cmd, Features};
@@ -105,8 +105,20 @@ async fn until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
 }
 
 fn near_text(f: &Features, target: &Target) -> Option<Option<String>> {
-    f.near_lookup(target)
+    f.near_peek(target)
         .map(|v| v.map(|b| String::from_utf8(b.to_vec()).unwrap()))
+}
+
+/// A read as the JS layer makes it: from the near cache, else from the server with the
+/// placeholder taken when it was issued.
+async fn read(f: &Features, target: &Target) -> digis_redis_core::Result<Option<Vec<u8>>> {
+    let fill = match f.near_read(target) {
+        Some(NearRead::Hit(value)) => return Ok(value.map(|v| v.to_vec())),
+        Some(NearRead::Miss(fill)) => fill,
+        None => None,
+    };
+    let mut items = f.get_filling(vec![(target.clone(), fill)]).await?;
+    Ok(items.pop().unwrap()?.map(|v| v.to_vec()))
 }
 
 /// Reads `target` until the near cache holds it: the announcement of a write made just before
@@ -115,7 +127,7 @@ async fn cached(f: &Features, target: &Target) {
     let started = Instant::now();
     while near_text(f, target).is_none() {
         assert!(started.elapsed() < Duration::from_secs(2), "never cached");
-        f.get(target).await.unwrap();
+        read(f, target).await.unwrap();
     }
 }
 
@@ -138,7 +150,10 @@ async fn another_clients_write_and_expiry_reach_the_near_cache() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert_eq!(f.get(&target).await.unwrap().as_deref(), Some(&b"v1"[..]));
+    assert_eq!(
+        read(&f, &target).await.unwrap().as_deref(),
+        Some(&b"v1"[..])
+    );
     cached(&f, &target).await;
     assert_eq!(near_text(&f, &target), Some(Some("v1".into())));
 
@@ -153,7 +168,10 @@ async fn another_clients_write_and_expiry_reach_the_near_cache() {
     })
     .await;
     assert!(f.near_stats().unwrap().announced > 0);
-    assert_eq!(f.get(&target).await.unwrap().as_deref(), Some(&b"v2"[..]));
+    assert_eq!(
+        read(&f, &target).await.unwrap().as_deref(),
+        Some(&b"v2"[..])
+    );
 
     // A key with a TTL: the entry ends with it, even before the server's expiry cycle.
     let expiring = Target::Raw(key("expiring"));
@@ -170,9 +188,12 @@ async fn another_clients_write_and_expiry_reach_the_near_cache() {
     assert_eq!(near_text(&f, &expiring), None);
 
     // Our own write drops the entry before it is sent.
-    f.get(&target).await.unwrap();
+    cached(&f, &target).await;
     f.set(&target, "mine".into(), None).await.unwrap();
-    assert_eq!(f.get(&target).await.unwrap().as_deref(), Some(&b"mine"[..]));
+    assert_eq!(
+        read(&f, &target).await.unwrap().as_deref(),
+        Some(&b"mine"[..])
+    );
 
     let idle = Arc::new(Timeouts::new(1000, 1000, 0));
     f.configure_near_cache(None, &tokio::runtime::Handle::current(), idle)
@@ -208,7 +229,7 @@ async fn a_server_that_goes_away_darkens_the_near_cache_until_tracking_is_back()
     .await;
     // The restarted server has no such key: nothing stale is served.
     let got = loop {
-        match f.get(&target).await {
+        match read(&f, &target).await {
             Ok(value) => break value,
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }

@@ -2,18 +2,13 @@
 
 use bytes::Bytes;
 
-use super::{array, key_scan::SCAN_COUNT, unexpected, Features, Target};
+use super::{array, key_scan::SCAN_COUNT, unexpected, Features};
 use crate::{Cmd, Reply, Result};
 
 impl Features {
     pub async fn mget(&self, keys: Vec<String>) -> Result<Vec<Option<Bytes>>> {
         if keys.is_empty() {
             return Ok(Vec::new());
-        }
-        if self.near_answers(&Target::Raw(String::new())) {
-            // GETs that fill the near cache instead of one MGET; one failure fails the whole.
-            let targets = keys.into_iter().map(Target::Raw).collect();
-            return self.get_filling(targets).await?.into_iter().collect();
         }
         let reply = self.backend.call(Cmd::new("MGET").args(keys)).await?;
         array("MGET", reply)?
@@ -24,6 +19,22 @@ impl Features {
                 other => Err(unexpected("MGET", &other)),
             })
             .collect()
+    }
+
+    /// `mget` whose keys each carry a near-cache placeholder or none (see
+    /// [`Features::get_filling`]): GETs in one pipeline instead of one MGET; one failure fails
+    /// the whole, as it would the MGET.
+    pub async fn mget_filling(
+        &self,
+        keys: Vec<String>,
+        fills: Vec<Option<crate::near_cache::Fill>>,
+    ) -> Result<Vec<Option<Bytes>>> {
+        let reads = keys
+            .into_iter()
+            .map(super::Target::Raw)
+            .zip(fills)
+            .collect();
+        self.get_filling(reads).await?.into_iter().collect()
     }
 
     /// Deletes every key matching `pattern`; the number deleted.

@@ -6,16 +6,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::{unexpected, Features, Target};
-use crate::near_cache::{track, Fill, Lookup, NearCache, NearSettings, NearSpace, NearStats};
+use crate::near_cache::{track, Fill, NearCache, NearRead, NearSettings, NearSpace, NearStats};
 use crate::options::Timeouts;
 use crate::{BackendKind, Cmd, Error, ErrorKind, Result};
-
-/// One read of a batch: its key, and its placeholder when its reply may fill the near cache
-/// (then a PTTL follows its GET, so the entry ends with the key).
-struct Read {
-    key: Bytes,
-    fill: Option<(Arc<NearCache>, Fill)>,
-}
 
 impl Features {
     /// Turns the near cache on with `settings` (or changes them), or off with `None`. The
@@ -66,19 +59,16 @@ impl Features {
         near.answers(space).then_some((near, space))
     }
 
-    /// Whether the near cache is on for `target`'s namespace (its reads then fill it).
-    pub(super) fn near_answers(&self, target: &Target) -> bool {
-        self.near_for(target).is_some()
+    /// The near cache's answer for a read of `target` issued now (see [`NearCache::read`]):
+    /// `None` when it does not answer this namespace (or is off).
+    pub fn near_read(&self, target: &Target) -> Option<NearRead> {
+        let (near, space) = self.near_for(target)?;
+        Some(near.read(target.key().as_bytes(), space))
     }
 
-    /// The near cache's answer for a read of `target`: `None` when it has none (off, another
-    /// namespace, or a miss).
-    pub fn near_lookup(&self, target: &Target) -> Option<Option<Bytes>> {
-        let (near, space) = self.near_for(target)?;
-        match near.lookup(target.key().as_bytes(), space) {
-            Lookup::Hit(value) => Some(value),
-            Lookup::Miss => None,
-        }
+    /// `target`'s entry as it stands (see [`NearCache::peek`]).
+    pub fn near_peek(&self, target: &Target) -> Option<Option<Bytes>> {
+        self.near.read().as_ref()?.peek(target.key().as_bytes())
     }
 
     /// Drops `target`'s entry now: the JS layer holds a write to it for the next batch, and a
@@ -94,33 +84,32 @@ impl Features {
         self.near.read().as_ref().map(|near| near.stats())
     }
 
-    /// GETs of `targets` in one pipeline, filling the near cache where it answers their
-    /// namespace; each item keeps its own outcome.
-    pub(super) async fn get_filling(
+    /// GETs of `reads` in one pipeline; a read with a placeholder (from `near_read`) also asks
+    /// its key's PTTL and fills the near cache with the reply, unless the key changed since the
+    /// read was issued. Each item keeps its own outcome.
+    pub async fn get_filling(
         &self,
-        targets: Vec<Target>,
+        reads: Vec<(Target, Option<Fill>)>,
     ) -> Result<Vec<Result<Option<Bytes>>>> {
-        let mut reads = Vec::with_capacity(targets.len());
-        let mut cmds = Vec::with_capacity(targets.len() * 2);
-        for target in targets {
-            let near = self.near_for(&target);
+        let mut keys = Vec::with_capacity(reads.len());
+        let mut cmds = Vec::with_capacity(reads.len() * 2);
+        for (target, fill) in reads {
             let key = Bytes::from(target.into_key());
-            let fill = near.and_then(|(near, space)| {
-                let fill = near.begin_fill(&key, space)?;
-                Some((near, fill))
-            });
             cmds.push(Cmd::new("GET").arg(key.clone()));
             if fill.is_some() {
                 cmds.push(Cmd::new("PTTL").arg(key.clone()));
             }
-            reads.push(Read { key, fill });
+            keys.push((key, fill));
         }
+        let near = self.near.read().clone();
         let replies = match self.backend.pipeline(cmds, false).await {
             Ok(replies) => replies,
             Err(err) => {
-                for read in &reads {
-                    if let Some((near, fill)) = &read.fill {
-                        near.abandon_fill(&read.key, *fill);
+                if let Some(near) = &near {
+                    for (key, fill) in &keys {
+                        if let Some(fill) = fill {
+                            near.abandon_fill(key, *fill);
+                        }
                     }
                 }
                 return Err(err);
@@ -132,17 +121,20 @@ impl Features {
                 .next()
                 .unwrap_or_else(|| Err(Error::protocol("missing reply")))
         };
-        let mut values = Vec::with_capacity(reads.len());
-        for read in reads {
+        let mut values = Vec::with_capacity(keys.len());
+        for (key, fill) in keys {
             let value = next().and_then(super::single_key::stored_value);
-            if let Some((near, fill)) = read.fill {
+            if let Some(fill) = fill {
                 let pttl = next()
                     .and_then(|reply| reply.as_int().ok_or_else(|| unexpected("PTTL", &reply)));
-                match (&value, pttl) {
-                    (Ok(stored), Ok(pttl)) => {
-                        near.complete_fill(&read.key, fill, stored.clone(), pttl)
+                // A near cache turned off (or another one) since has no such placeholder.
+                if let Some(near) = &near {
+                    match (&value, pttl) {
+                        (Ok(stored), Ok(pttl)) => {
+                            near.complete_fill(&key, fill, stored.clone(), pttl)
+                        }
+                        _ => near.abandon_fill(&key, fill),
                     }
-                    _ => near.abandon_fill(&read.key, fill),
                 }
             }
             values.push(value);

@@ -55,12 +55,6 @@ impl Features {
 
     /// The stored bytes, `None` only for a real miss (a stored `0` or `""` is a hit).
     pub async fn get(&self, target: &Target) -> Result<Option<Bytes>> {
-        if self.near_answers(target) {
-            let mut items = self.get_filling(vec![target.clone()]).await?;
-            return items
-                .pop()
-                .unwrap_or_else(|| Err(crate::Error::protocol("missing reply")));
-        }
         stored_value(self.backend.call(Cmd::new("GET").arg(target.key())).await?)
     }
 
@@ -106,9 +100,6 @@ impl Features {
 impl Features {
     /// Many GETs in one pipeline (one round trip); each item keeps its own outcome.
     pub async fn get_many(&self, targets: Vec<Target>) -> Result<Vec<Result<Option<Bytes>>>> {
-        if targets.iter().any(|target| self.near_answers(target)) {
-            return self.get_filling(targets).await;
-        }
         let cmds = targets
             .into_iter()
             .map(|t| Cmd::new("GET").arg(t.into_key()))

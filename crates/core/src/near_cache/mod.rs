@@ -19,7 +19,7 @@ mod tracking;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -27,7 +27,8 @@ use parking_lot::Mutex;
 pub use local_writes::ForgetOnWrite;
 pub use settings::{NearSettings, DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, MIN_MAX_BYTES};
 pub use space::{NearSpace, SPACES};
-pub use store::{Lookup, SpaceCounts};
+use store::Lookup;
+pub use store::SpaceCounts;
 pub use tracking::track;
 
 /// Whether entries are being served, and why not.
@@ -171,45 +172,43 @@ impl NearCache {
         self.spaces.load(Ordering::Acquire) & space.bit() != 0
     }
 
-    /// The entry for `key`, counted as a hit or a miss of `space`.
-    pub fn lookup(&self, key: &[u8], space: NearSpace) -> Lookup {
-        if !self.serving() {
-            self.store.lock().counts[space as usize].misses += 1;
-            return Lookup::Miss;
+    /// The entry for `key`, counted as a hit or a miss of `space`; on a miss, a placeholder
+    /// for the read being issued now, whose reply may fill it (`None`: nothing may be stored
+    /// now). Taken when the read is issued, in the caller's order: a write issued after it
+    /// drops the placeholder, and the reply, which reads what was there before that write, is
+    /// then not kept, however late it is sent or answered.
+    pub fn read(&self, key: &[u8], space: NearSpace) -> NearRead {
+        let serving = self.serving() && self.answers(space);
+        let mut store = self.store.lock();
+        if !serving {
+            store.counts[space as usize].misses += 1;
+            return NearRead::Miss(None);
         }
-        self.store.lock().lookup(key, space, Instant::now())
+        let now = Instant::now();
+        match store.lookup(key, space, now) {
+            Lookup::Hit(value) => NearRead::Hit(value),
+            Lookup::Miss => NearRead::Miss(Some(Fill(store.begin_fill(key, space, now)))),
+        }
     }
 
-    /// A placeholder for a GET of `key` about to be sent; `None` when nothing may be stored now.
-    pub fn begin_fill(&self, key: &[u8], space: NearSpace) -> Option<Fill> {
-        if !self.serving() || !self.answers(space) {
-            return None;
-        }
-        let ticket = self.store.lock().begin_fill(key, space);
-        Some(Fill {
-            ticket,
-            sent_at: Instant::now(),
-        })
+    /// The entry for `key` as it stands (`None`: none), without counting it or taking a
+    /// placeholder: for tests and diagnostics.
+    pub fn peek(&self, key: &[u8]) -> Option<Option<Bytes>> {
+        self.store.lock().peek(key, Instant::now())
     }
 
-    /// Stores the reply to `fill`'s GET unless the key changed meanwhile; `pttl_ms` is the
-    /// server's PTTL for it (negative: no expiry, or no key).
+    /// Stores the reply to `fill`'s GET unless the key changed since the read was issued;
+    /// `pttl_ms` is the server's PTTL for it (negative: no expiry, or no key).
     pub fn complete_fill(&self, key: &[u8], fill: Fill, value: Option<Bytes>, pttl_ms: i64) {
-        let mut expires =
-            (pttl_ms >= 0).then(|| fill.sent_at + Duration::from_millis(pttl_ms as u64));
         let staleness = self.max_staleness_ms.load(Ordering::Acquire);
-        if staleness != 0 {
-            let bound = fill.sent_at + Duration::from_millis(staleness);
-            expires = Some(expires.map_or(bound, |at| at.min(bound)));
-        }
         self.store
             .lock()
-            .complete_fill(key, fill.ticket, value, expires);
+            .complete_fill(key, fill.0, value, pttl_ms, staleness);
     }
 
     /// The GET of `fill` failed: nothing is stored.
     pub fn abandon_fill(&self, key: &[u8], fill: Fill) {
-        self.store.lock().abandon_fill(key, fill.ticket);
+        self.store.lock().abandon_fill(key, fill.0);
     }
 
     /// A write of `key` by this process is about to be sent.
@@ -286,11 +285,28 @@ impl NearCache {
     }
 }
 
-/// A read's placeholder: only its reply may fill the entry.
-#[derive(Clone, Copy, Debug)]
-pub struct Fill {
-    ticket: u64,
-    sent_at: Instant,
+/// What the near cache answers a read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NearRead {
+    /// The stored value (`None`: the key does not exist).
+    Hit(Option<Bytes>),
+    /// Not here; the read goes to the server, and its reply fills the placeholder, if any.
+    Miss(Option<Fill>),
+}
+
+/// A read's placeholder: only its reply may fill the entry. It crosses to JS and back as a
+/// number (tickets stay far below 2^53).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fill(u64);
+
+impl Fill {
+    pub fn ticket(self) -> u64 {
+        self.0
+    }
+
+    pub fn from_ticket(ticket: u64) -> Fill {
+        Fill(ticket)
+    }
 }
 
 #[cfg(test)]

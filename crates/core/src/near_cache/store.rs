@@ -3,7 +3,8 @@
 //! sent; an invalidation or a local write removes it, so a reply that raced a change is never
 //! stored (the placeholder scheme of Redis's client-side caching documentation).
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lru::LruCache;
@@ -14,9 +15,17 @@ use super::space::{NearSpace, SPACES};
 /// `Bytes` handles. An estimate, so that a million empty values still count.
 pub(super) const ENTRY_OVERHEAD: usize = 160;
 
+/// Fill tickets, unique across every near cache of the process (one turned off and on again
+/// must not take a ticket of the one before for its own).
+static NEXT_TICKET: AtomicU64 = AtomicU64::new(1);
+
 enum Slot {
-    /// A GET is on its way; only the reply of this ticket may fill the entry.
-    Filling { ticket: u64, space: NearSpace },
+    /// A read was issued at `since`; only the reply of this ticket may fill the entry.
+    Filling {
+        ticket: u64,
+        space: NearSpace,
+        since: Instant,
+    },
     Ready {
         /// `None`: the key did not exist (absence is cached too).
         value: Option<Bytes>,
@@ -55,7 +64,6 @@ pub(super) struct Store {
     bytes: usize,
     pub(super) max_bytes: usize,
     pub(super) max_entries: usize,
-    next_ticket: u64,
     pub(super) counts: [SpaceCounts; SPACES.len()],
     pub(super) evictions: u64,
 }
@@ -79,7 +87,6 @@ impl Store {
             bytes: 0,
             max_bytes,
             max_entries,
-            next_ticket: 1,
             counts: Default::default(),
             evictions: 0,
         }
@@ -121,32 +128,58 @@ impl Store {
         }
     }
 
-    /// A placeholder for a GET about to be sent; its ticket fills it. A read already on its way
+    /// The entry for `key` as it stands, without counting, reordering or a placeholder.
+    pub(super) fn peek(&self, key: &[u8], now: Instant) -> Option<Option<Bytes>> {
+        match self.entries.peek(key)? {
+            Slot::Ready { value, expires, .. } if expires.is_none_or(|at| at > now) => {
+                Some(value.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// A placeholder for a read just issued; its ticket fills it. A read already on its way
     /// for the same key shares its ticket. A ready entry is replaced (it was stale or expired).
-    pub(super) fn begin_fill(&mut self, key: &[u8], space: NearSpace) -> u64 {
+    pub(super) fn begin_fill(&mut self, key: &[u8], space: NearSpace, now: Instant) -> u64 {
         if let Some(Slot::Filling { ticket, .. }) = self.entries.peek(key) {
             return *ticket;
         }
-        let ticket = self.next_ticket;
-        self.next_ticket += 1;
+        let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
         self.remove(key);
-        self.insert(Bytes::copy_from_slice(key), Slot::Filling { ticket, space });
+        let slot = Slot::Filling {
+            ticket,
+            space,
+            since: now,
+        };
+        self.insert(Bytes::copy_from_slice(key), slot);
         ticket
     }
 
     /// Stores the reply of `ticket`'s GET, unless the placeholder is gone (invalidated, written,
-    /// flushed or evicted meanwhile). Whether it was stored.
+    /// flushed or evicted meanwhile). It ends `pttl_ms` (the key's PTTL; negative: none) or
+    /// `staleness_ms` (0: none) after the read was issued, whichever comes first. Whether it
+    /// was stored.
     pub(super) fn complete_fill(
         &mut self,
         key: &[u8],
         ticket: u64,
         value: Option<Bytes>,
-        expires: Option<Instant>,
+        pttl_ms: i64,
+        staleness_ms: u64,
     ) -> bool {
-        let space = match self.entries.peek(key) {
-            Some(Slot::Filling { ticket: t, space }) if *t == ticket => *space,
+        let (space, since) = match self.entries.peek(key) {
+            Some(Slot::Filling {
+                ticket: t,
+                space,
+                since,
+            }) if *t == ticket => (*space, *since),
             _ => return false,
         };
+        let mut expires = (pttl_ms >= 0).then(|| since + Duration::from_millis(pttl_ms as u64));
+        if staleness_ms != 0 {
+            let bound = since + Duration::from_millis(staleness_ms);
+            expires = Some(expires.map_or(bound, |at| at.min(bound)));
+        }
         let Some((key, old)) = self.entries.pop_entry(key) else {
             return false;
         };

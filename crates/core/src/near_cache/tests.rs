@@ -22,8 +22,16 @@ fn live(max_bytes: usize, max_entries: usize) -> Arc<NearCache> {
     near
 }
 
+/// The placeholder a read of `key` issued now takes (`None`: a hit, or nothing may be stored).
+fn begin(near: &NearCache, key: &[u8]) -> Option<Fill> {
+    match near.read(key, NearSpace::Cache) {
+        NearRead::Miss(fill) => fill,
+        NearRead::Hit(_) => None,
+    }
+}
+
 fn fill(near: &NearCache, key: &str, value: Option<&str>, pttl: i64) {
-    let ticket = near.begin_fill(key.as_bytes(), NearSpace::Cache).unwrap();
+    let ticket = begin(near, key.as_bytes()).unwrap();
     near.complete_fill(
         key.as_bytes(),
         ticket,
@@ -32,11 +40,10 @@ fn fill(near: &NearCache, key: &str, value: Option<&str>, pttl: i64) {
     );
 }
 
+/// The entry as it stands, without taking a placeholder.
 fn hit(near: &NearCache, key: &str) -> Option<Option<String>> {
-    match near.lookup(key.as_bytes(), NearSpace::Cache) {
-        Lookup::Hit(value) => Some(value.map(|v| String::from_utf8(v.to_vec()).unwrap())),
-        Lookup::Miss => None,
-    }
+    near.peek(key.as_bytes())
+        .map(|value| value.map(|v| String::from_utf8(v.to_vec()).unwrap()))
 }
 
 #[test]
@@ -45,18 +52,22 @@ fn a_filled_read_is_answered_and_so_is_a_key_that_does_not_exist() {
     assert_eq!(hit(&near, "a"), None);
     fill(&near, "a", Some("{\"x\":1}"), -1);
     fill(&near, "missing", None, -2);
-    assert_eq!(hit(&near, "a"), Some(Some("{\"x\":1}".into())));
-    assert_eq!(hit(&near, "missing"), Some(None));
+    let json = Bytes::from_static(b"{\"x\":1}");
+    assert_eq!(near.read(b"a", NearSpace::Cache), NearRead::Hit(Some(json)));
+    assert_eq!(near.read(b"missing", NearSpace::Cache), NearRead::Hit(None));
     let stats = near.stats();
     assert_eq!(stats.spaces[0].hits, 2);
-    assert_eq!(stats.spaces[0].misses, 1);
+    assert_eq!(
+        stats.spaces[0].misses, 2,
+        "the reads that took the placeholders"
+    );
 }
 
 #[test]
 fn a_change_while_the_get_is_on_its_way_keeps_the_old_value_out() {
     let near = live(1 << 20, 100);
     for change in ["invalidate", "forget", "flush", "dark"] {
-        let ticket = near.begin_fill(b"k", NearSpace::Cache).unwrap();
+        let ticket = begin(&near, b"k").unwrap();
         match change {
             "invalidate" => near.invalidate([&b"k"[..]]),
             "forget" => near.forget(b"k"),
@@ -74,8 +85,8 @@ fn a_change_while_the_get_is_on_its_way_keeps_the_old_value_out() {
 #[test]
 fn two_reads_on_their_way_share_one_placeholder_and_a_later_read_replaces_a_stale_entry() {
     let near = live(1 << 20, 100);
-    let first = near.begin_fill(b"k", NearSpace::Cache).unwrap();
-    let second = near.begin_fill(b"k", NearSpace::Cache).unwrap();
+    let first = begin(&near, b"k").unwrap();
+    let second = begin(&near, b"k").unwrap();
     near.complete_fill(b"k", first, Some(Bytes::from_static(b"v1")), -1);
     // The second reply finds the entry filled: it stores nothing over it.
     near.complete_fill(b"k", second, Some(Bytes::from_static(b"v0")), -1);
@@ -85,7 +96,7 @@ fn two_reads_on_their_way_share_one_placeholder_and_a_later_read_replaces_a_stal
 #[test]
 fn nothing_is_served_or_stored_until_tracking_is_live() {
     let near = NearCache::tracked(&NearSettings::default());
-    assert!(near.begin_fill(b"k", NearSpace::Cache).is_none());
+    assert!(begin(&near, b"k").is_none());
     near.go_live();
     fill(&near, "k", Some("v"), -1);
     near.go_dark(Some("connection lost".into()));
@@ -108,7 +119,11 @@ fn bytes_and_entries_are_bounded_least_recently_used_first() {
     for key in ["a", "b", "c"] {
         fill(&near, key, Some(&value), -1);
     }
-    assert!(hit(&near, "a").is_some());
+    // A read makes `a` the most recently used.
+    assert!(matches!(
+        near.read(b"a", NearSpace::Cache),
+        NearRead::Hit(_)
+    ));
     fill(&near, "d", Some(&value), -1);
     assert_eq!(hit(&near, "b"), None, "b was the least recently used");
     assert!(hit(&near, "a").is_some() && hit(&near, "c").is_some() && hit(&near, "d").is_some());
@@ -162,7 +177,7 @@ fn namespaces_left_out_are_not_answered() {
     near.go_live();
     assert!(near.answers(NearSpace::Users));
     assert!(!near.answers(NearSpace::Cache));
-    assert!(near.begin_fill(b"k", NearSpace::Cache).is_none());
+    assert!(begin(&near, b"k").is_none());
 }
 
 #[tokio::test]
@@ -200,4 +215,22 @@ async fn writes_sent_by_this_process_drop_their_keys_and_reads_do_not() {
     assert_eq!(hit(&near, "d"), None, "a script's keys");
     backend.call(Cmd::new("FLUSHALL")).await.unwrap();
     assert_eq!(hit(&near, "e"), None);
+}
+
+#[test]
+fn a_reply_to_a_read_issued_before_a_write_is_never_kept_however_late_it_comes() {
+    let near = live(1 << 20, 100);
+    let before = begin(&near, b"k").unwrap();
+    // The write is issued (its batch not sent yet), then another read.
+    near.forget(b"k");
+    let after = begin(&near, b"k").unwrap();
+    assert_ne!(before, after);
+    near.complete_fill(b"k", before, Some(Bytes::from_static(b"old")), -1);
+    assert_eq!(
+        hit(&near, "k"),
+        None,
+        "the older read saw the key before the write"
+    );
+    near.complete_fill(b"k", after, Some(Bytes::from_static(b"new")), -1);
+    assert_eq!(hit(&near, "k"), Some(Some("new".into())));
 }
