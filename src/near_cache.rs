@@ -10,7 +10,8 @@ use napi_derive::napi;
 use crate::analytics::{report, MetricsSnapshot};
 use crate::js_error::{self, to_js, Code};
 use crate::namespace::{target, Namespace};
-use crate::{text, NativeClient};
+use crate::text::Utf8Text;
+use crate::NativeClient;
 
 /// `configure({ nearCache })`'s object form; absent fields keep their defaults.
 #[napi(object)]
@@ -57,12 +58,12 @@ impl NativeClient {
     /// entry), or undefined (then the read goes to the server and fills nothing). A write
     /// issued earlier and not sent yet makes it undefined: the read must see that write.
     #[napi(ts_return_type = "string | null | number | undefined")]
-    pub fn near_get(&self, ns: Namespace, id: String) -> Either4<String, Null, f64, Undefined> {
+    pub fn near_get(&self, ns: Namespace, id: String) -> Either4<Utf8Text, Null, f64, Undefined> {
         if self.order.writes_unsent() {
             return Either4::D(());
         }
         match self.features.near_read(&target(ns, id)) {
-            Some(NearRead::Hit(Some(value))) => Either4::A(text(value)),
+            Some(NearRead::Hit(Some(value))) => Either4::A(Utf8Text(value)),
             Some(NearRead::Hit(None)) => Either4::B(Null),
             Some(NearRead::Miss(Some(fill))) => Either4::C(fill.ticket() as f64),
             Some(NearRead::Miss(None)) | None => Either4::D(()),

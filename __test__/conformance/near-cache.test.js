@@ -102,6 +102,7 @@ describe('on Redis and Redis Cluster', () => {
     await creators.cacheList([{ id: 1 }])
     await sessions.store(`${P}:s`, { s: 1 })
     await tokens.cacheBalance(`${P}:t`, '12345678901234567890')
+    await cache.set(`${P}:text`, { name: 'Zoë 🎉 日本', quote: '"\\' })
     const reads = [
       ['cache', () => cache.get(`${P}:c`), { c: 1 }],
       ['users', () => users.get(`${P}:u`), { u: 1 }],
@@ -109,6 +110,8 @@ describe('on Redis and Redis Cluster', () => {
       ['creators', () => creators.getList(), [{ id: 1 }]],
       ['sessions', () => sessions.get(`${P}:s`), { s: 1 }],
       ['tokens', () => tokens.getBalance(`${P}:t`), '12345678901234567890'],
+      // Text beyond ASCII comes back from memory as it went in.
+      ['cache', () => cache.get(`${P}:text`), { name: 'Zoë 🎉 日本', quote: '"\\' }],
     ]
     for (const [namespace, read, value] of reads) {
       const before = near().namespaces[namespace].hits
