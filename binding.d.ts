@@ -536,6 +536,7 @@ export interface NearCacheOptions {
   maxEntries?: number
   namespaces?: Array<string>
   maxStalenessMs?: number
+  cachePrefixes?: Array<string>
 }
 
 /**

@@ -518,6 +518,12 @@ export interface NearCacheOptions {
   /** The namespaces whose reads it answers. Default all five. */
   namespaces?: NearCacheNamespace[]
   /**
+   * The raw keys `cache.get`/`mget` are answered for, by prefix (default: any key). With it,
+   * the server announces changes of these prefixes (and the other namespaces') only, instead
+   * of every write on the server: see README, "Near cache".
+   */
+  cachePrefixes?: string[]
+  /**
    * The longest an entry is served, in ms. Required on Upstash REST (no push channel: entries
    * can only expire); on Redis and Cluster an optional extra bound beside the server's invalidations.
    */

@@ -34,7 +34,7 @@ function nearCacheOptions(value) {
   if (value === false || value === null) return null
   if (value === true) return {}
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw invalidArgument('configure({ nearCache }) takes true, false, or { maxBytes, maxEntries, namespaces, maxStalenessMs }')
+    throw invalidArgument('configure({ nearCache }) takes true, false, or { maxBytes, maxEntries, namespaces, cachePrefixes, maxStalenessMs }')
   }
   const options = {}
   for (const name of NEAR_NUMBERS) {
@@ -43,12 +43,16 @@ function nearCacheOptions(value) {
     if (typeof number !== 'number') throw invalidArgument(`configure({ nearCache: { ${name} } }) takes a number`)
     options[name] = number
   }
-  const { namespaces } = value
-  if (namespaces !== undefined) {
-    if (!Array.isArray(namespaces) || !namespaces.every((name) => typeof name === 'string')) {
-      throw invalidArgument('configure({ nearCache: { namespaces } }) takes an array of namespace names')
+  for (const [name, what] of [
+    ['namespaces', 'namespace names'],
+    ['cachePrefixes', 'key prefixes'],
+  ]) {
+    const list = value[name]
+    if (list === undefined) continue
+    if (!Array.isArray(list) || !list.every((item) => typeof item === 'string')) {
+      throw invalidArgument(`configure({ nearCache: { ${name} } }) takes an array of ${what}`)
     }
-    options.namespaces = [...namespaces]
+    options[name] = [...list]
   }
   return options
 }

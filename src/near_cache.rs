@@ -20,6 +20,7 @@ pub struct NearCacheOptions {
     pub max_entries: Option<f64>,
     pub namespaces: Option<Vec<String>>,
     pub max_staleness_ms: Option<f64>,
+    pub cache_prefixes: Option<Vec<String>>,
 }
 
 #[napi]
@@ -38,6 +39,7 @@ impl NativeClient {
                     o.max_entries,
                     o.namespaces.as_deref(),
                     o.max_staleness_ms,
+                    o.cache_prefixes.as_deref(),
                 )
             })
             .transpose()

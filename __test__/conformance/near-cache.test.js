@@ -40,7 +40,7 @@ async function untilNearHit(read) {
 }
 
 test('bad options throw a TypeError and change nothing', () => {
-  for (const bad of ['yes', 1, [], { maxBytes: 10 }, { maxBytes: '1mb' }, { maxEntries: 0 }, { maxEntries: 1.5 }, { namespaces: ['otp'] }, { namespaces: 'users' }, { maxStalenessMs: -1 }]) {
+  for (const bad of ['yes', 1, [], { maxBytes: 10 }, { maxBytes: '1mb' }, { maxEntries: 0 }, { maxEntries: 1.5 }, { namespaces: ['otp'] }, { namespaces: 'users' }, { maxStalenessMs: -1 }, { cachePrefixes: [] }, { cachePrefixes: [''] }, { cachePrefixes: 'feed:' }]) {
     expect(() => configure({ nearCache: bad })).toThrow(TypeError)
     expect(near().enabled).toBe(false)
   }
@@ -169,6 +169,16 @@ describe('on Redis and Redis Cluster', () => {
     const before = near().namespaces.cache
     for (let i = 0; i < 3; i++) await cache.get(`${P}:left-out`)
     expect(near().namespaces.cache).toEqual(before)
+  })
+
+  test('cachePrefixes: raw keys outside them are not answered from memory', async () => {
+    await turnOn({ cachePrefixes: [`${P}:in:`] })
+    await cache.set(`${P}:in:a`, 1)
+    await cache.set(`${P}:out:a`, 2)
+    await untilNearHit(() => cache.get(`${P}:in:a`))
+    const before = near().namespaces.cache
+    for (let i = 0; i < 3; i++) await expect(cache.get(`${P}:out:a`)).resolves.toBe(2)
+    expect(near().namespaces.cache.hits).toBe(before.hits)
   })
 
   test('maxEntries bounds what is kept, least recently used out first', async () => {

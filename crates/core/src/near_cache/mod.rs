@@ -90,9 +90,26 @@ pub struct NearCache {
     last_error: Mutex<Option<String>>,
     stopped: AtomicBool,
     stop: tokio::sync::Notify,
+    /// The raw keys the `cache` namespace answers, by prefix (`None`: any).
+    cache_prefixes: parking_lot::RwLock<Option<Vec<String>>>,
     /// The namespaces changed: tracking must be set up again for their prefixes.
     retrack: tokio::sync::Notify,
     announced: AtomicU64,
+}
+
+/// `prefixes` without those another one covers (a server refuses overlapping BCAST prefixes).
+fn minimal_prefixes(mut prefixes: Vec<String>) -> Vec<String> {
+    prefixes.sort();
+    let mut kept: Vec<String> = Vec::with_capacity(prefixes.len());
+    for prefix in prefixes {
+        if !kept
+            .iter()
+            .any(|shorter| prefix.starts_with(shorter.as_str()))
+        {
+            kept.push(prefix);
+        }
+    }
+    kept
 }
 
 fn space_bits(spaces: &[NearSpace]) -> u8 {
@@ -121,6 +138,7 @@ impl NearCache {
             last_error: Mutex::new(None),
             stopped: AtomicBool::new(false),
             stop: tokio::sync::Notify::new(),
+            cache_prefixes: parking_lot::RwLock::new(settings.cache_prefixes.clone()),
             retrack: tokio::sync::Notify::new(),
             announced: AtomicU64::new(0),
         };
@@ -133,7 +151,13 @@ impl NearCache {
     pub fn apply(&self, settings: &NearSettings) {
         let spaces = space_bits(&settings.spaces);
         let tracked = matches!(self.tracking(), Tracking::Live | Tracking::Connecting);
-        if self.spaces.swap(spaces, Ordering::AcqRel) != spaces && tracked {
+        let new_spaces = self.spaces.swap(spaces, Ordering::AcqRel) != spaces;
+        let new_prefixes = {
+            let mut prefixes = self.cache_prefixes.write();
+            std::mem::replace(&mut *prefixes, settings.cache_prefixes.clone())
+                != settings.cache_prefixes
+        };
+        if (new_spaces || new_prefixes) && tracked {
             // Other prefixes to track: nothing is served until the servers announce them.
             self.go_dark(None);
             self.retrack.notify_one();
@@ -159,12 +183,27 @@ impl NearCache {
 
     /// The key prefixes the servers must announce changes of; `None`: every key (the `cache`
     /// namespace's keys are any).
-    pub(crate) fn tracked_prefixes(&self) -> Option<Vec<&'static str>> {
-        SPACES
-            .into_iter()
-            .filter(|space| self.answers(*space))
-            .map(NearSpace::key_prefix)
-            .collect()
+    pub(crate) fn tracked_prefixes(&self) -> Option<Vec<String>> {
+        let mut prefixes = Vec::new();
+        for space in SPACES.into_iter().filter(|space| self.answers(*space)) {
+            match (space.key_prefix(), &*self.cache_prefixes.read()) {
+                (Some(prefix), _) => prefixes.push(prefix.to_string()),
+                (None, Some(cache)) => prefixes.extend(cache.iter().cloned()),
+                (None, None) => return None,
+            }
+        }
+        Some(minimal_prefixes(prefixes))
+    }
+
+    /// Whether the near cache answers a read of `key` in `space`.
+    fn answers_key(&self, space: NearSpace, key: &[u8]) -> bool {
+        self.answers(space)
+            && (space != NearSpace::Cache
+                || self.cache_prefixes.read().as_ref().is_none_or(|prefixes| {
+                    prefixes
+                        .iter()
+                        .any(|prefix| key.starts_with(prefix.as_bytes()))
+                }))
     }
 
     /// Whether reads of `space` go through the near cache.
@@ -178,7 +217,7 @@ impl NearCache {
     /// drops the placeholder, and the reply, which reads what was there before that write, is
     /// then not kept, however late it is sent or answered.
     pub fn read(&self, key: &[u8], space: NearSpace) -> NearRead {
-        let serving = self.serving() && self.answers(space);
+        let serving = self.serving() && self.answers_key(space, key);
         let mut store = self.store.lock();
         if !serving {
             store.counts[space as usize].misses += 1;

@@ -12,6 +12,9 @@ pub struct NearSettings {
     pub spaces: Vec<NearSpace>,
     /// The longest an entry is served; required where nothing announces changes (Upstash).
     pub max_staleness: Option<Duration>,
+    /// The raw keys `cache.*` reads are answered for, by prefix (`None`: any key). With them,
+    /// the servers announce changes of these prefixes only, not of every key.
+    pub cache_prefixes: Option<Vec<String>>,
 }
 
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
@@ -25,6 +28,7 @@ impl Default for NearSettings {
             max_entries: DEFAULT_MAX_ENTRIES,
             spaces: SPACES.to_vec(),
             max_staleness: None,
+            cache_prefixes: None,
         }
     }
 }
@@ -51,6 +55,7 @@ impl NearSettings {
         max_entries: Option<f64>,
         namespaces: Option<&[String]>,
         max_staleness_ms: Option<f64>,
+        cache_prefixes: Option<&[String]>,
     ) -> Result<NearSettings> {
         let mut settings = NearSettings::default();
         if let Some(value) = max_bytes {
@@ -62,6 +67,15 @@ impl NearSettings {
         if let Some(value) = max_staleness_ms {
             settings.max_staleness =
                 Some(Duration::from_millis(whole("maxStalenessMs", value, 1.0)?));
+        }
+        if let Some(prefixes) = cache_prefixes {
+            if prefixes.is_empty() || prefixes.iter().any(String::is_empty) {
+                return Err(bad(
+                    "configure({ nearCache: { cachePrefixes } }) takes a non-empty array of non-empty key prefixes"
+                        .to_string(),
+                ));
+            }
+            settings.cache_prefixes = Some(prefixes.to_vec());
         }
         if let Some(names) = namespaces {
             let known: Vec<&str> = SPACES.iter().map(|s| s.name()).collect();
@@ -88,7 +102,7 @@ mod tests {
     #[test]
     fn absent_options_keep_the_defaults_and_bad_ones_say_which() {
         assert_eq!(
-            NearSettings::from_options(None, None, None, None).unwrap(),
+            NearSettings::from_options(None, None, None, None, None).unwrap(),
             NearSettings::default()
         );
         let set = NearSettings::from_options(
@@ -96,8 +110,10 @@ mod tests {
             Some(10.0),
             Some(&["users".to_string()]),
             Some(250.0),
+            Some(&["feed:".to_string()]),
         )
         .unwrap();
+        assert_eq!(set.cache_prefixes, Some(vec!["feed:".to_string()]));
         assert_eq!(set.max_bytes, 4096);
         assert_eq!(set.max_entries, 10);
         assert_eq!(set.spaces, vec![NearSpace::Users]);
@@ -115,7 +131,7 @@ mod tests {
                 "namespaces",
             ),
         ] {
-            let err = NearSettings::from_options(bytes, entries, names.as_deref(), staleness)
+            let err = NearSettings::from_options(bytes, entries, names.as_deref(), staleness, None)
                 .unwrap_err();
             assert_eq!(err.kind, ErrorKind::InvalidArgument);
             assert!(err.message.contains(mentions), "{}", err.message);

@@ -234,3 +234,28 @@ fn a_reply_to_a_read_issued_before_a_write_is_never_kept_however_late_it_comes()
     near.complete_fill(b"k", after, Some(Bytes::from_static(b"new")), -1);
     assert_eq!(hit(&near, "k"), Some(Some("new".into())));
 }
+
+#[test]
+fn with_cache_prefixes_only_those_raw_keys_are_answered_and_tracked() {
+    let near = NearCache::tracked(&NearSettings {
+        cache_prefixes: Some(vec!["feed:".into(), "feed:hot:".into(), "profile:".into()]),
+        ..NearSettings::default()
+    });
+    near.go_live();
+    assert!(begin(&near, b"feed:1").is_some());
+    assert!(
+        begin(&near, b"other:1").is_none(),
+        "a raw key outside the prefixes"
+    );
+    // The covered `feed:hot:` goes (servers refuse overlapping prefixes); the namespaces' own
+    // prefixes join the cache's.
+    assert_eq!(
+        near.tracked_prefixes().unwrap(),
+        ["creator:", "feed:", "profile:", "session:", "token:", "user:"]
+    );
+    assert_eq!(
+        live(1024, 10).tracked_prefixes(),
+        None,
+        "any raw key: every key"
+    );
+}

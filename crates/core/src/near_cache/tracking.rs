@@ -151,7 +151,7 @@ async fn open_listener(
     info: ConnectionInfo,
     timeouts: &Timeouts,
     pushes: Arc<dyn AsyncPushSender>,
-    prefixes: Option<&[&str]>,
+    prefixes: Option<&[String]>,
 ) -> redis::RedisResult<MultiplexedConnection> {
     let settings = info
         .redis_settings()
@@ -169,7 +169,7 @@ async fn open_listener(
     let mut tracking = redis::cmd("CLIENT");
     tracking.arg("TRACKING").arg("ON").arg("BCAST");
     for prefix in prefixes.unwrap_or_default() {
-        tracking.arg("PREFIX").arg(*prefix);
+        tracking.arg("PREFIX").arg(prefix);
     }
     tracking.query_async::<()>(&mut conn).await?;
     Ok(conn)
