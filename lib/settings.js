@@ -36,6 +36,11 @@ function nearCacheOptions(value) {
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw invalidArgument('configure({ nearCache }) takes true, false, or { maxBytes, maxEntries, namespaces, maxStalenessMs }')
   }
+  // A misspelt option (maxbytes) would otherwise turn the cache on with the defaults.
+  const unknown = Object.keys(value).find((name) => !NEAR_NUMBERS.includes(name) && name !== 'namespaces')
+  if (unknown !== undefined) {
+    throw invalidArgument(`configure({ nearCache }) has no option ${JSON.stringify(unknown)}: it takes maxBytes, maxEntries, namespaces, maxStalenessMs`)
+  }
   const options = {}
   for (const name of NEAR_NUMBERS) {
     const number = value[name]
