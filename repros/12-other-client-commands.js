@@ -13,10 +13,13 @@ const { r, sleep, admin, waitLive, timeToSee } = require('./lib')
     ['RESTORE REPLACE', async (k) => { await a.set(`${k}:d`, 'new'); const dump = await a.dumpBuffer(`${k}:d`); await a.restore(k, 0, dump, 'REPLACE') }],
     ['EVAL on another client', async (k) => { await a.eval("return redis.call('SET', KEYS[1], 'new')", 1, k) }],
     ['SWAPDB 0 1', async (k) => { await a.select(1); await a.set(k, 'new'); await a.select(0); await a.swapdb(0, 1) }],
+    // db 1 written before the entry is primed: only the SWAPDB itself can announce the change.
+    ['SWAPDB 0 1, db 1 prepared before the read', async () => { await a.swapdb(0, 1) }, async (k) => { await a.select(1); await a.set(k, 'new'); await a.select(0) }],
   ]
-  for (const [name, change] of cases) {
+  for (const [name, change, before] of cases) {
     const k = `occ:${name.replace(/\W/g, '')}`
     await a.select(0); await a.set(k, 'old')
+    if (before) { await before(k); await sleep(20) }
     await r.cache.get(k); await r.cache.get(k)
     await change(k)
     const ms = await timeToSee(k, 'new', 2000)
