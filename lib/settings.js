@@ -28,13 +28,19 @@ const settings = {
 }
 
 const NEAR_NUMBERS = ['maxBytes', 'maxEntries', 'maxStalenessMs']
+const NEAR_OPTIONS = [...NEAR_NUMBERS, 'namespaces', 'cachePrefixes']
 
 /** configure({ nearCache })'s value → null (off) or the options object (ranges checked by the core). */
 function nearCacheOptions(value) {
   if (value === false || value === null) return null
   if (value === true) return {}
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw invalidArgument('configure({ nearCache }) takes true, false, or { maxBytes, maxEntries, namespaces, cachePrefixes, maxStalenessMs }')
+    throw invalidArgument(`configure({ nearCache }) takes true, false, or { ${NEAR_OPTIONS.join(', ')} }`)
+  }
+  // A misspelt option (maxbytes) would otherwise turn the cache on with the defaults.
+  const unknown = Object.keys(value).find((name) => !NEAR_OPTIONS.includes(name))
+  if (unknown !== undefined) {
+    throw invalidArgument(`configure({ nearCache }) has no option ${JSON.stringify(unknown)}: it takes ${NEAR_OPTIONS.join(', ')}`)
   }
   const options = {}
   for (const name of NEAR_NUMBERS) {

@@ -40,7 +40,7 @@ async function untilNearHit(read) {
 }
 
 test('bad options throw a TypeError and change nothing', () => {
-  for (const bad of ['yes', 1, [], { maxBytes: 10 }, { maxBytes: '1mb' }, { maxEntries: 0 }, { maxEntries: 1.5 }, { namespaces: ['otp'] }, { namespaces: 'users' }, { maxStalenessMs: -1 }, { cachePrefixes: [] }, { cachePrefixes: [''] }, { cachePrefixes: 'feed:' }]) {
+  for (const bad of ['yes', 1, [], { maxBytes: 10 }, { maxBytes: '1mb' }, { maxEntries: 0 }, { maxEntries: 1.5 }, { namespaces: ['otp'] }, { namespaces: 'users' }, { maxStalenessMs: -1 }, { cachePrefixes: [] }, { cachePrefixes: [''] }, { cachePrefixes: 'feed:' }, { maxbytes: 1 << 20 }, { namespace: ['users'] }]) {
     expect(() => configure({ nearCache: bad })).toThrow(TypeError)
     expect(near().enabled).toBe(false)
   }

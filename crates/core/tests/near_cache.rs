@@ -1,15 +1,20 @@
 //! The near cache against a real Redis: invalidations from other connections, expiry, flushes,
 //! and a server that goes away. The shared server is `REDIS_TEST_URL`, else 127.0.0.1:6379/9.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
+use bytes::Bytes;
+
 use digis_redis_core::circuit::CircuitBreaker;
 use digis_redis_core::features::Target;
+use digis_redis_core::lua::{Script, ScriptCall};
 use digis_redis_core::near_cache::{NearRead, NearSettings, Tracking};
 use digis_redis_core::options::{BreakerPolicy, Timeouts};
 use digis_redis_core::redis_protocol::RedisBackend;
-use digis_redis_core::{Cmd, Features};
+use digis_redis_core::{Backend, BackendKind, Cmd, Features, Reply, SharedBackend};
 
 fn shared() -> String {
     std::env::var("REDIS_TEST_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/9".to_string())
@@ -308,6 +313,105 @@ async fn without_the_cache_namespace_only_its_prefixes_are_announced_and_a_flush
         near_text(&f, &target).is_none()
     })
     .await;
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// A backend that counts how often tracking asks for its servers: once to open the listeners,
+/// then once per health check (the comparison of masters).
+struct CountingChecks {
+    inner: SharedBackend,
+    asked: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl Backend for CountingChecks {
+    fn kind(&self) -> BackendKind {
+        self.inner.kind()
+    }
+
+    async fn call(&self, cmd: Cmd) -> digis_redis_core::Result<Reply> {
+        self.inner.call(cmd).await
+    }
+
+    async fn pipeline(
+        &self,
+        cmds: Vec<Cmd>,
+        atomic: bool,
+    ) -> digis_redis_core::Result<Vec<digis_redis_core::Result<Reply>>> {
+        self.inner.pipeline(cmds, atomic).await
+    }
+
+    async fn eval(
+        &self,
+        script: &'static Script,
+        keys: Vec<Bytes>,
+        args: Vec<Bytes>,
+    ) -> digis_redis_core::Result<Reply> {
+        self.inner.eval(script, keys, args).await
+    }
+
+    async fn eval_many(
+        &self,
+        calls: Vec<ScriptCall>,
+    ) -> digis_redis_core::Result<Vec<digis_redis_core::Result<Reply>>> {
+        self.inner.eval_many(calls).await
+    }
+
+    async fn tracking_servers(
+        &self,
+    ) -> Option<digis_redis_core::Result<Vec<redis::ConnectionInfo>>> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        self.inner.tracking_servers().await
+    }
+}
+
+/// The listener's health check (PING, and on a cluster the comparison of masters) keeps its
+/// schedule while invalidations stream in: on a busy server it is the only way a stalled node
+/// or a changed topology is noticed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_check_runs_while_changes_are_announced() {
+    let (mut server, url) = own_server();
+    let timeouts = Arc::new(Timeouts::new(2000, 1000, 0));
+    let asked = Arc::new(AtomicUsize::new(0));
+    let backend = CountingChecks {
+        inner: Arc::new(RedisBackend::new(&url, timeouts.clone()).unwrap()),
+        asked: asked.clone(),
+    };
+    let f = Features::new(Arc::new(backend));
+    f.configure_near_cache(
+        Some(NearSettings::default()),
+        &tokio::runtime::Handle::current(),
+        timeouts.clone(),
+    )
+    .unwrap();
+    until("tracking live", Duration::from_secs(10), || {
+        f.near_stats().unwrap().tracking == Tracking::Live
+    })
+    .await;
+    let before = asked.load(Ordering::SeqCst);
+    // A change every 100 ms: an announcement always arrives well within the check's 500 ms.
+    let mut conn = other(&url).await;
+    let busy = key("busy");
+    let started = Instant::now();
+    let mut writes = 0;
+    while started.elapsed() < Duration::from_millis(2600) {
+        let _: () = redis::cmd("SET")
+            .arg(&busy)
+            .arg(writes)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        writes += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let checks = asked.load(Ordering::SeqCst) - before;
+    assert!(
+        checks >= 2,
+        "{checks} health checks in 2.6 s of announcements every 100 ms ({writes} writes)"
+    );
+    f.configure_near_cache(None, &tokio::runtime::Handle::current(), timeouts)
+        .unwrap();
     let _ = server.kill();
     let _ = server.wait();
 }
