@@ -95,6 +95,9 @@ pub struct NearCache {
     /// The namespaces changed: tracking must be set up again for their prefixes.
     retrack: tokio::sync::Notify,
     announced: AtomicU64,
+    /// Rounds of tracking connections (tracking.rs), and the one entries are served under.
+    rounds: AtomicU64,
+    live_round: AtomicU64,
 }
 
 /// `prefixes` without those another one covers (a server refuses overlapping BCAST prefixes).
@@ -141,6 +144,8 @@ impl NearCache {
             cache_prefixes: parking_lot::RwLock::new(settings.cache_prefixes.clone()),
             retrack: tokio::sync::Notify::new(),
             announced: AtomicU64::new(0),
+            rounds: AtomicU64::new(0),
+            live_round: AtomicU64::new(0),
         };
         near.apply(settings);
         Arc::new(near)
@@ -275,25 +280,46 @@ impl NearCache {
 
     /// Invalidations stopped flowing: nothing is served or stored until `go_live`.
     pub(crate) fn go_dark(&self, why: Option<String>) {
+        let mut store = self.store.lock();
         if self.tracking() != Tracking::Off {
             self.tracking
                 .store(Tracking::Connecting as u8, Ordering::Release);
         }
-        self.store.lock().clear(true);
+        self.live_round.store(0, Ordering::Release);
+        store.clear(true);
+        drop(store);
         if why.is_some() {
             *self.last_error.lock() = why;
         }
     }
 
-    /// Invalidations flow from every server: entries may be served (from an empty cache, as
-    /// whatever was stored before may have missed a change).
-    pub(crate) fn go_live(&self) {
+    /// A new round of tracking connections is being opened.
+    pub(crate) fn next_round(&self) -> u64 {
+        self.rounds.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Invalidations flow from every server of `round`: entries may be served (from an empty
+    /// cache, as whatever was stored before may have missed a change).
+    pub(crate) fn go_live(&self, round: u64) {
         let mut store = self.store.lock();
         store.clear(false);
         if self.tracking() == Tracking::Connecting {
             self.tracking.store(Tracking::Live as u8, Ordering::Release);
+            self.live_round.store(round, Ordering::Release);
         }
         *self.last_error.lock() = None;
+    }
+
+    /// A connection of `round` is gone: dark at once, where the loss is read, if that round is
+    /// the one being served (a late loss from an earlier round changes nothing).
+    pub(crate) fn lose(&self, round: u64) {
+        let mut store = self.store.lock();
+        if self.live_round.load(Ordering::Acquire) == round && self.tracking() == Tracking::Live {
+            self.tracking
+                .store(Tracking::Connecting as u8, Ordering::Release);
+            self.live_round.store(0, Ordering::Release);
+            store.clear(true);
+        }
     }
 
     /// Turned off: entries go, the tracking connections close.

@@ -87,11 +87,16 @@ async fn listen(
     // Pushes are applied where redis-rs reads them, with no hand-off to another task per push;
     // a lost listener only wakes this loop (a late one from an earlier round wakes nobody).
     let lost = Arc::new(Notify::new());
+    let Some(round) = near.upgrade().map(|cache| cache.next_round()) else {
+        return Ok(());
+    };
     let relay = {
         let (near, lost) = (near.clone(), lost.clone());
         move |push: PushInfo| match near.upgrade() {
             Some(cache) => {
                 if !apply(&cache, push) {
+                    // Nothing is served from here on, before this loop even wakes.
+                    cache.lose(round);
                     lost.notify_one();
                 }
                 Ok(())
@@ -112,7 +117,7 @@ async fn listen(
     match near.upgrade() {
         // Namespaces changed while the listeners opened: track the new prefixes.
         Some(cache) if !cache.is_stopped() && cache.tracked_prefixes() == prefixes => {
-            cache.go_live()
+            cache.go_live(round)
         }
         _ => return Ok(()),
     }
