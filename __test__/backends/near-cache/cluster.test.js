@@ -9,12 +9,11 @@ const IORedis = require('ioredis')
 const { selectBackend } = require('../../../lib/environment')
 const { startCluster, clusterToolsAvailable } = require('../cluster/cluster')
 const { uniquePrefix, sleep } = require('../../helpers')
-const { loadModule, near, waitLive, twentyKeys, expectSeen, readAll, pollUntilSeen } = require('./near')
+const { VISIBLE_MS, loadModule, near, waitLive, twentyKeys, expectSeen, readAll, pollUntilSeen, turnOff, warmFrom } = require('./near')
 
 const onCluster = selectBackend().kind === 'cluster' && clusterToolsAvailable()
 const describeCluster = onCluster ? describe : describe.skip
 
-const VISIBLE_MS = 100
 
 describeCluster('near cache on a cluster: flushes and failovers', () => {
   let cluster
@@ -33,11 +32,7 @@ describeCluster('near cache on a cluster: flushes and failovers', () => {
   }, 90000)
 
   afterAll(async () => {
-    try {
-      A?.configure({ nearCache: false })
-    } catch {
-      // not built yet: the tests have failed already
-    }
+    turnOff(A)
     io?.disconnect()
     await cluster?.stop()
   })
@@ -58,17 +53,7 @@ describeCluster('near cache on a cluster: flushes and failovers', () => {
     }
   }
 
-  async function warm(entries, n) {
-    await ioWrite(entries, n)
-    await expectSeen(A, entries, n)
-    // The write's invalidation may land after A read the new value, dropping that entry: let it
-    // pass, fill again, and only then count hits.
-    await sleep(VISIBLE_MS)
-    expect(await readAll(A, entries)).toEqual(entries.map((e) => e.value(n)))
-    const hits = near(A).hits
-    expect(await readAll(A, entries)).toEqual(entries.map((e) => e.value(n)))
-    expect(near(A).hits - hits).toBe(entries.length)
-  }
+  const warm = (entries, n) => warmFrom(A, ioWrite, entries, n)
 
   /** A new write must reach A within VISIBLE_MS: tracking works on whichever master holds each key. */
   async function expectTracking(entries, n) {

@@ -15,7 +15,7 @@ const { Redis: UpstashRedis } = require('@upstash/redis')
 const { selectBackend } = require('../../../lib/environment')
 const { uniquePrefix, sleep, ROOT } = require('../../helpers')
 const { startRedisServer, startRestServer } = require('../../faults/redis-server')
-const { privateRedisPossible, loadModule, near, waitLive, twentyKeys, readAll, readCalls, pollUntilSeen, startChild } = require('./near')
+const { VISIBLE_MS, privateRedisPossible, loadModule, near, waitLive, twentyKeys, readAll, readCalls, pollUntilSeen, startChild, turnOff } = require('./near')
 
 const selection = selectBackend()
 const onRedis = privateRedisPossible(selection)
@@ -23,7 +23,6 @@ const onCluster = selection.kind === 'cluster'
 const describeServer = onRedis || onCluster ? describe : describe.skip
 
 // The bound from a write to A reading the new value.
-const VISIBLE_MS = 100
 
 describeServer('near cache: another process writes, A sees it within 100 ms', () => {
   let server // private redis-server (redis run)
@@ -58,11 +57,7 @@ describeServer('near cache: another process writes, A sees it within 100 ms', ()
   }, 60000)
 
   afterAll(async () => {
-    try {
-      A?.configure({ nearCache: false })
-    } catch {
-      // not built yet: the tests have failed already
-    }
+    turnOff(A)
     // The private server goes with its keys; the runner's cluster is cleaned per master (KEYS
     // on a cluster client asks one node).
     if (onCluster) {

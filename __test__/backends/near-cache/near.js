@@ -201,4 +201,32 @@ function startChild(script, env) {
   }
 }
 
-module.exports = { privateRedisPossible, loadModule, near, waitLive, twentyKeys, expectSeen, readAll, readCalls, pollUntilSeen, startChild }
+/** A new value must reach A within this long of the write (issue 18). */
+const VISIBLE_MS = 100
+
+/**
+ * Writes version `n` of `entries` with `write`, waits until A reads it, then has A read it
+ * twice more, the second time all from memory.
+ */
+async function warmFrom(A, write, entries, n) {
+  await write(entries, n)
+  await expectSeen(A, entries, n)
+  // The write's invalidation may land after A read the new value, dropping that entry: let it
+  // pass, fill again, and only then count hits.
+  await new Promise((resolve) => setTimeout(resolve, VISIBLE_MS))
+  expect(await readAll(A, entries)).toEqual(entries.map((e) => e.value(n)))
+  const hits = near(A).hits
+  expect(await readAll(A, entries)).toEqual(entries.map((e) => e.value(n)))
+  expect(near(A).hits - hits).toBe(entries.length)
+}
+
+/** Turns A's near cache off in an afterAll, if A was made at all. */
+function turnOff(A) {
+  try {
+    A?.configure({ nearCache: false })
+  } catch {
+    // not built yet: the tests have failed already
+  }
+}
+
+module.exports = { VISIBLE_MS, privateRedisPossible, loadModule, near, waitLive, twentyKeys, expectSeen, readAll, readCalls, pollUntilSeen, startChild, warmFrom, turnOff }

@@ -10,7 +10,7 @@ const { selectBackend } = require('../../../lib/environment')
 const { uniquePrefix, sleep } = require('../../helpers')
 const { startRedisServer } = require('../../faults/redis-server')
 const { startFaultProxy } = require('../../faults/fault-proxy')
-const { privateRedisPossible, loadModule, near, waitLive, twentyKeys, expectSeen, readAll } = require('./near')
+const { privateRedisPossible, loadModule, near, waitLive, twentyKeys, expectSeen, readAll, turnOff } = require('./near')
 
 const onRedis = privateRedisPossible(selectBackend())
 const describeRedis = onRedis ? describe : describe.skip
@@ -37,11 +37,7 @@ describeRedis('near cache: a silent partition', () => {
   }, 60000)
 
   afterAll(async () => {
-    try {
-      A?.configure({ nearCache: false })
-    } catch {
-      // not built yet: the tests have failed already
-    }
+    turnOff(A)
     io?.disconnect()
     await proxy?.close()
     await server?.stop()

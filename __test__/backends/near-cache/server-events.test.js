@@ -10,12 +10,11 @@ const { selectBackend } = require('../../../lib/environment')
 const { uniquePrefix, sleep } = require('../../helpers')
 const { startRedisServer } = require('../../faults/redis-server')
 const { cli } = require('../cluster/cluster')
-const { privateRedisPossible, loadModule, near, waitLive, twentyKeys, expectSeen, readAll, pollUntilSeen } = require('./near')
+const { VISIBLE_MS, privateRedisPossible, loadModule, near, waitLive, twentyKeys, expectSeen, readAll, pollUntilSeen, turnOff, warmFrom } = require('./near')
 
 const onRedis = privateRedisPossible(selectBackend())
 const describeRedis = onRedis ? describe : describe.skip
 
-const VISIBLE_MS = 100
 
 describeRedis('near cache: server-side expiry, eviction, flush and restart', () => {
   let server
@@ -32,27 +31,13 @@ describeRedis('near cache: server-side expiry, eviction, flush and restart', () 
   }, 60000)
 
   afterAll(async () => {
-    try {
-      A?.configure({ nearCache: false })
-    } catch {
-      // not built yet: the tests have failed already
-    }
+    turnOff(A)
     io?.disconnect()
     await server?.stop()
   })
 
   /** Writes version `n` with ioredis and has A read it twice, the second time from memory. */
-  async function warm(entries, n) {
-    await Promise.all(entries.map((e) => io.set(e.key, e.text(n))))
-    await expectSeen(A, entries, n)
-    // The write's invalidation may land after A read the new value, dropping that entry: let it
-    // pass, fill again, and only then count hits.
-    await sleep(VISIBLE_MS)
-    expect(await readAll(A, entries)).toEqual(entries.map((e) => e.value(n)))
-    const hits = near(A).hits
-    expect(await readAll(A, entries)).toEqual(entries.map((e) => e.value(n)))
-    expect(near(A).hits - hits).toBe(entries.length)
-  }
+  const warm = (entries, n) => warmFrom(A, (es, version) => Promise.all(es.map((e) => io.set(e.key, e.text(version)))), entries, n)
 
   /** Polls `read` every few ms until it resolves null; resolves with the time it did (or null). */
   async function nullAt(read, timeoutMs) {

@@ -7,7 +7,7 @@
 const { Redis: UpstashRedis } = require('@upstash/redis')
 const { selectBackend } = require('../../../lib/environment')
 const { uniquePrefix, sleep, backendEnv } = require('../../helpers')
-const { loadModule, near, twentyKeys, readAll } = require('./near')
+const { loadModule, near, twentyKeys, readAll, turnOff } = require('./near')
 
 const selection = selectBackend()
 const describeUpstash = selection.kind === 'upstash' ? describe : describe.skip
@@ -28,11 +28,7 @@ describeUpstash('near cache on Upstash REST: TTL-bounded by maxStalenessMs', () 
   })
 
   afterAll(async () => {
-    try {
-      A?.configure({ nearCache: false })
-    } catch {
-      // not built yet: the tests have failed already
-    }
+    turnOff(A)
     const keys = await other.keys(`*${P}*`)
     if (keys.length) await other.del(...keys)
   })
