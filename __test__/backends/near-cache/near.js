@@ -220,6 +220,21 @@ async function warmFrom(A, write, entries, n) {
   expect(near(A).hits - hits).toBe(entries.length)
 }
 
+/**
+ * Reads with `read` until A answers it from memory, and resolves with that answer: the
+ * announcement of a write made just before can land after A's first read and drop what it
+ * stored. At most 20 reads.
+ */
+async function untilNearHit(A, read) {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const hits = near(A).hits
+    const value = await read()
+    if (near(A).hits === hits + 1) return value
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  throw new Error('never answered from memory')
+}
+
 /** Turns A's near cache off in an afterAll, if A was made at all. */
 function turnOff(A) {
   try {
@@ -229,4 +244,4 @@ function turnOff(A) {
   }
 }
 
-module.exports = { VISIBLE_MS, privateRedisPossible, loadModule, near, waitLive, twentyKeys, expectSeen, readAll, readCalls, pollUntilSeen, startChild, warmFrom, turnOff }
+module.exports = { VISIBLE_MS, privateRedisPossible, loadModule, near, waitLive, twentyKeys, expectSeen, readAll, readCalls, pollUntilSeen, startChild, warmFrom, untilNearHit, turnOff }

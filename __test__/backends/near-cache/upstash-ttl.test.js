@@ -81,8 +81,9 @@ describeUpstash('near cache on Upstash REST: TTL-bounded by maxStalenessMs', () 
       })
     }
     expect(stale).toEqual([])
-    // The near cache served during the window: version 1 from memory right after the write.
-    const early = reads.filter((r) => r.startedAt >= writtenAt && r.startedAt < writtenAt + STALENESS_MS / 3)
+    // The near cache served during the window: version 1 from memory after the write (any read
+    // before the bound: on a loaded machine the first third of it may see no read at all).
+    const early = reads.filter((r) => r.startedAt >= writtenAt && r.startedAt < judgedFrom)
     expect(early.some((r) => r.values.some((v, k) => JSON.stringify(v) === JSON.stringify(entries[k].value(1))))).toBe(true)
   })
 
