@@ -60,7 +60,7 @@ function childEnv(contender, { redisUrl, restUrl, restToken, prefix, extra = {} 
   for (const name of BACKEND_VARIABLES) delete env[name]
   Object.assign(env, { BENCH_REDIS_URL: redisUrl, BENCH_PREFIX: prefix }, extra)
   if (restUrl) Object.assign(env, { BENCH_REST_URL: restUrl, BENCH_REST_TOKEN: restToken })
-  if (contender === 'ours-redis' || contender === 'ours-redis-near') env.REDIS_URL = redisUrl
+  if (contender === 'ours-redis' || contender.startsWith('ours-redis-near')) env.REDIS_URL = redisUrl
   if (contender === 'ours-redis-thread') Object.assign(env, { REDIS_URL: redisUrl, DIGIS_REDIS_TRANSPORT: 'thread' })
   if (contender === 'ours-rest') Object.assign(env, { UPSTASH_REDIS_REST_URL: restUrl, UPSTASH_REDIS_REST_TOKEN: restToken })
   return env

@@ -166,6 +166,8 @@ function report(results, o) {
     ['ours-redis-near', 'ioredis'],
     ['ours-redis-near', 'ours-redis'],
     ['ours-redis-near', 'node-redis'],
+    ['ours-redis-near-scoped', 'ioredis'],
+    ['ours-redis-near-scoped', 'ours-redis-near'],
     ['ours-redis', 'node-redis'],
     ['ours-redis', 'before-redis'],
     ['ours-redis', 'ours-redis-thread'],
@@ -237,7 +239,7 @@ async function main() {
           for (const route of o.routes) {
             if (route === 'express' && server.sessionId === '-') continue
             const r = await measureRoute(server, route, contender, o)
-            if (contender === 'ours-redis-near') r.near = await (await fetch(`http://127.0.0.1:${server.port}/near-stats`)).json()
+            if (contender.startsWith('ours-redis-near')) r.near = await (await fetch(`http://127.0.0.1:${server.port}/near-stats`)).json()
             results.push({ round, ...r })
             log(`round ${round + 1} ${contender} /${route}: ${fmtK(r.rps)} req/s p50 ${r.p50} p99 ${r.p99}; ${r.cpuUsPerReq.toFixed(0)} µs CPU/req at ${r.rate} (served ${r.servedRps.toFixed(0)}), ${r.csPerReq.toFixed(2)} cs/req, ${r.threads} threads, load ${r.load}${r.bad ? `, ${r.bad} bad` : ''}${r.near ? `; ${nearNote(r.near)}` : ''}`)
           }

@@ -12,6 +12,9 @@
 //   upstash    the original module on @upstash/redis (no express stores exist for it: /three only)
 //   ours-redis-near  this package on Redis with configure({ nearCache: true }), tracking live
 //              before the app listens
+//   ours-redis-near-scoped  the same, scoped to what /three reads: namespaces sessions and cache,
+//              cachePrefixes the bench's cache keys, so the server announces only those prefixes
+//              (not the limiter's writes)
 //   ours-redis-thread  this package on Redis with DIGIS_REDIS_TRANSPORT=thread: the socket on the
 //              addon's I/O thread instead of Node's own loop (ours-redis)
 //   before-redis  this package on Redis from another build (BENCH_APP_BEFORE_DIR: a copy of the
@@ -73,6 +76,13 @@ function jsModule(client) {
   }
 }
 
+/** The near cache of an ours-redis-near* contender, live; null for the others. */
+async function nearCacheFor(contender, pkg, prefix) {
+  if (contender === 'ours-redis-near') return enableNearCache(pkg)
+  if (contender === 'ours-redis-near-scoped') return enableNearCache(pkg, { namespaces: ['sessions', 'cache'], cachePrefixes: [`${prefix}:c`] })
+  return null
+}
+
 /** { three: {rateCheck, sessionGet, cacheGet, seed}, sessionStore?, rateLimitStore?(prefix), close } */
 async function build(contender, env) {
   const redisUrl = env.BENCH_REDIS_URL
@@ -80,12 +90,13 @@ async function build(contender, env) {
     case 'ours-embedded':
     case 'ours-redis':
     case 'ours-redis-near':
+    case 'ours-redis-near-scoped':
     case 'ours-redis-thread':
     case 'ours-rest':
     case 'before-redis': {
       const dir = contender === 'before-redis' ? env.BENCH_APP_BEFORE_DIR : PACKAGE_DIR
       const pkg = require(path.join(dir, 'index.js'))
-      const near = contender === 'ours-redis-near' ? await enableNearCache(pkg) : null
+      const near = await nearCacheFor(contender, pkg, env.BENCH_PREFIX)
       return {
         nearStats: near && (() => ({ ...near, counters: nearCacheCounters(pkg) })),
         three: {
@@ -170,8 +181,8 @@ async function build(contender, env) {
   }
 }
 
-const CONTENDERS = ['ours-embedded', 'map', 'ours-redis', 'ours-redis-near', 'ioredis', 'node-redis', 'ours-rest', 'upstash']
-const SERVER_CONTENDERS = new Set(['ours-redis', 'ours-redis-near', 'ours-redis-thread', 'before-redis', 'ioredis', 'node-redis'])
+const CONTENDERS = ['ours-embedded', 'map', 'ours-redis', 'ours-redis-near', 'ours-redis-near-scoped', 'ioredis', 'node-redis', 'ours-rest', 'upstash']
+const SERVER_CONTENDERS = new Set(['ours-redis', 'ours-redis-near', 'ours-redis-near-scoped', 'ours-redis-thread', 'before-redis', 'ioredis', 'node-redis'])
 const REST_CONTENDERS = new Set(['ours-rest', 'upstash'])
 
 module.exports = { build, cacheValue, sessionValue, LIMIT, WINDOW_S, CONTENDERS, SERVER_CONTENDERS, REST_CONTENDERS }
