@@ -85,10 +85,12 @@ describeCluster('failover of one master under load', () => {
     const slowest = Math.max(...calls.map((c) => c.end - c.start), ...reads)
     expect(slowest).toBeLessThanOrEqual(DEADLINE_MS + MARGIN_MS)
     const failures = calls.filter((c) => !c.ok)
-    for (const f of failures) {
-      expect(f.end).toBeGreaterThanOrEqual(killedAt)
-      expect(f.start).toBeLessThanOrEqual(promotedAt + RECOVERY_MS)
-    }
+    // Failed calls outside the window, as times from the kill and the promotion (the message
+    // then says how far out they were).
+    const outside = failures
+      .filter((f) => f.end < killedAt || f.start > promotedAt + RECOVERY_MS)
+      .map((f) => `started ${f.start - promotedAt} ms after the promotion (${promotedAt - killedAt} ms after the kill), took ${f.end - f.start} ms`)
+    expect(outside).toEqual([])
     const steady = calls.filter((c) => c.start > promotedAt + RECOVERY_MS)
     expect(steady.length).toBeGreaterThan(CALLERS)
     expect(steady.every((c) => c.ok)).toBe(true)
