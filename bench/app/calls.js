@@ -53,7 +53,7 @@ async function main() {
     const used = process.cpuUsage(started)
     return (used.user + used.system) / ITERATIONS
   }
-  await run(true) // warm-up (JIT, connections)
+  await run(true) // warm-up (JIT)
   const perIteration = []
   for (let r = 0; r < RUNS; r++) {
     const sweepAlone = sweepMib > 0 ? await run(false) : 0
