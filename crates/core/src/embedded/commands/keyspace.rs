@@ -72,7 +72,6 @@ pub(super) fn expire(
     unit_ms: i64,
     absolute: bool,
 ) -> Result<Reply> {
-    let name = String::from_utf8_lossy(&a[0]).to_ascii_lowercase();
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in &a[3..] {
         if is(opt, "NX") {
@@ -108,7 +107,7 @@ pub(super) fn expire(
     let when = int_arg(&a[2])?
         .checked_mul(unit_ms)
         .and_then(|ms| ms.checked_add(base))
-        .ok_or_else(|| invalid_expire(&name))?;
+        .ok_or_else(|| invalid_expire(&String::from_utf8_lossy(&a[0]).to_ascii_lowercase()))?;
 
     let Some(current) = ks.deadline(&a[1]) else {
         return Ok(Reply::Int(0));
