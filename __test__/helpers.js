@@ -52,18 +52,25 @@ function uniquePrefix(label) {
 /** Collects what the module logs, via configure({ logger }); `restore()` puts console back. */
 function captureLogs(mod) {
   const errors = []
+  // When each error was logged (Date.now()), at the same index as `errors`.
+  const errorsAt = []
   const warnings = []
   mod.configure({
     logger: {
-      error: (message) => errors.push(message),
+      error: (message) => {
+        errors.push(message)
+        errorsAt.push(Date.now())
+      },
       warn: (message) => warnings.push(message),
     },
   })
   return {
     errors,
+    errorsAt,
     warnings,
     clear() {
       errors.length = 0
+      errorsAt.length = 0
       warnings.length = 0
     },
     restore() {

@@ -210,13 +210,9 @@ impl ClusterBackend {
     }
 
     fn after_transport_failure(&self) {
-        let (seed, secrets) = (self.urls[0].clone(), self.secrets.clone());
-        self.watch.after_failure(
-            &self.connection,
-            &self.secrets,
-            self.timeouts.call(),
-            move |ranges| master_settings(&seed, &secrets, ranges),
-        );
+        let timeout = self.timeouts.call();
+        self.watch
+            .after_failure(&self.connection, &self.secrets, timeout);
     }
 
     /// The circuit of the master serving `slot` (the whole cluster's when none is known).
@@ -349,6 +345,42 @@ impl ClusterBackend {
         slot_ranges(query(&mut conn, &cmd, &self.secrets).await?)
     }
 
+    /// Connection settings for each master of `ranges`: the first seed's, at the master's
+    /// address.
+    fn master_settings(&self, ranges: &[SlotRange]) -> Result<Vec<redis::ConnectionInfo>> {
+        let seed = redis::Client::open(self.urls[0].as_str())
+            .map_err(|e| redacted(&e, &self.secrets))?
+            .get_connection_info()
+            .clone();
+        let mut masters: Vec<&Bytes> = ranges.iter().map(|range| &range.master).collect();
+        masters.sort();
+        masters.dedup();
+        masters
+            .into_iter()
+            .map(|master| {
+                let text = String::from_utf8_lossy(master);
+                let (host, port) = text
+                    .rsplit_once(':')
+                    .and_then(|(host, port)| Some((host.to_string(), port.parse().ok()?)))
+                    .ok_or_else(|| Error::protocol(format!("CLUSTER SLOTS named {text}")))?;
+                let addr = match seed.addr() {
+                    redis::ConnectionAddr::TcpTls {
+                        insecure,
+                        tls_params,
+                        ..
+                    } => redis::ConnectionAddr::TcpTls {
+                        host,
+                        port,
+                        insecure: *insecure,
+                        tls_params: tls_params.clone(),
+                    },
+                    _ => redis::ConnectionAddr::Tcp(host, port),
+                };
+                Ok(seed.clone().set_addr(addr))
+            })
+            .collect()
+    }
+
     async fn owners(&self, conn: &ClusterConnection) -> Result<Arc<SlotOwners>> {
         if let Some(owners) = self.owners.lock().clone() {
             return Ok(owners);
@@ -469,46 +501,6 @@ impl ClusterBackend {
     }
 }
 
-/// Connection settings for each master of `ranges`: those of `seed_url` (credentials, TLS), at
-/// the master's address.
-fn master_settings(
-    seed_url: &str,
-    secrets: &Secrets,
-    ranges: &[SlotRange],
-) -> Result<Vec<redis::ConnectionInfo>> {
-    let seed = redis::Client::open(seed_url)
-        .map_err(|e| redacted(&e, secrets))?
-        .get_connection_info()
-        .clone();
-    let mut masters: Vec<&Bytes> = ranges.iter().map(|range| &range.master).collect();
-    masters.sort();
-    masters.dedup();
-    masters
-        .into_iter()
-        .map(|master| {
-            let text = String::from_utf8_lossy(master);
-            let (host, port) = text
-                .rsplit_once(':')
-                .and_then(|(host, port)| Some((host.to_string(), port.parse().ok()?)))
-                .ok_or_else(|| Error::protocol(format!("CLUSTER SLOTS named {text}")))?;
-            let addr = match seed.addr() {
-                redis::ConnectionAddr::TcpTls {
-                    insecure,
-                    tls_params,
-                    ..
-                } => redis::ConnectionAddr::TcpTls {
-                    host,
-                    port,
-                    insecure: *insecure,
-                    tls_params: tls_params.clone(),
-                },
-                _ => redis::ConnectionAddr::Tcp(host, port),
-            };
-            Ok(seed.clone().set_addr(addr))
-        })
-        .collect()
-}
-
 fn client(urls: &[String], timeouts: &Timeouts) -> redis::RedisResult<ClusterClient> {
     ClusterClientBuilder::new(urls.iter().map(String::as_str))
         .connection_timeout(timeouts.connect())
@@ -554,7 +546,7 @@ impl Backend for ClusterBackend {
         let ranges = self
             .run(|conn| async move { self.slot_ranges(conn).await })
             .await;
-        Some(ranges.and_then(|ranges| master_settings(&self.urls[0], &self.secrets, &ranges)))
+        Some(ranges.and_then(|ranges| self.master_settings(&ranges)))
     }
 
     /// On the first seed node that answers: a cluster broadcasts every PUBLISH to all nodes, so
