@@ -144,7 +144,11 @@ async function nearCacheCheck(r, kind, key) {
   r.configure({ nearCache: true })
   try {
     const liveMs = await waitFor('CLIENT TRACKING did not start', () => near().tracking === 'live')
+    // The write's own announcement reaches the tracking connection after the write's reply;
+    // read only once it has arrived, or it could drop the entry the first read just stored.
+    const beforeWrite = near().announced
     await r.cache.set(key, 'near', 60)
+    await waitFor('the server did not announce a write', () => near().announced > beforeWrite)
     await r.cache.get(key)
     const { hits, announced } = near()
     if ((await r.cache.get(key)) !== 'near' || near().hits !== hits + 1) throw new Error('a second read was not answered from memory')
