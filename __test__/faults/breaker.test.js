@@ -112,7 +112,10 @@ describeWithRedisServer('circuit breaker', () => {
         out.afterProbe = (await r.health()).circuit
         out.more = [await r.cache.set(P + ':m', 2, 600), await r.cache.get(P + ':m')]
         `,
-        { DIGIS_REDIS_BREAKER_THRESHOLD: '2', DIGIS_REDIS_BREAKER_COOLDOWN_MS: '300' },
+        // A connect timeout shorter than the cool-down: the attempt the second call started has
+        // given up by the time the probe goes, so the probe opens its own (a live attempt would
+        // be resumed, sending nothing new).
+        { DIGIS_REDIS_BREAKER_THRESHOLD: '2', DIGIS_REDIS_BREAKER_COOLDOWN_MS: '300', DIGIS_REDIS_CONNECT_TIMEOUT_MS: '300' },
       )
       expect(run.code).toBe(0)
       expect(run.out.afterOpen).toBe('open')

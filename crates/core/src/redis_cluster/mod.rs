@@ -50,7 +50,7 @@ use owners::{slot_ranges, SlotOwners, SlotRange};
 use pipeline::Group;
 use scan::{masters_first_slots, next_master, ClusterCursor};
 use slot::{placement, Placement};
-use topology_watch::TopologyWatch;
+use topology_watch::{Node, TopologyWatch};
 
 /// Waits between the cluster client's own retries (redirects, reconnects during a failover),
 /// in milliseconds: short, since the call deadline bounds the whole call anyway.
@@ -76,7 +76,7 @@ pub struct ClusterBackend {
     /// Which master serves which slot, to send a pipeline as one request per master and to
     /// pick a call's circuit; fetched on first need and again after a failure that may mean the
     /// slots moved.
-    owners: Mutex<Option<Arc<SlotOwners>>>,
+    owners: Arc<Mutex<Option<Arc<SlotOwners>>>>,
     timeouts: Arc<Timeouts>,
     /// One circuit per master, by address (`host:port`), created on first use.
     circuits: Mutex<HashMap<Bytes, Arc<Circuit>>>,
@@ -134,7 +134,7 @@ impl ClusterBackend {
             connection: Arc::new(LazyConnection::kept_on_timeout()),
             watch: Arc::default(),
             in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
-            owners: Mutex::new(None),
+            owners: Arc::default(),
             timeouts,
             circuits: Mutex::new(HashMap::new()),
             whole: Arc::new(Circuit::within_deadline(breaker.clone())),
@@ -153,24 +153,40 @@ impl ClusterBackend {
     /// backend does on each connection: a call meeting NOSCRIPT would be sent again by EVAL
     /// after calls issued later. redis-rs sends each SCRIPT LOAD to every master. Refusals (an
     /// ACL without SCRIPT) are ignored: EVALSHA then falls back to EVAL as before.
-    async fn connect(&self) -> Result<ClusterConnection> {
-        let client = client(&self.urls, &self.timeouts).map_err(|e| redacted(&e, &self.secrets))?;
-        let conn = client
-            .get_async_connection()
-            .await
-            .map_err(|e| redacted(&e, &self.secrets))?;
-        let loads = crate::lua::ALL.iter().map(|script| {
-            let mut conn = conn.clone();
-            async move {
-                let load = Cmd::new("SCRIPT").arg("LOAD").arg(script.source);
-                match query(&mut conn, &load, &self.secrets).await {
-                    Err(err) if err.is_transport() => Err(err),
-                    _ => Ok(()),
+    ///
+    /// The slot map is fetched with it: the calls that queued behind the connection attempt
+    /// (which passed their turns, order.rs) then find both ready and send in issue order,
+    /// instead of racing their own slot map fetches. It owns what it uses: it may outlive the
+    /// call that started it (lazy.rs).
+    fn connect(&self) -> impl Future<Output = Result<ClusterConnection>> + Send + 'static {
+        let (urls, timeouts, secrets) = (
+            self.urls.clone(),
+            self.timeouts.clone(),
+            self.secrets.clone(),
+        );
+        let (owners, watch) = (self.owners.clone(), self.watch.clone());
+        async move {
+            let client = client(&urls, &timeouts).map_err(|e| redacted(&e, &secrets))?;
+            let conn = client
+                .get_async_connection()
+                .await
+                .map_err(|e| redacted(&e, &secrets))?;
+            let loads = crate::lua::ALL.iter().map(|script| {
+                let (mut conn, secrets) = (conn.clone(), &secrets);
+                async move {
+                    let load = Cmd::new("SCRIPT").arg("LOAD").arg(script.source);
+                    match query(&mut conn, &load, secrets).await {
+                        Err(err) if err.is_transport() => Err(err),
+                        _ => Ok(()),
+                    }
                 }
-            }
-        });
-        futures_util::future::try_join_all(loads).await?;
-        Ok(conn)
+            });
+            futures_util::future::try_join_all(loads).await?;
+            let ranges = fetch_slot_ranges(conn.clone(), &secrets).await?;
+            *owners.lock() = Some(Arc::new(SlotOwners::new(&ranges)));
+            watch.connected(&ranges);
+            Ok(conn)
+        }
     }
 
     /// Runs `op` on the connection within the call deadline, as one of at most MAX_IN_FLIGHT.
@@ -179,17 +195,11 @@ impl ClusterBackend {
         F: FnOnce(ClusterConnection) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        // The slot map is fetched with the connection, under its lock: the calls that queued
-        // behind the connection attempt (which passed their turns, order.rs) then find both
-        // ready and send in issue order, instead of racing their own slot map fetches.
         let connect = || {
-            self.whole.guarded(async {
-                let conn = self.connect().await?;
-                let ranges = self.slot_ranges(conn.clone()).await?;
-                *self.owners.lock() = Some(Arc::new(SlotOwners::new(&ranges)));
-                self.watch.connected(&ranges);
-                Ok(conn)
-            })
+            self.whole.guarded(
+                self.connection
+                    .resumable(self.timeouts.connect(), || self.connect()),
+            )
         };
         let outcome = self
             .connection
@@ -212,7 +222,45 @@ impl ClusterBackend {
     fn after_transport_failure(&self) {
         let timeout = self.timeouts.call();
         self.watch
-            .after_failure(&self.connection, &self.secrets, timeout);
+            .after_failure(&self.connection, &self.secrets, timeout, |watch| {
+                self.nodes_to_ask(watch)
+            });
+    }
+
+    /// Whom the topology watch asks on a connection of its own: the masters the connection
+    /// started with, then the seeds (a promoted replica may be among them).
+    fn nodes_to_ask(&self, watch: &TopologyWatch) -> Vec<Node> {
+        let Ok(seed) = self.seed_settings() else {
+            return Vec::new();
+        };
+        let masters = watch.connected_masters().into_iter().filter_map(|address| {
+            let settings = settings_at(&seed, &address).ok()?;
+            Some(Node { address, settings })
+        });
+        let seeds = self.urls.iter().filter_map(|url| {
+            let settings = redis::Client::open(url.as_str())
+                .ok()?
+                .get_connection_info()
+                .clone();
+            let address = match settings.addr() {
+                redis::ConnectionAddr::Tcp(host, port)
+                | redis::ConnectionAddr::TcpTls { host, port, .. } => format!("{host}:{port}"),
+                _ => return None,
+            };
+            Some(Node {
+                address: address.into(),
+                settings,
+            })
+        });
+        masters.chain(seeds).collect()
+    }
+
+    /// The first seed URL's connection settings (credentials, TLS), to reach other nodes with.
+    fn seed_settings(&self) -> Result<redis::ConnectionInfo> {
+        Ok(redis::Client::open(self.urls[0].as_str())
+            .map_err(|e| redacted(&e, &self.secrets))?
+            .get_connection_info()
+            .clone())
     }
 
     /// The circuit of the master serving `slot` (the whole cluster's when none is known).
@@ -340,44 +388,20 @@ impl ClusterBackend {
         Ok(Reply::Array(pair))
     }
 
-    async fn slot_ranges(&self, mut conn: ClusterConnection) -> Result<Vec<SlotRange>> {
-        let cmd = Cmd::new("CLUSTER").arg("SLOTS");
-        slot_ranges(query(&mut conn, &cmd, &self.secrets).await?)
+    async fn slot_ranges(&self, conn: ClusterConnection) -> Result<Vec<SlotRange>> {
+        fetch_slot_ranges(conn, &self.secrets).await
     }
 
     /// Connection settings for each master of `ranges`: the first seed's, at the master's
     /// address.
     fn master_settings(&self, ranges: &[SlotRange]) -> Result<Vec<redis::ConnectionInfo>> {
-        let seed = redis::Client::open(self.urls[0].as_str())
-            .map_err(|e| redacted(&e, &self.secrets))?
-            .get_connection_info()
-            .clone();
+        let seed = self.seed_settings()?;
         let mut masters: Vec<&Bytes> = ranges.iter().map(|range| &range.master).collect();
         masters.sort();
         masters.dedup();
         masters
             .into_iter()
-            .map(|master| {
-                let text = String::from_utf8_lossy(master);
-                let (host, port) = text
-                    .rsplit_once(':')
-                    .and_then(|(host, port)| Some((host.to_string(), port.parse().ok()?)))
-                    .ok_or_else(|| Error::protocol(format!("CLUSTER SLOTS named {text}")))?;
-                let addr = match seed.addr() {
-                    redis::ConnectionAddr::TcpTls {
-                        insecure,
-                        tls_params,
-                        ..
-                    } => redis::ConnectionAddr::TcpTls {
-                        host,
-                        port,
-                        insecure: *insecure,
-                        tls_params: tls_params.clone(),
-                    },
-                    _ => redis::ConnectionAddr::Tcp(host, port),
-                };
-                Ok(seed.clone().set_addr(addr))
-            })
+            .map(|master| settings_at(&seed, master))
             .collect()
     }
 
@@ -499,6 +523,37 @@ impl ClusterBackend {
     fn deadline(&self) -> Instant {
         Instant::now() + self.timeouts.call()
     }
+}
+
+async fn fetch_slot_ranges(
+    mut conn: ClusterConnection,
+    secrets: &Secrets,
+) -> Result<Vec<SlotRange>> {
+    let cmd = Cmd::new("CLUSTER").arg("SLOTS");
+    slot_ranges(query(&mut conn, &cmd, secrets).await?)
+}
+
+/// `seed`'s settings (credentials, TLS) at `address` (`host:port`, as CLUSTER SLOTS names it).
+fn settings_at(seed: &redis::ConnectionInfo, address: &Bytes) -> Result<redis::ConnectionInfo> {
+    let text = String::from_utf8_lossy(address);
+    let (host, port) = text
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host.to_string(), port.parse().ok()?)))
+        .ok_or_else(|| Error::protocol(format!("CLUSTER SLOTS named {text}")))?;
+    let addr = match seed.addr() {
+        redis::ConnectionAddr::TcpTls {
+            insecure,
+            tls_params,
+            ..
+        } => redis::ConnectionAddr::TcpTls {
+            host,
+            port,
+            insecure: *insecure,
+            tls_params: tls_params.clone(),
+        },
+        _ => redis::ConnectionAddr::Tcp(host, port),
+    };
+    Ok(seed.clone().set_addr(addr))
 }
 
 fn client(urls: &[String], timeouts: &Timeouts) -> redis::RedisResult<ClusterClient> {

@@ -1,16 +1,31 @@
-//! Notices a failover the cluster client missed. redis-rs refreshes its slot map after MOVED
-//! and a few other errors, but a call to a dead master is retried by redis-rs itself until the
-//! call deadline ends it as a timeout: after the replica's promotion, calls on that master's
-//! slots could go on timing out for seconds. So after a call failed in transport (at most once
-//! per CHECK_EVERY), CLUSTER SLOTS is asked in the background; when its masters differ from
-//! those the connection started with, the connection is discarded and the next call connects
-//! with the new slot map. No call waits for the check.
+//! Notices what the cluster client cannot get out of by itself, after a call failed in
+//! transport (at most once per CHECK_EVERY, in the background; no call waits for the check):
+//!
+//! - a failover it missed: a call to a dead master is retried by redis-rs itself until the call
+//!   deadline ends it, so after the replica's promotion calls on that master's slots could go on
+//!   timing out for seconds;
+//! - its own driver stuck: redis-rs 1.8 refreshes its slot map under a lock that requests also
+//!   take, and stops polling requests while it refreshes; when a request was granted the lock
+//!   but is never polled again, the refresh and with it every call wait forever, on every
+//!   master (seen after a master was killed: all calls timed out, for as long as the process
+//!   ran).
+//!
+//! So the check asks CLUSTER SLOTS on a connection of its own, from the first node that
+//! answers (the masters the connection started with, then the seeds). When the masters differ
+//! from those the connection started with, the connection is discarded and the next call
+//! connects with the new slot map. When they are the same, a PING goes to the node that just
+//! answered through the cluster client: if it times out twice in a row within STUCK_SPAN, the
+//! client is what is wrong and the connection is discarded too. A master that is only slow
+//! keeps the connection: the node the check asks is one that answers.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{AsyncConnectionConfig, ConnectionInfo};
 
 use super::owners::{slot_ranges, SlotRange};
 use crate::redact::Secrets;
@@ -19,12 +34,24 @@ use crate::redis_protocol::lazy::LazyConnection;
 use crate::Cmd;
 
 const CHECK_EVERY: Duration = Duration::from_millis(250);
+/// How close together two checks that found the cluster client stuck must be to replace the
+/// connection: one alone may be a PING that waited behind a burst on a loaded machine.
+const STUCK_SPAN: Duration = Duration::from_secs(2);
+
+/// A node the check may ask directly: its address as CLUSTER SLOTS names it (`host:port`) and
+/// the settings to connect to it with.
+pub(super) struct Node {
+    pub(super) address: Bytes,
+    pub(super) settings: ConnectionInfo,
+}
 
 #[derive(Default)]
 pub(super) struct TopologyWatch {
     /// The masters of the slot ranges the current connection started with, by range start.
     connected_with: Mutex<Option<Vec<SlotRange>>>,
     last_check: Mutex<Option<Instant>>,
+    /// When a check last found the cluster client stuck, since the current connection started.
+    stuck_at: Mutex<Option<Instant>>,
 }
 
 fn sorted(mut ranges: Vec<SlotRange>) -> Vec<SlotRange> {
@@ -36,15 +63,28 @@ impl TopologyWatch {
     /// A new connection started with `ranges`.
     pub(super) fn connected(&self, ranges: &[SlotRange]) {
         *self.connected_with.lock() = Some(sorted(ranges.to_vec()));
+        *self.stuck_at.lock() = None;
     }
 
-    /// A call failed in transport: checks the slot map in the background, unless a check
-    /// started less than CHECK_EVERY ago (or there is no runtime to run it on).
+    /// The masters the current connection started with, each once, in slot order.
+    pub(super) fn connected_masters(&self) -> Vec<Bytes> {
+        let mut masters: Vec<Bytes> = Vec::new();
+        for range in self.connected_with.lock().iter().flatten() {
+            if !masters.contains(&range.master) {
+                masters.push(range.master.clone());
+            }
+        }
+        masters
+    }
+
+    /// A call failed in transport: checks in the background, unless a check started less than
+    /// CHECK_EVERY ago (or there is no runtime to run it on). `nodes` lists whom to ask.
     pub(super) fn after_failure(
         self: &Arc<Self>,
         connection: &Arc<LazyConnection<ClusterConnection>>,
         secrets: &Secrets,
         timeout: Duration,
+        nodes: impl FnOnce(&TopologyWatch) -> Vec<Node>,
     ) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
@@ -60,18 +100,19 @@ impl TopologyWatch {
             }
             *last = Some(Instant::now());
         }
+        let nodes = nodes(self);
         let (watch, connection, secrets) = (self.clone(), connection.clone(), secrets.clone());
         runtime.spawn(async move {
-            let cmd = Cmd::new("CLUSTER").arg("SLOTS");
-            let Ok(Ok(reply)) =
-                tokio::time::timeout(timeout, query(&mut conn, &cmd, &secrets)).await
-            else {
-                return;
-            };
-            let Ok(now) = slot_ranges(reply) else {
+            // No node answers: the cluster itself is down, nothing to learn from the client.
+            let Some((node, now)) = ask_directly(nodes, &secrets, timeout).await else {
                 return;
             };
             if watch.moved_since_connect(now) {
+                connection.discard(generation);
+                return;
+            }
+            let reached = tokio::time::timeout(timeout, ping_through(&mut conn, &node)).await;
+            if watch.found_stuck(reached.is_err(), Instant::now()) {
                 connection.discard(generation);
             }
         });
@@ -87,12 +128,70 @@ impl TopologyWatch {
                 .as_ref()
                 .is_some_and(|then| *then != now)
     }
+
+    /// Records a check's finding; true on the second check in a row, within STUCK_SPAN, that
+    /// found the cluster client unable to reach a node that answered on its own connection.
+    fn found_stuck(&self, stuck: bool, at: Instant) -> bool {
+        let mut last = self.stuck_at.lock();
+        if !stuck {
+            *last = None;
+            return false;
+        }
+        if last.is_some_and(|then| at.saturating_duration_since(then) <= STUCK_SPAN) {
+            *last = None;
+            return true;
+        }
+        *last = Some(at);
+        false
+    }
+}
+
+/// CLUSTER SLOTS from the first of `nodes` that answers within `timeout`, on a connection of
+/// its own: the node's address and its slot map.
+async fn ask_directly(
+    nodes: Vec<Node>,
+    secrets: &Secrets,
+    timeout: Duration,
+) -> Option<(Bytes, Vec<SlotRange>)> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout));
+    for node in nodes {
+        let ask = async {
+            let client = redis::Client::open(node.settings).ok()?;
+            let mut conn = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .ok()?;
+            let reply = query(&mut conn, &Cmd::new("CLUSTER").arg("SLOTS"), secrets)
+                .await
+                .ok()?;
+            slot_ranges(reply).ok()
+        };
+        if let Ok(Some(ranges)) = tokio::time::timeout(timeout, ask).await {
+            return Some((node.address, ranges));
+        }
+    }
+    None
+}
+
+/// A PING to the node at `address` through the cluster client. Any answer, even an error
+/// (a node the client has no connection to), shows that the client's driver runs.
+async fn ping_through(conn: &mut ClusterConnection, address: &Bytes) {
+    let text = String::from_utf8_lossy(address);
+    let Some((host, port)) = text
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host.to_string(), port.parse().ok()?)))
+    else {
+        return;
+    };
+    let node = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
+    let _ = conn.route_command(redis::cmd("PING"), node).await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     fn range(start: u16, end: u16, master: &str) -> SlotRange {
         SlotRange {
@@ -115,6 +214,47 @@ mod tests {
         assert!(
             !watch.moved_since_connect(Vec::new()),
             "a node without a view"
+        );
+    }
+
+    #[test]
+    fn the_connection_is_stuck_only_after_two_findings_in_a_row_close_together() {
+        let watch = TopologyWatch::default();
+        let t0 = Instant::now();
+        assert!(!watch.found_stuck(true, t0), "one finding alone");
+        assert!(watch.found_stuck(true, t0 + Duration::from_millis(600)));
+        assert!(
+            !watch.found_stuck(true, t0 + Duration::from_millis(700)),
+            "starts over"
+        );
+        assert!(!watch.found_stuck(false, t0 + Duration::from_millis(900)));
+        assert!(
+            !watch.found_stuck(true, t0 + Duration::from_millis(1000)),
+            "an answer between breaks the row"
+        );
+        assert!(
+            !watch.found_stuck(true, t0 + Duration::from_millis(1000) + STUCK_SPAN * 2),
+            "too far apart"
+        );
+        watch.connected(&[range(0, 16383, "a:1")]);
+        assert!(
+            !watch.found_stuck(true, t0 + Duration::from_millis(1000) + STUCK_SPAN * 2),
+            "a new connection starts over"
+        );
+    }
+
+    #[test]
+    fn the_masters_it_started_with_each_once() {
+        let watch = TopologyWatch::default();
+        assert!(watch.connected_masters().is_empty());
+        watch.connected(&[
+            range(10, 19, "b:1"),
+            range(0, 9, "a:1"),
+            range(20, 29, "b:1"),
+        ]);
+        assert_eq!(
+            watch.connected_masters(),
+            vec![Bytes::from("a:1"), Bytes::from("b:1")]
         );
     }
 }

@@ -6,10 +6,19 @@
 //! that failed while the server was down must not answer the first call after it is back. Calls
 //! that queued behind a failed attempt get its error rather than each waiting out a connect
 //! timeout in turn.
+//!
+//! An attempt outlives the call that started it: when that call's deadline ends it, the attempt
+//! is kept and the next call resumes it, until the connect timeout. Otherwise a server farther
+//! away than one call's deadline allows for connecting (a handshake and the script loads, two
+//! round trips or more) would never be reached, though each call would fit once connected.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 
 use parking_lot::Mutex;
 
@@ -28,6 +37,14 @@ pub struct LazyConnection<C> {
     failure: Mutex<Option<(u64, Error)>>,
     /// Whether a timeout also discards the connection (see `kept_on_timeout`).
     discard_on_timeout: bool,
+    /// A connection attempt whose call ended before it did, for the next call to resume.
+    unfinished: Mutex<Option<Attempt<C>>>,
+}
+
+/// A connection attempt that owns everything it needs, so that it can outlive its call.
+struct Attempt<C> {
+    gives_up_at: Instant,
+    opening: BoxFuture<'static, Result<C>>,
 }
 
 impl<C: Clone> LazyConnection<C> {
@@ -39,6 +56,7 @@ impl<C: Clone> LazyConnection<C> {
             attempts_ended: AtomicU64::new(0),
             failure: Mutex::new(None),
             discard_on_timeout: true,
+            unfinished: Mutex::new(None),
         }
     }
 
@@ -86,6 +104,39 @@ impl<C: Clone> LazyConnection<C> {
         Ok((generation, conn))
     }
 
+    /// For `run`'s `open`: the attempt an earlier call left unfinished, or else a new one,
+    /// `start()`, given up after `budget`. If this call's deadline ends first, the attempt is
+    /// kept for the next call (which runs `open` only once it holds the connecting turn).
+    pub async fn resumable<S, SFut>(&self, budget: Duration, start: S) -> Result<C>
+    where
+        C: Send + 'static,
+        S: FnOnce() -> SFut,
+        SFut: Future<Output = Result<C>> + Send + 'static,
+    {
+        let kept = self.unfinished.lock().take();
+        let attempt = match kept {
+            Some(attempt) if attempt.gives_up_at > Instant::now() => attempt,
+            _ => Attempt {
+                gives_up_at: Instant::now() + budget,
+                opening: tokio::time::timeout(budget, start())
+                    .map(move |opened| {
+                        opened.unwrap_or_else(|_| {
+                            Err(Error::new(
+                                ErrorKind::Timeout,
+                                format!("connecting timed out after {} ms", budget.as_millis()),
+                            ))
+                        })
+                    })
+                    .boxed(),
+            },
+        };
+        KeptIfDropped {
+            lazy: self,
+            attempt: Some(attempt),
+        }
+        .await
+    }
+
     /// The live connection and its generation, if there is one.
     pub(crate) fn current(&self) -> Option<(u64, C)> {
         self.current.lock().clone()
@@ -100,7 +151,10 @@ impl<C: Clone> LazyConnection<C> {
     }
 
     /// Runs `op` on the connection (opened by `open` when there is none) within `deadline`; a
-    /// transport failure or timeout discards the connection it used.
+    /// transport failure or timeout discards the connection it used. Not a timeout of a call
+    /// that had to wait for its connection to open: it spent its deadline connecting, which
+    /// says nothing against the connection (a far server would otherwise lose each new
+    /// connection with the call that opened it).
     pub async fn run<T, O, OFut, F, Fut>(&self, deadline: Duration, open: O, op: F) -> Result<T>
     where
         O: FnOnce() -> OFut,
@@ -108,6 +162,11 @@ impl<C: Clone> LazyConnection<C> {
         F: FnOnce(C) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
+        let live_at_start = self
+            .current
+            .lock()
+            .as_ref()
+            .map(|(generation, _)| *generation);
         let used = AtomicU64::new(0);
         let work = async {
             let (generation, conn) = self.get(open).await?;
@@ -118,11 +177,43 @@ impl<C: Clone> LazyConnection<C> {
         if let Err(err) = &outcome {
             let generation = used.load(Ordering::Relaxed);
             let timeout = err.kind == ErrorKind::Timeout;
-            if err.is_transport() && generation != 0 && (self.discard_on_timeout || !timeout) {
+            let waited_for_it = live_at_start != Some(generation);
+            let discard_on_timeout = self.discard_on_timeout && !waited_for_it;
+            if err.is_transport() && generation != 0 && (discard_on_timeout || !timeout) {
                 self.discard(generation);
             }
         }
         outcome
+    }
+}
+
+/// Polls an attempt; dropped before it ends (its call's deadline), hands it back to `lazy`.
+struct KeptIfDropped<'a, C> {
+    lazy: &'a LazyConnection<C>,
+    attempt: Option<Attempt<C>>,
+}
+
+impl<C> Future for KeptIfDropped<'_, C> {
+    type Output = Result<C>;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let Some(attempt) = self.attempt.as_mut() else {
+            return std::task::Poll::Pending;
+        };
+        let outcome = std::task::ready!(attempt.opening.poll_unpin(cx));
+        self.attempt = None;
+        std::task::Poll::Ready(outcome)
+    }
+}
+
+impl<C> Drop for KeptIfDropped<'_, C> {
+    fn drop(&mut self) {
+        if let Some(attempt) = self.attempt.take() {
+            *self.lazy.unfinished.lock() = Some(attempt);
+        }
     }
 }
 
@@ -198,5 +289,67 @@ mod tests {
             )
             .await;
         assert_eq!(ok, Ok(7));
+    }
+
+    #[tokio::test]
+    async fn an_attempt_slower_than_one_call_is_resumed_by_the_next_until_the_connect_budget() {
+        let lazy = LazyConnection::<u8>::new();
+        let started = AtomicU64::new(0);
+        // Each attempt takes 120 ms; each call may wait 50 ms.
+        let call = || {
+            lazy.run(
+                Duration::from_millis(50),
+                || {
+                    lazy.resumable(Duration::from_secs(5), || {
+                        started.fetch_add(1, Ordering::SeqCst);
+                        async {
+                            tokio::time::sleep(Duration::from_millis(120)).await;
+                            Ok(9u8)
+                        }
+                    })
+                },
+                |c| async move { Ok(c) },
+            )
+        };
+        let mut outcomes = Vec::new();
+        for _ in 0..5 {
+            outcomes.push(call().await);
+            if outcomes.last().is_some_and(Result::is_ok) {
+                break;
+            }
+        }
+        assert_eq!(
+            outcomes.first().map(|o| o.as_ref().map_err(|e| e.kind)),
+            Some(Err(ErrorKind::Timeout))
+        );
+        assert_eq!(outcomes.last(), Some(&Ok(9)), "connected: {outcomes:?}");
+        assert_eq!(started.load(Ordering::SeqCst), 1, "one attempt, resumed");
+
+        // A kept attempt past its budget is not resumed: a new one starts.
+        let lazy = LazyConnection::<u8>::new();
+        let started = AtomicU64::new(0);
+        let slow = || {
+            lazy.run(
+                Duration::from_millis(20),
+                || {
+                    lazy.resumable(Duration::from_millis(60), || {
+                        started.fetch_add(1, Ordering::SeqCst);
+                        async {
+                            tokio::time::sleep(Duration::from_secs(10)).await;
+                            Ok(1u8)
+                        }
+                    })
+                },
+                |c| async move { Ok(c) },
+            )
+        };
+        assert!(slow().await.is_err());
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert!(slow().await.is_err());
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            2,
+            "the expired attempt was replaced"
+        );
     }
 }

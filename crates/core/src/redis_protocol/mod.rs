@@ -25,7 +25,7 @@ use exchange::{checked_url, query, query_pipeline, redacted};
 use lazy::LazyConnection;
 
 pub struct RedisBackend<K: Connector = MultiplexedConnector> {
-    connector: K,
+    connector: Arc<K>,
     client: redis::Client,
     connection: LazyConnection<K::Connection>,
     timeouts: Arc<Timeouts>,
@@ -61,7 +61,7 @@ impl<K: Connector> RedisBackend<K> {
             )
         })?;
         Ok(RedisBackend {
-            connector,
+            connector: Arc::new(connector),
             client,
             connection: LazyConnection::new(),
             timeouts,
@@ -84,23 +84,23 @@ impl<K: Connector> RedisBackend<K> {
     /// over has forgotten them; a call that met NOSCRIPT would be sent again by EVAL after
     /// calls issued later, out of program order. Loading them here, before any call uses the
     /// connection, keeps that to a `SCRIPT FLUSH` on a live server. Refusals (an ACL without
-    /// SCRIPT) are ignored: EVALSHA then falls back to EVAL as before.
-    async fn connect(&self) -> Result<K::Connection> {
-        let mut conn = self
-            .connector
-            .open(&self.client, &self.timeouts)
-            .await
-            .map_err(|e| self.error(e))?;
-        let loads = crate::lua::ALL
-            .iter()
-            .map(|script| Cmd::new("SCRIPT").arg("LOAD").arg(script.source))
-            .collect::<Vec<_>>();
-        query_pipeline(&mut conn, &loads, false, &self.secrets).await?;
-        Ok(conn)
-    }
-
-    fn error(&self, err: redis::RedisError) -> Error {
-        redacted(&err, &self.secrets)
+    /// SCRIPT) are ignored: EVALSHA then falls back to EVAL as before. It owns what it uses:
+    /// it may outlive the call that started it (lazy.rs).
+    fn connect(&self) -> impl std::future::Future<Output = Result<K::Connection>> + Send + 'static {
+        let (connector, client) = (self.connector.clone(), self.client.clone());
+        let (timeouts, secrets) = (self.timeouts.clone(), self.secrets.clone());
+        async move {
+            let mut conn = connector
+                .open(&client, &timeouts)
+                .await
+                .map_err(|e| redacted(&e, &secrets))?;
+            let loads = crate::lua::ALL
+                .iter()
+                .map(|script| Cmd::new("SCRIPT").arg("LOAD").arg(script.source))
+                .collect::<Vec<_>>();
+            query_pipeline(&mut conn, &loads, false, &secrets).await?;
+            Ok(conn)
+        }
     }
 
     /// Runs `op` on the connection within the call deadline. Its first poll queues its first
@@ -113,7 +113,10 @@ impl<K: Connector> RedisBackend<K> {
         self.connection
             .run(
                 self.timeouts.call(),
-                || self.connect(),
+                || {
+                    self.connection
+                        .resumable(self.timeouts.connect(), || self.connect())
+                },
                 |conn| crate::order::sends_on_first_poll(op(conn)),
             )
             .await
