@@ -106,13 +106,22 @@ async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 2000 } 
   }
 
   const ports = [...nodes.keys()]
+  // Stopped with pause(): asking them would hang each question for redis-cli's timeout.
+  const paused = new Set()
+  const answers = (port) => nodes.get(port).exitCode === null && nodes.get(port).signalCode === null && !paused.has(port)
   const isMaster = (port) => info(port, 'info', 'replication')?.role === 'master'
   const node = (port) => ({
     port,
     kill: () => nodes.get(port).kill('SIGKILL'),
     /** Stalls the node (SIGSTOP): connections stay open, nothing answers until resume(). */
-    pause: () => nodes.get(port).kill('SIGSTOP'),
-    resume: () => nodes.get(port).kill('SIGCONT'),
+    pause: () => {
+      paused.add(port)
+      nodes.get(port).kill('SIGSTOP')
+    },
+    resume: () => {
+      paused.delete(port)
+      nodes.get(port).kill('SIGCONT')
+    },
   })
   return {
     dir,
@@ -122,9 +131,9 @@ async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 2000 } 
     info,
     /** The live master serving `key`, by asking every node (after a failover too). */
     masterOf(key) {
-      const slot = Number(cli(ports[0], 'cluster', 'keyslot', key) ?? cli(ports.at(-1), 'cluster', 'keyslot', key))
-      for (const port of ports) {
-        if (nodes.get(port).exitCode !== null || nodes.get(port).signalCode !== null) continue
+      const live = ports.filter(answers)
+      const slot = Number(cli(live[0], 'cluster', 'keyslot', key) ?? cli(live.at(-1), 'cluster', 'keyslot', key))
+      for (const port of live) {
         const line = (cli(port, 'cluster', 'nodes') || '').split('\n').find((l) => l.includes('myself'))
         if (!line || !line.includes('master')) continue
         const ranges = line.split(' ').slice(8)
@@ -150,7 +159,7 @@ async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 2000 } 
         'cluster_state:ok',
         () =>
           ports
-            .filter((port) => nodes.get(port).exitCode === null && nodes.get(port).signalCode === null)
+            .filter(answers)
             .every((port) => info(port, 'cluster', 'info')?.cluster_state === 'ok'),
         timeoutMs,
       ),

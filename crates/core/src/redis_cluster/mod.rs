@@ -15,6 +15,7 @@
 //!   calls to the others; what no single master serves (connecting, keyless commands) goes
 //!   through one more circuit for the cluster as a whole.
 
+mod direct;
 mod multikey;
 mod owners;
 mod pipeline;
@@ -166,7 +167,8 @@ impl ClusterBackend {
         );
         let (owners, watch) = (self.owners.clone(), self.watch.clone());
         async move {
-            let client = client(&urls, &timeouts).map_err(|e| redacted(&e, &secrets))?;
+            let seeds = direct::answering_seeds(&urls, &secrets, timeouts.connect()).await;
+            let client = client(&seeds, &timeouts).map_err(|e| redacted(&e, &secrets))?;
             let conn = client
                 .get_async_connection()
                 .await
@@ -195,10 +197,11 @@ impl ClusterBackend {
         F: FnOnce(ClusterConnection) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
+        // Twice the connect timeout: the seeds' check, then the cluster client's own connect.
         let connect = || {
             self.whole.guarded(
                 self.connection
-                    .resumable(self.timeouts.connect(), || self.connect()),
+                    .resumable(self.timeouts.connect() * 2, || self.connect()),
             )
         };
         let outcome = self
@@ -252,7 +255,13 @@ impl ClusterBackend {
                 settings,
             })
         });
-        masters.chain(seeds).collect()
+        let mut nodes: Vec<Node> = Vec::new();
+        for node in masters.chain(seeds) {
+            if !nodes.iter().any(|known| known.address == node.address) {
+                nodes.push(node);
+            }
+        }
+        nodes
     }
 
     /// The first seed URL's connection settings (credentials, TLS), to reach other nodes with.

@@ -10,8 +10,8 @@
 //!   master (seen after a master was killed: all calls timed out, 7.7 s in one run, until the
 //!   run ended).
 //!
-//! So the check asks CLUSTER SLOTS on a connection of its own, from the first node that
-//! answers (the masters the connection started with, then the seeds). When the masters differ
+//! So the check asks CLUSTER SLOTS on connections of its own, of the masters the connection
+//! started with and the seeds at once, and takes the first answer. When the masters differ
 //! from those the connection started with, the connection is discarded and the next call
 //! connects with the new slot map. When they are the same, a PING goes to the node that just
 //! answered through the cluster client: if it times out twice in a row within STUCK_SPAN, the
@@ -22,14 +22,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use parking_lot::Mutex;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-use redis::{AsyncConnectionConfig, ConnectionInfo};
+use redis::ConnectionInfo;
 
+use super::direct;
 use super::owners::{slot_ranges, SlotRange};
 use crate::redact::Secrets;
-use crate::redis_protocol::exchange::query;
 use crate::redis_protocol::lazy::LazyConnection;
 use crate::Cmd;
 
@@ -146,30 +147,27 @@ impl TopologyWatch {
     }
 }
 
-/// CLUSTER SLOTS from the first of `nodes` that answers within `timeout`, on a connection of
-/// its own: the node's address and its slot map.
+/// CLUSTER SLOTS from whichever of `nodes` answers first within `timeout` (all asked at once,
+/// each on a connection of its own): the node's address and its slot map.
 async fn ask_directly(
     nodes: Vec<Node>,
     secrets: &Secrets,
     timeout: Duration,
 ) -> Option<(Bytes, Vec<SlotRange>)> {
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout));
-    for node in nodes {
-        let ask = async {
-            let client = redis::Client::open(node.settings).ok()?;
-            let mut conn = client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await
-                .ok()?;
-            let reply = query(&mut conn, &Cmd::new("CLUSTER").arg("SLOTS"), secrets)
-                .await
-                .ok()?;
-            slot_ranges(reply).ok()
-        };
-        if let Ok(Some(ranges)) = tokio::time::timeout(timeout, ask).await {
-            return Some((node.address, ranges));
+    let cmd = Cmd::new("CLUSTER").arg("SLOTS");
+    let mut asked: FuturesUnordered<_> = nodes
+        .into_iter()
+        .map(|node| {
+            let cmd = &cmd;
+            async move {
+                let reply = direct::ask(node.settings, cmd, secrets, timeout).await?;
+                Some((node.address, slot_ranges(reply).ok()?))
+            }
+        })
+        .collect();
+    while let Some(answer) = asked.next().await {
+        if answer.is_some() {
+            return answer;
         }
     }
     None
