@@ -539,6 +539,9 @@ export interface NearCacheOptions {
   cachePrefixes?: Array<string>
 }
 
+/** The names of `configure()`'s numeric options (the others are read in JS). */
+export declare function numericOptionNames(): Array<string>
+
 /**
  * A new code of `digits` digits (4 to 12) for `otp.generate`, from the OS's CSPRNG; throws
  * (ERR_INVALID_ARGUMENT) for another `digits`.

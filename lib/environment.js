@@ -19,6 +19,8 @@ module.exports = {
   selectBackend: (env = process.env) => typed(() => binding.selectBackend(env)),
   /** Seed node URLs of a cluster, from a comma-separated string or an array of strings. */
   clusterUrls: (value, source = 'cluster') => typed(() => binding.clusterUrls(value, source)),
+  /** The names of configure()'s numeric options. */
+  NUMERIC_OPTIONS: binding.numericOptionNames(),
   /** configure()'s numbers → `{ settings, backend }` (a TypeError for a bad one). */
   configureOptions: (options) => typed(() => binding.configureOptions(options)),
   backendOptionsFromEnv: (env = process.env, report = console.error) => reported(binding.backendOptionsFromEnv(env), report),

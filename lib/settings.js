@@ -1,7 +1,7 @@
 'use strict'
 
 const { invalidArgument } = require('./errors')
-const { configureOptions, clusterUrls, logIntervalFromEnv } = require('./environment')
+const { configureOptions, clusterUrls, logIntervalFromEnv, NUMERIC_OPTIONS } = require('./environment')
 
 /** Process-wide settings changed by `configure()`. */
 const settings = {
@@ -63,6 +63,9 @@ function nearCacheOptions(value) {
   return options
 }
 
+/** Every option configure() takes: a misspelt one is refused, not silently ignored. */
+const OPTIONS = ['cluster', 'strict', 'logger', 'nearCache', ...NUMERIC_OPTIONS]
+
 /**
  * Checks every option first and only then applies them, so a call that throws (a TypeError for
  * a bad option) changes nothing.
@@ -70,6 +73,10 @@ function nearCacheOptions(value) {
 function configure(options = {}) {
   if (options === null || typeof options !== 'object') {
     throw invalidArgument('configure() takes an options object')
+  }
+  const unknown = Object.keys(options).find((name) => !OPTIONS.includes(name))
+  if (unknown !== undefined) {
+    throw invalidArgument(`configure() has no option ${JSON.stringify(unknown)}: it takes ${OPTIONS.join(', ')}`)
   }
   const cluster = 'cluster' in options ? clusterUrls(options.cluster, 'configure({ cluster })') : null
   const changes = {}

@@ -125,6 +125,12 @@ fn json_text(env: &Env, value: Unknown) -> String {
     }
 }
 
+/// The names of `configure()`'s numeric options (the others are read in JS).
+#[napi]
+pub fn numeric_option_names() -> Vec<&'static str> {
+    core_env::numeric_option_names().collect()
+}
+
 /// `configure()`'s numbers: the JS layer's settings by name, and the backend options.
 #[napi(object)]
 pub struct ConfigureOptions {

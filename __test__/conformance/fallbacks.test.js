@@ -164,6 +164,15 @@ describe('configure()', () => {
     expect(() => mod.configure('strict')).toThrow(TypeError)
   })
 
+  test('an unknown option (a misspelling) is refused by name, and changes nothing', () => {
+    const before = mod.configure({})
+    expect(() => mod.configure({ strict: !before.strict, timeoutMS: 200 })).toThrow(
+      expect.objectContaining({ name: 'TypeError', message: expect.stringContaining('no option "timeoutMS"') }),
+    )
+    expect(mod.configure({})).toEqual(before)
+    expect(() => mod.configure({ nearcache: true })).toThrow(TypeError)
+  })
+
   test('a call that throws changes nothing, not even its valid options', () => {
     const before = mod.configure({})
     expect(() => mod.configure({ strict: !before.strict, otpMaxAttempts: 3, timeoutMs: 'soon' })).toThrow(TypeError)

@@ -391,6 +391,14 @@ pub const SETTINGS: [SettingSpec; 4] = [
     ),
 ];
 
+/// The names of `configure()`'s numeric options: the backends' and the other settings'.
+pub fn numeric_option_names() -> impl Iterator<Item = &'static str> {
+    BACKEND_OPTIONS
+        .iter()
+        .map(|spec| spec.name)
+        .chain(SETTINGS.iter().map(|spec| spec.name))
+}
+
 /// `configure()`'s numeric settings, checked: `given` reads one by name (None when absent,
 /// `Some(None)` for a value that is not a number). The accepted ones, or an error naming the
 /// first refused.
