@@ -69,14 +69,13 @@ impl<C: Clone> LazyConnection<C> {
         }
     }
 
+    /// The connection, once there was none when the call started: opened by `open`, unless
+    /// an attempt ahead of this call opened it (or failed) meanwhile.
     async fn get<O, OFut>(&self, open: O) -> Result<(u64, C)>
     where
         O: FnOnce() -> OFut,
         OFut: Future<Output = Result<C>>,
     {
-        if let Some(live) = self.current.lock().clone() {
-            return Ok(live);
-        }
         let seen = self.attempts_ended.load(Ordering::SeqCst);
         // Queued for the connection in issue order: later calls may go now, and queue behind
         // (order.rs), rather than wait for the connection attempt to end.
@@ -162,14 +161,14 @@ impl<C: Clone> LazyConnection<C> {
         F: FnOnce(C) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let live_at_start = self
-            .current
-            .lock()
-            .as_ref()
-            .map(|(generation, _)| *generation);
+        let live = self.current.lock().clone();
+        let waited_for_it = live.is_none();
         let used = AtomicU64::new(0);
         let work = async {
-            let (generation, conn) = self.get(open).await?;
+            let (generation, conn) = match live {
+                Some(live) => live,
+                None => self.get(open).await?,
+            };
             used.store(generation, Ordering::Relaxed);
             op(conn).await
         };
@@ -177,7 +176,6 @@ impl<C: Clone> LazyConnection<C> {
         if let Err(err) = &outcome {
             let generation = used.load(Ordering::Relaxed);
             let timeout = err.kind == ErrorKind::Timeout;
-            let waited_for_it = live_at_start != Some(generation);
             let discard_on_timeout = self.discard_on_timeout && !waited_for_it;
             if err.is_transport() && generation != 0 && (discard_on_timeout || !timeout) {
                 self.discard(generation);
