@@ -53,6 +53,20 @@ fn entry_size(key: &[u8], value: &Value) -> usize {
     ENTRY_OVERHEAD + key.len() + value_size
 }
 
+/// Moves `entry` to the most recent place of its recency index; its key, from that index.
+fn mark_used(
+    recency: &mut [BTreeMap<u64, Bytes>; 2],
+    clock: &mut u64,
+    entry: &mut Entry,
+) -> Option<Bytes> {
+    *clock += 1;
+    let index = &mut recency[class(entry.deadline)];
+    let key = index.remove(&entry.used)?;
+    entry.used = *clock;
+    index.insert(*clock, key.clone());
+    Some(key)
+}
+
 /// The recency index an entry belongs to: keys with a TTL are evicted first.
 fn class(deadline: Option<u64>) -> usize {
     usize::from(deadline.is_none())
@@ -149,17 +163,26 @@ impl Keyspace {
 
     /// Marks `key` as just used.
     pub(crate) fn touch(&mut self, key: &[u8]) {
-        let Some((key, entry)) = self.entries.get_key_value(key) else {
-            return;
-        };
-        let (key, old, which) = (key.clone(), entry.used, class(entry.deadline));
-        self.clock += 1;
-        let used = self.clock;
-        self.recency[which].remove(&old);
-        if let Some(entry) = self.entries.get_mut(&key) {
-            entry.used = used;
+        if let Some(entry) = self.entries.get_mut(key) {
+            mark_used(&mut self.recency, &mut self.clock, entry);
         }
-        self.recency[which].insert(used, key);
+    }
+
+    /// The live entry at `key`, marked as just used (and, when `changing`, as to be measured
+    /// again); an expired one is reclaimed. Two lookups where each step on its own took one.
+    fn live_entry(&mut self, key: &[u8], changing: bool) -> Option<&mut Entry> {
+        if self.entries.get(key)?.expired(self.now) {
+            self.remove_entry(key);
+            return None;
+        }
+        let entry = self.entries.get_mut(key)?;
+        let key = mark_used(&mut self.recency, &mut self.clock, entry);
+        if changing {
+            if let Some(key) = key {
+                self.changed.push(key);
+            }
+        }
+        Some(entry)
     }
 
     /// Sets the memory bound in bytes (0: none); the next write evicts down to it.
@@ -216,9 +239,7 @@ impl Keyspace {
     }
 
     pub(crate) fn get(&mut self, key: &[u8]) -> Option<&Value> {
-        self.expire_if_needed(key);
-        self.touch(key);
-        self.entries.get(key).map(|e| &e.value)
+        self.live_entry(key, false).map(|e| &e.value)
     }
 
     pub(crate) fn contains(&mut self, key: &[u8]) -> bool {
@@ -245,12 +266,7 @@ impl Keyspace {
     }
 
     pub(crate) fn write<T: Kind>(&mut self, key: &[u8]) -> Result<Option<&mut T>> {
-        self.expire_if_needed(key);
-        self.touch(key);
-        if let Some((key, _)) = self.entries.get_key_value(key) {
-            self.changed.push(key.clone());
-        }
-        match self.entries.get_mut(key) {
+        match self.live_entry(key, true) {
             None => Ok(None),
             Some(entry) => T::of_mut(&mut entry.value)
                 .map(Some)
@@ -261,13 +277,10 @@ impl Keyspace {
     /// Like `write`, creating an empty `T` (without expiry) when the key is missing. A command
     /// that may leave it empty must call `remove_if_empty` afterwards.
     pub(crate) fn write_or_create<T: Kind>(&mut self, key: &Bytes) -> Result<&mut T> {
-        self.expire_if_needed(key);
-        if self.entries.contains_key(key) {
-            self.touch(key);
-        } else {
+        if self.live_entry(key, true).is_none() {
             self.insert_entry(key.clone(), T::default().wrap(), None);
+            self.changed.push(key.clone());
         }
-        self.changed.push(key.clone());
         let entry = self
             .entries
             .get_mut(key)
