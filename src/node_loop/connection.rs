@@ -36,6 +36,8 @@ pub struct LoopConnector;
 #[async_trait]
 impl Connector for LoopConnector {
     type Connection = LoopConnection;
+    // Its socket is watched by the loop of the thread that opens it.
+    const OPENS_ON_ANY_THREAD: bool = false;
 
     async fn open(
         &self,

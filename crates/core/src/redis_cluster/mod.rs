@@ -197,12 +197,12 @@ impl ClusterBackend {
         F: FnOnce(ClusterConnection) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        // Twice the connect timeout: the seeds' check, then the cluster client's own connect.
+        // The seeds' check and the cluster client's own connect each within the connect
+        // timeout; the script loads and the slot map after them are round trips like a call's.
         let connect = || {
-            self.whole.guarded(
-                self.connection
-                    .resumable(self.timeouts.connect() * 2, || self.connect()),
-            )
+            let budget = self.timeouts.connect() * 2 + self.timeouts.call();
+            self.whole
+                .guarded(self.connection.resumable(budget, true, || self.connect()))
         };
         let outcome = self
             .connection

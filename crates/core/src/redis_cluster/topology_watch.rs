@@ -51,8 +51,8 @@ pub(super) struct TopologyWatch {
     /// The masters of the slot ranges the current connection started with, by range start.
     connected_with: Mutex<Option<Vec<SlotRange>>>,
     last_check: Mutex<Option<Instant>>,
-    /// When a check last found the cluster client stuck, since the current connection started.
-    stuck_at: Mutex<Option<Instant>>,
+    /// The connection (its generation) a check last found stuck, and when that check ended.
+    stuck_at: Mutex<Option<(u64, Instant)>>,
 }
 
 fn sorted(mut ranges: Vec<SlotRange>) -> Vec<SlotRange> {
@@ -102,6 +102,7 @@ impl TopologyWatch {
             *last = Some(Instant::now());
         }
         let nodes = nodes(self);
+        let started = Instant::now();
         let (watch, connection, secrets) = (self.clone(), connection.clone(), secrets.clone());
         runtime.spawn(async move {
             // No node answers: the cluster itself is down, nothing to learn from the client.
@@ -113,7 +114,7 @@ impl TopologyWatch {
                 return;
             }
             let reached = tokio::time::timeout(timeout, ping_through(&mut conn, &node)).await;
-            if watch.found_stuck(reached.is_err(), Instant::now()) {
+            if watch.found_stuck(generation, reached.is_err(), started, Instant::now()) {
                 connection.discard(generation);
             }
         });
@@ -130,20 +131,28 @@ impl TopologyWatch {
                 .is_some_and(|then| *then != now)
     }
 
-    /// Records a check's finding; true on the second check in a row, within STUCK_SPAN, that
-    /// found the cluster client unable to reach a node that answered on its own connection.
-    fn found_stuck(&self, stuck: bool, at: Instant) -> bool {
+    /// Records a finding of a check of connection `generation` that ran from `started` to
+    /// `ended`; true on the second in a row, within STUCK_SPAN, that found the cluster client
+    /// unable to reach a node that answered on its own connection. The two must not overlap
+    /// (one stall would count twice) and must concern the same connection.
+    fn found_stuck(&self, generation: u64, stuck: bool, started: Instant, ended: Instant) -> bool {
         let mut last = self.stuck_at.lock();
+        let same = |then: &(u64, Instant)| then.0 == generation;
         if !stuck {
-            *last = None;
+            if last.as_ref().is_some_and(same) {
+                *last = None;
+            }
             return false;
         }
-        if last.is_some_and(|then| at.saturating_duration_since(then) <= STUCK_SPAN) {
-            *last = None;
-            return true;
-        }
-        *last = Some(at);
-        false
+        let second = last.as_ref().is_some_and(|then| {
+            same(then) && started >= then.1 && ended.saturating_duration_since(then.1) <= STUCK_SPAN
+        });
+        *last = if second {
+            None
+        } else {
+            Some((generation, ended))
+        };
+        second
     }
 }
 
@@ -219,24 +228,42 @@ mod tests {
     fn the_connection_is_stuck_only_after_two_findings_in_a_row_close_together() {
         let watch = TopologyWatch::default();
         let t0 = Instant::now();
-        assert!(!watch.found_stuck(true, t0), "one finding alone");
-        assert!(watch.found_stuck(true, t0 + Duration::from_millis(600)));
+        let ms = Duration::from_millis;
+        // (started, ended) of checks of connection 1.
         assert!(
-            !watch.found_stuck(true, t0 + Duration::from_millis(700)),
+            !watch.found_stuck(1, true, t0, t0 + ms(500)),
+            "one finding alone"
+        );
+        assert!(watch.found_stuck(1, true, t0 + ms(600), t0 + ms(1100)));
+        assert!(
+            !watch.found_stuck(1, true, t0 + ms(1200), t0 + ms(1700)),
             "starts over"
         );
-        assert!(!watch.found_stuck(false, t0 + Duration::from_millis(900)));
+        assert!(!watch.found_stuck(1, false, t0 + ms(1800), t0 + ms(1900)));
         assert!(
-            !watch.found_stuck(true, t0 + Duration::from_millis(1000)),
+            !watch.found_stuck(1, true, t0 + ms(2000), t0 + ms(2500)),
             "an answer between breaks the row"
         );
         assert!(
-            !watch.found_stuck(true, t0 + Duration::from_millis(1000) + STUCK_SPAN * 2),
+            !watch.found_stuck(1, true, t0 + ms(2250), t0 + ms(2750)),
+            "overlapping the first: the same stall"
+        );
+        assert!(
+            !watch.found_stuck(
+                1,
+                true,
+                t0 + ms(2800) + STUCK_SPAN * 2,
+                t0 + ms(3300) + STUCK_SPAN * 2
+            ),
             "too far apart"
+        );
+        assert!(
+            !watch.found_stuck(2, true, t0 + ms(9000), t0 + ms(9500)),
+            "another connection's finding does not count"
         );
         watch.connected(&[range(0, 16383, "a:1")]);
         assert!(
-            !watch.found_stuck(true, t0 + Duration::from_millis(1000) + STUCK_SPAN * 2),
+            !watch.found_stuck(2, true, t0 + ms(9600), t0 + ms(10000)),
             "a new connection starts over"
         );
     }

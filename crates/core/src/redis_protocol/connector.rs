@@ -27,6 +27,11 @@ const PIPELINE_BUFFER: usize = 1 << 20;
 pub trait Connector: Send + Sync + 'static {
     type Connection: ConnectionLike + Clone + Send + Sync + 'static;
 
+    /// Whether a connection may be opened on any thread of the runtime, so that an attempt can
+    /// go on in the background between calls (lazy.rs); not one that belongs to the thread
+    /// that opens it.
+    const OPENS_ON_ANY_THREAD: bool = true;
+
     /// A connection to the server `client` names, authenticated and on its database, within
     /// the connect timeout. It must queue a command on the first poll of its send (order.rs).
     async fn open(

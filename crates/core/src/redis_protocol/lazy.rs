@@ -14,7 +14,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
@@ -39,12 +39,81 @@ pub struct LazyConnection<C> {
     discard_on_timeout: bool,
     /// A connection attempt whose call ended before it did, for the next call to resume.
     unfinished: Mutex<Option<Attempt<C>>>,
+    /// Calls waiting for a connection to open.
+    waiting: AtomicUsize,
 }
 
 /// A connection attempt that owns everything it needs, so that it can outlive its call.
 struct Attempt<C> {
     gives_up_at: Instant,
-    opening: BoxFuture<'static, Result<C>>,
+    opening: Opening<C>,
+}
+
+enum Opening<C> {
+    /// Polled only by the call waiting for it.
+    Inline(BoxFuture<'static, Result<C>>),
+    /// A task of its own, which ends by itself at the budget.
+    Background(tokio::task::JoinHandle<Result<C>>),
+}
+
+impl<C: Send + 'static> Attempt<C> {
+    fn start(
+        budget: Duration,
+        in_background: bool,
+        opening: impl Future<Output = Result<C>> + Send + 'static,
+    ) -> Attempt<C> {
+        let bounded = tokio::time::timeout(budget, opening).map(move |opened| {
+            opened.unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("connecting timed out after {} ms", budget.as_millis()),
+                ))
+            })
+        });
+        let runtime = tokio::runtime::Handle::try_current()
+            .ok()
+            .filter(|_| in_background);
+        Attempt {
+            gives_up_at: Instant::now() + budget,
+            opening: match runtime {
+                Some(runtime) => Opening::Background(runtime.spawn(bounded)),
+                None => Opening::Inline(bounded.boxed()),
+            },
+        }
+    }
+
+    /// A kept attempt, if it may still answer this call: one polled inline until its budget is
+    /// spent; one running in the background until it ends, and after that only with the
+    /// connection it opened (its failure is stale: the call starts over instead).
+    fn resumable(mut self) -> Option<Attempt<C>> {
+        match &mut self.opening {
+            Opening::Inline(_) => (self.gives_up_at > Instant::now()).then_some(self),
+            Opening::Background(task) if !task.is_finished() => Some(self),
+            Opening::Background(task) => match task.now_or_never() {
+                Some(Ok(Ok(conn))) => Some(Attempt {
+                    gives_up_at: self.gives_up_at,
+                    opening: Opening::Inline(futures_util::future::ready(Ok(conn)).boxed()),
+                }),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl<C> Attempt<C> {
+    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<C>> {
+        match &mut self.opening {
+            Opening::Inline(opening) => opening.poll_unpin(cx),
+            Opening::Background(task) => task.poll_unpin(cx).map(|joined| {
+                joined.unwrap_or_else(|_| {
+                    Err(Error::new(
+                        ErrorKind::Connection,
+                        "the connection attempt failed: its task ended without an answer",
+                    ))
+                })
+            }),
+        }
+    }
 }
 
 impl<C: Clone> LazyConnection<C> {
@@ -57,6 +126,7 @@ impl<C: Clone> LazyConnection<C> {
             failure: Mutex::new(None),
             discard_on_timeout: true,
             unfinished: Mutex::new(None),
+            waiting: AtomicUsize::new(0),
         }
     }
 
@@ -106,29 +176,24 @@ impl<C: Clone> LazyConnection<C> {
     /// For `run`'s `open`: the attempt an earlier call left unfinished, or else a new one,
     /// `start()`, given up after `budget`. If this call's deadline ends first, the attempt is
     /// kept for the next call (which runs `open` only once it holds the connecting turn).
-    pub async fn resumable<S, SFut>(&self, budget: Duration, start: S) -> Result<C>
+    ///
+    /// `in_background`: the attempt runs as a task of its own on the runtime, so it goes on
+    /// between calls (a server reached only by calls further apart than the budget would
+    /// otherwise never be). Not for a connection that must be opened on the calling thread
+    /// (Node's loop): that attempt moves on only while a call waits for it.
+    pub async fn resumable<S, SFut>(
+        &self,
+        budget: Duration,
+        in_background: bool,
+        start: S,
+    ) -> Result<C>
     where
         C: Send + 'static,
         S: FnOnce() -> SFut,
         SFut: Future<Output = Result<C>> + Send + 'static,
     {
-        let kept = self.unfinished.lock().take();
-        let attempt = match kept {
-            Some(attempt) if attempt.gives_up_at > Instant::now() => attempt,
-            _ => Attempt {
-                gives_up_at: Instant::now() + budget,
-                opening: tokio::time::timeout(budget, start())
-                    .map(move |opened| {
-                        opened.unwrap_or_else(|_| {
-                            Err(Error::new(
-                                ErrorKind::Timeout,
-                                format!("connecting timed out after {} ms", budget.as_millis()),
-                            ))
-                        })
-                    })
-                    .boxed(),
-            },
-        };
+        let kept = self.unfinished.lock().take().and_then(Attempt::resumable);
+        let attempt = kept.unwrap_or_else(|| Attempt::start(budget, in_background, start()));
         KeptIfDropped {
             lazy: self,
             attempt: Some(attempt),
@@ -151,9 +216,9 @@ impl<C: Clone> LazyConnection<C> {
 
     /// Runs `op` on the connection (opened by `open` when there is none) within `deadline`; a
     /// transport failure or timeout discards the connection it used. Not a timeout of a call
-    /// that had to wait for its connection to open: it spent its deadline connecting, which
-    /// says nothing against the connection (a far server would otherwise lose each new
-    /// connection with the call that opened it).
+    /// that spent most of its deadline waiting for its connection to open: that says nothing
+    /// against the connection (a far server would otherwise lose each new connection with the
+    /// call that opened it).
     pub async fn run<T, O, OFut, F, Fut>(&self, deadline: Duration, open: O, op: F) -> Result<T>
     where
         O: FnOnce() -> OFut,
@@ -161,13 +226,27 @@ impl<C: Clone> LazyConnection<C> {
         F: FnOnce(C) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let live = self.current.lock().clone();
-        let waited_for_it = live.is_none();
+        // While calls wait for a connection being opened, a later call waits behind them, even
+        // if the connection is ready when it looks: they passed their turns on (order.rs), so
+        // it would otherwise send before them.
+        let live = if self.waiting.load(Ordering::Acquire) == 0 {
+            self.current.lock().clone()
+        } else {
+            None
+        };
+        let started = Instant::now();
         let used = AtomicU64::new(0);
+        let connected_after_us = AtomicU64::new(0);
         let work = async {
             let (generation, conn) = match live {
                 Some(live) => live,
-                None => self.get(open).await?,
+                None => {
+                    let _waiting = Waiting::on(&self.waiting);
+                    let got = self.get(open).await?;
+                    let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    connected_after_us.store(waited, Ordering::Relaxed);
+                    got
+                }
             };
             used.store(generation, Ordering::Relaxed);
             op(conn).await
@@ -176,12 +255,30 @@ impl<C: Clone> LazyConnection<C> {
         if let Err(err) = &outcome {
             let generation = used.load(Ordering::Relaxed);
             let timeout = err.kind == ErrorKind::Timeout;
-            let discard_on_timeout = self.discard_on_timeout && !waited_for_it;
+            let half = u64::try_from(deadline.as_micros() / 2).unwrap_or(u64::MAX);
+            let spent_connecting = connected_after_us.load(Ordering::Relaxed) > half;
+            let discard_on_timeout = self.discard_on_timeout && !spent_connecting;
             if err.is_transport() && generation != 0 && (discard_on_timeout || !timeout) {
                 self.discard(generation);
             }
         }
         outcome
+    }
+}
+
+/// Counts a call among those waiting for a connection, for as long as it waits.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn on(count: &'a AtomicUsize) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::AcqRel);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -198,12 +295,15 @@ impl<C> Future for KeptIfDropped<'_, C> {
         mut self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        let Some(attempt) = self.attempt.as_mut() else {
+        // Out while polled: an attempt that panics is dropped, never kept to be resumed.
+        let Some(mut attempt) = self.attempt.take() else {
             return std::task::Poll::Pending;
         };
-        let outcome = std::task::ready!(attempt.opening.poll_unpin(cx));
-        self.attempt = None;
-        std::task::Poll::Ready(outcome)
+        let outcome = attempt.poll(cx);
+        if outcome.is_pending() {
+            self.attempt = Some(attempt);
+        }
+        outcome
     }
 }
 
@@ -298,7 +398,7 @@ mod tests {
             lazy.run(
                 Duration::from_millis(50),
                 || {
-                    lazy.resumable(Duration::from_secs(5), || {
+                    lazy.resumable(Duration::from_secs(5), false, || {
                         started.fetch_add(1, Ordering::SeqCst);
                         async {
                             tokio::time::sleep(Duration::from_millis(120)).await;
@@ -330,7 +430,7 @@ mod tests {
             lazy.run(
                 Duration::from_millis(20),
                 || {
-                    lazy.resumable(Duration::from_millis(60), || {
+                    lazy.resumable(Duration::from_millis(60), false, || {
                         started.fetch_add(1, Ordering::SeqCst);
                         async {
                             tokio::time::sleep(Duration::from_secs(10)).await;
@@ -348,6 +448,95 @@ mod tests {
             started.load(Ordering::SeqCst),
             2,
             "the expired attempt was replaced"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_background_attempt_goes_on_between_calls_and_its_failure_is_not_handed_on() {
+        let lazy = LazyConnection::<u8>::new();
+        let started = Arc::new(AtomicU64::new(0));
+        let opened = Arc::new(AtomicU64::new(0));
+        let call = || {
+            let (started, opened) = (started.clone(), opened.clone());
+            lazy.run(
+                Duration::from_millis(30),
+                || {
+                    lazy.resumable(Duration::from_secs(5), true, move || {
+                        started.fetch_add(1, Ordering::SeqCst);
+                        async move {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            opened.fetch_add(1, Ordering::SeqCst);
+                            Ok(5u8)
+                        }
+                    })
+                },
+                |c| async move { Ok(c) },
+            )
+        };
+        assert_eq!(call().await.map_err(|e| e.kind), Err(ErrorKind::Timeout));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            opened.load(Ordering::SeqCst),
+            1,
+            "finished with no call waiting"
+        );
+        assert_eq!(call().await, Ok(5));
+        assert_eq!(started.load(Ordering::SeqCst), 1);
+
+        // A failed background attempt found later is not this call's answer: it starts over.
+        let owned = LazyConnection::<u8>::new();
+        let lazy = &owned;
+        let fresh = |fails: bool| {
+            lazy.run(
+                Duration::from_millis(30),
+                move || {
+                    lazy.resumable(Duration::from_secs(5), true, move || async move {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        if fails {
+                            Err(refused())
+                        } else {
+                            Ok(6u8)
+                        }
+                    })
+                },
+                |c| async move { Ok(c) },
+            )
+        };
+        assert!(fresh(true).await.is_err());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let second = fresh(false).await;
+        assert_eq!(
+            second.map_err(|e| e.kind),
+            Err(ErrorKind::Timeout),
+            "a new 50 ms attempt"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(fresh(false).await, Ok(6));
+    }
+
+    #[tokio::test]
+    async fn an_attempt_that_panics_is_not_kept() {
+        let lazy = LazyConnection::<u8>::new();
+        let attempts = AtomicU64::new(0);
+        for _ in 0..2 {
+            let call = lazy.run(
+                Duration::from_secs(1),
+                || {
+                    lazy.resumable(Duration::from_secs(5), false, || {
+                        attempts.fetch_add(1, Ordering::SeqCst);
+                        async { panic!("a connector bug") }
+                    })
+                },
+                |c| async move { Ok(c) },
+            );
+            let caught =
+                futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(call)).await;
+            assert!(caught.is_err());
+        }
+        assert_eq!(
+            attempts.load(Ordering::SeqCst),
+            2,
+            "each call started its own"
         );
     }
 }

@@ -114,8 +114,11 @@ impl<K: Connector> RedisBackend<K> {
             .run(
                 self.timeouts.call(),
                 || {
+                    // The connect timeout bounds opening the socket; the script loads after it
+                    // are a round trip like any call's.
+                    let budget = self.timeouts.connect() + self.timeouts.call();
                     self.connection
-                        .resumable(self.timeouts.connect(), || self.connect())
+                        .resumable(budget, K::OPENS_ON_ANY_THREAD, || self.connect())
                 },
                 |conn| crate::order::sends_on_first_poll(op(conn)),
             )
