@@ -4,8 +4,9 @@
 // answering within the deadline (fallbacks, never a rejection), failures happen only between the
 // kill and shortly after the replica's promotion, and afterwards every call succeeds again.
 const { selectBackend } = require('../../../lib/environment')
-const { startCluster, clusterToolsAvailable } = require('./cluster')
-const { captureLogs, sleep, uniquePrefix } = require('../../helpers')
+const { clusterToolsAvailable } = require('./cluster')
+const { usePrivateCluster } = require('./private-cluster')
+const { sleep, uniquePrefix } = require('../../helpers')
 
 const onCluster = selectBackend().kind === 'cluster' && clusterToolsAvailable()
 const describeCluster = onCluster ? describe : describe.skip
@@ -18,29 +19,10 @@ const RECOVERY_MS = 3000
 const CALLERS = 24
 
 describeCluster('failover of one master under load', () => {
-  let cluster
-  let mod
-  let logs
-  const unhandled = []
-  const onUnhandled = (reason) => unhandled.push(reason)
-
-  beforeAll(async () => {
-    process.on('unhandledRejection', onUnhandled)
-    cluster = await startCluster({ masters: 3, replicas: 1, nodeTimeoutMs: 1000 })
-    jest.isolateModules(() => {
-      mod = require('../../..')
-    })
-    logs = captureLogs(mod)
-    mod.configure({ cluster: cluster.urls, timeoutMs: DEADLINE_MS, breakerThreshold: 1000 })
-  }, 60000)
-
-  afterAll(async () => {
-    process.off('unhandledRejection', onUnhandled)
-    logs?.restore()
-    await cluster?.stop()
-  })
+  const run = usePrivateCluster({ masters: 3, replicas: 1, nodeTimeoutMs: 1000 }, { timeoutMs: DEADLINE_MS, breakerThreshold: 1000 })
 
   test('fallbacks within the deadline, failures only in the failover window, then steady state', async () => {
+    const { cluster, mod, logs, unhandled } = run
     const prefix = uniquePrefix('failover')
     const keys = Array.from({ length: 60 }, (_, i) => `${prefix}:${i}`)
     expect((await mod.health()).backend).toBe('redis-cluster')

@@ -6,8 +6,9 @@
 // deadline (and fail fast once its circuit opens), while every call on the healthy masters
 // succeeds; after the stall, every key answers again.
 const { selectBackend } = require('../../../lib/environment')
-const { startCluster, clusterToolsAvailable } = require('./cluster')
-const { captureLogs, sleep, uniquePrefix } = require('../../helpers')
+const { clusterToolsAvailable } = require('./cluster')
+const { usePrivateCluster } = require('./private-cluster')
+const { sleep, uniquePrefix } = require('../../helpers')
 
 const onCluster = selectBackend().kind === 'cluster' && clusterToolsAvailable()
 const describeCluster = onCluster ? describe : describe.skip
@@ -20,37 +21,19 @@ const COOLDOWN_MS = 1000
 const CALLERS = 16
 
 describeCluster('one slow master', () => {
-  let cluster
-  let mod
-  let logs
-  let stalled
-  const unhandled = []
-  const onUnhandled = (reason) => unhandled.push(reason)
-
-  beforeAll(async () => {
-    process.on('unhandledRejection', onUnhandled)
-    cluster = await startCluster({ masters: 3, replicas: 0, nodeTimeoutMs: 10000 })
-    jest.isolateModules(() => {
-      mod = require('../../..')
-    })
-    logs = captureLogs(mod)
-    mod.configure({ cluster: cluster.urls, timeoutMs: DEADLINE_MS, breakerCooldownMs: COOLDOWN_MS })
-  }, 60000)
-
-  afterAll(async () => {
-    process.off('unhandledRejection', onUnhandled)
-    stalled?.resume()
-    logs?.restore()
-    await cluster?.stop()
-  })
+  const run = usePrivateCluster(
+    { masters: 3, replicas: 0, nodeTimeoutMs: 10000 },
+    { timeoutMs: DEADLINE_MS, breakerCooldownMs: COOLDOWN_MS },
+  )
 
   test('opens only its own circuit: the healthy masters keep answering every call', async () => {
+    const { cluster, mod, logs, unhandled } = run
     const prefix = uniquePrefix('slow-master')
     const keys = Array.from({ length: 30 }, (_, i) => `${prefix}:${i}`)
     const portOf = new Map(keys.map((k) => [k, cluster.masterOf(k).port]))
     expect(new Set(portOf.values()).size).toBe(3)
     expect(await Promise.all(keys.map((k) => mod.cache.set(k, k, 600)))).toEqual(keys.map(() => true))
-    stalled = cluster.masterOf(keys[0])
+    const stalled = cluster.masterOf(keys[0])
 
     const slowKeys = keys.filter((k) => portOf.get(k) === stalled.port)
     const healthyKeys = keys.filter((k) => portOf.get(k) !== stalled.port)

@@ -8,8 +8,9 @@
 // window: once the cluster marks the master failed it answers CLUSTERDOWN for every slot
 // until the promotion.
 const { selectBackend } = require('../../../lib/environment')
-const { startCluster, clusterToolsAvailable } = require('./cluster')
-const { captureLogs, sleep, uniquePrefix } = require('../../helpers')
+const { clusterToolsAvailable } = require('./cluster')
+const { usePrivateCluster } = require('./private-cluster')
+const { sleep, uniquePrefix } = require('../../helpers')
 
 const onCluster = selectBackend().kind === 'cluster' && clusterToolsAvailable()
 const describeCluster = onCluster ? describe : describe.skip
@@ -21,35 +22,14 @@ const RECOVERY_MS = 3000
 const CALLERS = 12
 
 describeCluster('a master stalled for good, under load', () => {
-  let cluster
-  let mod
-  let logs
-  let victim
-  const unhandled = []
-  const onUnhandled = (reason) => unhandled.push(reason)
-
-  beforeAll(async () => {
-    process.on('unhandledRejection', onUnhandled)
-    cluster = await startCluster({ masters: 3, replicas: 1, nodeTimeoutMs: 1000 })
-    jest.isolateModules(() => {
-      mod = require('../../..')
-    })
-    logs = captureLogs(mod)
-    mod.configure({ cluster: cluster.urls, timeoutMs: DEADLINE_MS })
-  }, 60000)
-
-  afterAll(async () => {
-    process.off('unhandledRejection', onUnhandled)
-    victim?.resume()
-    logs?.restore()
-    await cluster?.stop()
-  })
+  const run = usePrivateCluster({ masters: 3, replicas: 1, nodeTimeoutMs: 1000 }, { timeoutMs: DEADLINE_MS })
 
   test('calls on its slots follow the promoted replica shortly after the promotion', async () => {
+    const { cluster, mod, unhandled } = run
     const prefix = uniquePrefix('stalled-failover')
     const keys = Array.from({ length: 30 }, (_, i) => `${prefix}:${i}`)
     expect(await Promise.all(keys.map((k) => mod.cache.set(k, 0, 600)))).toEqual(keys.map(() => true))
-    victim = cluster.masterOf(keys[0])
+    const victim = cluster.masterOf(keys[0])
     const onVictim = new Set(keys.filter((k) => cluster.masterOf(k).port === victim.port))
     expect(onVictim.size).toBeGreaterThan(0)
     expect(onVictim.size).toBeLessThan(keys.length)
