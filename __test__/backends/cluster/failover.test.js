@@ -3,22 +3,17 @@
 // One master of a private 3-master cluster (one replica each) is killed under load: calls keep
 // answering within the deadline (fallbacks, never a rejection), failures happen only between the
 // kill and shortly after the replica's promotion, and afterwards every call succeeds again.
-const { selectBackend } = require('../../../lib/environment')
-const { clusterToolsAvailable } = require('./cluster')
-const { usePrivateCluster } = require('./private-cluster')
+const { describeOnPrivateCluster, usePrivateCluster } = require('./private-cluster')
 const { sleep, uniquePrefix } = require('../../helpers')
-
-const onCluster = selectBackend().kind === 'cluster' && clusterToolsAvailable()
-const describeCluster = onCluster ? describe : describe.skip
 
 const DEADLINE_MS = 500
 // Node's own scheduling on a shared machine, on top of the deadline.
 const MARGIN_MS = 400
-// After the promotion, the client learns the new slot map on its next failed call.
+// After the promotion: the background check after a failed call finds the new master.
 const RECOVERY_MS = 3000
 const CALLERS = 24
 
-describeCluster('failover of one master under load', () => {
+describeOnPrivateCluster('failover of one master under load', () => {
   const run = usePrivateCluster({ masters: 3, replicas: 1, nodeTimeoutMs: 1000 }, { timeoutMs: DEADLINE_MS, breakerThreshold: 1000 })
 
   test('fallbacks within the deadline, failures only in the failover window, then steady state', async () => {

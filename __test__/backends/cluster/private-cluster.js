@@ -4,10 +4,18 @@
 // before the tests, loads the package afresh on it with `settings`, captures its log and the
 // process's unhandled rejections; stops it all afterwards (a stopped node too: SIGKILL ends it).
 //
-//   const run = usePrivateCluster({ masters: 3, replicas: 1 }, { timeoutMs: 500 })
-//   test('…', async () => { const { cluster, mod, logs, unhandled } = run; … })
-const { startCluster } = require('./cluster')
+//   describeOnPrivateCluster('…', () => {
+//     const run = usePrivateCluster({ masters: 3, replicas: 1 }, { timeoutMs: 500 })
+//     test('…', async () => { const { cluster, mod, logs, unhandled } = run; … })
+//   })
+//
+// Run only in the cluster phase (REDIS_CLUSTER_URLS set) and where redis-server and redis-cli
+// are installed.
+const { selectBackend } = require('../../../lib/environment')
+const { startCluster, clusterToolsAvailable } = require('./cluster')
 const { captureLogs } = require('../../helpers')
+
+const describeOnPrivateCluster = selectBackend().kind === 'cluster' && clusterToolsAvailable() ? describe : describe.skip
 
 function usePrivateCluster(clusterOptions, settings) {
   const run = { cluster: null, mod: null, logs: null, unhandled: [] }
@@ -32,4 +40,4 @@ function usePrivateCluster(clusterOptions, settings) {
   return run
 }
 
-module.exports = { usePrivateCluster }
+module.exports = { describeOnPrivateCluster, usePrivateCluster }

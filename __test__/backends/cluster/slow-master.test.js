@@ -5,13 +5,8 @@
 // circuit breaker: calls on the stalled master's slots answer their fallback within the
 // deadline (and fail fast once its circuit opens), while every call on the healthy masters
 // succeeds; after the stall, every key answers again.
-const { selectBackend } = require('../../../lib/environment')
-const { clusterToolsAvailable } = require('./cluster')
-const { usePrivateCluster } = require('./private-cluster')
+const { describeOnPrivateCluster, usePrivateCluster } = require('./private-cluster')
 const { sleep, uniquePrefix } = require('../../helpers')
-
-const onCluster = selectBackend().kind === 'cluster' && clusterToolsAvailable()
-const describeCluster = onCluster ? describe : describe.skip
 
 const DEADLINE_MS = 1000
 const STALL_MS = 2500
@@ -20,7 +15,7 @@ const MARGIN_MS = 600
 const COOLDOWN_MS = 1000
 const CALLERS = 16
 
-describeCluster('one slow master', () => {
+describeOnPrivateCluster('one slow master', () => {
   const run = usePrivateCluster(
     { masters: 3, replicas: 0, nodeTimeoutMs: 10000 },
     { timeoutMs: DEADLINE_MS, breakerCooldownMs: COOLDOWN_MS },

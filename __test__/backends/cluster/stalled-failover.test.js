@@ -7,13 +7,8 @@
 // failing for as long as it stayed stopped). Calls on the other masters may fail too in the
 // window: once the cluster marks the master failed it answers CLUSTERDOWN for every slot
 // until the promotion.
-const { selectBackend } = require('../../../lib/environment')
-const { clusterToolsAvailable } = require('./cluster')
-const { usePrivateCluster } = require('./private-cluster')
+const { describeOnPrivateCluster, usePrivateCluster } = require('./private-cluster')
 const { sleep, uniquePrefix } = require('../../helpers')
-
-const onCluster = selectBackend().kind === 'cluster' && clusterToolsAvailable()
-const describeCluster = onCluster ? describe : describe.skip
 
 const DEADLINE_MS = 500
 // After the promotion: the background check (after a failed call) finds the new master, and
@@ -21,7 +16,7 @@ const DEADLINE_MS = 500
 const RECOVERY_MS = 3000
 const CALLERS = 12
 
-describeCluster('a master stalled for good, under load', () => {
+describeOnPrivateCluster('a master stalled for good, under load', () => {
   const run = usePrivateCluster({ masters: 3, replicas: 1, nodeTimeoutMs: 1000 }, { timeoutMs: DEADLINE_MS })
 
   test('calls on its slots follow the promoted replica shortly after the promotion', async () => {
