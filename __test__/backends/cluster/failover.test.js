@@ -3,7 +3,7 @@
 // One master of a private 3-master cluster (one replica each) is killed under load: calls keep
 // answering within the deadline (fallbacks, never a rejection), failures happen only between the
 // kill and shortly after the replica's promotion, and afterwards every call succeeds again.
-const { describeOnPrivateCluster, usePrivateCluster } = require('./private-cluster')
+const { describeOnPrivateCluster, usePrivateCluster, failoverUnderLoad } = require('./private-cluster')
 const { sleep, uniquePrefix } = require('../../helpers')
 
 const DEADLINE_MS = 500
@@ -25,9 +25,8 @@ describeOnPrivateCluster('failover of one master under load', () => {
 
     const calls = []
     const reads = []
-    let running = true
-    const caller = async (n) => {
-      for (let i = 0; running; i++) {
+    const caller = async (n, running) => {
+      for (let i = 0; running(); i++) {
         const key = keys[(n * 7 + i) % keys.length]
         let start = Date.now()
         // set answers false and incr null only when the call failed (their contract fallbacks).
@@ -40,23 +39,17 @@ describeOnPrivateCluster('failover of one master under load', () => {
         await sleep(5)
       }
     }
-    const load = Array.from({ length: CALLERS }, (_, n) => caller(n))
-
-    let victim
-    let killedAt
-    let promotedAt
-    try {
-      await sleep(1000)
-      victim = cluster.masterOf(keys[0])
-      killedAt = Date.now()
-      victim.kill()
-      await cluster.waitForNewMaster(keys[0], victim.port)
-      promotedAt = Date.now()
-      await sleep(RECOVERY_MS + 2000)
-    } finally {
-      running = false
-      await Promise.all(load)
-    }
+    const victim = cluster.masterOf(keys[0])
+    const { downAt: killedAt, promotedAt } = await failoverUnderLoad({
+      cluster,
+      victim,
+      key: keys[0],
+      how: 'kill',
+      callers: CALLERS,
+      caller,
+      warmMs: 1000,
+      afterMs: RECOVERY_MS + 2000,
+    })
 
     expect(unhandled).toEqual([])
     const slowest = Math.max(...calls.map((c) => c.end - c.start), ...reads)

@@ -40,4 +40,28 @@ function usePrivateCluster(clusterOptions, settings) {
   return run
 }
 
-module.exports = { describeOnPrivateCluster, usePrivateCluster }
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * While `caller(n)` runs in `callers` loops (each until `running()` turns false), takes
+ * `victim` down with `how` ('kill' or 'pause') after `warmMs`, waits for a replica to take over
+ * `key` and `afterMs` more, then ends the loops: `{ downAt, promotedAt }`.
+ */
+async function failoverUnderLoad({ cluster, victim, key, how, callers, caller, warmMs, afterMs }) {
+  const state = { running: true }
+  const load = Array.from({ length: callers }, (_, n) => caller(n, () => state.running))
+  try {
+    await sleep(warmMs)
+    const downAt = Date.now()
+    victim[how]()
+    await cluster.waitForNewMaster(key, victim.port)
+    const promotedAt = Date.now()
+    await sleep(afterMs)
+    return { downAt, promotedAt }
+  } finally {
+    state.running = false
+    await Promise.all(load)
+  }
+}
+
+module.exports = { describeOnPrivateCluster, usePrivateCluster, failoverUnderLoad }

@@ -7,7 +7,7 @@
 // failing for as long as it stayed stopped). Calls on the other masters may fail too in the
 // window: once the cluster marks the master failed it answers CLUSTERDOWN for every slot
 // until the promotion.
-const { describeOnPrivateCluster, usePrivateCluster } = require('./private-cluster')
+const { describeOnPrivateCluster, usePrivateCluster, failoverUnderLoad } = require('./private-cluster')
 const { sleep, uniquePrefix } = require('../../helpers')
 
 const DEADLINE_MS = 500
@@ -30,9 +30,8 @@ describeOnPrivateCluster('a master stalled for good, under load', () => {
     expect(onVictim.size).toBeLessThan(keys.length)
 
     const calls = []
-    let running = true
-    const caller = async (n) => {
-      for (let i = 0; running; i++) {
+    const caller = async (n, running) => {
+      for (let i = 0; running(); i++) {
         const key = keys[(n * 7 + i) % keys.length]
         const start = Date.now()
         const ok = (await mod.cache.set(key, i, 600)) === true
@@ -40,21 +39,16 @@ describeOnPrivateCluster('a master stalled for good, under load', () => {
         await sleep(10)
       }
     }
-    const load = Array.from({ length: CALLERS }, (_, n) => caller(n))
-
-    let pausedAt
-    let promotedAt
-    try {
-      await sleep(500)
-      pausedAt = Date.now()
-      victim.pause()
-      await cluster.waitForNewMaster(keys[0], victim.port)
-      promotedAt = Date.now()
-      await sleep(RECOVERY_MS + 2000)
-    } finally {
-      running = false
-      await Promise.all(load)
-    }
+    const { downAt: pausedAt, promotedAt } = await failoverUnderLoad({
+      cluster,
+      victim,
+      key: keys[0],
+      how: 'pause',
+      callers: CALLERS,
+      caller,
+      warmMs: 500,
+      afterMs: RECOVERY_MS + 2000,
+    })
 
     expect(unhandled).toEqual([])
     const failures = calls.filter((c) => !c.ok)
