@@ -47,7 +47,7 @@ use crate::redis_protocol::exchange::{
 use crate::redis_protocol::lazy::LazyConnection;
 use crate::{Backend, BackendKind, Cmd, Error, ErrorKind, Reply, Result};
 
-use owners::{slot_ranges, SlotOwners, SlotRange};
+use owners::{host_port, slot_ranges, SlotOwners, SlotRange};
 use pipeline::Group;
 use scan::{masters_first_slots, next_master, ClusterCursor};
 use slot::{placement, Placement};
@@ -544,11 +544,12 @@ async fn fetch_slot_ranges(
 
 /// `seed`'s settings (credentials, TLS) at `address` (`host:port`, as CLUSTER SLOTS names it).
 fn settings_at(seed: &redis::ConnectionInfo, address: &Bytes) -> Result<redis::ConnectionInfo> {
-    let text = String::from_utf8_lossy(address);
-    let (host, port) = text
-        .rsplit_once(':')
-        .and_then(|(host, port)| Some((host.to_string(), port.parse().ok()?)))
-        .ok_or_else(|| Error::protocol(format!("CLUSTER SLOTS named {text}")))?;
+    let (host, port) = host_port(address).ok_or_else(|| {
+        Error::protocol(format!(
+            "CLUSTER SLOTS named {}",
+            String::from_utf8_lossy(address)
+        ))
+    })?;
     let addr = match seed.addr() {
         redis::ConnectionAddr::TcpTls {
             insecure,

@@ -47,6 +47,13 @@ fn parse_range(range: &Reply) -> Option<SlotRange> {
     (start <= end && end < SLOTS).then_some(SlotRange { start, end, master })
 }
 
+/// The host and port of a node's address as CLUSTER SLOTS names it (`host:port`).
+pub fn host_port(address: &[u8]) -> Option<(String, u16)> {
+    let text = std::str::from_utf8(address).ok()?;
+    let (host, port) = text.rsplit_once(':')?;
+    Some((host.to_string(), port.parse().ok()?))
+}
+
 /// Slot → a number naming its master (an index into the masters seen).
 pub struct SlotOwners {
     owner: Vec<u16>,
@@ -93,6 +100,17 @@ impl SlotOwners {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_is_split_at_its_last_colon() {
+        assert_eq!(
+            host_port(b"10.0.0.2:7001"),
+            Some(("10.0.0.2".to_string(), 7001))
+        );
+        assert_eq!(host_port(b"::1:6379"), Some(("::1".to_string(), 6379)));
+        assert_eq!(host_port(b"node-a"), None);
+        assert_eq!(host_port(b"node-a:port"), None);
+    }
 
     pub(crate) fn range(start: i64, end: i64, port: i64) -> Reply {
         Reply::Array(vec![

@@ -29,7 +29,7 @@ use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::ConnectionInfo;
 
 use super::direct;
-use super::owners::{slot_ranges, SlotRange};
+use super::owners::{host_port, slot_ranges, SlotRange};
 use crate::redact::Secrets;
 use crate::redis_protocol::lazy::LazyConnection;
 use crate::Cmd;
@@ -185,11 +185,7 @@ async fn ask_directly(
 /// A PING to the node at `address` through the cluster client. Any answer, even an error
 /// (a node the client has no connection to), shows that the client's driver runs.
 async fn ping_through(conn: &mut ClusterConnection, address: &Bytes) {
-    let text = String::from_utf8_lossy(address);
-    let Some((host, port)) = text
-        .rsplit_once(':')
-        .and_then(|(host, port)| Some((host.to_string(), port.parse().ok()?)))
-    else {
+    let Some((host, port)) = host_port(address) else {
         return;
     };
     let node = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });

@@ -7,10 +7,11 @@
 //! that queued behind a failed attempt get its error rather than each waiting out a connect
 //! timeout in turn.
 //!
-//! An attempt outlives the call that started it: when that call's deadline ends it, the attempt
-//! is kept and the next call resumes it, until the connect timeout. Otherwise a server farther
-//! away than one call's deadline allows for connecting (a handshake and the script loads, two
-//! round trips or more) would never be reached, though each call would fit once connected.
+//! An attempt outlives the call that started it: when that call's deadline ends first, the
+//! attempt goes on (as a task of its own where the connection allows it) and the next call takes
+//! its connection, within the attempt's own budget. Otherwise a server farther away than one
+//! call's deadline allows for connecting (a handshake and the script loads, two round trips or
+//! more) would never be reached, though each call would fit once connected.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -234,7 +235,8 @@ impl<C: Clone> LazyConnection<C> {
         } else {
             None
         };
-        let started = Instant::now();
+        // Read only by a call that has to wait (a clock read per call otherwise).
+        let started = live.is_none().then(Instant::now);
         let used = AtomicU64::new(0);
         let connected_after_us = AtomicU64::new(0);
         let work = async {
@@ -243,7 +245,8 @@ impl<C: Clone> LazyConnection<C> {
                 None => {
                     let _waiting = Waiting::on(&self.waiting);
                     let got = self.get(open).await?;
-                    let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    let waited = started.map_or(Duration::ZERO, |at| at.elapsed());
+                    let waited = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
                     connected_after_us.store(waited, Ordering::Relaxed);
                     got
                 }
