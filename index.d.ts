@@ -632,7 +632,7 @@ export interface Environment {
   DIGIS_REDIS_LOG_INTERVAL_MS?: string
 }
 
-/** Options of `configure()`, all optional. The server-backend options (`timeoutMs` … `breakerCooldownMs`: whole numbers, at most 600000), `embeddedMaxBytes` and `cluster` also have an {@link Environment} variable. */
+/** Options of `configure()`, all optional; any other name is refused with a TypeError. The server-backend options (`timeoutMs` … `breakerCooldownMs`: whole numbers, at most 600000), `embeddedMaxBytes` and `cluster` also have an {@link Environment} variable. */
 export interface ConfigureOptions {
   /** Reject with typed errors instead of answering fallbacks. Default false. */
   strict?: boolean
@@ -646,7 +646,7 @@ export interface ConfigureOptions {
   logIntervalMs?: number
   /** Deadline of one call on a server backend, connecting and retries included (ms). Default 1000; env DIGIS_REDIS_TIMEOUT_MS. */
   timeoutMs?: number
-  /** Bound on opening a connection (ms). Default 1000; env DIGIS_REDIS_CONNECT_TIMEOUT_MS. */
+  /** Bound on opening a connection (ms); the script loads after it get one `timeoutMs` more. An attempt outlives the call that started it (the next call takes its connection). Default 1000; env DIGIS_REDIS_CONNECT_TIMEOUT_MS. */
   connectTimeoutMs?: number
   /** Extra attempts after a transport failure of an idempotent REST command. Default 2; env DIGIS_REDIS_RETRIES. */
   retries?: number
