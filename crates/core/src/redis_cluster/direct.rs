@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 
 use redis::{AsyncConnectionConfig, ConnectionInfo};
 
@@ -13,7 +13,7 @@ use crate::{Cmd, Reply};
 
 /// `cmd`'s reply from the node `settings` names, within `timeout` (connecting included); None
 /// when it does not answer in time, or answers an error.
-pub(super) async fn ask(
+async fn ask(
     settings: ConnectionInfo,
     cmd: &Cmd,
     secrets: &Secrets,
@@ -33,57 +33,48 @@ pub(super) async fn ask(
     tokio::time::timeout(timeout, asked).await.ok().flatten()
 }
 
+/// `cmd` asked of every one of `nodes` at once, each on a connection of its own: the replies as
+/// they come, with the index of the node that gave each.
+pub(super) fn answers<'a>(
+    nodes: impl IntoIterator<Item = ConnectionInfo>,
+    cmd: &'a Cmd,
+    secrets: &'a Secrets,
+    timeout: Duration,
+) -> impl Stream<Item = (usize, Reply)> + Unpin + 'a {
+    nodes
+        .into_iter()
+        .enumerate()
+        .map(|(i, settings)| async move { Some((i, ask(settings, cmd, secrets, timeout).await?)) })
+        .collect::<FuturesUnordered<_>>()
+        .filter_map(std::future::ready)
+}
+
 /// How long the seeds' check waits for more answers after the first one.
 const MORE_ANSWERS: Duration = Duration::from_millis(50);
 
-/// The seed URLs whose node answers a PING (the first to answer within `timeout`, and those
+/// The seeds whose node answers a PING (the first to answer within `timeout`, and those
 /// answering soon after it), in their order; all of them when none does (the cluster client
 /// then reports why). redis-rs waits for every seed's connection check, without a reply
 /// timeout: one stalled seed (a master stopped, say, whose replica took over) would hold every
 /// new cluster connection forever. One answering seed is enough: the cluster client learns
 /// every node from its slot map.
 pub(super) async fn answering_seeds(
-    urls: &[String],
+    seeds: &[ConnectionInfo],
     secrets: &Secrets,
     timeout: Duration,
-) -> Vec<String> {
+) -> Vec<ConnectionInfo> {
     let ping = Cmd::new("PING");
-    let mut checks: FuturesUnordered<_> = urls
-        .iter()
-        .enumerate()
-        .map(|(i, url)| {
-            let ping = &ping;
-            async move {
-                let settings = redis::Client::open(url.as_str())
-                    .ok()?
-                    .get_connection_info()
-                    .clone();
-                ask(settings, ping, secrets, timeout).await.map(|_| i)
-            }
-        })
-        .collect();
-    let mut answered = Vec::new();
-    let mut until = None;
-    loop {
-        let next = match until {
-            None => checks.next().await,
-            Some(at) => match tokio::time::timeout_at(at, checks.next()).await {
-                Ok(next) => next,
-                Err(_) => break,
-            },
-        };
-        match next {
-            None => break,
-            Some(Some(i)) => {
-                answered.push(i);
-                until.get_or_insert_with(|| tokio::time::Instant::now() + MORE_ANSWERS);
-            }
-            Some(None) => {}
+    let mut pongs = answers(seeds.iter().cloned(), &ping, secrets, timeout);
+    let Some((first, _)) = pongs.next().await else {
+        return seeds.to_vec();
+    };
+    let mut answered = vec![first];
+    let more = async {
+        while let Some((i, _)) = pongs.next().await {
+            answered.push(i);
         }
-    }
-    if answered.is_empty() {
-        return urls.to_vec();
-    }
+    };
+    let _ = tokio::time::timeout(MORE_ANSWERS, more).await;
     answered.sort_unstable();
-    answered.into_iter().map(|i| urls[i].clone()).collect()
+    answered.into_iter().map(|i| seeds[i].clone()).collect()
 }

@@ -35,6 +35,7 @@ use parking_lot::Mutex;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::IntoConnectionInfo;
 
 use crate::circuit::{Circuit, CircuitState, CircuitView};
 use crate::lua::{eval_by_sha, eval_many_by_sha, Script, ScriptCall};
@@ -69,7 +70,8 @@ const SHARE_MARGIN: Duration = Duration::from_millis(50);
 const MAX_IN_FLIGHT: usize = 32;
 
 pub struct ClusterBackend {
-    urls: Vec<String>,
+    /// The seed nodes' settings, parsed once from their URLs.
+    seeds: Vec<redis::ConnectionInfo>,
     connection: Arc<LazyConnection<ClusterConnection>>,
     /// Discards the connection when a failover moved masters under it (topology_watch.rs).
     watch: Arc<TopologyWatch>,
@@ -117,19 +119,24 @@ impl ClusterBackend {
         }
         let secrets = Secrets::merge(secrets);
         let display_urls = shown.join(",");
-        // Built once here to report bad URLs at once, and again per connection so that the
-        // connect timeout follows configure().
-        client(urls, &timeouts).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "invalid REDIS_CLUSTER_URLS {display_urls}: {}",
-                    secrets.redact(&e.to_string())
-                ),
-            )
-        })?;
+        // The client is built once here to report bad URLs at once, and again per connection so
+        // that the connect timeout follows configure().
+        let seeds = urls
+            .iter()
+            .map(|url| url.as_str().into_connection_info())
+            .collect::<redis::RedisResult<Vec<_>>>()
+            .and_then(|seeds| client(&seeds, &timeouts).map(|_| seeds))
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "invalid REDIS_CLUSTER_URLS {display_urls}: {}",
+                        secrets.redact(&e.to_string())
+                    ),
+                )
+            })?;
         Ok(ClusterBackend {
-            urls: urls.to_vec(),
+            seeds,
             // A timeout means one master is slow, not that the connections (one per master,
             // which the cluster client keeps pairing replies on) are broken.
             connection: Arc::new(LazyConnection::kept_on_timeout()),
@@ -160,14 +167,14 @@ impl ClusterBackend {
     /// instead of racing their own slot map fetches. It owns what it uses: it may outlive the
     /// call that started it (lazy.rs).
     fn connect(&self) -> impl Future<Output = Result<ClusterConnection>> + Send + 'static {
-        let (urls, timeouts, secrets) = (
-            self.urls.clone(),
+        let (seeds, timeouts, secrets) = (
+            self.seeds.clone(),
             self.timeouts.clone(),
             self.secrets.clone(),
         );
         let (owners, watch) = (self.owners.clone(), self.watch.clone());
         async move {
-            let seeds = direct::answering_seeds(&urls, &secrets, timeouts.connect()).await;
+            let seeds = direct::answering_seeds(&seeds, &secrets, timeouts.connect()).await;
             let client = client(&seeds, &timeouts).map_err(|e| redacted(&e, &secrets))?;
             let conn = client
                 .get_async_connection()
@@ -233,18 +240,11 @@ impl ClusterBackend {
     /// Whom the topology watch asks on a connection of its own: the masters the connection
     /// started with, then the seeds (a promoted replica may be among them).
     fn nodes_to_ask(&self, watch: &TopologyWatch) -> Vec<Node> {
-        let Ok(seed) = self.seed_settings() else {
-            return Vec::new();
-        };
         let masters = watch.connected_masters().into_iter().filter_map(|address| {
-            let settings = settings_at(&seed, &address).ok()?;
+            let settings = settings_at(&self.seeds[0], &address).ok()?;
             Some(Node { address, settings })
         });
-        let seeds = self.urls.iter().filter_map(|url| {
-            let settings = redis::Client::open(url.as_str())
-                .ok()?
-                .get_connection_info()
-                .clone();
+        let seeds = self.seeds.iter().filter_map(|settings| {
             let address = match settings.addr() {
                 redis::ConnectionAddr::Tcp(host, port)
                 | redis::ConnectionAddr::TcpTls { host, port, .. } => format!("{host}:{port}"),
@@ -252,7 +252,7 @@ impl ClusterBackend {
             };
             Some(Node {
                 address: address.into(),
-                settings,
+                settings: settings.clone(),
             })
         });
         let mut nodes: Vec<Node> = Vec::new();
@@ -262,14 +262,6 @@ impl ClusterBackend {
             }
         }
         nodes
-    }
-
-    /// The first seed URL's connection settings (credentials, TLS), to reach other nodes with.
-    fn seed_settings(&self) -> Result<redis::ConnectionInfo> {
-        Ok(redis::Client::open(self.urls[0].as_str())
-            .map_err(|e| redacted(&e, &self.secrets))?
-            .get_connection_info()
-            .clone())
     }
 
     /// The circuit of the master serving `slot` (the whole cluster's when none is known).
@@ -404,13 +396,12 @@ impl ClusterBackend {
     /// Connection settings for each master of `ranges`: the first seed's, at the master's
     /// address.
     fn master_settings(&self, ranges: &[SlotRange]) -> Result<Vec<redis::ConnectionInfo>> {
-        let seed = self.seed_settings()?;
         let mut masters: Vec<&Bytes> = ranges.iter().map(|range| &range.master).collect();
         masters.sort();
         masters.dedup();
         masters
             .into_iter()
-            .map(|master| settings_at(&seed, master))
+            .map(|master| settings_at(&self.seeds[0], master))
             .collect()
     }
 
@@ -566,8 +557,11 @@ fn settings_at(seed: &redis::ConnectionInfo, address: &Bytes) -> Result<redis::C
     Ok(seed.clone().set_addr(addr))
 }
 
-fn client(urls: &[String], timeouts: &Timeouts) -> redis::RedisResult<ClusterClient> {
-    ClusterClientBuilder::new(urls.iter().map(String::as_str))
+fn client(
+    seeds: &[redis::ConnectionInfo],
+    timeouts: &Timeouts,
+) -> redis::RedisResult<ClusterClient> {
+    ClusterClientBuilder::new(seeds.iter().cloned())
         .connection_timeout(timeouts.connect())
         .min_retry_wait(MIN_RETRY_WAIT_MS)
         .max_retry_wait(MAX_RETRY_WAIT_MS)
@@ -623,8 +617,8 @@ impl Backend for ClusterBackend {
         events: tokio::sync::mpsc::Sender<crate::pubsub::Event>,
     ) -> Result<()> {
         let mut last = None;
-        for url in &self.urls {
-            let client = redis::Client::open(url.as_str())
+        for seed in &self.seeds {
+            let client = redis::Client::open(seed.clone())
                 .map_err(|e| crate::redis_protocol::exchange::redacted(&e, &self.secrets))?;
             let connect = self.timeouts.connect();
             let attempt = crate::redis_protocol::exchange::subscribe_on(

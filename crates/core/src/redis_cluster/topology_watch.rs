@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::stream::StreamExt;
 use parking_lot::Mutex;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
@@ -164,19 +164,14 @@ async fn ask_directly(
     timeout: Duration,
 ) -> Option<(Bytes, Vec<SlotRange>)> {
     let cmd = Cmd::new("CLUSTER").arg("SLOTS");
-    let mut asked: FuturesUnordered<_> = nodes
+    let (addresses, settings): (Vec<_>, Vec<_>) = nodes
         .into_iter()
-        .map(|node| {
-            let cmd = &cmd;
-            async move {
-                let reply = direct::ask(node.settings, cmd, secrets, timeout).await?;
-                Some((node.address, slot_ranges(reply).ok()?))
-            }
-        })
-        .collect();
-    while let Some(answer) = asked.next().await {
-        if answer.is_some() {
-            return answer;
+        .map(|node| (node.address, node.settings))
+        .unzip();
+    let mut replies = direct::answers(settings, &cmd, secrets, timeout);
+    while let Some((i, reply)) = replies.next().await {
+        if let Ok(ranges) = slot_ranges(reply) {
+            return Some((addresses[i].clone(), ranges));
         }
     }
     None

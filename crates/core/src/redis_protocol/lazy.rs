@@ -392,29 +392,66 @@ mod tests {
         assert_eq!(ok, Ok(7));
     }
 
+    /// How a test's connection opens: an attempt within `budget`, in the background or not,
+    /// that takes `takes`.
+    #[derive(Clone, Copy)]
+    struct Opens {
+        budget: Duration,
+        in_background: bool,
+        takes: Duration,
+    }
+
+    /// Attempts started, and attempts that got to their answer.
+    #[derive(Default)]
+    struct Attempts {
+        started: AtomicU64,
+        finished: AtomicU64,
+    }
+
+    impl Opens {
+        /// One call with `deadline`; an attempt it starts answers `answer`.
+        async fn call(
+            self,
+            lazy: &LazyConnection<u8>,
+            deadline: Duration,
+            attempts: &Arc<Attempts>,
+            answer: Result<u8>,
+        ) -> Result<u8> {
+            let attempts = attempts.clone();
+            let open = move || {
+                attempts.started.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    tokio::time::sleep(self.takes).await;
+                    attempts.finished.fetch_add(1, Ordering::SeqCst);
+                    answer
+                }
+            };
+            lazy.run(
+                deadline,
+                || lazy.resumable(self.budget, self.in_background, open),
+                |c| async move { Ok(c) },
+            )
+            .await
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
     #[tokio::test]
     async fn an_attempt_slower_than_one_call_is_resumed_by_the_next_until_the_connect_budget() {
         let lazy = LazyConnection::<u8>::new();
-        let started = AtomicU64::new(0);
+        let attempts = Arc::new(Attempts::default());
         // Each attempt takes 120 ms; each call may wait 50 ms.
-        let call = || {
-            lazy.run(
-                Duration::from_millis(50),
-                || {
-                    lazy.resumable(Duration::from_secs(5), false, || {
-                        started.fetch_add(1, Ordering::SeqCst);
-                        async {
-                            tokio::time::sleep(Duration::from_millis(120)).await;
-                            Ok(9u8)
-                        }
-                    })
-                },
-                |c| async move { Ok(c) },
-            )
+        let opens = Opens {
+            budget: ms(5000),
+            in_background: false,
+            takes: ms(120),
         };
         let mut outcomes = Vec::new();
         for _ in 0..5 {
-            outcomes.push(call().await);
+            outcomes.push(opens.call(&lazy, ms(50), &attempts, Ok(9)).await);
             if outcomes.last().is_some_and(Result::is_ok) {
                 break;
             }
@@ -424,31 +461,25 @@ mod tests {
             Some(Err(ErrorKind::Timeout))
         );
         assert_eq!(outcomes.last(), Some(&Ok(9)), "connected: {outcomes:?}");
-        assert_eq!(started.load(Ordering::SeqCst), 1, "one attempt, resumed");
+        assert_eq!(
+            attempts.started.load(Ordering::SeqCst),
+            1,
+            "one attempt, resumed"
+        );
 
         // A kept attempt past its budget is not resumed: a new one starts.
         let lazy = LazyConnection::<u8>::new();
-        let started = AtomicU64::new(0);
-        let slow = || {
-            lazy.run(
-                Duration::from_millis(20),
-                || {
-                    lazy.resumable(Duration::from_millis(60), false, || {
-                        started.fetch_add(1, Ordering::SeqCst);
-                        async {
-                            tokio::time::sleep(Duration::from_secs(10)).await;
-                            Ok(1u8)
-                        }
-                    })
-                },
-                |c| async move { Ok(c) },
-            )
+        let attempts = Arc::new(Attempts::default());
+        let slow = Opens {
+            budget: ms(60),
+            in_background: false,
+            takes: ms(10_000),
         };
-        assert!(slow().await.is_err());
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        assert!(slow().await.is_err());
+        assert!(slow.call(&lazy, ms(20), &attempts, Ok(1)).await.is_err());
+        tokio::time::sleep(ms(80)).await;
+        assert!(slow.call(&lazy, ms(20), &attempts, Ok(1)).await.is_err());
         assert_eq!(
-            started.load(Ordering::SeqCst),
+            attempts.started.load(Ordering::SeqCst),
             2,
             "the expired attempt was replaced"
         );
@@ -457,64 +488,40 @@ mod tests {
     #[tokio::test]
     async fn a_background_attempt_goes_on_between_calls_and_its_failure_is_not_handed_on() {
         let lazy = LazyConnection::<u8>::new();
-        let started = Arc::new(AtomicU64::new(0));
-        let opened = Arc::new(AtomicU64::new(0));
-        let call = || {
-            let (started, opened) = (started.clone(), opened.clone());
-            lazy.run(
-                Duration::from_millis(30),
-                || {
-                    lazy.resumable(Duration::from_secs(5), true, move || {
-                        started.fetch_add(1, Ordering::SeqCst);
-                        async move {
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                            opened.fetch_add(1, Ordering::SeqCst);
-                            Ok(5u8)
-                        }
-                    })
-                },
-                |c| async move { Ok(c) },
-            )
+        let attempts = Arc::new(Attempts::default());
+        let opens = Opens {
+            budget: ms(5000),
+            in_background: true,
+            takes: ms(100),
         };
-        assert_eq!(call().await.map_err(|e| e.kind), Err(ErrorKind::Timeout));
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let first = opens.call(&lazy, ms(30), &attempts, Ok(5)).await;
+        assert_eq!(first.map_err(|e| e.kind), Err(ErrorKind::Timeout));
+        tokio::time::sleep(ms(200)).await;
         assert_eq!(
-            opened.load(Ordering::SeqCst),
+            attempts.finished.load(Ordering::SeqCst),
             1,
             "finished with no call waiting"
         );
-        assert_eq!(call().await, Ok(5));
-        assert_eq!(started.load(Ordering::SeqCst), 1);
+        assert_eq!(opens.call(&lazy, ms(30), &attempts, Ok(5)).await, Ok(5));
+        assert_eq!(attempts.started.load(Ordering::SeqCst), 1);
 
         // A failed background attempt found later is not this call's answer: it starts over.
-        let owned = LazyConnection::<u8>::new();
-        let lazy = &owned;
-        let fresh = |fails: bool| {
-            lazy.run(
-                Duration::from_millis(30),
-                move || {
-                    lazy.resumable(Duration::from_secs(5), true, move || async move {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        if fails {
-                            Err(refused())
-                        } else {
-                            Ok(6u8)
-                        }
-                    })
-                },
-                |c| async move { Ok(c) },
-            )
+        let lazy = LazyConnection::<u8>::new();
+        let opens = Opens {
+            takes: ms(50),
+            ..opens
         };
-        assert!(fresh(true).await.is_err());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let second = fresh(false).await;
+        let failed = opens.call(&lazy, ms(30), &attempts, Err(refused())).await;
+        assert!(failed.is_err());
+        tokio::time::sleep(ms(100)).await;
+        let second = opens.call(&lazy, ms(30), &attempts, Ok(6)).await;
         assert_eq!(
             second.map_err(|e| e.kind),
             Err(ErrorKind::Timeout),
             "a new 50 ms attempt"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(fresh(false).await, Ok(6));
+        tokio::time::sleep(ms(100)).await;
+        assert_eq!(opens.call(&lazy, ms(30), &attempts, Ok(6)).await, Ok(6));
     }
 
     #[tokio::test]
