@@ -385,6 +385,13 @@ export declare const EMBEDDED_WARNING: string
  */
 export declare function embeddedGet(handle: ExternalObject<unknown>, ns: Namespace, id: string): string | null
 
+/**
+ * One check answered synchronously (embedded store): whether it is allowed, with remaining,
+ * reset ms and retry-after ms written to `decided[0..3]`. A caller's array reused for every
+ * check spares building a JS object per call through napi, which cost more than the check.
+ */
+export declare function embeddedRateLimitCheck(handle: ExternalObject<unknown>, id: string, algorithm: RateLimitAlgorithm, limit: number, windowSeconds: number, cost: number, decided: Float64Array): boolean
+
 /** SET / SETEX done synchronously (embedded store). */
 export declare function embeddedSet(handle: ExternalObject<unknown>, ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): void
 

@@ -1,7 +1,7 @@
 'use strict'
 
 const binding = require('../binding')
-const { guarded, trueWhenDone } = require('./public-call')
+const { guarded, guardedNow, trueWhenDone } = require('./public-call')
 const { toKey, toPositiveInteger, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { clientAddressKey, requestAddress } = require('./client-ip')
@@ -25,6 +25,18 @@ function fallbackResult(limit, window, failClosed) {
     : { allowed: true, remaining: lim, reset: win, limit: lim, retryAfter: 0 }
 }
 
+/** What `check` answers, from the core's decision (milliseconds) and the limit asked for. */
+function result(allowed, remaining, resetMs, retryAfterMs, limit) {
+  return {
+    allowed,
+    remaining,
+    reset: Math.ceil(resetMs / 1000),
+    limit,
+    // A refusal always asks for at least a second, even in a window's last millisecond.
+    retryAfter: allowed ? 0 : Math.max(1, Math.ceil(retryAfterMs / 1000)),
+  }
+}
+
 const OPTION_NAMES = ['failClosed', 'algorithm', 'cost']
 
 /** `{ algorithm, cost, failClosed }` checked (cost is checked against the limit by the caller). */
@@ -37,41 +49,47 @@ function checkOptions({ algorithm = 'token-bucket', cost = 1, failClosed = false
 }
 
 function createRateLimiter(native) {
-  // A client known to be blocked is answered from the core's memory, without a round trip. On a server backend the checks of one tick go down as one pipeline of scripts.
-  const runOne = (args) => native.rateLimitCheck(...args)
+  // A client known to be blocked is answered from the core's memory, without a round trip.
+  // The embedded store answers on the calling thread, into one array reused by every check; on
+  // a server backend the checks of one tick go down as one pipeline of scripts.
+  const embeddedHandle = native.backend === 'embedded' ? native.embeddedHandle : null
+  const decided = new Float64Array(3)
   const checkScript =
-    native.backend === 'embedded'
-      ? runOne
-      : createCoalescer(runOne, (items) =>
-          native.rateLimitCheckMany(...[0, 1, 2, 3, 4].map((field) => items.map((args) => args[field]))),
+    embeddedHandle === null
+      ? createCoalescer(
+          (args) => native.rateLimitCheck(...args),
+          (items) => native.rateLimitCheckMany(...[0, 1, 2, 3, 4].map((field) => items.map((args) => args[field]))),
         )
+      : null
 
   function check(identifier, limit = 10, window = 60, options = undefined) {
     // Options are read once, inside the guard; the fallback fails closed only when asked to.
     let failClosed = false
-    return guarded(
-      'rateLimiter.check',
-      () => fallbackResult(limit, window, failClosed),
-      async () => {
-        const values = readOptionValues(options, OPTION_NAMES)
-        failClosed = values.failClosed === true
-        const { algorithm, cost: rawCost } = checkOptions(values)
-        const id = toKey(identifier, 'identifier')
-        const lim = toPositiveInteger(limit, 'limit')
-        const win = toPositiveInteger(window, 'window')
-        const cost = toPositiveInteger(rawCost, 'cost')
-        if (cost > lim) throw invalidArgument(`cost (${cost}) must not exceed limit (${lim}): it could never be allowed`)
-        const d = await checkScript([id, ALGORITHM_NAMES.indexOf(algorithm), lim, win, cost])
-        return {
-          allowed: d.allowed,
-          remaining: d.remaining,
-          reset: Math.ceil(d.resetMs / 1000),
-          limit: lim,
-          // A refusal always asks for at least a second, even in a window's last millisecond.
-          retryAfter: d.allowed ? 0 : Math.max(1, Math.ceil(d.retryAfterMs / 1000)),
-        }
-      },
-    )
+    const fallback = () => fallbackResult(limit, window, failClosed)
+    /** The script's arguments, from checked input. */
+    const request = () => {
+      const values = readOptionValues(options, OPTION_NAMES)
+      failClosed = values.failClosed === true
+      const { algorithm, cost: rawCost } = checkOptions(values)
+      const id = toKey(identifier, 'identifier')
+      const lim = toPositiveInteger(limit, 'limit')
+      const win = toPositiveInteger(window, 'window')
+      const cost = toPositiveInteger(rawCost, 'cost')
+      if (cost > lim) throw invalidArgument(`cost (${cost}) must not exceed limit (${lim}): it could never be allowed`)
+      return [id, ALGORITHM_NAMES.indexOf(algorithm), lim, win, cost]
+    }
+    if (embeddedHandle !== null) {
+      return guardedNow('rateLimiter.check', fallback, () => {
+        const [id, algorithm, lim, win, cost] = request()
+        const allowed = binding.embeddedRateLimitCheck(embeddedHandle, id, algorithm, lim, win, cost, decided)
+        return result(allowed, decided[0], decided[1], decided[2], lim)
+      })
+    }
+    return guarded('rateLimiter.check', fallback, async () => {
+      const args = request()
+      const d = await checkScript(args)
+      return result(d.allowed, d.remaining, d.resetMs, d.retryAfterMs, args[2])
+    })
   }
 
   const reset = (identifier) => trueWhenDone('rateLimiter.reset', () => native.rateLimitReset(toKey(identifier, 'identifier')))

@@ -1,12 +1,16 @@
 //! `rateLimiter.check`: one check, a tick's batch of them, and a reset.
 
+use std::sync::Arc;
+
 use digis_redis_binding_macros::feature_methods;
 use digis_redis_core::features::{Algorithm, RateLimitDecision, RateLimitRequest};
+use digis_redis_core::{ErrorKind, Features};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::batch::split_outcomes;
-use crate::js_error::Code;
+use crate::js_error::{self, to_js, Code};
+use crate::single_key::not_immediate;
 use crate::NativeClient;
 
 /// `rateLimiter.check`'s `algorithm` option.
@@ -122,4 +126,39 @@ impl NativeClient {
     fn rate_limit_reset(&self, id: String) -> () {
         move |f| async move { f.rate_limit_reset(&id).await }
     }
+}
+
+/// One check answered synchronously (embedded store): whether it is allowed, with remaining,
+/// reset ms and retry-after ms written to `decided[0..3]`. A caller's array reused for every
+/// check spares building a JS object per call through napi, which cost more than the check.
+#[napi(
+    ts_args_type = "handle: ExternalObject<unknown>, id: string, algorithm: RateLimitAlgorithm, limit: number, windowSeconds: number, cost: number, decided: Float64Array"
+)]
+pub fn embedded_rate_limit_check(
+    handle: &External<Arc<Features>>,
+    id: String,
+    algorithm: RateLimitAlgorithm,
+    limit: u32,
+    window_seconds: u32,
+    cost: u32,
+    mut decided: Float64ArraySlice,
+) -> Result<bool, Code> {
+    // SAFETY: the array is lib/rate-limiter.js's own, on a plain (not shared) buffer, and JS
+    // cannot run while this synchronous call holds its thread, so nothing else touches it.
+    let decided = unsafe { decided.as_mut() };
+    let [remaining, reset_ms, retry_after_ms, ..] = decided else {
+        return Err(js_error::core(
+            ErrorKind::InvalidArgument,
+            "embeddedRateLimitCheck needs a Float64Array of at least 3 numbers",
+        ));
+    };
+    let request = rate_limit_request(id, algorithm, limit, window_seconds, cost);
+    let decision = handle
+        .rate_limit_check_immediately(&request)
+        .ok_or_else(|| not_immediate("embeddedRateLimitCheck"))?
+        .map_err(to_js)?;
+    let result = RateLimitResult::from(decision);
+    (*remaining, *reset_ms, *retry_after_ms) =
+        (result.remaining, result.reset_ms, result.retry_after_ms);
+    Ok(result.allowed)
 }

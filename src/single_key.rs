@@ -209,7 +209,7 @@ impl NativeClient {
 // The embedded store's hot calls are free functions over a handle rather than methods:
 // napi-rs tracks borrows of `this` on every method call, which costs more than the work itself.
 
-fn not_immediate(what: &str) -> Error<Code> {
+pub(crate) fn not_immediate(what: &str) -> Error<Code> {
     js_error::core(
         digis_redis_core::ErrorKind::Unsupported,
         format!("{what} needs a backend that answers without I/O"),

@@ -55,6 +55,16 @@ pub trait Backend: Send + Sync {
         None
     }
 
+    /// A script answered on the calling thread, under the same rule as `get_immediately`.
+    fn eval_immediately(
+        &self,
+        _script: &'static Script,
+        _keys: &[Bytes],
+        _args: &[Bytes],
+    ) -> Option<Result<Reply>> {
+        None
+    }
+
     /// Runs `cmds` in order in one round trip. The outer error is for the whole batch (it never
     /// ran, or an atomic batch was discarded); per-command errors stay per item.
     async fn pipeline(&self, cmds: Vec<Cmd>, atomic: bool) -> Result<Vec<Result<Reply>>>;

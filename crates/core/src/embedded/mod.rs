@@ -270,6 +270,15 @@ impl Backend for EmbeddedBackend {
         Some(self.execute(cmd))
     }
 
+    fn eval_immediately(
+        &self,
+        script: &'static Script,
+        keys: &[Bytes],
+        args: &[Bytes],
+    ) -> Option<Result<Reply>> {
+        Some(self.run_script(script.name, keys, args))
+    }
+
     fn get_immediately(&self, key: &[u8]) -> Option<Result<Option<Bytes>>> {
         let mut ks = self.lock();
         let found = guarded(|| "GET".to_string(), || Ok(ks.peek::<Bytes>(key)?.cloned()));

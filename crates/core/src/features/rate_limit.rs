@@ -120,11 +120,37 @@ impl Features {
             return Ok(known);
         }
         let call = request.call();
-        let name = call.script.name;
-        let answer = decision(
-            name,
-            self.backend.eval(call.script, call.keys, call.args).await?,
-        )?;
+        let reply = self.backend.eval(call.script, call.keys, call.args).await?;
+        self.rate_limit_decided(request, call.script.name, reply)
+    }
+
+    /// `rate_limit_check` answered on the calling thread where the backend can (the embedded
+    /// store): the same answers without a future. `None` when the backend cannot.
+    pub fn rate_limit_check_immediately(
+        &self,
+        request: &RateLimitRequest,
+    ) -> Option<Result<RateLimitDecision>> {
+        if let Err(err) = request.check() {
+            return Some(Err(err));
+        }
+        if let Some(known) = self.rate_limit_blocks.known(request) {
+            return Some(Ok(known));
+        }
+        let call = request.call();
+        let reply = self
+            .backend
+            .eval_immediately(call.script, &call.keys, &call.args)?;
+        Some(reply.and_then(|reply| self.rate_limit_decided(request, call.script.name, reply)))
+    }
+
+    /// A script's reply read as a decision, and remembered when it is a block.
+    fn rate_limit_decided(
+        &self,
+        request: &RateLimitRequest,
+        script: &str,
+        reply: Reply,
+    ) -> Result<RateLimitDecision> {
+        let answer = decision(script, reply)?;
         self.rate_limit_blocks.record(request, &answer);
         Ok(answer)
     }
@@ -167,9 +193,7 @@ impl Features {
                 let (item, name) = sent
                     .next()
                     .ok_or_else(|| Error::protocol("a rate-limit batch answered too few items"))?;
-                let answer = decision(name, item?)?;
-                self.rate_limit_blocks.record(request, &answer);
-                Ok(answer)
+                self.rate_limit_decided(request, name, item?)
             })
             .collect())
     }
