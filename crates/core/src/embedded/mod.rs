@@ -281,11 +281,10 @@ impl Backend for EmbeddedBackend {
 
     fn get_immediately(&self, key: &[u8]) -> Option<Result<Option<Bytes>>> {
         let mut ks = self.lock();
-        let found = guarded(|| "GET".to_string(), || Ok(ks.peek::<Bytes>(key)?.cloned()));
-        if matches!(found, Ok(Some(_))) {
-            ks.touch(key);
-        }
-        Some(found)
+        Some(guarded(
+            || "GET".to_string(),
+            || Ok(ks.peek::<Bytes>(key)?.cloned()),
+        ))
     }
 
     async fn pipeline(&self, cmds: Vec<Cmd>, atomic: bool) -> Result<Vec<Result<Reply>>> {

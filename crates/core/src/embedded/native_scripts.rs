@@ -1,6 +1,10 @@
 //! Native equivalents of the Lua scripts in `src/lua/`, looked up by `Script::name`. Each one
 //! runs its commands through the ordinary dispatcher while the caller holds the lock, exactly as
-//! Lua's `redis.call` would, so no command logic is duplicated and the script stays atomic.
+//! Lua's `redis.call` would, so no command logic is duplicated and the script stays atomic. The
+//! token bucket, which every embedded rate-limit check runs, is the exception: it reads and
+//! writes its hash through the keyspace directly. The differential test against the Lua on a
+//! real Redis (`differential.rs`) holds every script, that one included, to the same replies
+//! and effects.
 //!
 //! Each function follows its Lua line by line, in the same order (errors after a write leave the
 //! write in place, as Redis never rolls a script back), with the Lua semantics spelled out in
@@ -14,6 +18,7 @@ use subtle::{Choice, ConstantTimeEq};
 
 use super::commands;
 use super::store::Keyspace;
+use super::value::Hash;
 use crate::{Cmd, Error, ErrorKind, Reply, Result};
 
 #[cfg(test)]
@@ -362,12 +367,15 @@ fn rate_limit_token_bucket(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) ->
     let now = now_ms(ks);
     let rate = capacity / window;
     let bucket = key(keys, 0)?;
-    let state = hash_numbers(call(
-        ks,
-        Cmd::new("HMGET").arg(bucket).arg("tokens").arg("ts"),
-    )?);
-    let (tokens, ts) = match state[..] {
-        [Some(tokens), Some(ts)] => (tokens, ts),
+    // HMGET, HSET and PEXPIRE below work on the bucket's entry directly rather than through the
+    // dispatcher: this script is every embedded rate-limit check (differential.rs holds it to
+    // the Lua's answers and effects).
+    let state = ks.read::<Hash>(bucket)?.map(|hash| {
+        let field = |name: &[u8]| hash.get(name).and_then(|value| tonumber(value));
+        (field(b"tokens"), field(b"ts"))
+    });
+    let (tokens, ts) = match state {
+        Some((Some(tokens), Some(ts))) => (tokens, ts),
         _ => (capacity, now),
     };
     let mut tokens = lua_min(capacity, tokens + lua_max(0.0, now - ts) * rate);
@@ -383,16 +391,30 @@ fn rate_limit_token_bucket(ks: &mut Keyspace, keys: &[Bytes], args: &[Bytes]) ->
     let reset = ((capacity - tokens) / rate).ceil();
     if reset < 1.0 {
         // A full bucket is the same as no state at all.
-        call(ks, Cmd::new("DEL").arg(bucket))?;
+        ks.remove(bucket);
     } else {
-        let hset = Cmd::new("HSET")
-            .arg(bucket)
-            .arg("tokens")
-            .arg(format_g17(tokens))
-            .arg("ts")
-            .arg(lua_arg(now));
-        call(ks, hset)?;
-        call(ks, Cmd::new("PEXPIRE").arg(bucket).arg(lua_arg(reset)))?;
+        let fields = [
+            (
+                Bytes::from_static(b"tokens"),
+                Bytes::from(format_g17(tokens)),
+            ),
+            (Bytes::from_static(b"ts"), lua_arg(now)),
+        ];
+        // What the dispatcher makes room for before an HSET: its arguments' bytes.
+        let incoming = bucket.len() + fields.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>();
+        ks.make_room(incoming)?;
+        let hash = ks.write_or_create::<Hash>(bucket)?;
+        hash.extend(fields);
+        // PEXPIRE with a reset of whole milliseconds; anything else (out of range, say) takes the
+        // command's own path, errors included.
+        match (reset as u64).checked_add(ks.now()) {
+            Some(deadline) if reset < 2f64.powi(53) => {
+                ks.set_deadline(bucket, Some(deadline));
+            }
+            _ => {
+                call(ks, Cmd::new("PEXPIRE").arg(bucket).arg(lua_arg(reset)))?;
+            }
+        }
     }
     Ok(lua_numbers(&[allowed, tokens.floor(), reset, retry]))
 }

@@ -4,6 +4,11 @@
 //! Entries are private to this module and every change of a deadline goes through it, which is
 //! what keeps the indexes exact: sweeping reads only the expiry index, never the whole keyspace,
 //! and eviction reads only the recency index.
+//!
+//! The recency index is brought up to date lazily: a use only stamps its entry, and eviction,
+//! finding a key filed under an older stamp than its last use, files it again and goes on. The
+//! key it evicts is still exactly the least recently used one, and a read or write no longer
+//! pays a removal and an insertion in that B-tree.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -53,18 +58,10 @@ fn entry_size(key: &[u8], value: &Value) -> usize {
     ENTRY_OVERHEAD + key.len() + value_size
 }
 
-/// Moves `entry` to the most recent place of its recency index; its key, from that index.
-fn mark_used(
-    recency: &mut [BTreeMap<u64, Bytes>; 2],
-    clock: &mut u64,
-    entry: &mut Entry,
-) -> Option<Bytes> {
+/// Stamps `entry` as just used; the recency index catches up when eviction reaches it.
+fn mark_used(clock: &mut u64, entry: &mut Entry) {
     *clock += 1;
-    let index = &mut recency[class(entry.deadline)];
-    let key = index.remove(&entry.used)?;
     entry.used = *clock;
-    index.insert(*clock, key.clone());
-    Some(key)
 }
 
 /// The recency index an entry belongs to: keys with a TTL are evicted first.
@@ -78,8 +75,10 @@ struct Entry {
     deadline: Option<u64>,
     /// Bytes it takes, as of the last time it was measured.
     size: usize,
-    /// When it was last used, on the keyspace's recency clock (its key in `recency`).
+    /// When it was last used, on the keyspace's recency clock.
     used: u64,
+    /// The stamp it is filed under in `recency`: its last use, or an earlier one.
+    filed: u64,
 }
 
 impl Entry {
@@ -132,7 +131,7 @@ impl Keyspace {
 
     fn remove_entry(&mut self, key: &[u8]) -> Option<Entry> {
         let (key, entry) = self.entries.remove_entry(key)?;
-        self.recency[class(entry.deadline)].remove(&entry.used);
+        self.recency[class(entry.deadline)].remove(&entry.filed);
         self.used_bytes = self.used_bytes.saturating_sub(entry.size);
         if let Some(deadline) = entry.deadline {
             self.expiries.remove(&(deadline, key));
@@ -157,32 +156,44 @@ impl Keyspace {
                 deadline,
                 size,
                 used,
+                filed: used,
             },
         );
-    }
-
-    /// Marks `key` as just used.
-    pub(crate) fn touch(&mut self, key: &[u8]) {
-        if let Some(entry) = self.entries.get_mut(key) {
-            mark_used(&mut self.recency, &mut self.clock, entry);
-        }
     }
 
     /// The live entry at `key`, marked as just used (and, when `changing`, as to be measured
     /// again); an expired one is reclaimed. Two lookups where each step on its own took one.
     fn live_entry(&mut self, key: &[u8], changing: bool) -> Option<&mut Entry> {
-        if self.entries.get(key)?.expired(self.now) {
+        let (stored_key, entry) = self.entries.get_key_value(key)?;
+        if entry.expired(self.now) {
             self.remove_entry(key);
             return None;
         }
-        let entry = self.entries.get_mut(key)?;
-        let key = mark_used(&mut self.recency, &mut self.clock, entry);
         if changing {
-            if let Some(key) = key {
-                self.changed.push(key);
+            self.changed.push(stored_key.clone());
+        }
+        let entry = self.entries.get_mut(key)?;
+        mark_used(&mut self.clock, entry);
+        Some(entry)
+    }
+
+    /// The least recently used key of the first recency index that has one (keys with a TTL
+    /// first), taken out of that index. Keys used since they were filed are filed again under
+    /// their last use on the way.
+    fn least_recently_used(&mut self) -> Option<Bytes> {
+        for class in 0..self.recency.len() {
+            while let Some((filed, key)) = self.recency[class].pop_first() {
+                let Some(entry) = self.entries.get_mut(&key) else {
+                    continue; // cannot happen: every entry's key is filed exactly once
+                };
+                if entry.used == filed {
+                    return Some(key);
+                }
+                entry.filed = entry.used;
+                self.recency[class].insert(entry.used, key);
             }
         }
-        Some(entry)
+        None
     }
 
     /// Sets the memory bound in bytes (0: none); the next write evicts down to it.
@@ -228,11 +239,9 @@ impl Keyspace {
             ));
         }
         while self.used_bytes.saturating_add(needed) > self.max_bytes {
-            let victim = self
-                .recency
-                .iter()
-                .find_map(|keys| keys.first_key_value().map(|(_, key)| key.clone()));
-            let Some(victim) = victim else { break };
+            let Some(victim) = self.least_recently_used() else {
+                break;
+            };
             self.remove_entry(&victim);
         }
         Ok(())
@@ -255,11 +264,15 @@ impl Keyspace {
     }
 
     /// `read` without reclaiming: an expired entry is reported missing and left to the sweeper,
-    /// so a plain read costs one lookup and needs no exclusive access.
-    pub(crate) fn peek<T: Kind>(&self, key: &[u8]) -> Result<Option<&T>> {
-        match self.entries.get(key) {
+    /// so a plain read costs one lookup. A value found is marked as just used.
+    pub(crate) fn peek<T: Kind>(&mut self, key: &[u8]) -> Result<Option<&T>> {
+        match self.entries.get_mut(key) {
             Some(entry) if !entry.expired(self.now) => {
-                T::of(&entry.value).map(Some).ok_or_else(Error::wrong_type)
+                if T::of(&entry.value).is_none() {
+                    return Err(Error::wrong_type());
+                }
+                mark_used(&mut self.clock, entry);
+                Ok(T::of(&entry.value))
             }
             _ => Ok(None),
         }
@@ -326,12 +339,15 @@ impl Keyspace {
 
     /// Sets or clears the expiry of a live key; false when the key is missing.
     pub(crate) fn set_deadline(&mut self, key: &[u8], deadline: Option<u64>) -> bool {
-        self.expire_if_needed(key);
-        let Some((key, entry)) = self.entries.get_key_value(key) else {
+        let Some((stored_key, entry)) = self.entries.get_key_value(key) else {
             return false;
         };
-        let key = key.clone();
-        let (old, used) = (entry.deadline, entry.used);
+        if entry.expired(self.now) {
+            self.remove_entry(key);
+            return false;
+        }
+        let key = stored_key.clone();
+        let (old, filed) = (entry.deadline, entry.filed);
         if let Some(old) = old {
             self.expiries.remove(&(old, key.clone()));
         }
@@ -339,8 +355,8 @@ impl Keyspace {
             self.expiries.insert((new, key.clone()));
         }
         if class(old) != class(deadline) {
-            self.recency[class(old)].remove(&used);
-            self.recency[class(deadline)].insert(used, key.clone());
+            self.recency[class(old)].remove(&filed);
+            self.recency[class(deadline)].insert(filed, key.clone());
         }
         if let Some(entry) = self.entries.get_mut(&key) {
             entry.deadline = deadline;
@@ -427,9 +443,10 @@ impl Keyspace {
             .collect();
         assert_eq!(from_entries, self.expiries);
         for (which, index) in self.recency.iter().enumerate() {
-            for (used, key) in index {
+            for (filed, key) in index {
                 let entry = &self.entries[key];
-                assert_eq!((entry.used, class(entry.deadline)), (*used, which));
+                assert_eq!((entry.filed, class(entry.deadline)), (*filed, which));
+                assert!(entry.filed <= entry.used);
             }
         }
         assert_eq!(
@@ -471,6 +488,57 @@ mod tests {
         assert!(ks.remove(b"b"));
         ks.assert_index_consistent();
         assert_eq!(ks.expiries.len(), 0);
+    }
+
+    #[test]
+    fn eviction_order_is_exact_lru_although_uses_are_filed_lazily() {
+        let mut ks = Keyspace::default();
+        ks.set_now(1000);
+        // Last use per key, as an exact LRU would order them: the reference.
+        let mut last_use: Vec<(usize, u64)> = Vec::new();
+        let mut step = 0u64;
+        let mut seed = 7u64;
+        for _ in 0..2000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let k = (seed >> 33) as usize % 40;
+            let name = key(&format!("k{k}"));
+            step += 1;
+            match (seed >> 20) % 4 {
+                0 => ks.set(name, s("v"), None),
+                1 => {
+                    if ks.get(&name).is_none() {
+                        continue;
+                    }
+                }
+                2 => {
+                    if ks.peek::<Bytes>(&name).unwrap().is_none() {
+                        continue;
+                    }
+                }
+                _ => {
+                    if ks.write::<Bytes>(&name).unwrap().is_none() {
+                        continue;
+                    }
+                }
+            }
+            last_use.retain(|(other, _)| *other != k);
+            last_use.push((k, step));
+        }
+        ks.settle();
+        ks.assert_index_consistent();
+        let mut evicted = Vec::new();
+        while let Some(victim) = ks.least_recently_used() {
+            ks.remove_entry(&victim);
+            evicted.push(victim);
+        }
+        let expected: Vec<Bytes> = last_use
+            .iter()
+            .map(|(k, _)| key(&format!("k{k}")))
+            .collect();
+        assert_eq!(evicted, expected);
+        assert_eq!(ks.len(), 0);
     }
 
     #[test]
