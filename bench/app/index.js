@@ -174,6 +174,8 @@ function report(results, o) {
     ['ours-redis-thread', 'ioredis'],
     ['before-redis', 'ioredis'],
     ['ours-embedded', 'map'],
+    ['ours-embedded', 'before-embedded'],
+    ['before-embedded', 'map'],
     ['ours-embedded', 'ioredis'],
     ['ours-rest', 'upstash'],
   ]
@@ -232,7 +234,7 @@ async function main() {
       for (const contender of order) {
         if (resp) await waitIdle(resp)
         const env = childEnv(contender === 'before-redis' ? 'ours-redis' : contender, { redisUrl: o.redisUrl, restUrl: rest?.url, restToken: rest?.token, prefix: `${prefix}:${contender}` })
-        if (contender === 'before-redis' && !env.BENCH_APP_BEFORE_DIR) throw new Error('before-redis needs BENCH_APP_BEFORE_DIR')
+        if (contender.startsWith('before-') && !env.BENCH_APP_BEFORE_DIR) throw new Error(`${contender} needs BENCH_APP_BEFORE_DIR`)
         let server
         try {
           server = await startServer(contender, env, o.nodeArgs)

@@ -19,6 +19,7 @@
 //              addon's I/O thread instead of Node's own loop (ours-redis)
 //   before-redis  this package on Redis from another build (BENCH_APP_BEFORE_DIR: a copy of the
 //              package with its own addon), to compare a change with what it replaces in one run
+//   before-embedded  the same build on the embedded store
 //   map        a plain JS Map holding the same JSON text; /express: express-session's MemoryStore
 //              and express-rate-limit's MemoryStore. No network: the Express ceiling.
 const path = require('node:path')
@@ -93,8 +94,9 @@ async function build(contender, env) {
     case 'ours-redis-near-scoped':
     case 'ours-redis-thread':
     case 'ours-rest':
-    case 'before-redis': {
-      const dir = contender === 'before-redis' ? env.BENCH_APP_BEFORE_DIR : PACKAGE_DIR
+    case 'before-redis':
+    case 'before-embedded': {
+      const dir = contender.startsWith('before-') ? env.BENCH_APP_BEFORE_DIR : PACKAGE_DIR
       const pkg = require(path.join(dir, 'index.js'))
       const near = await nearCacheFor(contender, pkg, env.BENCH_PREFIX)
       return {
