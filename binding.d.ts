@@ -379,6 +379,9 @@ export declare function doctorReportText(report: string): string
 
 export declare const EMBEDDED_WARNING: string
 
+/** EXPIRE done synchronously (embedded store): whether the key existed and got the expiry. */
+export declare function embeddedExpire(handle: ExternalObject<unknown>, ns: Namespace, id: string, seconds: number): boolean
+
 /**
  * GET answered synchronously (embedded store). The stored bytes become a JS string without an
  * intermediate Rust `String`.
@@ -394,6 +397,13 @@ export declare function embeddedRateLimitCheck(handle: ExternalObject<unknown>, 
 
 /** SET / SETEX done synchronously (embedded store). */
 export declare function embeddedSet(handle: ExternalObject<unknown>, ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null): void
+
+/**
+ * `windowHits` done synchronously (embedded store): the counter's hits and time left (ms, 0
+ * when no window runs) written to `counted[0]` and `counted[1]`, an array the caller reuses,
+ * instead of a JS object built through napi per call.
+ */
+export declare function embeddedWindowHits(handle: ExternalObject<unknown>, key: string, windowMs: number, change: number, restartOnHit: boolean, counted: Float64Array): void
 
 /**
  * The codes the core gives its errors, for the JS layer to tell the binding's failures from

@@ -49,11 +49,18 @@ function createFeatures(native, binding, TTL) {
 
   /**
    * A call gathered per tick into one batch on a server backend; on the embedded store, whose
-   * calls answer at once, `runOne`'s answer wrapped as a promise (callers chain on it).
+   * calls answer at once, `runNow`'s answer (by default `runOne`'s) wrapped as a promise
+   * (callers chain on it).
    */
-  const perTick = (runOne, runMany) => (embedded ? (item) => Promise.resolve(runOne(item)) : createCoalescer(runOne, runMany))
-  // The express stores' touches and counter changes.
-  const batchedExpire = perTick(([ns, id, seconds]) => native.expire(ns, id, seconds), (items) => expireMany(native, items))
+  const perTick = (runOne, runMany, runNow = runOne) => (embedded ? (item) => Promise.resolve(runNow(item)) : createCoalescer(runOne, runMany))
+  // The express stores' touches and counter changes; on the embedded store, free functions over
+  // its handle (no per-method bookkeeping for `this`), the counter's answer in a reused array.
+  const counted = new Float64Array(2)
+  const batchedExpire = perTick(
+    ([ns, id, seconds]) => native.expire(ns, id, seconds),
+    (items) => expireMany(native, items),
+    ([ns, id, seconds]) => binding.embeddedExpire(embeddedHandle, ns, id, seconds),
+  )
   const expire = (item) => {
     forgetNear(item[0], item[1])
     return batchedExpire(item)
@@ -61,6 +68,10 @@ function createFeatures(native, binding, TTL) {
   const batchedWindowHits = perTick(
     ([key, windowMs, change, restart]) => native.windowHits(key, windowMs, change, restart),
     (items) => windowHitsMany(native, items),
+    ([key, windowMs, change, restart]) => {
+      binding.embeddedWindowHits(embeddedHandle, key, windowMs, change, restart, counted)
+      return { hits: counted[0], resetMs: counted[1] }
+    },
   )
   const windowHits = (item) => {
     forgetNear(Namespace.Raw, item[0])

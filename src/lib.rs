@@ -39,7 +39,7 @@ pub mod rest_server;
 pub mod single_key;
 mod streams;
 mod text;
-mod window_hits;
+pub mod window_hits;
 
 // The return type of a method written out with `answer` rather than `#[feature_methods]`.
 #[allow(unused_imports)]

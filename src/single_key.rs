@@ -241,6 +241,22 @@ pub fn embedded_get<'env>(
     }
 }
 
+/// EXPIRE done synchronously (embedded store): whether the key existed and got the expiry.
+#[napi(
+    ts_args_type = "handle: ExternalObject<unknown>, ns: Namespace, id: string, seconds: number"
+)]
+pub fn embedded_expire(
+    handle: &External<Arc<Features>>,
+    ns: Namespace,
+    id: String,
+    seconds: u32,
+) -> Result<bool, Code> {
+    handle
+        .expire_immediately(target(ns, id), u64::from(seconds))
+        .ok_or_else(|| not_immediate("embeddedExpire"))?
+        .map_err(to_js)
+}
+
 /// SET / SETEX done synchronously (embedded store).
 #[napi(
     ts_args_type = "handle: ExternalObject<unknown>, ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null"

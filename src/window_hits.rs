@@ -1,13 +1,16 @@
 //! The express `RateLimitStore`'s fixed-window hit counters.
 
+use std::sync::Arc;
+
 use digis_redis_binding_macros::feature_methods;
 use digis_redis_core::features::{WindowHits, WindowHitsChange};
-use digis_redis_core::packed;
+use digis_redis_core::{packed, ErrorKind, Features};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::batch::{packing_error, split_outcomes};
-use crate::js_error::Code;
+use crate::js_error::{self, to_js, Code};
+use crate::single_key::not_immediate;
 use crate::NativeClient;
 
 /// A fixed window's hit counter after a change (`RateLimitStore`).
@@ -104,4 +107,42 @@ impl NativeClient {
             })
         }
     }
+}
+
+/// `windowHits` done synchronously (embedded store): the counter's hits and time left (ms, 0
+/// when no window runs) written to `counted[0]` and `counted[1]`, an array the caller reuses,
+/// instead of a JS object built through napi per call.
+#[napi(
+    ts_args_type = "handle: ExternalObject<unknown>, key: string, windowMs: number, change: number, restartOnHit: boolean, counted: Float64Array"
+)]
+pub fn embedded_window_hits(
+    handle: &External<Arc<Features>>,
+    key: String,
+    window_ms: u32,
+    change: i32,
+    restart_on_hit: bool,
+    mut counted: Float64ArraySlice,
+) -> Result<(), Code> {
+    // SAFETY: the array is lib/features.js's own, on a plain (not shared) buffer, and JS cannot
+    // run while this synchronous call holds its thread, so nothing else touches it.
+    let [hits, reset_ms, ..] = (unsafe { counted.as_mut() }) else {
+        return Err(js_error::core(
+            ErrorKind::InvalidArgument,
+            "embeddedWindowHits needs a Float64Array of at least 2 numbers",
+        ));
+    };
+    let change = WindowHitsChange {
+        key,
+        window_ms: u64::from(window_ms),
+        change: i64::from(change),
+        restart_on_hit,
+    };
+    let result = WindowHitsResult::from(
+        handle
+            .window_hits_immediately(&change)
+            .ok_or_else(|| not_immediate("embeddedWindowHits"))?
+            .map_err(to_js)?,
+    );
+    (*hits, *reset_ms) = (result.hits, result.reset_ms);
+    Ok(())
 }

@@ -88,6 +88,12 @@ impl Features {
         )
     }
 
+    /// `expire` done at once where the backend can (the embedded store); `None` otherwise.
+    pub fn expire_immediately(&self, target: Target, seconds: u64) -> Option<Result<bool>> {
+        let cmd = expire_command(target.into_key(), seconds);
+        Some(self.backend.call_immediately(&cmd)?.and_then(expired))
+    }
+
     pub async fn incr(&self, target: &Target) -> Result<i64> {
         let reply = self
             .backend

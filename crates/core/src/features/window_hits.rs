@@ -82,6 +82,15 @@ impl Features {
         counted(self.backend.eval(call.script, call.keys, call.args).await?)
     }
 
+    /// `window_hits` done at once where the backend can (the embedded store); `None` otherwise.
+    pub fn window_hits_immediately(&self, change: &WindowHitsChange) -> Option<Result<WindowHits>> {
+        let call = change.call();
+        let reply = self
+            .backend
+            .eval_immediately(call.script, &call.keys, &call.args)?;
+        Some(reply.and_then(counted))
+    }
+
     /// Many changes in one round trip where the backend can, in order, each as atomic as
     /// `window_hits`; each keeps its own outcome. Up to `COUNTERS_PER_SCRIPT` counters of one
     /// atomic scope (any counters on one server, one slot's on a cluster) share one script
