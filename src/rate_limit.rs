@@ -132,6 +132,7 @@ impl NativeClient {
 /// reset ms and retry-after ms written to `decided[0..3]`. A caller's array reused for every
 /// check spares building a JS object per call through napi, which cost more than the check.
 #[napi(
+    catch_unwind,
     ts_args_type = "handle: ExternalObject<unknown>, id: string, algorithm: RateLimitAlgorithm, limit: number, windowSeconds: number, cost: number, decided: Float64Array"
 )]
 pub fn embedded_rate_limit_check(

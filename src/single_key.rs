@@ -208,6 +208,8 @@ impl NativeClient {
 
 // The embedded store's hot calls are free functions over a handle rather than methods:
 // napi-rs tracks borrows of `this` on every method call, which costs more than the work itself.
+// Each is marked `catch_unwind`: a panic becomes a JS error instead of aborting the process (the
+// methods get that from `answer`).
 
 pub(crate) fn not_immediate(what: &str) -> Error<Code> {
     js_error::core(
@@ -218,7 +220,10 @@ pub(crate) fn not_immediate(what: &str) -> Error<Code> {
 
 /// GET answered synchronously (embedded store). The stored bytes become a JS string without an
 /// intermediate Rust `String`.
-#[napi(ts_args_type = "handle: ExternalObject<unknown>, ns: Namespace, id: string")]
+#[napi(
+    catch_unwind,
+    ts_args_type = "handle: ExternalObject<unknown>, ns: Namespace, id: string"
+)]
 pub fn embedded_get<'env>(
     env: &'env Env,
     handle: &External<Arc<Features>>,
@@ -243,6 +248,7 @@ pub fn embedded_get<'env>(
 
 /// EXPIRE done synchronously (embedded store): whether the key existed and got the expiry.
 #[napi(
+    catch_unwind,
     ts_args_type = "handle: ExternalObject<unknown>, ns: Namespace, id: string, seconds: number"
 )]
 pub fn embedded_expire(
@@ -259,6 +265,7 @@ pub fn embedded_expire(
 
 /// SET / SETEX done synchronously (embedded store).
 #[napi(
+    catch_unwind,
     ts_args_type = "handle: ExternalObject<unknown>, ns: Namespace, id: string, value: string, ttlSeconds?: number | undefined | null"
 )]
 pub fn embedded_set(

@@ -113,6 +113,7 @@ impl NativeClient {
 /// when no window runs) written to `counted[0]` and `counted[1]`, an array the caller reuses,
 /// instead of a JS object built through napi per call.
 #[napi(
+    catch_unwind,
     ts_args_type = "handle: ExternalObject<unknown>, key: string, windowMs: number, change: number, restartOnHit: boolean, counted: Float64Array"
 )]
 pub fn embedded_window_hits(

@@ -253,6 +253,9 @@ fn sweep_loop(store: Weak<Shared>) {
             return;
         };
         sweep_all(&shared);
+        // Refiled in batches, the lock released between them, so that an eviction never has to
+        // refile more than the keys used since the last pass.
+        while shared.keyspace.lock().refile_used(SWEEP_BATCH) {}
     }
 }
 

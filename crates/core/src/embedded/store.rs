@@ -69,6 +69,16 @@ fn class(deadline: Option<u64>) -> usize {
     usize::from(deadline.is_none())
 }
 
+/// The front of a recency index after refiling: what its first key is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Front {
+    Empty,
+    /// Filed under its last use: the least recently used key of its index.
+    Current,
+    /// Used since it was filed (the refiling stopped at its limit).
+    Stale,
+}
+
 #[derive(Debug)]
 struct Entry {
     value: Value,
@@ -182,18 +192,54 @@ impl Keyspace {
     /// their last use on the way.
     fn least_recently_used(&mut self) -> Option<Bytes> {
         for class in 0..self.recency.len() {
-            while let Some((filed, key)) = self.recency[class].pop_first() {
-                let Some(entry) = self.entries.get_mut(&key) else {
-                    continue; // cannot happen: every entry's key is filed exactly once
-                };
-                if entry.used == filed {
-                    return Some(key);
-                }
-                entry.filed = entry.used;
-                self.recency[class].insert(entry.used, key);
+            if self.refile_front(class, usize::MAX) == Front::Current {
+                return self.recency[class].pop_first().map(|(_, key)| key);
             }
         }
         None
+    }
+
+    /// Refiles keys used since they were filed, oldest first, until the first key of recency
+    /// index `class` is filed under its last use, or `limit` keys were refiled.
+    fn refile_front(&mut self, class: usize, limit: usize) -> Front {
+        let mut refiled = 0;
+        loop {
+            let Some((&filed, key)) = self.recency[class].first_key_value() else {
+                return Front::Empty;
+            };
+            let Some(used) = self.entries.get(key).map(|entry| entry.used) else {
+                // Cannot happen (every entry's key is filed exactly once); dropped, not looped on.
+                self.recency[class].pop_first();
+                continue;
+            };
+            if used == filed {
+                return Front::Current;
+            }
+            if refiled == limit {
+                return Front::Stale;
+            }
+            if let Some((_, key)) = self.recency[class].pop_first() {
+                if let Some(entry) = self.entries.get_mut(&key) {
+                    entry.filed = used;
+                }
+                self.recency[class].insert(used, key);
+            }
+            refiled += 1;
+        }
+    }
+
+    /// Refiles up to `limit` keys per recency index used since they were filed, from the front,
+    /// so that the next eviction finds few to refile: after a long run of reads without a write
+    /// needing room, the first such write would otherwise refile them all while holding the
+    /// store. Returns whether more may wait. Nothing to do without a memory bound.
+    pub(crate) fn refile_used(&mut self, limit: usize) -> bool {
+        if self.max_bytes == 0 {
+            return false;
+        }
+        let fronts: Vec<Front> = (0..self.recency.len())
+            .map(|class| self.refile_front(class, limit))
+            .collect();
+        fronts.contains(&Front::Stale)
     }
 
     /// Sets the memory bound in bytes (0: none); the next write evicts down to it.
@@ -494,51 +540,103 @@ mod tests {
     fn eviction_order_is_exact_lru_although_uses_are_filed_lazily() {
         let mut ks = Keyspace::default();
         ks.set_now(1000);
-        // Last use per key, as an exact LRU would order them: the reference.
-        let mut last_use: Vec<(usize, u64)> = Vec::new();
+        ks.set_max_bytes(1 << 30);
+        // The reference, an exact LRU: per live key its last use and whether it has a TTL (keys
+        // with one are evicted first).
+        let mut model: Vec<(usize, u64, bool)> = Vec::new();
+        let expected_victim = |model: &[(usize, u64, bool)]| {
+            model
+                .iter()
+                .filter(|(_, _, ttl)| *ttl)
+                .min_by_key(|(_, used, _)| *used)
+                .or_else(|| model.iter().min_by_key(|(_, used, _)| *used))
+                .map(|(k, _, _)| key(&format!("k{k}")))
+        };
         let mut step = 0u64;
         let mut seed = 7u64;
-        for _ in 0..2000 {
+        for round in 0..4000 {
             seed = seed
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let k = (seed >> 33) as usize % 40;
             let name = key(&format!("k{k}"));
+            let known = model.iter().position(|(other, _, _)| *other == k);
             step += 1;
-            match (seed >> 20) % 4 {
-                0 => ks.set(name, s("v"), None),
-                1 => {
-                    if ks.get(&name).is_none() {
-                        continue;
-                    }
+            match (seed >> 20) % 8 {
+                0 | 1 => {
+                    let ttl = (seed >> 40) % 2 == 0;
+                    ks.set(name, s("v"), ttl.then_some(1_000_000_000));
+                    model.retain(|(other, _, _)| *other != k);
+                    model.push((k, step, ttl));
                 }
-                2 => {
-                    if ks.peek::<Bytes>(&name).unwrap().is_none() {
-                        continue;
+                // Reads and writes mark a key as used; a changed deadline does not.
+                2 => assert_eq!(ks.get(&name).is_some(), known.is_some()),
+                3 => assert_eq!(ks.peek::<Bytes>(&name).unwrap().is_some(), known.is_some()),
+                4 => assert_eq!(ks.write::<Bytes>(&name).unwrap().is_some(), known.is_some()),
+                5 => {
+                    let ttl = (seed >> 40) % 2 == 0;
+                    assert_eq!(
+                        ks.set_deadline(&name, ttl.then_some(1_000_000_000)),
+                        known.is_some()
+                    );
+                    if let Some(i) = known {
+                        model[i].2 = ttl;
                     }
+                    continue;
+                }
+                6 => {
+                    ks.refile_used(3);
+                    continue;
                 }
                 _ => {
-                    if ks.write::<Bytes>(&name).unwrap().is_none() {
-                        continue;
+                    let victim = ks.least_recently_used();
+                    assert_eq!(victim, expected_victim(&model), "eviction at round {round}");
+                    if let Some(victim) = victim {
+                        ks.remove_entry(&victim);
+                        model.retain(|(other, _, _)| key(&format!("k{other}")) != victim);
                     }
+                    continue;
                 }
             }
-            last_use.retain(|(other, _)| *other != k);
-            last_use.push((k, step));
+            if let Some(i) = model.iter().position(|(other, _, _)| *other == k) {
+                model[i].1 = step;
+            }
+            if round % 100 == 0 {
+                ks.settle();
+                ks.assert_index_consistent();
+            }
         }
         ks.settle();
         ks.assert_index_consistent();
-        let mut evicted = Vec::new();
         while let Some(victim) = ks.least_recently_used() {
+            assert_eq!(Some(victim.clone()), expected_victim(&model));
             ks.remove_entry(&victim);
-            evicted.push(victim);
+            model.retain(|(other, _, _)| key(&format!("k{other}")) != victim);
         }
-        let expected: Vec<Bytes> = last_use
-            .iter()
-            .map(|(k, _)| key(&format!("k{k}")))
-            .collect();
-        assert_eq!(evicted, expected);
+        assert!(model.is_empty());
         assert_eq!(ks.len(), 0);
+    }
+
+    #[test]
+    fn refiling_between_evictions_leaves_the_front_current() {
+        let mut ks = Keyspace::default();
+        ks.set_now(1000);
+        for i in 0..100 {
+            ks.set(key(&format!("k{i}")), s("v"), None);
+        }
+        // Read again newest first: every filed stamp is now older than its key's last use.
+        for i in (0..100).rev() {
+            ks.peek::<Bytes>(&key(&format!("k{i}"))).unwrap();
+        }
+        assert!(!ks.refile_used(30), "nothing to do without a memory bound");
+        ks.set_max_bytes(1 << 20);
+        assert!(ks.refile_used(30), "more wait after 30");
+        while ks.refile_used(30) {}
+        ks.assert_index_consistent();
+        // The front is filed under its last use: k99, read first.
+        let (filed, front) = ks.recency[1].first_key_value().unwrap();
+        assert_eq!((front, ks.entries[front].used), (&key("k99"), *filed));
+        assert_eq!(ks.least_recently_used(), Some(key("k99")));
     }
 
     #[test]
