@@ -8,7 +8,8 @@
 //! The recency index is brought up to date lazily: a use only stamps its entry, and eviction,
 //! finding a key filed under an older stamp than its last use, files it again and goes on. The
 //! key it evicts is still exactly the least recently used one, and a read or write no longer
-//! pays a removal and an insertion in that B-tree.
+//! pays a removal and an insertion in that B-tree. The sweeper refiles in bounded batches
+//! between evictions, so an eviction refiles at most the keys used since its last pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
