@@ -24,6 +24,7 @@ pub mod doctor;
 pub mod environment;
 pub mod express;
 pub mod feature_bindings;
+mod immediate;
 pub mod io_runtime;
 pub mod js_error;
 pub mod key_names;

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use digis_redis_binding_macros::feature_methods;
 use digis_redis_core::features::{Algorithm, RateLimitDecision, RateLimitRequest};
-use digis_redis_core::{ErrorKind, Features};
+use digis_redis_core::Features;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::batch::split_outcomes;
-use crate::js_error::{self, to_js, Code};
-use crate::single_key::not_immediate;
+use crate::immediate::{answer_slots, not_immediate};
+use crate::js_error::{to_js, Code};
 use crate::NativeClient;
 
 /// `rateLimiter.check`'s `algorithm` option.
@@ -144,15 +144,8 @@ pub fn embedded_rate_limit_check(
     cost: u32,
     mut decided: Float64ArraySlice,
 ) -> Result<bool, Code> {
-    // SAFETY: the array is lib/rate-limiter.js's own, on a plain (not shared) buffer, and JS
-    // cannot run while this synchronous call holds its thread, so nothing else touches it.
-    let decided = unsafe { decided.as_mut() };
-    let [remaining, reset_ms, retry_after_ms, ..] = decided else {
-        return Err(js_error::core(
-            ErrorKind::InvalidArgument,
-            "embeddedRateLimitCheck needs a Float64Array of at least 3 numbers",
-        ));
-    };
+    let [remaining, reset_ms, retry_after_ms] =
+        answer_slots::<3>(&mut decided, "embeddedRateLimitCheck")?;
     let request = rate_limit_request(id, algorithm, limit, window_seconds, cost);
     let decision = handle
         .rate_limit_check_immediately(&request)

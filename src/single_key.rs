@@ -10,7 +10,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::batch::{packing_error, split_outcomes, ItemErrors};
-use crate::js_error::{self, from_napi, to_js, Code};
+use crate::immediate::not_immediate;
+use crate::js_error::{from_napi, to_js, Code};
 use crate::namespace::{packed_targets, target, Namespace};
 use crate::{text, NativeClient};
 
@@ -210,13 +211,6 @@ impl NativeClient {
 // napi-rs tracks borrows of `this` on every method call, which costs more than the work itself.
 // Each is marked `catch_unwind`: a panic becomes a JS error instead of aborting the process (the
 // methods get that from `answer`).
-
-pub(crate) fn not_immediate(what: &str) -> Error<Code> {
-    js_error::core(
-        digis_redis_core::ErrorKind::Unsupported,
-        format!("{what} needs a backend that answers without I/O"),
-    )
-}
 
 /// GET answered synchronously (embedded store). The stored bytes become a JS string without an
 /// intermediate Rust `String`.

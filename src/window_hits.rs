@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use digis_redis_binding_macros::feature_methods;
 use digis_redis_core::features::{WindowHits, WindowHitsChange};
-use digis_redis_core::{packed, ErrorKind, Features};
+use digis_redis_core::{packed, Features};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::batch::{packing_error, split_outcomes};
-use crate::js_error::{self, to_js, Code};
-use crate::single_key::not_immediate;
+use crate::immediate::{answer_slots, not_immediate};
+use crate::js_error::{to_js, Code};
 use crate::NativeClient;
 
 /// A fixed window's hit counter after a change (`RateLimitStore`).
@@ -124,14 +124,7 @@ pub fn embedded_window_hits(
     restart_on_hit: bool,
     mut counted: Float64ArraySlice,
 ) -> Result<(), Code> {
-    // SAFETY: the array is lib/features.js's own, on a plain (not shared) buffer, and JS cannot
-    // run while this synchronous call holds its thread, so nothing else touches it.
-    let [hits, reset_ms, ..] = (unsafe { counted.as_mut() }) else {
-        return Err(js_error::core(
-            ErrorKind::InvalidArgument,
-            "embeddedWindowHits needs a Float64Array of at least 2 numbers",
-        ));
-    };
+    let [hits, reset_ms] = answer_slots::<2>(&mut counted, "embeddedWindowHits")?;
     let change = WindowHitsChange {
         key,
         window_ms: u64::from(window_ms),

@@ -5,7 +5,8 @@
 
 const { types } = require('node:util')
 
-const { NativeClient, RateLimitAlgorithm } = require('../../binding')
+const binding = require('../../binding')
+const { NativeClient, RateLimitAlgorithm } = binding
 const { selectBackend } = require('../../lib/environment')
 const { uniquePrefix } = require('../helpers')
 
@@ -100,5 +101,30 @@ describe('digis-redis/binding', () => {
       message: 'cost (5) must not exceed limit (2): it could never be allowed',
     })
     await answer(() => native.rateLimitReset(`${P}:rl1`))
+  })
+
+  // They answer into the caller's array: one too short is refused before anything is stored. A
+  // server backend's handle is refused: its calls cannot answer without I/O.
+  test('the embedded store\'s synchronous calls refuse an answer array too short; a server backend refuses them all', () => {
+    const handle = native.embeddedHandle
+    const decided = new Float64Array(3)
+    if (native.backend !== 'embedded') {
+      expect(() => binding.embeddedRateLimitCheck(handle, `${P}:rl3`, RateLimitAlgorithm.TokenBucket, 5, 60, 1, decided)).toThrow(
+        /embeddedRateLimitCheck needs a backend that answers without I\/O/,
+      )
+      expect(() => binding.embeddedWindowHits(handle, `${P}:wh`, 60000, 1, false, decided)).toThrow(/needs a backend that answers without I\/O/)
+      expect(() => binding.embeddedExpire(handle, 0, `${P}:k`, 10)).toThrow(/needs a backend that answers without I\/O/)
+      return
+    }
+    expect(() => binding.embeddedRateLimitCheck(handle, `${P}:rl3`, RateLimitAlgorithm.TokenBucket, 5, 60, 1, new Float64Array(2))).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: 'embeddedRateLimitCheck needs a Float64Array of at least 3 numbers' }),
+    )
+    expect(() => binding.embeddedWindowHits(handle, `${P}:wh`, 60000, 1, false, new Float64Array(1))).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: 'embeddedWindowHits needs a Float64Array of at least 2 numbers' }),
+    )
+    expect(native.exists(0, `${P}:wh`)).toBe(false)
+    expect(binding.embeddedRateLimitCheck(handle, `${P}:rl3`, RateLimitAlgorithm.TokenBucket, 5, 60, 2, decided)).toBe(true)
+    expect(decided[0]).toBe(3)
+    native.rateLimitReset(`${P}:rl3`)
   })
 })
