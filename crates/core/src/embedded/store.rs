@@ -565,7 +565,7 @@ mod tests {
             step += 1;
             match (seed >> 20) % 8 {
                 0 | 1 => {
-                    let ttl = (seed >> 40) % 2 == 0;
+                    let ttl = (seed >> 40).is_multiple_of(2);
                     ks.set(name, s("v"), ttl.then_some(1_000_000_000));
                     model.retain(|(other, _, _)| *other != k);
                     model.push((k, step, ttl));
@@ -575,7 +575,7 @@ mod tests {
                 3 => assert_eq!(ks.peek::<Bytes>(&name).unwrap().is_some(), known.is_some()),
                 4 => assert_eq!(ks.write::<Bytes>(&name).unwrap().is_some(), known.is_some()),
                 5 => {
-                    let ttl = (seed >> 40) % 2 == 0;
+                    let ttl = (seed >> 40).is_multiple_of(2);
                     assert_eq!(
                         ks.set_deadline(&name, ttl.then_some(1_000_000_000)),
                         known.is_some()
