@@ -237,10 +237,11 @@ impl Keyspace {
         if self.max_bytes == 0 {
             return false;
         }
-        let fronts: Vec<Front> = (0..self.recency.len())
-            .map(|class| self.refile_front(class, limit))
-            .collect();
-        fronts.contains(&Front::Stale)
+        let mut more = false;
+        for class in 0..self.recency.len() {
+            more |= self.refile_front(class, limit) == Front::Stale;
+        }
+        more
     }
 
     /// Sets the memory bound in bytes (0: none); the next write evicts down to it.

@@ -115,9 +115,8 @@ impl Features {
     /// One atomic script call (one round trip whatever the algorithm), or none for a client
     /// known to be blocked (rate_limit_blocks.rs).
     pub async fn rate_limit_check(&self, request: &RateLimitRequest) -> Result<RateLimitDecision> {
-        request.check()?;
-        if let Some(known) = self.rate_limit_blocks.known(request) {
-            return Ok(known);
+        if let Some(answer) = self.rate_limit_answered_here(request) {
+            return answer;
         }
         let call = request.call();
         let reply = self.backend.eval(call.script, call.keys, call.args).await?;
@@ -130,17 +129,26 @@ impl Features {
         &self,
         request: &RateLimitRequest,
     ) -> Option<Result<RateLimitDecision>> {
-        if let Err(err) = request.check() {
-            return Some(Err(err));
-        }
-        if let Some(known) = self.rate_limit_blocks.known(request) {
-            return Some(Ok(known));
+        if let Some(answer) = self.rate_limit_answered_here(request) {
+            return Some(answer);
         }
         let call = request.call();
         let reply = self
             .backend
             .eval_immediately(call.script, &call.keys, &call.args)?;
         Some(reply.and_then(|reply| self.rate_limit_decided(request, call.script.name, reply)))
+    }
+
+    /// The answer of a check that needs no script: an invalid request's error, or a block known
+    /// from memory (rate_limit_blocks.rs). None: the check goes to the backend.
+    fn rate_limit_answered_here(
+        &self,
+        request: &RateLimitRequest,
+    ) -> Option<Result<RateLimitDecision>> {
+        match request.check() {
+            Err(err) => Some(Err(err)),
+            Ok(()) => self.rate_limit_blocks.known(request).map(Ok),
+        }
     }
 
     /// A script's reply read as a decision, and remembered when it is a block.
@@ -164,10 +172,7 @@ impl Features {
         // Per request: answered already (an invalid one, a known block), or None: to send.
         let local: Vec<Option<Result<RateLimitDecision>>> = requests
             .iter()
-            .map(|request| match request.check() {
-                Err(err) => Some(Err(err)),
-                Ok(()) => self.rate_limit_blocks.known(request).map(Ok),
-            })
+            .map(|request| self.rate_limit_answered_here(request))
             .collect();
         let calls: Vec<ScriptCall> = requests
             .iter()
