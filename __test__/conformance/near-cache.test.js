@@ -47,11 +47,19 @@ test('bad options throw a TypeError and change nothing', () => {
 })
 
 test('stats and Prometheus show the near cache in one shape, on or off', async () => {
-  expect(near()).toMatchObject({ enabled: false, tracking: 'off', entries: 0, hits: 0 })
+  expect(near()).toMatchObject({ enabled: false, tracking: 'off', entries: 0, hits: 0, trackedServers: [] })
   expect(Object.keys(near().namespaces)).toEqual(['cache', 'users', 'creators', 'sessions', 'tokens'])
   if (backend === 'embedded') return
   await turnOn({ maxBytes: 1 << 20, maxEntries: 500, maxStalenessMs: 60000 })
   expect(near()).toMatchObject({ enabled: true, maxBytes: 1 << 20, maxEntries: 500, lastError: null })
+  // Live on a server: the servers heard; with no push channel (Upstash), none.
+  if (near().tracking === 'live') {
+    expect(near().trackedServers.length).toBeGreaterThan(0)
+    for (const server of near().trackedServers) expect(server).toMatch(/^[^:\s]+:\d+$/)
+    if (backend === 'redis') expect(near().trackedServers).toEqual([new URL(process.env.REDIS_URL).host])
+  } else {
+    expect(near().trackedServers).toEqual([])
+  }
   await users.cache(`${P}:prom`, { n: 1 })
   await untilNearHit(() => users.get(`${P}:prom`))
   expect(analytics.prometheus()).toMatch(/^digis_redis_near_cache_hits_total\{namespace="users"\} [1-9]\d*$/m)

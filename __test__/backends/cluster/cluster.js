@@ -7,6 +7,7 @@
 //   const cluster = await startCluster({ masters: 3, replicas: 1 })
 //   cluster.urls            // seed URLs of the masters, for REDIS_CLUSTER_URLS
 //   cluster.masterOf(key)   // the node serving `key` now: { port, kill(), pause(), resume() }
+//   await cluster.agreedMasters()  // ['127.0.0.1:7001', …] once every node names the same
 //   await cluster.stop()
 
 const { spawn, spawnSync } = require('node:child_process')
@@ -152,6 +153,33 @@ async function startCluster({ masters = 3, replicas = 1, nodeTimeoutMs = 2000 } 
         return master !== null && master.port !== oldPort
       }, timeoutMs)
       await this.waitHealthy(timeoutMs)
+    },
+    /**
+     * Resolves with the masters that serve slots (`host:port`, sorted) once every live node
+     * names the same ones: after a failover the nodes learn of it at different moments.
+     */
+    agreedMasters: (timeoutMs = 20000) => {
+      const mastersSeenBy = (port) => {
+        const text = cli(port, 'cluster', 'nodes')
+        if (text === null) return null
+        const masters = text
+          .split('\n')
+          .map((line) => line.trim().split(' '))
+          .filter((fields) => fields.length > 8 && fields[2].split(',').includes('master') && !fields[2].includes('fail'))
+          .map((fields) => fields[1].split('@')[0])
+        return JSON.stringify(masters.sort())
+      }
+      let agreed
+      return waitFor(
+        'every node to name the same masters',
+        () => {
+          const views = new Set(ports.filter(answers).map(mastersSeenBy))
+          if (views.size !== 1 || views.has(null)) return false
+          agreed = JSON.parse([...views][0])
+          return true
+        },
+        timeoutMs,
+      ).then(() => agreed)
     },
     /** Resolves when every live node reports cluster_state:ok. */
     waitHealthy: (timeoutMs = 20000) =>

@@ -526,6 +526,7 @@ fn near_json(near: Option<&NearStats>) -> String {
         spaces: Default::default(),
         announced: 0,
         last_error: None,
+        tracked_servers: Vec::new(),
     };
     let s = near.unwrap_or(&off);
     let total = |pick: fn(&SpaceCounts) -> u64| s.spaces.iter().map(pick).sum::<u64>();
@@ -543,7 +544,7 @@ fn near_json(near: Option<&NearStats>) -> String {
         })
         .collect();
     format!(
-        "{{\"enabled\":{},\"tracking\":{},\"entries\":{},\"bytes\":{},\"maxBytes\":{},\"maxEntries\":{},\"hits\":{},\"misses\":{},\"invalidations\":{},\"evictions\":{},\"announced\":{},\"lastError\":{},\"namespaces\":{{{}}}}}",
+        "{{\"enabled\":{},\"tracking\":{},\"entries\":{},\"bytes\":{},\"maxBytes\":{},\"maxEntries\":{},\"hits\":{},\"misses\":{},\"invalidations\":{},\"evictions\":{},\"announced\":{},\"lastError\":{},\"trackedServers\":[{}],\"namespaces\":{{{}}}}}",
         near.is_some(),
         json_string(s.tracking.name()),
         s.entries,
@@ -556,6 +557,7 @@ fn near_json(near: Option<&NearStats>) -> String {
         s.evictions,
         s.announced,
         s.last_error.as_deref().map_or("null".to_owned(), json_string),
+        s.tracked_servers.iter().map(|server| json_string(server)).collect::<Vec<_>>().join(","),
         spaces.join(","),
     )
 }

@@ -78,6 +78,9 @@ pub struct NearStats {
     pub announced: u64,
     /// Why tracking is not live, secrets masked.
     pub last_error: Option<String>,
+    /// While live: the servers (`host:port`, sorted) whose announcements are heard, so a
+    /// failover shows as the new master here.
+    pub tracked_servers: Vec<String>,
 }
 
 pub struct NearCache {
@@ -98,6 +101,8 @@ pub struct NearCache {
     /// Rounds of tracking connections (tracking.rs), and the one entries are served under.
     rounds: AtomicU64,
     live_round: AtomicU64,
+    /// The servers of the live round; empty when not live.
+    tracked_servers: Mutex<Vec<String>>,
 }
 
 /// `prefixes` without those another one covers (a server refuses overlapping BCAST prefixes).
@@ -146,6 +151,7 @@ impl NearCache {
             announced: AtomicU64::new(0),
             rounds: AtomicU64::new(0),
             live_round: AtomicU64::new(0),
+            tracked_servers: Mutex::new(Vec::new()),
         };
         near.apply(settings);
         Arc::new(near)
@@ -286,6 +292,7 @@ impl NearCache {
                 .store(Tracking::Connecting as u8, Ordering::Release);
         }
         self.live_round.store(0, Ordering::Release);
+        self.tracked_servers.lock().clear();
         store.clear(true);
         drop(store);
         if why.is_some() {
@@ -298,14 +305,15 @@ impl NearCache {
         self.rounds.fetch_add(1, Ordering::AcqRel) + 1
     }
 
-    /// Invalidations flow from every server of `round`: entries may be served (from an empty
-    /// cache, as whatever was stored before may have missed a change).
-    pub(crate) fn go_live(&self, round: u64) {
+    /// Invalidations flow from every server of `round` (`servers`): entries may be served
+    /// (from an empty cache, as whatever was stored before may have missed a change).
+    pub(crate) fn go_live(&self, round: u64, servers: Vec<String>) {
         let mut store = self.store.lock();
         store.clear(false);
         if self.tracking() == Tracking::Connecting {
             self.tracking.store(Tracking::Live as u8, Ordering::Release);
             self.live_round.store(round, Ordering::Release);
+            *self.tracked_servers.lock() = servers;
         }
         *self.last_error.lock() = None;
     }
@@ -318,6 +326,7 @@ impl NearCache {
             self.tracking
                 .store(Tracking::Connecting as u8, Ordering::Release);
             self.live_round.store(0, Ordering::Release);
+            self.tracked_servers.lock().clear();
             store.clear(true);
         }
     }
@@ -326,6 +335,7 @@ impl NearCache {
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::Release);
         self.tracking.store(Tracking::Off as u8, Ordering::Release);
+        self.tracked_servers.lock().clear();
         self.store.lock().clear(false);
         self.stop.notify_waiters();
     }
@@ -346,6 +356,7 @@ impl NearCache {
             spaces: store.counts,
             announced: self.announced.load(Ordering::Relaxed),
             last_error: self.last_error.lock().clone(),
+            tracked_servers: self.tracked_servers.lock().clone(),
         }
     }
 }

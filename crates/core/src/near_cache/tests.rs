@@ -18,7 +18,7 @@ fn settings(max_bytes: usize, max_entries: usize) -> NearSettings {
 /// A tracked near cache whose invalidations flow.
 fn live(max_bytes: usize, max_entries: usize) -> Arc<NearCache> {
     let near = NearCache::tracked(&settings(max_bytes, max_entries));
-    near.go_live(near.next_round());
+    near.go_live(near.next_round(), Vec::new());
     near
 }
 
@@ -74,7 +74,7 @@ fn a_change_while_the_get_is_on_its_way_keeps_the_old_value_out() {
             "flush" => near.invalidate_all(),
             _ => {
                 near.go_dark(None);
-                near.go_live(near.next_round());
+                near.go_live(near.next_round(), Vec::new());
             }
         }
         near.complete_fill(b"k", ticket, Some(Bytes::from_static(b"old")), -1);
@@ -97,13 +97,13 @@ fn two_reads_on_their_way_share_one_placeholder_and_a_later_read_replaces_a_stal
 fn nothing_is_served_or_stored_until_tracking_is_live() {
     let near = NearCache::tracked(&NearSettings::default());
     assert!(begin(&near, b"k").is_none());
-    near.go_live(near.next_round());
+    near.go_live(near.next_round(), Vec::new());
     fill(&near, "k", Some("v"), -1);
     near.go_dark(Some("connection lost".into()));
     assert_eq!(hit(&near, "k"), None);
     assert_eq!(near.stats().tracking, Tracking::Connecting);
     assert_eq!(near.stats().last_error.as_deref(), Some("connection lost"));
-    near.go_live(near.next_round());
+    near.go_live(near.next_round(), Vec::new());
     assert_eq!(
         hit(&near, "k"),
         None,
@@ -174,7 +174,7 @@ fn namespaces_left_out_are_not_answered() {
         spaces: vec![NearSpace::Users],
         ..NearSettings::default()
     });
-    near.go_live(near.next_round());
+    near.go_live(near.next_round(), Vec::new());
     assert!(near.answers(NearSpace::Users));
     assert!(!near.answers(NearSpace::Cache));
     assert!(begin(&near, b"k").is_none());
@@ -241,7 +241,7 @@ fn with_cache_prefixes_only_those_raw_keys_are_answered_and_tracked() {
         cache_prefixes: Some(vec!["feed:".into(), "feed:hot:".into(), "profile:".into()]),
         ..NearSettings::default()
     });
-    near.go_live(near.next_round());
+    near.go_live(near.next_round(), Vec::new());
     assert!(begin(&near, b"feed:1").is_some());
     assert!(
         begin(&near, b"other:1").is_none(),
@@ -264,7 +264,7 @@ fn with_cache_prefixes_only_those_raw_keys_are_answered_and_tracked() {
 fn a_lost_connection_darkens_its_own_round_only() {
     let near = NearCache::tracked(&NearSettings::default());
     let first = near.next_round();
-    near.go_live(first);
+    near.go_live(first, Vec::new());
     fill(&near, "k", Some("v"), -1);
     near.lose(first);
     assert_eq!(near.stats().tracking, Tracking::Connecting);
@@ -274,10 +274,38 @@ fn a_lost_connection_darkens_its_own_round_only() {
         "nothing served once a connection is lost"
     );
     let second = near.next_round();
-    near.go_live(second);
+    near.go_live(second, Vec::new());
     fill(&near, "k", Some("v"), -1);
     // A late loss reported by a connection of the round before.
     near.lose(first);
     assert_eq!(near.stats().tracking, Tracking::Live);
     assert_eq!(hit(&near, "k"), Some(Some("v".into())));
+}
+
+#[test]
+fn stats_name_the_servers_of_the_live_round_only() {
+    let near = NearCache::tracked(&NearSettings::default());
+    let servers = || near.stats().tracked_servers;
+    assert!(servers().is_empty(), "connecting: none");
+    let first = near.next_round();
+    near.go_live(
+        first,
+        vec!["127.0.0.1:7000".into(), "127.0.0.1:7001".into()],
+    );
+    assert_eq!(servers(), ["127.0.0.1:7000", "127.0.0.1:7001"]);
+    near.lose(first);
+    assert!(servers().is_empty(), "lost: none");
+    let second = near.next_round();
+    near.go_live(second, vec!["127.0.0.1:7002".into()]);
+    near.lose(first);
+    assert_eq!(
+        servers(),
+        ["127.0.0.1:7002"],
+        "a late loss of the round before"
+    );
+    near.go_dark(None);
+    assert!(servers().is_empty(), "dark: none");
+    near.go_live(near.next_round(), vec!["127.0.0.1:7002".into()]);
+    near.stop();
+    assert!(servers().is_empty(), "off: none");
 }

@@ -117,7 +117,7 @@ async fn listen(
     match near.upgrade() {
         // Namespaces changed while the listeners opened: track the new prefixes.
         Some(cache) if !cache.is_stopped() && cache.tracked_prefixes() == prefixes => {
-            cache.go_live(round)
+            cache.go_live(round, watched.clone())
         }
         _ => return Ok(()),
     }
