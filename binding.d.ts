@@ -591,9 +591,6 @@ export interface PopularCreatorItem {
 /** Half-lives per popularity epoch (one sorted set each). */
 export declare const POPULARITY_EPOCH_HALF_LIVES: number
 
-/** A record of an express store with a caller-chosen prefix. */
-export declare function prefixedKey(prefix: string, id: string): string
-
 /** The SCAN MATCH pattern for every key under `prefix`, glob characters escaped. */
 export declare function prefixPattern(prefix: string): string
 

@@ -1,4 +1,6 @@
-//! Key names and TTLs the JS layer needs, built by core's `keys.rs`: JS never spells a key.
+//! Key names and TTLs the JS layer needs, built by core's `keys.rs`: JS never spells a key. It
+//! joins one: an express store's record, `<prefix><id>`, with a caller-chosen prefix
+//! (lib/express-stores.js), where a napi call per store call cost a sixth of its CPU.
 
 use digis_redis_core::keys;
 use napi_derive::napi;
@@ -35,12 +37,6 @@ pub fn key_names_json() -> String {
         ],
         true,
     )
-}
-
-/// A record of an express store with a caller-chosen prefix.
-#[napi]
-pub fn prefixed_key(prefix: String, id: String) -> String {
-    keys::prefixed(&prefix, &id)
 }
 
 /// The SCAN MATCH pattern for every key under `prefix`, glob characters escaped.

@@ -221,11 +221,6 @@ pub const SESSION_STORE_PREFIX: &str = SESSION;
 /// `RateLimitStore`'s default prefix (rate-limit-redis's).
 pub const RATE_LIMIT_STORE_PREFIX: &str = "rl:";
 
-/// A record of a store with a caller-chosen `prefix` (the express adapters): `<prefix><id>`.
-pub fn prefixed(prefix: &str, id: &str) -> String {
-    format!("{prefix}{id}")
-}
-
 /// A SCAN MATCH pattern for every key that starts with `prefix`, and no other.
 pub fn prefix_pattern(prefix: &str) -> String {
     let mut pattern = glob_escape(prefix);
@@ -277,7 +272,6 @@ mod tests {
         assert_eq!(response_tag("users"), "response-tag:users");
         assert_eq!(SESSION_STORE_PREFIX, "session:");
         assert_eq!(RATE_LIMIT_STORE_PREFIX, "rl:");
-        assert_eq!(prefixed("rl:", "ip:1"), "rl:ip:1");
         assert_eq!(prefix_pattern("a*b?[c]\\:"), "a\\*b\\?\\[c\\]\\\\:*");
     }
 
@@ -302,7 +296,7 @@ mod tests {
             }
             let pattern = prefix_pattern(&prefix);
             assert!(
-                matches(pattern.as_bytes(), prefixed(&prefix, &key).as_bytes()),
+                matches(pattern.as_bytes(), format!("{prefix}{key}").as_bytes()),
                 "{prefix:?} {key:?}"
             );
             assert_eq!(
