@@ -15,8 +15,18 @@ function packStrings(items, column) {
   return { text, lengths }
 }
 
+/**
+ * Column `at` of each item in a new typed array of `Type`, through `pick` if given. A loop, not
+ * `Type.from(items, fn)`, whose closure call per item showed in a batched store call's profile.
+ */
+function column(Type, items, at, pick) {
+  const out = new Type(items.length)
+  for (let i = 0; i < items.length; i++) out[i] = pick ? pick(items[i][at]) : items[i][at]
+  return out
+}
+
 /** The namespaces (column 0) of `[namespace, id, ...]` items, as bytes. */
-const namespacesOf = (items) => Uint8Array.from(items, (item) => item[0])
+const namespacesOf = (items) => column(Uint8Array, items, 0)
 
 /** The near-cache placeholders of `[namespace, id, fill]` reads (0 for none), or undefined when none has one. */
 function nearFills(items) {
@@ -56,7 +66,7 @@ function writeMany(native, items) {
   const lengths = new Uint32Array(2 * items.length)
   lengths.set(ids.lengths)
   lengths.set(values.lengths, items.length)
-  const ttls = Float64Array.from(items, (item) => item[3] ?? -1)
+  const ttls = column(Float64Array, items, 3, (ttl) => ttl ?? -1)
   return native.setManyPacked(namespacesOf(items), ids.text, values.text, lengths, ttls)
 }
 
@@ -66,7 +76,7 @@ function writeMany(native, items) {
  */
 function expireMany(native, items) {
   const ids = packStrings(items, 1)
-  const seconds = Uint32Array.from(items, (item) => item[2])
+  const seconds = column(Uint32Array, items, 2)
   return native.expireManyPacked(namespacesOf(items), ids.text, ids.lengths, seconds).then(({ values, errors }) => ({
     values: Array.from(values, (flag) => flag === 1),
     errors,
@@ -79,9 +89,9 @@ function expireMany(native, items) {
  */
 function windowHitsMany(native, items) {
   const keys = packStrings(items, 0)
-  const windows = Uint32Array.from(items, (item) => item[1])
-  const changes = Int32Array.from(items, (item) => item[2])
-  const restarts = Uint8Array.from(items, (item) => (item[3] ? 1 : 0))
+  const windows = column(Uint32Array, items, 1)
+  const changes = column(Int32Array, items, 2)
+  const restarts = column(Uint8Array, items, 3, (restart) => (restart ? 1 : 0))
   return native.windowHitsMany(keys.text, keys.lengths, windows, changes, restarts).then(({ counts, errors }) => {
     const values = new Array(items.length)
     for (let i = 0; i < items.length; i++) values[i] = { hits: counts[2 * i], resetMs: counts[2 * i + 1] }

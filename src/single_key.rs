@@ -104,7 +104,13 @@ impl NativeClient {
             };
             let (values, errors) =
                 split_outcomes::<Option<bytes::Bytes>, Option<bytes::Bytes>>(items);
-            let mut packer = packed::Packer::with_capacity(values.len());
+            let bytes = values
+                .iter()
+                .flatten()
+                .flatten()
+                .map(|value| value.len())
+                .sum();
+            let mut packer = packed::Packer::with_capacities(values.len(), bytes);
             for value in values {
                 packer.push(value.flatten().as_deref());
             }

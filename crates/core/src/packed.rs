@@ -25,8 +25,13 @@ pub struct Packer {
 
 impl Packer {
     pub fn with_capacity(items: usize) -> Packer {
+        Packer::with_capacities(items, 0)
+    }
+
+    /// For `items` values of `bytes` bytes together: the text is not grown while packing.
+    pub fn with_capacities(items: usize, bytes: usize) -> Packer {
         Packer {
-            text: String::new(),
+            text: String::with_capacity(bytes),
             lengths: Vec::with_capacity(items),
         }
     }
@@ -38,7 +43,11 @@ impl Packer {
             self.lengths.push(ABSENT);
             return;
         };
-        let text = String::from_utf8_lossy(bytes);
+        // `from_utf8` first: it checks a word at a time, the lossy walk a sequence at a time.
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
         // A single value is bounded by Redis's 512 MB limit, so it fits an i32 of UTF-16 units
         // only up to 2^31 - 1; larger ones cannot be a JS string anyway.
         self.lengths
