@@ -154,10 +154,11 @@ export declare class NativeClient {
   subscribe(patterns: boolean, names: Array<string>): Subscription | Promise<Subscription>
   rateLimitCheck(id: string, algorithm: RateLimitAlgorithm, limit: number, windowSeconds: number, cost: number): RateLimitResult | Promise<RateLimitResult>
   /**
-   * Checks gathered within one tick, as one pipeline of scripts: per item a result, or null
-   * with its error at the same index of `errors`.
+   * Checks gathered within one tick, as one pipeline of scripts. Packed in: the ids like
+   * `get_many_packed`'s, and per item its algorithm, limit, window (s) and cost at `4i` to
+   * `4i + 3` of `numbers`.
    */
-  rateLimitCheckMany(ids: Array<string>, algorithms: Array<RateLimitAlgorithm>, limits: Array<number>, windows: Array<number>, costs: Array<number>): RateLimitBatch | Promise<RateLimitBatch>
+  rateLimitCheckMany(ids: string, idLengths: Uint32Array, numbers: Uint32Array): RateLimitBatch | Promise<RateLimitBatch>
   rateLimitReset(id: string): void | Promise<void>
   ping(): boolean | Promise<boolean>
   /** One raw command; the reply as JSON text. */
@@ -604,9 +605,14 @@ export declare const enum RateLimitAlgorithm {
 /** The `algorithm` option's names, each at the index that is its `RateLimitAlgorithm` value. */
 export declare function rateLimitAlgorithmNames(): Array<string>
 
-/** A batch of rate-limit checks: the result at each index (null where the check failed). */
+/**
+ * A batch of rate-limit checks: per item, at `4i` to `4i + 3` of `decided`, whether it is
+ * allowed (1 or 0), remaining, reset ms and retry-after ms (all 0 where the check failed, with
+ * its error at index `i` of `errors`). Numbers, not an object per check: napi builds an object
+ * property by property.
+ */
 export interface RateLimitBatch {
-  values: Array<RateLimitResult | undefined | null>
+  decided: Float64Array
   /** Null when every check succeeded, else the error or null at each index. */
   errors?: Array<Error | undefined | null>
 }

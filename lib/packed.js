@@ -99,4 +99,25 @@ function windowHitsMany(native, items) {
   })
 }
 
-module.exports = { readMany, writeMany, expireMany, windowHitsMany }
+/**
+ * Rate-limit checks of `[id, algorithm, limit, windowSeconds, cost]` items in one call →
+ * `{ values, errors }`, a value being `{ allowed, remaining, resetMs, retryAfterMs }` as
+ * `native.rateLimitCheck` answers.
+ */
+function rateLimitCheckMany(native, items) {
+  const ids = packStrings(items, 0)
+  const numbers = new Uint32Array(4 * items.length)
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]
+    for (let k = 0; k < 4; k++) numbers[4 * i + k] = item[k + 1]
+  }
+  return native.rateLimitCheckMany(ids.text, ids.lengths, numbers).then(({ decided, errors }) => {
+    const values = new Array(items.length)
+    for (let i = 0; i < items.length; i++) {
+      values[i] = { allowed: decided[4 * i] === 1, remaining: decided[4 * i + 1], resetMs: decided[4 * i + 2], retryAfterMs: decided[4 * i + 3] }
+    }
+    return { values, errors }
+  })
+}
+
+module.exports = { readMany, writeMany, expireMany, windowHitsMany, rateLimitCheckMany }

@@ -6,6 +6,7 @@ const { toKey, toPositiveInteger, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { clientAddressKey, requestAddress } = require('./client-ip')
 const { createCoalescer } = require('./coalescer')
+const { rateLimitCheckMany } = require('./packed')
 
 /** The `algorithm` option's names, each at the index that is its id in the binding. */
 const ALGORITHM_NAMES = binding.rateLimitAlgorithmNames()
@@ -58,7 +59,7 @@ function createRateLimiter(native) {
     embeddedHandle === null
       ? createCoalescer(
           (args) => native.rateLimitCheck(...args),
-          (items) => native.rateLimitCheckMany(...[0, 1, 2, 3, 4].map((field) => items.map((args) => args[field]))),
+          (items) => rateLimitCheckMany(native, items),
         )
       : null
 

@@ -8,13 +8,16 @@ use digis_redis_core::Features;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::batch::split_outcomes;
+use digis_redis_core::packed;
+
+use crate::batch::{packing_error, split_outcomes};
 use crate::immediate::{answer_slots, not_immediate};
-use crate::js_error::{to_js, Code};
+use crate::js_error::{self, to_js, Code};
 use crate::NativeClient;
 
 /// `rateLimiter.check`'s `algorithm` option.
 #[napi]
+#[derive(Clone, Copy)]
 pub enum RateLimitAlgorithm {
     TokenBucket,
     SlidingWindow,
@@ -29,12 +32,23 @@ pub struct RateLimitResult {
     pub retry_after_ms: f64,
 }
 
-/// A batch of rate-limit checks: the result at each index (null where the check failed).
+/// A batch of rate-limit checks: per item, at `4i` to `4i + 3` of `decided`, whether it is
+/// allowed (1 or 0), remaining, reset ms and retry-after ms (all 0 where the check failed, with
+/// its error at index `i` of `errors`). Numbers, not an object per check: napi builds an object
+/// property by property.
 #[napi(object, object_from_js = false)]
 pub struct RateLimitBatch {
-    pub values: Vec<Option<RateLimitResult>>,
+    pub decided: Float64Array,
     /// Null when every check succeeded, else the error or null at each index.
     pub errors: Option<Vec<Option<Error<Code>>>>,
+}
+
+/// `RateLimitAlgorithm`'s value, sent as a number in a packed batch.
+fn algorithm_from(value: u32) -> Option<RateLimitAlgorithm> {
+    use RateLimitAlgorithm::{FixedWindow, SlidingWindow, TokenBucket};
+    [TokenBucket, SlidingWindow, FixedWindow]
+        .into_iter()
+        .find(|algorithm| *algorithm as u32 == value)
 }
 
 impl From<RateLimitDecision> for RateLimitResult {
@@ -98,28 +112,56 @@ impl NativeClient {
         move |f| async move { Ok(f.rate_limit_check(&request).await?.into()) }
     }
 
-    /// Checks gathered within one tick, as one pipeline of scripts: per item a result, or null
-    /// with its error at the same index of `errors`.
+    /// Checks gathered within one tick, as one pipeline of scripts. Packed in: the ids like
+    /// `get_many_packed`'s, and per item its algorithm, limit, window (s) and cost at `4i` to
+    /// `4i + 3` of `numbers`.
     fn rate_limit_check_many(
         &self,
-        ids: Vec<String>,
-        algorithms: Vec<RateLimitAlgorithm>,
-        limits: Vec<u32>,
-        windows: Vec<u32>,
-        costs: Vec<u32>,
+        ids: String,
+        id_lengths: Uint32Array,
+        numbers: Uint32Array,
     ) -> RateLimitBatch {
-        let requests: Vec<RateLimitRequest> = ids
+        let requests: Vec<RateLimitRequest> = packed::split_utf16(&ids, &id_lengths)
+            .filter(|ids| numbers.len() == 4 * ids.len())
+            .ok_or_else(|| packing_error("ids"))?
             .into_iter()
-            .zip(algorithms)
-            .zip(limits.into_iter().zip(windows).zip(costs))
-            .map(|((id, algorithm), ((limit, window), cost))| {
-                rate_limit_request(id, algorithm, limit, window, cost)
+            .zip(numbers.chunks_exact(4))
+            .map(|(id, n)| {
+                let algorithm = algorithm_from(n[0]).ok_or_else(|| {
+                    js_error::core(
+                        digis_redis_core::ErrorKind::InvalidArgument,
+                        format!("no rate-limit algorithm {}", n[0]),
+                    )
+                })?;
+                Ok(rate_limit_request(
+                    id.to_owned(),
+                    algorithm,
+                    n[1],
+                    n[2],
+                    n[3],
+                ))
             })
-            .collect();
+            .collect::<Result<_, Code>>()?;
         move |f| async move {
             let items = f.rate_limit_check_many(&requests).await?;
-            let (values, errors) = split_outcomes(items);
-            Ok(RateLimitBatch { values, errors })
+            let (values, errors) = split_outcomes::<RateLimitDecision, RateLimitDecision>(items);
+            let mut decided = Vec::with_capacity(4 * values.len());
+            for value in values {
+                let d = value.map_or([0.0; 4], |d| {
+                    let allowed = if d.allowed { 1.0 } else { 0.0 };
+                    [
+                        allowed,
+                        d.remaining as f64,
+                        d.reset_ms as f64,
+                        d.retry_after_ms as f64,
+                    ]
+                });
+                decided.extend_from_slice(&d);
+            }
+            Ok(RateLimitBatch {
+                decided: Float64Array::new(decided),
+                errors,
+            })
         }
     }
 

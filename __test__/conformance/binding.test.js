@@ -88,12 +88,20 @@ describe('digis-redis/binding', () => {
         message: 'cost (5) must not exceed limit (2): it could never be allowed',
       })
     }
-    const batch = await answer(() =>
-      native.rateLimitCheckMany([`${P}:rl1`, `${P}:rl2`], [RateLimitAlgorithm.SlidingWindow, RateLimitAlgorithm.SlidingWindow], [3, 2], [60, 60], [1, 5]),
-    )
-    expect(batch.values[0]).toMatchObject({ allowed: true, remaining: 2 })
-    expect(batch.values[1]).toBeNull()
+    const ids = [`${P}:rl1`, `${P}:rl2`]
+    // Per item: algorithm, limit, window, cost.
+    const numbers = Uint32Array.of(RateLimitAlgorithm.SlidingWindow, 3, 60, 1, RateLimitAlgorithm.SlidingWindow, 2, 60, 5)
+    const batch = await answer(() => native.rateLimitCheckMany(ids.join(''), Uint32Array.from(ids, (id) => id.length), numbers))
+    // Allowed, remaining, reset and retry-after per item; zeros where the check failed.
+    expect(Array.from(batch.decided.subarray(0, 2))).toEqual([1, 2])
+    expect(Array.from(batch.decided.subarray(4))).toEqual([0, 0, 0, 0])
     expect(batch.errors[0]).toBeNull()
+    // Packed input that does not add up, or names no algorithm, is refused whole.
+    await expect(answer(() => native.rateLimitCheckMany(ids.join(''), Uint32Array.from(ids, (id) => id.length), numbers.subarray(1)))).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' })
+    await expect(answer(() => native.rateLimitCheckMany(ids[0], Uint32Array.of(ids[0].length), Uint32Array.of(7, 3, 60, 1)))).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+      message: 'no rate-limit algorithm 7',
+    })
     // An Error object (from the addon's realm, hence not `instanceof` jest's Error).
     expect(types.isNativeError(batch.errors[1])).toBe(true)
     expect(batch.errors[1]).toMatchObject({
