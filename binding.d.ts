@@ -445,7 +445,7 @@ export declare function ioThreadsProblem(): string | null
  */
 export declare function ipv6ClientKey(ip: string): string
 
-/** The fixed key names and default prefixes the JS layer needs, as JSON: JS never spells a key. */
+/** The fixed key names and default prefixes the JS layer needs, as JSON. */
 export declare function keyNamesJson(): string
 
 /** A lock's extension (`lock.extend(ms)`), checked: whole milliseconds from 1. */
@@ -566,7 +566,10 @@ export declare function numericOptionNames(): Array<string>
  */
 export declare function otpCode(digits: unknown): string
 
-/** A batch of one-time-code checks, shaped like `RateLimitBatch`. */
+/**
+ * A batch of one-time-code checks: per item whether the code matched, or null with its error
+ * at the same index of `errors` (null when every check succeeded).
+ */
 export interface OtpVerifyBatch {
   values: Array<boolean | undefined | null>
   errors?: Array<Error | undefined | null>

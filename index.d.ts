@@ -507,7 +507,7 @@ export interface NearCacheStats {
   announced: number
   /** Why tracking is not live (secrets masked), else null. */
   lastError: string | null
-  /** While tracking is live: the servers (`host:port`, sorted) it hears, one per master on a cluster; else empty. */
+  /** While tracking is live: the servers (`host:port`, or a Unix socket's path; sorted) it hears, one per master on a cluster; else empty. */
   trackedServers: string[]
   namespaces: Record<NearCacheNamespace, { hits: number; misses: number; invalidations: number }>
 }

@@ -1,8 +1,8 @@
 'use strict'
 
-// Key names are built in crates/core/src/keys.rs and nowhere else: the JS layer gets every name
-// from the binding (it only joins an express store's caller-chosen prefix and id, a layout the
-// store suites pin). These tests pin the names the binding gives to those first stored, and fail
+// Key names are built in crates/core/src/keys.rs: the JS layer gets every name from the binding
+// and only joins an express store's caller-chosen prefix and id (`recordKey`, a layout the store
+// suites pin). These tests pin the names the binding gives to those first stored, and fail
 // when lib/ or index.js spells a key itself.
 
 const fs = require('node:fs')

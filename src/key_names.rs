@@ -26,7 +26,7 @@ pub fn cache_prefixes_json() -> String {
     constants_json(&keys::CACHE_PREFIXES, true)
 }
 
-/// The fixed key names and default prefixes the JS layer needs, as JSON: JS never spells a key.
+/// The fixed key names and default prefixes the JS layer needs, as JSON.
 #[napi]
 pub fn key_names_json() -> String {
     constants_json(

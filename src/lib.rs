@@ -12,11 +12,6 @@
 
 // Modules with free `#[napi]` functions are public: a test build, without napi's registration,
 // would count them as dead code otherwise.
-/// Rust's allocations in the addon (not V8's): a store call at 50 in flight spent about a tenth
-/// of its CPU in glibc's malloc and free, mostly reply frames and command buffers.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod analytics;
 mod answer;
 mod batch;
@@ -46,6 +41,13 @@ pub mod single_key;
 mod streams;
 mod text;
 pub mod window_hits;
+
+/// Rust's allocations in the addon (not V8's), on glibc Linux (Cargo.toml says why only there):
+/// a store call at 50 in flight spent about a tenth of its CPU in glibc's malloc and free,
+/// mostly reply frames and command buffers.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 // The return type of a method written out with `answer` rather than `#[feature_methods]`.
 #[allow(unused_imports)]

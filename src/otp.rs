@@ -16,7 +16,8 @@ pub fn otp_code(env: Env, digits: Unknown) -> std::result::Result<String, Error<
     code.map_err(js_error::to_js)
 }
 
-/// A batch of one-time-code checks, shaped like `RateLimitBatch`.
+/// A batch of one-time-code checks: per item whether the code matched, or null with its error
+/// at the same index of `errors` (null when every check succeeded).
 #[napi(object, object_from_js = false)]
 pub struct OtpVerifyBatch {
     pub values: Vec<Option<bool>>,

@@ -121,9 +121,11 @@ impl NativeClient {
         id_lengths: Uint32Array,
         numbers: Uint32Array,
     ) -> RateLimitBatch {
-        let requests: Vec<RateLimitRequest> = packed::split_utf16(&ids, &id_lengths)
-            .filter(|ids| numbers.len() == 4 * ids.len())
-            .ok_or_else(|| packing_error("ids"))?
+        let ids = packed::split_utf16(&ids, &id_lengths).ok_or_else(|| packing_error("ids"))?;
+        if numbers.len() != 4 * ids.len() {
+            return Err(packing_error("numbers (four per id)"));
+        }
+        let requests: Vec<RateLimitRequest> = ids
             .into_iter()
             .zip(numbers.chunks_exact(4))
             .map(|(id, n)| {

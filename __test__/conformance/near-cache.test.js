@@ -55,8 +55,10 @@ test('stats and Prometheus show the near cache in one shape, on or off', async (
   // Live on a server: the servers heard; with no push channel (Upstash), none.
   if (near().tracking === 'live') {
     expect(near().trackedServers.length).toBeGreaterThan(0)
-    for (const server of near().trackedServers) expect(server).toMatch(/^[^:\s]+:\d+$/)
-    if (backend === 'redis') expect(near().trackedServers).toEqual([new URL(process.env.REDIS_URL).host])
+    // host:port, or a Unix socket's path.
+    for (const server of near().trackedServers) expect(server).toMatch(/^(\S+:\d+|\/\S+)$/)
+    const url = new URL(process.env.REDIS_URL ?? 'redis://unset')
+    if (backend === 'redis' && url.protocol === 'redis:') expect(near().trackedServers).toEqual([`${url.hostname}:${url.port || 6379}`])
   } else {
     expect(near().trackedServers).toEqual([])
   }
