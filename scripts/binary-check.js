@@ -1,8 +1,9 @@
 'use strict'
 
 // Checks a built addon before it is packed: the object format and CPU its platform needs, on Linux
-// the libc it links (the newest glibc symbol version within the promised floor; musl, not glibc),
-// and, for the platform this machine runs, that Node loads it and sees the binding's exports.
+// the libc it links (the newest glibc symbol version within the promised floor; musl, not glibc)
+// and no static TLS, and, for the platform this machine runs, that Node loads it and sees the
+// binding's exports.
 
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -41,12 +42,18 @@ function readelf(args, file) {
   return result.stdout
 }
 
-/** The libc a Linux binary links: its needed libraries and the newest GLIBC_x.y it references. */
+/**
+ * The libc a Linux binary links: its needed libraries and the newest GLIBC_x.y it references; and
+ * whether it needs static TLS (DF_STATIC_TLS: initial-exec thread-locals, which a dlopen()ed
+ * addon may fail to load with once the loader's spare static TLS is used up).
+ */
 function linuxLibc(file) {
-  const needed = [...readelf(['-d', '-W'], file).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1])
+  const dynamic = readelf(['-d', '-W'], file)
+  const needed = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1])
+  const staticTls = /\(FLAGS\)\s+.*\bSTATIC_TLS\b/.test(dynamic)
   const versions = [...new Set([...readelf(['--dyn-syms', '-W'], file).matchAll(/@GLIBC_(\d+(?:\.\d+)+)/g)].map((m) => m[1]))]
   versions.sort((a, b) => versionKey(a) - versionKey(b))
-  return { needed, newestGlibc: versions[versions.length - 1] }
+  return { needed, newestGlibc: versions[versions.length - 1], staticTls }
 }
 
 /**
@@ -93,7 +100,8 @@ function checkBinary(file, platform) {
   }
   let detail = format
   if (platform.os === 'linux') {
-    const { needed, newestGlibc } = linuxLibc(file)
+    const { needed, newestGlibc, staticTls } = linuxLibc(file)
+    if (staticTls) throw new Error(`${platform.key}: ${file} needs static TLS (initial-exec thread-locals): dlopen() may refuse it`)
     if (platform.libc === 'glibc') {
       if (!newestGlibc || versionKey(newestGlibc) > versionKey(platform.glibc)) {
         throw new Error(`${platform.key}: needs glibc ${newestGlibc}, above the promised ${platform.glibc}`)
