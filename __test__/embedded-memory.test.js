@@ -4,7 +4,7 @@
 // DIGIS_REDIS_EMBEDDED_MAX_BYTES): writing far more than it holds keeps the process bounded and
 // the newest values readable; a write that cannot fit at all answers its fallback and says why.
 // Child processes, so that RSS is this store's alone.
-const { runNode, ROOT } = require('./helpers')
+const { runNode, runNodeArgs, ROOT } = require('./helpers')
 
 test('600 MB of 100 KB values: RSS stays under 500 MB and the newest values are readable', async () => {
   const script = `
@@ -35,6 +35,32 @@ test('600 MB of 100 KB values: RSS stays under 500 MB and the newest values are 
   const result = JSON.parse(stdout)
   expect(result).toMatchObject({ failed: 0, newestReadable: 500, oldestGone: true })
   expect(result.peakMB).toBeLessThan(500)
+}, 150000)
+
+test('small values: with a 32 MiB bound, RSS grows by less than 1.6× the bound', async () => {
+  // Per entry the B-trees, the entry and its allocations cost far more than a small key and
+  // value; an estimate that left them out let RSS grow 2.6-4× past the bound.
+  const script = `
+    const r = require(${JSON.stringify(ROOT)})
+    ;(async () => {
+      await r.cache.set('warm', 1)
+      gc()
+      const base = process.memoryUsage().rss
+      const value = 'x'.repeat(100)
+      for (let i = 0; i < 500000; i++) r.cache.set('small:' + i, value, 3600)
+      gc()
+      const newest = await r.cache.get('small:499999')
+      console.log(JSON.stringify({ growthMB: (process.memoryUsage().rss - base) / 1048576, newest }))
+    })()
+  `
+  const { stdout, stderr, code } = await runNodeArgs(['--expose-gc', '-e', script], {
+    env: { DIGIS_REDIS_EMBEDDED_MAX_BYTES: String(32 * 1024 * 1024) },
+    timeoutMs: 120000,
+  })
+  expect({ code, stderr: stderr.replace(/.*embedded in-process store.*\n?/g, '') }).toEqual({ code: 0, stderr: '' })
+  const result = JSON.parse(stdout)
+  expect(result.newest).toBe('x'.repeat(100))
+  expect(result.growthMB).toBeLessThan(32 * 1.6)
 }, 150000)
 
 test('DIGIS_REDIS_EMBEDDED_MAX_BYTES: a write that cannot fit answers false, logs why, evicts nothing', async () => {

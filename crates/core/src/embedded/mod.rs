@@ -533,7 +533,7 @@ mod tests {
     #[test]
     fn the_memory_bound_evicts_ttl_keys_first_then_the_least_recently_used() {
         let db = EmbeddedBackend::with_sweeper(false);
-        db.set_max_bytes(8 * 1024);
+        db.set_max_bytes(12 * 1024);
         let set = |line: String| ok(&db, &line);
         // Room for seven 1 KiB values with their keys and overhead.
         set(format!("SET p1 {}", value(1024)));
