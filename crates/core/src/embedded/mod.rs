@@ -582,7 +582,8 @@ mod tests {
     #[test]
     fn aggregates_growing_in_place_are_counted() {
         let db = EmbeddedBackend::with_sweeper(false);
-        db.set_max_bytes(64 * 1024);
+        // Room for the whole set (2000 members at 13 bytes and their overhead) and `keep`.
+        db.set_max_bytes(384 * 1024);
         ok(&db, "SET keep v EX 100");
         for i in 0..2000 {
             ok(&db, &format!("SADD s member-{i:06}"));
