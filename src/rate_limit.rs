@@ -4,11 +4,9 @@ use std::sync::Arc;
 
 use digis_redis_binding_macros::feature_methods;
 use digis_redis_core::features::{Algorithm, RateLimitDecision, RateLimitRequest};
-use digis_redis_core::Features;
+use digis_redis_core::{packed, Features};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-
-use digis_redis_core::packed;
 
 use crate::batch::{packing_error, split_outcomes};
 use crate::immediate::{answer_slots, not_immediate};
@@ -43,10 +41,16 @@ pub struct RateLimitBatch {
     pub errors: Option<Vec<Option<Error<Code>>>>,
 }
 
+/// Every `RateLimitAlgorithm`, each at the index that is its value.
+const ALGORITHMS_IN_VALUE_ORDER: [RateLimitAlgorithm; 3] = [
+    RateLimitAlgorithm::TokenBucket,
+    RateLimitAlgorithm::SlidingWindow,
+    RateLimitAlgorithm::FixedWindow,
+];
+
 /// `RateLimitAlgorithm`'s value, sent as a number in a packed batch.
 fn algorithm_from(value: u32) -> Option<RateLimitAlgorithm> {
-    use RateLimitAlgorithm::{FixedWindow, SlidingWindow, TokenBucket};
-    [TokenBucket, SlidingWindow, FixedWindow]
+    ALGORITHMS_IN_VALUE_ORDER
         .into_iter()
         .find(|algorithm| *algorithm as u32 == value)
 }
@@ -73,9 +77,7 @@ fn core_algorithm(algorithm: RateLimitAlgorithm) -> Algorithm {
 /// The `algorithm` option's names, each at the index that is its `RateLimitAlgorithm` value.
 #[napi]
 pub fn rate_limit_algorithm_names() -> Vec<&'static str> {
-    use RateLimitAlgorithm::{FixedWindow, SlidingWindow, TokenBucket};
-    let in_value_order = [TokenBucket, SlidingWindow, FixedWindow];
-    in_value_order
+    ALGORITHMS_IN_VALUE_ORDER
         .into_iter()
         .map(|algorithm| core_algorithm(algorithm).name())
         .collect()

@@ -1,7 +1,8 @@
 //! Key names, every one the package writes: the JS layer gets them from the binding and spells
 //! none (it only joins an express store's caller-chosen prefix and id, `recordKey` in
-//! lib/express-stores.js). Those the original module defines keep their exact names; companion keys take the
-//! original key as a hash tag so that a script's keys share one Redis Cluster slot.
+//! lib/express-stores.js). Those the original module defines keep their exact names; companion
+//! keys take the original key as a hash tag so that a script's keys share one Redis Cluster
+//! slot.
 
 use std::sync::OnceLock;
 

@@ -291,8 +291,7 @@ impl NearCache {
             self.tracking
                 .store(Tracking::Connecting as u8, Ordering::Release);
         }
-        self.live_round.store(0, Ordering::Release);
-        self.tracked_servers.lock().clear();
+        self.end_live_round();
         store.clear(true);
         drop(store);
         if why.is_some() {
@@ -325,10 +324,15 @@ impl NearCache {
         if self.live_round.load(Ordering::Acquire) == round && self.tracking() == Tracking::Live {
             self.tracking
                 .store(Tracking::Connecting as u8, Ordering::Release);
-            self.live_round.store(0, Ordering::Release);
-            self.tracked_servers.lock().clear();
+            self.end_live_round();
             store.clear(true);
         }
+    }
+
+    /// No round is served any more, and so no server is heard.
+    fn end_live_round(&self) {
+        self.live_round.store(0, Ordering::Release);
+        self.tracked_servers.lock().clear();
     }
 
     /// Turned off: entries go, the tracking connections close.
