@@ -138,12 +138,12 @@ module.exports = {
   // Adapters for express-session and express-rate-limit.
   SessionStore: createSessionStoreClass({
     native: currentNative,
-    readRaw: (key) => features.readRaw(key),
-    expireRaw: (key, seconds) => features.expireRaw(key, seconds),
+    sendRaw: (key, onValue, onError) => features.sendRaw(key, onValue, onError),
+    sendExpireRaw: (key, seconds, onValue, onError) => features.sendExpireRaw(key, seconds, onValue, onError),
     TTL,
   }),
   RateLimitStore: createRateLimitStoreClass({
     native: currentNative,
-    windowHits: (key, windowMs, change, restart) => features.windowHits(key, windowMs, change, restart),
+    sendWindowHits: (key, windowMs, change, restart, onValue, onError) => features.sendWindowHits(key, windowMs, change, restart, onValue, onError),
   }),
 }

@@ -65,3 +65,17 @@ test('a call to the binding sends the held batch first; reading circuit events d
   await expect(Promise.all(answers)).resolves.toEqual([2, 4, 6])
   expect(sent).toEqual([[1, 2, 3], 'ping'])
 })
+
+test('send answers through callbacks; one that throws surfaces as an uncaught exception and the batch\'s other callers still get theirs', () => {
+  // In a child: the thrown callback ends it with an uncaught exception, after the others answered.
+  const script = `
+    const { createCoalescer } = require(${JSON.stringify(require.resolve('../lib/coalescer'))})
+    const call = createCoalescer((n) => Promise.resolve(n * 2), (items) => Promise.resolve({ values: items.map((n) => n * 2), errors: null }))
+    for (const n of [1, 2, 3]) call.send(n, (value) => { if (n === 2) throw new Error('caller bug'); console.log('answer', value) }, () => console.log('error'))
+  `
+  const { spawnSync } = require('node:child_process')
+  const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 })
+  expect(run.stdout.trim().split('\n')).toEqual(['answer 2', 'answer 6'])
+  expect(run.stderr).toContain('caller bug')
+  expect(run.status).not.toBe(0)
+})

@@ -10,6 +10,8 @@
  * batch first, so calls reach the binding, which keeps their order from there, in the order
  * they were issued: `users.cache(x)` not awaited, then `users.invalidate(x)`, deletes.
  *
+ * `createCoalescer(runOne, runMany)` → `enqueue(item)`, a promise of the item's value, and
+ * `enqueue.send(item, onValue, onError)`, the same answer through callbacks.
  * `runOne(item)` → promise of the value; `runMany(items)` → promise of `{ values, errors }`,
  * in order, where `errors` is null or undefined when nothing failed, else holds null or the
  * item's Error (its `code` set by the binding) per item (and `values` may be null when every
@@ -21,6 +23,20 @@ let holding = null
 
 function sendHeld() {
   if (holding !== null) holding()
+}
+
+/**
+ * Hands a caller its answer. A callback that throws is a bug: it surfaces as an uncaught
+ * exception and never keeps the batch's later callers from theirs.
+ */
+function settle(callback, answer) {
+  try {
+    callback(answer)
+  } catch (thrown) {
+    process.nextTick(() => {
+      throw thrown
+    })
+  }
 }
 
 function createCoalescer(runOne, runMany) {
@@ -51,12 +67,12 @@ function createCoalescer(runOne, runMany) {
       ({ values, errors }) => {
         for (let i = 0; i < batch.length; i++) {
           const error = errors ? errors[i] : null
-          if (error !== null && error !== undefined) waiting[2 * i + 1](error)
-          else waiting[2 * i](values[i])
+          if (error !== null && error !== undefined) settle(waiting[2 * i + 1], error)
+          else settle(waiting[2 * i], values[i])
         }
       },
       (err) => {
-        for (let i = 0; i < batch.length; i++) waiting[2 * i + 1](err)
+        for (let i = 0; i < batch.length; i++) settle(waiting[2 * i + 1], err)
       },
     )
   }
@@ -67,16 +83,20 @@ function createCoalescer(runOne, runMany) {
       reject(err)
     }
   }
-  return (item) =>
-    new Promise((resolve, reject) => {
-      if (holding !== flush) {
-        sendHeld()
-        holding = flush
-        process.nextTick(flush)
-      }
-      items.push(item)
-      settlers.push(resolve, reject)
-    })
+  /** Queues `item`; its answer goes to `onValue`, or its Error to `onError` (neither may throw). */
+  const send = (item, onValue, onError) => {
+    if (holding !== flush) {
+      sendHeld()
+      holding = flush
+      process.nextTick(flush)
+    }
+    items.push(item)
+    settlers.push(onValue, onError)
+  }
+  const enqueue = (item) => new Promise((resolve, reject) => send(item, resolve, reject))
+  // For the guard's callback form (public-call.js guardedSend): no promise of its own per call.
+  enqueue.send = send
+  return enqueue
 }
 
 /**

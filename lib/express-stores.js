@@ -3,7 +3,7 @@
 // The express adapters: `SessionStore` for express-session, `RateLimitStore` for express-rate-limit.
 
 const { EventEmitter } = require('node:events')
-const { guarded } = require('./public-call')
+const { guarded, guardedSend, guardCall } = require('./public-call')
 const { MAX_TTL_SECONDS, toKey, encodeValue, decodeValue, describe } = require('./codec')
 const binding = require('../binding')
 const { invalidArgument } = require('./errors')
@@ -27,6 +27,9 @@ const OVER_ANY_LIMIT = Number.MAX_SAFE_INTEGER
  * call per store call to join two strings cost about a sixth of the call's CPU (BENCHMARKS.md).
  */
 const recordKey = (prefix, id) => prefix + id
+
+const same = (value) => value
+const nothing = () => undefined
 
 /**
  * Refuses a constructor's options that are not an object, or not all known: the core names every
@@ -86,7 +89,7 @@ function findExpressSessionStore(sessionModule) {
  * holds, without making express-session a dependency of this package. Records are the exact
  * bytes `sessions.store` writes: with the default prefix, `sessions.get(sid)` reads them.
  */
-function createSessionStoreClass({ native, readRaw, expireRaw, TTL }) {
+function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
   const { Namespace } = binding
   const { SESSION_STORE_PREFIX } = JSON.parse(binding.keyNamesJson())
   let parented = false
@@ -127,7 +130,10 @@ function createSessionStoreClass({ native, readRaw, expireRaw, TTL }) {
     /** `callback(err, session | null)`; also returns a promise of the session (null on failure). */
     get(sid, callback) {
       // Through the features' per-tick read batch: many sessions read in one tick are one round trip.
-      return this.#run('SessionStore.get', null, callback, () => readRaw(this.#key(sid)).then(this.#parse))
+      const read = (onValue, onError) => sendRaw(this.#key(sid), onValue, onError)
+      // A serializer's parse may answer a promise: that goes through the promise form.
+      if (this.serializer) return this.#run('SessionStore.get', null, callback, () => new Promise(read).then(this.#parse))
+      return this.#settle('SessionStore.get', null, callback, read, decodeValue)
     }
 
     /**
@@ -135,12 +141,25 @@ function createSessionStoreClass({ native, readRaw, expireRaw, TTL }) {
      * `disableTTL`; a life of 0 or less destroys it (as connect-redis, even under disableTTL).
      */
     set(sid, sess, callback) {
-      return this.#write('SessionStore.set', true, sid, sess, callback)
+      return this.#run('SessionStore.set', undefined, callback, async () => {
+        const key = this.#key(sid)
+        const ttl = this.#ttlOf(sess)
+        if (ttl <= 0) return void (await native.del(Namespace.Raw, key))
+        await native.set(Namespace.Raw, key, await this.#stringify(sess), this.disableTTL ? null : Math.min(ttl, MAX_TTL_SECONDS))
+      })
     }
 
     /** Resets the expiry as set() would, without rewriting the record (nothing under disableTouch or disableTTL). */
     touch(sid, sess, callback) {
-      return this.#write('SessionStore.touch', false, sid, sess, callback)
+      const expire = (onValue, onError) => {
+        if (this.disableTouch || this.disableTTL) return onValue()
+        const key = this.#key(sid)
+        const ttl = this.#ttlOf(sess)
+        if (ttl <= 0) return void native.del(Namespace.Raw, key).then(onValue, onError)
+        // Through the per-tick batch of expiries, like get's reads.
+        sendExpireRaw(key, Math.min(ttl, MAX_TTL_SECONDS), onValue, onError)
+      }
+      return this.#settle('SessionStore.touch', undefined, callback, expire, nothing)
     }
 
     destroy(sid, callback) {
@@ -175,20 +194,6 @@ function createSessionStoreClass({ native, readRaw, expireRaw, TTL }) {
     clear(callback) {
       return this.#run('SessionStore.clear', undefined, callback, async () => {
         await native.delPattern(binding.prefixPattern(this.prefix))
-      })
-    }
-
-    /** set() (`rewrite`), or touch(): the record's expiry from the session, or its deletion. */
-    #write(operation, rewrite, sid, sess, callback) {
-      return this.#run(operation, undefined, callback, async () => {
-        if (!rewrite && (this.disableTouch || this.disableTTL)) return
-        const key = this.#key(sid)
-        const ttl = this.#ttlOf(sess)
-        if (ttl <= 0) return void (await native.del(Namespace.Raw, key))
-        const seconds = Math.min(ttl, MAX_TTL_SECONDS)
-        // touch goes through the per-tick batch of expiries, like get's reads.
-        if (!rewrite) await expireRaw(key, seconds)
-        else await native.set(Namespace.Raw, key, await this.#stringify(sess), this.disableTTL ? null : seconds)
       })
     }
 
@@ -235,24 +240,32 @@ function createSessionStoreClass({ native, readRaw, expireRaw, TTL }) {
      * result, or the fallback on failure (rejects only in strict mode without a callback).
      */
     #run(operation, fallback, callback, work) {
+      return this.#settle(operation, fallback, callback, (onValue, onError) => Promise.resolve(work()).then(onValue, onError), same)
+    }
+
+    /** #run in the guard's callback form (public-call.js guardCall): `send(onValue, onError)`, then `finish(answer)`. */
+    #settle(operation, fallback, callback, send, finish) {
       let failure = null
       const failed = (err) => {
         failure = err
         return typeof fallback === 'function' ? fallback() : fallback
       }
       const withCallback = typeof callback === 'function'
-      return guarded(operation, failed, work).then(
-        (value) => {
-          this.#noteOutcome(failure)
-          return withCallback ? deliver(callback, failure, value) : value
-        },
-        (err) => {
-          // Strict mode: the guard rethrew the typed error.
-          this.#noteOutcome(err)
-          if (!withCallback) throw err
-          deliver(callback, err, undefined)
-        },
-      )
+      return new Promise((resolve, reject) => {
+        // The guard's settlers must not throw (a coalescer settles a whole batch through them):
+        // a throwing 'disconnect' listener rejects this call's promise, as a throwing .then would.
+        const settle = (err, value, rethrown) => {
+          try {
+            this.#noteOutcome(err)
+            if (rethrown && !withCallback) return reject(err)
+            resolve(withCallback ? deliver(callback, err, value) : value)
+          } catch (thrown) {
+            reject(thrown)
+          }
+        }
+        // Rethrown: strict mode's typed error, from the guard; otherwise a failure is the fallback.
+        guardCall(operation, failed, send, finish, (value) => settle(failure, value, false), (err) => settle(err, undefined, true))
+      })
     }
 
     /**
@@ -311,7 +324,7 @@ function clientInfo({ hits, resetMs }) {
   return { totalHits: hits, resetTime: running ? new Date(Date.now() + resetMs) : undefined }
 }
 
-function createRateLimitStoreClass({ native, windowHits }) {
+function createRateLimitStoreClass({ native, sendWindowHits }) {
   const { Namespace } = binding
   const { RATE_LIMIT_STORE_PREFIX } = JSON.parse(binding.keyNamesJson())
   return class RateLimitStore {
@@ -340,20 +353,18 @@ function createRateLimitStoreClass({ native, windowHits }) {
         totalHits: this.failClosed ? OVER_ANY_LIMIT : 1,
         resetTime: new Date(Date.now() + this.windowMs),
       })
-      return guarded('RateLimitStore.increment', failed, () => this.#change(key, 1))
+      return guardedSend('RateLimitStore.increment', failed, this.#change(key, 1), clientInfo)
     }
 
     /** Takes a hit back (skipSuccessfulRequests / skipFailedRequests), never below zero; never creates a counter. */
     decrement(key) {
-      return guarded('RateLimitStore.decrement', undefined, async () => {
-        await this.#change(key, -1)
-      })
+      return guardedSend('RateLimitStore.decrement', undefined, this.#change(key, -1), nothing)
     }
 
     /** `{ totalHits, resetTime }` of a running window (totalHits may be 0), else undefined. */
     get(key) {
-      return guarded('RateLimitStore.get', undefined, async () => {
-        const info = await this.#change(key, 0)
+      return guardedSend('RateLimitStore.get', undefined, this.#change(key, 0), (counter) => {
+        const info = clientInfo(counter)
         return info.resetTime ? info : undefined
       })
     }
@@ -379,9 +390,9 @@ function createRateLimitStoreClass({ native, windowHits }) {
       return recordKey(this.prefix, toKey(key, 'key'))
     }
 
-    /** Through the per-tick batch of counter changes: still one atomic script call each. */
+    /** The counter change for the guard (`send(onValue, onError)`), through the per-tick batch: still one atomic script call each. */
     #change(key, change) {
-      return windowHits(this.#key(key), this.windowMs, change, this.resetExpiryOnChange).then(clientInfo)
+      return (onValue, onError) => sendWindowHits(this.#key(key), this.windowMs, change, this.resetExpiryOnChange, onValue, onError)
     }
   }
 }

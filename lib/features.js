@@ -1,6 +1,6 @@
 'use strict'
 
-const { guarded, guardedNow, trueWhenDone } = require('./public-call')
+const { guarded, guardedSend, guardedNow, trueWhenDone } = require('./public-call')
 const { toKey, encodeValue, decodeValue, encodeBalance, decodeBalance, toTtl, toSeconds, toPositiveInteger, describe, wellFormed, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { createRateLimiter } = require('./rate-limiter')
@@ -42,17 +42,14 @@ function createFeatures(native, binding, TTL) {
         ([ns, id, value, ttl]) => native.set(ns, id, value, ttl),
         (items) => writeMany(native, items).then((errors) => ({ values: [], errors })),
       )
-  const write = (item) => {
-    forgetNear(item[0], item[1])
-    return batchedWrite(item)
-  }
+  const write = forgettingNear(batchedWrite, (item) => forgetNear(item[0], item[1]))
 
   /**
    * A call gathered per tick into one batch on a server backend; on the embedded store, whose
    * calls answer at once, `runNow`'s answer (by default `runOne`'s) wrapped as a promise
    * (callers chain on it).
    */
-  const perTick = (runOne, runMany, runNow = runOne) => (embedded ? (item) => Promise.resolve(runNow(item)) : createCoalescer(runOne, runMany))
+  const perTick = (runOne, runMany, runNow = runOne) => (embedded ? answeredNow(runNow) : createCoalescer(runOne, runMany))
   // The express stores' touches and counter changes; on the embedded store, free functions over
   // its handle (no per-method bookkeeping for `this`), the counter's answer in a reused array.
   const counted = new Float64Array(2)
@@ -61,10 +58,7 @@ function createFeatures(native, binding, TTL) {
     (items) => expireMany(native, items),
     ([ns, id, seconds]) => binding.embeddedExpire(embeddedHandle, ns, id, seconds),
   )
-  const expire = (item) => {
-    forgetNear(item[0], item[1])
-    return batchedExpire(item)
-  }
+  const expire = forgettingNear(batchedExpire, (item) => forgetNear(item[0], item[1]))
   const batchedWindowHits = perTick(
     ([key, windowMs, change, restart]) => native.windowHits(key, windowMs, change, restart),
     (items) => windowHitsMany(native, items),
@@ -73,19 +67,13 @@ function createFeatures(native, binding, TTL) {
       return { hits: counted[0], resetMs: counted[1] }
     },
   )
-  const windowHits = (item) => {
-    forgetNear(Namespace.Raw, item[0])
-    return batchedWindowHits(item)
-  }
+  const windowHits = forgettingNear(batchedWindowHits, (item) => forgetNear(Namespace.Raw, item[0]))
   // One-time code checks; one attempt cap per batch: every item of a tick read the same setting.
   const batchedVerifyCode = perTick(
     ([id, code, max]) => native.otpVerify(id, code, max),
     (items) => native.otpVerifyMany(items.map((item) => item[0]), items.map((item) => item[1]), items[0][2]),
   )
-  const verifyCode = (item) => {
-    forgetNear(Namespace.Otp, item[0])
-    return batchedVerifyCode(item)
-  }
+  const verifyCode = forgettingNear(batchedVerifyCode, (item) => forgetNear(Namespace.Otp, item[0]))
 
   // Single-value helpers shared by every namespace: the key is built in Rust from (ns, id).
   const set = embedded
@@ -101,7 +89,7 @@ function createFeatures(native, binding, TTL) {
         const near = nearOn ? nearValue(ns, id) : undefined
         // A string or null: answered from memory. A number: the placeholder the read's reply fills.
         if (near !== undefined && typeof near !== 'number') return guardedNow(op, null, () => decode(near))
-        return guarded(op, null, async () => decode(await read([ns, toKey(id, 'id'), near])))
+        return guardedSend(op, null, (onValue, onError) => read.send([ns, toKey(id, 'id'), near], onValue, onError), decode)
       }
   /** The near cache's answer: a value (string, or null for no such key), a placeholder (number), or undefined. */
   function nearValue(ns, id) {
@@ -278,11 +266,43 @@ function createFeatures(native, binding, TTL) {
         nearOn = options !== null && !embedded
       },
     },
-    readRaw: { value: embedded ? (key) => Promise.resolve(readNow(Namespace.Raw, key)) : (key) => read([Namespace.Raw, key]) },
-    expireRaw: { value: (key, seconds) => expire([Namespace.Raw, key, seconds]) },
-    windowHits: { value: (key, windowMs, change, restart) => windowHits([key, windowMs, change, restart]) },
+    // In the coalescer's callback form (lib/coalescer.js send), for the guard's (guardedSend).
+    sendRaw: { value: embedded ? (key, onValue, onError) => answerNow(() => readNow(Namespace.Raw, key), onValue, onError) : (key, onValue, onError) => read.send([Namespace.Raw, key], onValue, onError) },
+    sendExpireRaw: { value: (key, seconds, onValue, onError) => expire.send([Namespace.Raw, key, seconds], onValue, onError) },
+    sendWindowHits: { value: (key, windowMs, change, restart, onValue, onError) => windowHits.send([key, windowMs, change, restart], onValue, onError) },
   })
   return namespaces
+}
+
+/** `run()`'s answer to `onValue`, or what it throws to `onError`: the callback form of a call answered at once. */
+function answerNow(run, onValue, onError) {
+  let value
+  try {
+    value = run()
+  } catch (thrown) {
+    return onError(thrown)
+  }
+  onValue(value)
+}
+
+/** A per-tick batch as the coalescer's (promise and `send` forms) for calls answered at once (the embedded store). */
+function answeredNow(runNow) {
+  const enqueue = (item) => Promise.resolve(runNow(item))
+  enqueue.send = (item, onValue, onError) => answerNow(() => runNow(item), onValue, onError)
+  return enqueue
+}
+
+/** `batched` (promise and `send` forms) calling `forget(item)` first: the near cache drops what a call changes when it is issued. */
+function forgettingNear(batched, forget) {
+  const enqueue = (item) => {
+    forget(item)
+    return batched(item)
+  }
+  enqueue.send = (item, onValue, onError) => {
+    forget(item)
+    batched.send(item, onValue, onError)
+  }
+  return enqueue
 }
 
 /** One-time codes: strings of any length, or non-negative integers (123456 is '123456'). */

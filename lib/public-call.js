@@ -12,17 +12,51 @@ const { meterFor } = require('./metrics')
  * error (callback-style adapters hand it on). Every call is counted (and one in TIME_ONE_IN
  * timed) in process for `analytics` (lib/metrics.js).
  */
-async function guarded(operation, fallback, run) {
+function guarded(operation, fallback, run) {
+  return guardedSend(operation, fallback, (onValue, onError) => Promise.resolve(run()).then(onValue, onError), same)
+}
+
+const same = (value) => value
+
+/** `guarded` for a call in the coalescer's callback form: see guardCall. */
+function guardedSend(operation, fallback, send, finish) {
+  return new Promise((resolve, reject) => guardCall(operation, fallback, send, finish, resolve, reject))
+}
+
+/**
+ * The guard in callback form, for calls a coalescer answers: `send(onValue, onError)` starts the
+ * call, `finish(answer)` makes the caller's value of its answer (sync; a throw is a failure), and
+ * the outcome goes to `resolve(value)`, or in strict mode to `reject(typedError)`. With the
+ * coalescer's callbacks a read settles its caller's one promise: no async frames or chained
+ * promises per call (BENCHMARKS.md).
+ */
+function guardCall(operation, fallback, send, finish, resolve, reject) {
   const meter = meterFor(operation)
   const started = meter.start()
-  try {
-    const value = await run()
+  const onError = (thrown) => {
+    try {
+      resolve(failed(operation, fallback, thrown, meter, started))
+    } catch (strictError) {
+      reject(strictError)
+    } finally {
+      settings.afterCall()
+    }
+  }
+  const onValue = (answer) => {
+    let value
+    try {
+      value = finish(answer)
+    } catch (thrown) {
+      return onError(thrown)
+    }
     meter.record(started, value, false)
-    return value
-  } catch (thrown) {
-    return failed(operation, fallback, thrown, meter, started)
-  } finally {
     settings.afterCall()
+    resolve(value)
+  }
+  try {
+    send(onValue, onError)
+  } catch (thrown) {
+    onError(thrown)
   }
 }
 
@@ -86,4 +120,4 @@ function failed(operation, fallback, thrown, meter, started) {
   return value
 }
 
-module.exports = { guarded, guardedNow, trueWhenDone, inBackground, logFailure }
+module.exports = { guarded, guardedSend, guardCall, guardedNow, trueWhenDone, inBackground, logFailure }

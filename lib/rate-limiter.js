@@ -1,7 +1,7 @@
 'use strict'
 
 const binding = require('../binding')
-const { guarded, guardedNow, trueWhenDone } = require('./public-call')
+const { guardedSend, guardedNow, trueWhenDone } = require('./public-call')
 const { toKey, toPositiveInteger, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { clientAddressKey, requestAddress } = require('./client-ip')
@@ -86,11 +86,13 @@ function createRateLimiter(native) {
         return result(allowed, decided[0], decided[1], decided[2], lim)
       })
     }
-    return guarded('rateLimiter.check', fallback, async () => {
+    let lim = 0
+    const send = (onValue, onError) => {
       const args = request()
-      const d = await checkScript(args)
-      return result(d.allowed, d.remaining, d.resetMs, d.retryAfterMs, args[2])
-    })
+      lim = args[2]
+      checkScript.send(args, onValue, onError)
+    }
+    return guardedSend('rateLimiter.check', fallback, send, (d) => result(d.allowed, d.remaining, d.resetMs, d.retryAfterMs, lim))
   }
 
   const reset = (identifier) => trueWhenDone('rateLimiter.reset', () => native.rateLimitReset(toKey(identifier, 'identifier')))
