@@ -513,7 +513,7 @@ export interface NearCacheStats {
 }
 
 export interface NearCacheOptions {
-  /** Memory bound in bytes (keys, values and ~160 bytes per entry), least recently used out first. Default 67108864 (64 MiB), at least 1024. */
+  /** Memory bound in bytes (keys, values and ~190 bytes per entry), least recently used out first. Default 67108864 (64 MiB), at least 1024. */
   maxBytes?: number
   /** Entry bound. Default 100000. */
   maxEntries?: number
