@@ -66,16 +66,25 @@ test('a call to the binding sends the held batch first; reading circuit events d
   expect(sent).toEqual([[1, 2, 3], 'ping'])
 })
 
-test('send answers through callbacks; one that throws surfaces as an uncaught exception and the batch\'s other callers still get theirs', () => {
-  // In a child: the thrown callback ends it with an uncaught exception, after the others answered.
-  const script = `
+test('send answers through callbacks; one that throws surfaces as an uncaught exception and the other callers still get theirs', () => {
+  // In a child, which reports how the callback's error surfaced. Three cases: a batch, a lone
+  // call, and a batch that cannot be sent (each call then goes alone).
+  const script = (runMany) => `
+    process.on('uncaughtException', (err) => console.log('uncaught', err.message))
+    process.on('unhandledRejection', (err) => console.log('unhandled rejection', err.message))
     const { createCoalescer } = require(${JSON.stringify(require.resolve('../lib/coalescer'))})
-    const call = createCoalescer((n) => Promise.resolve(n * 2), (items) => Promise.resolve({ values: items.map((n) => n * 2), errors: null }))
-    for (const n of [1, 2, 3]) call.send(n, (value) => { if (n === 2) throw new Error('caller bug'); console.log('answer', value) }, () => console.log('error'))
+    const call = createCoalescer((n) => Promise.resolve(n * 2), ${runMany})
+    const answer = (n) => (value) => { if (n === 2) throw new Error('caller bug'); console.log('answer', value) }
+    for (const n of process.argv.slice(1).map(Number)) call.send(n, answer(n), () => console.log('error'))
   `
   const { spawnSync } = require('node:child_process')
-  const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 })
-  expect(run.stdout.trim().split('\n')).toEqual(['answer 2', 'answer 6'])
-  expect(run.stderr).toContain('caller bug')
-  expect(run.status).not.toBe(0)
+  const run = (runMany, ...ns) => spawnSync(process.execPath, ['-e', script(runMany), ...ns.map(String)], { encoding: 'utf8', timeout: 20000 })
+  const batched = '(items) => Promise.resolve({ values: items.map((n) => n * 2), errors: null })'
+  for (const [outcome, answers] of [
+    [run(batched, 1, 2, 3), ['answer 2', 'answer 6']],
+    [run(batched, 2), []],
+    [run('() => { throw new RangeError("Invalid string length") }', 1, 2, 3), ['answer 2', 'answer 6']],
+  ]) {
+    expect(outcome.stdout.split('\n').filter(Boolean).sort()).toEqual([...answers, 'uncaught caller bug'].sort())
+  }
 })

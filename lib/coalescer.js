@@ -76,11 +76,14 @@ function createCoalescer(runOne, runMany) {
       },
     )
   }
-  const runAlone = (item, resolve, reject) => {
+  const runAlone = (item, onValue, onError) => {
     try {
-      Promise.resolve(runOne(item)).then(resolve, reject)
+      Promise.resolve(runOne(item)).then(
+        (value) => settle(onValue, value),
+        (err) => settle(onError, err),
+      )
     } catch (err) {
-      reject(err)
+      settle(onError, err)
     }
   }
   /** Queues `item`; its answer goes to `onValue`, or its Error to `onError` (neither may throw). */

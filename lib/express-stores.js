@@ -3,7 +3,7 @@
 // The express adapters: `SessionStore` for express-session, `RateLimitStore` for express-rate-limit.
 
 const { EventEmitter } = require('node:events')
-const { guarded, guardedSend, guardCall } = require('./public-call')
+const { guarded, guardedSend, guardCall, sendingPromise, same } = require('./public-call')
 const { MAX_TTL_SECONDS, toKey, encodeValue, decodeValue, describe } = require('./codec')
 const binding = require('../binding')
 const { invalidArgument } = require('./errors')
@@ -28,8 +28,14 @@ const OVER_ANY_LIMIT = Number.MAX_SAFE_INTEGER
  */
 const recordKey = (prefix, id) => prefix + id
 
-const same = (value) => value
 const nothing = () => undefined
+const isThenable = (value) => value !== null && (typeof value === 'object' || typeof value === 'function') && typeof value.then === 'function'
+
+/** A serializer's stringify answer, refused unless it is a string. */
+function recordText(text) {
+  if (typeof text !== 'string') throw invalidArgument(`serializer.stringify returned ${describe(text)}, not a string`)
+  return text
+}
 
 /**
  * Refuses a constructor's options that are not an object, or not all known: the core names every
@@ -133,7 +139,7 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
       const read = (onValue, onError) => sendRaw(this.#key(sid), onValue, onError)
       // A serializer's parse may answer a promise: that goes through the promise form.
       if (this.serializer) return this.#run('SessionStore.get', null, callback, () => new Promise(read).then(this.#parse))
-      return this.#settle('SessionStore.get', null, callback, read, decodeValue)
+      return this.#guard('SessionStore.get', null, callback, read, decodeValue)
     }
 
     /**
@@ -141,11 +147,14 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
      * `disableTTL`; a life of 0 or less destroys it (as connect-redis, even under disableTTL).
      */
     set(sid, sess, callback) {
-      return this.#run('SessionStore.set', undefined, callback, async () => {
+      return this.#run('SessionStore.set', undefined, callback, () => {
         const key = this.#key(sid)
         const ttl = this.#ttlOf(sess)
-        if (ttl <= 0) return void (await native.del(Namespace.Raw, key))
-        await native.set(Namespace.Raw, key, await this.#stringify(sess), this.disableTTL ? null : Math.min(ttl, MAX_TTL_SECONDS))
+        if (ttl <= 0) return native.del(Namespace.Raw, key).then(nothing)
+        const write = (text) => native.set(Namespace.Raw, key, text, this.disableTTL ? null : Math.min(ttl, MAX_TTL_SECONDS)).then(nothing)
+        // Issued now unless the serializer answers a promise: a get() right after reads this write.
+        const text = this.#stringify(sess)
+        return typeof text === 'string' ? write(text) : text.then(write)
       })
     }
 
@@ -159,7 +168,7 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
         // Through the per-tick batch of expiries, like get's reads.
         sendExpireRaw(key, Math.min(ttl, MAX_TTL_SECONDS), onValue, onError)
       }
-      return this.#settle('SessionStore.touch', undefined, callback, expire, nothing)
+      return this.#guard('SessionStore.touch', undefined, callback, expire, nothing)
     }
 
     destroy(sid, callback) {
@@ -214,12 +223,14 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
       return this.serializer ? this.serializer.parse(text) : decodeValue(text)
     }
 
-    /** A session as its record: the serializer's stringify (sync or async), else the package's JSON. */
-    async #stringify(sess) {
+    /**
+     * A session as its record: the package's JSON, or the serializer's stringify, a string or
+     * (when it answers a promise) a promise of one.
+     */
+    #stringify(sess) {
       if (!this.serializer) return encodeValue(sess)
-      const text = await this.serializer.stringify(sess)
-      if (typeof text !== 'string') throw invalidArgument(`serializer.stringify returned ${describe(text)}, not a string`)
-      return text
+      const text = this.serializer.stringify(sess)
+      return isThenable(text) ? Promise.resolve(text).then(recordText) : recordText(text)
     }
 
     /** Seconds to keep `sess`: `ttl(sess)` when ttl is a function, else the cookie's, else `ttl`. */
@@ -240,11 +251,11 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
      * result, or the fallback on failure (rejects only in strict mode without a callback).
      */
     #run(operation, fallback, callback, work) {
-      return this.#settle(operation, fallback, callback, (onValue, onError) => Promise.resolve(work()).then(onValue, onError), same)
+      return this.#guard(operation, fallback, callback, sendingPromise(work), same)
     }
 
     /** #run in the guard's callback form (public-call.js guardCall): `send(onValue, onError)`, then `finish(answer)`. */
-    #settle(operation, fallback, callback, send, finish) {
+    #guard(operation, fallback, callback, send, finish) {
       let failure = null
       const failed = (err) => {
         failure = err
@@ -252,19 +263,30 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
       }
       const withCallback = typeof callback === 'function'
       return new Promise((resolve, reject) => {
-        // The guard's settlers must not throw (a coalescer settles a whole batch through them):
-        // a throwing 'disconnect' listener rejects this call's promise, as a throwing .then would.
-        const settle = (err, value, rethrown) => {
+        let issuing = true
+        // `rethrown`: strict mode's typed error, from the guard; otherwise a failure is the fallback.
+        const respond = (err, value, rethrown) => {
           try {
             this.#noteOutcome(err)
-            if (rethrown && !withCallback) return reject(err)
-            resolve(withCallback ? deliver(callback, err, value) : value)
           } catch (thrown) {
-            reject(thrown)
+            // A throwing 'disconnect'/'connect' listener is the application's bug: an uncaught
+            // exception, as from any emitter, after the caller has its answer.
+            process.nextTick(() => {
+              throw thrown
+            })
           }
+          if (rethrown && !withCallback) return reject(err)
+          resolve(withCallback ? deliver(callback, err, value) : value)
         }
-        // Rethrown: strict mode's typed error, from the guard; otherwise a failure is the fallback.
-        guardCall(operation, failed, send, finish, (value) => settle(failure, value, false), (err) => settle(err, undefined, true))
+        // A callback runs after the store method returned, as connect-redis's and MemoryStore's
+        // do, even when the answer came at once (bad input, the embedded store), and after the
+        // guard's after-call work (the circuit's log lines).
+        const answer = (err, value, rethrown) => {
+          if (issuing || withCallback) queueMicrotask(() => respond(err, value, rethrown))
+          else respond(err, value, rethrown)
+        }
+        guardCall(operation, failed, send, finish, (value) => answer(failure, value, false), (err) => answer(err, undefined, true))
+        issuing = false
       })
     }
 

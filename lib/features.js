@@ -33,9 +33,7 @@ function createFeatures(native, binding, TTL) {
   // the per-method bookkeeping napi-rs does for `this`.
   const embeddedHandle = embedded ? native.embeddedHandle : null
   const readNow = (ns, id) => binding.embeddedGet(embeddedHandle, ns, id)
-  const read = embedded
-    ? ([ns, id]) => readNow(ns, id)
-    : createCoalescer(([ns, id, fill]) => native.get(ns, id, fill), (items) => readMany(native, items))
+  const read = embedded ? answeredNow(([ns, id]) => readNow(ns, id)) : createCoalescer(([ns, id, fill]) => native.get(ns, id, fill), (items) => readMany(native, items))
   const batchedWrite = embedded
     ? null
     : createCoalescer(
@@ -46,8 +44,8 @@ function createFeatures(native, binding, TTL) {
 
   /**
    * A call gathered per tick into one batch on a server backend; on the embedded store, whose
-   * calls answer at once, `runNow`'s answer (by default `runOne`'s) wrapped as a promise
-   * (callers chain on it).
+   * calls answer at once, `runNow`'s answer (by default `runOne`'s): as a promise, or through
+   * `send`'s callbacks before it returns.
    */
   const perTick = (runOne, runMany, runNow = runOne) => (embedded ? answeredNow(runNow) : createCoalescer(runOne, runMany))
   // The express stores' touches and counter changes; on the embedded store, free functions over
@@ -267,7 +265,7 @@ function createFeatures(native, binding, TTL) {
       },
     },
     // In the coalescer's callback form (lib/coalescer.js send), for the guard's (guardedSend).
-    sendRaw: { value: embedded ? (key, onValue, onError) => answerNow(() => readNow(Namespace.Raw, key), onValue, onError) : (key, onValue, onError) => read.send([Namespace.Raw, key], onValue, onError) },
+    sendRaw: { value: (key, onValue, onError) => read.send([Namespace.Raw, key], onValue, onError) },
     sendExpireRaw: { value: (key, seconds, onValue, onError) => expire.send([Namespace.Raw, key, seconds], onValue, onError) },
     sendWindowHits: { value: (key, windowMs, change, restart, onValue, onError) => windowHits.send([key, windowMs, change, restart], onValue, onError) },
   })

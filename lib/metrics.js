@@ -1,8 +1,8 @@
 'use strict'
 
 /**
- * In-process call counters behind `analytics`: every public call already passes through
- * `guarded(operation, ...)`, which hands its outcome to the meter of that operation. Counting
+ * In-process call counters behind `analytics`: every public call already passes through the
+ * guard (lib/public-call.js), which hands its outcome to the meter of that operation. Counting
  * is a few number increments on objects made once per operation name: no allocation per call,
  * no round trip, no crossing to Rust. Which counters an operation bumps, the latency buckets
  * and the reports are the core's (crates/core/src/metrics.rs).

@@ -13,10 +13,13 @@ const { meterFor } = require('./metrics')
  * timed) in process for `analytics` (lib/metrics.js).
  */
 function guarded(operation, fallback, run) {
-  return guardedSend(operation, fallback, (onValue, onError) => Promise.resolve(run()).then(onValue, onError), same)
+  return guardedSend(operation, fallback, sendingPromise(run), same)
 }
 
 const same = (value) => value
+
+/** `run()` (a value or a promise) as a `send(onValue, onError)` for guardCall. */
+const sendingPromise = (run) => (onValue, onError) => Promise.resolve(run()).then(onValue, onError)
 
 /** `guarded` for a call in the coalescer's callback form: see guardCall. */
 function guardedSend(operation, fallback, send, finish) {
@@ -24,31 +27,41 @@ function guardedSend(operation, fallback, send, finish) {
 }
 
 /**
- * The guard in callback form, for calls a coalescer answers: `send(onValue, onError)` starts the
- * call, `finish(answer)` makes the caller's value of its answer (sync; a throw is a failure), and
- * the outcome goes to `resolve(value)`, or in strict mode to `reject(typedError)`. With the
- * coalescer's callbacks a read settles its caller's one promise: no async frames or chained
- * promises per call (BENCHMARKS.md).
+ * The guard in callback form: `send(onValue, onError)` issues the call (synchronously, so calls
+ * keep their order), `finish(answer)` makes the caller's value of its answer (sync; a throw is a
+ * failure). The outcome goes to `resolve(value)` (the fallback on failure), or in strict mode to
+ * `reject(typedError)`; `reject` also gets what a fallback function throws. Either is called
+ * once, after the call is counted and `settings.afterCall` ran, and must not throw. With a
+ * coalescer's `send`, a read settles its caller's one promise: no async frames or promise chains
+ * per call.
  */
 function guardCall(operation, fallback, send, finish, resolve, reject) {
   const meter = meterFor(operation)
   const started = meter.start()
+  let settled = false
   const onError = (thrown) => {
+    if (settled) return
+    settled = true
+    let value
+    let rejection = null
     try {
-      resolve(failed(operation, fallback, thrown, meter, started))
-    } catch (strictError) {
-      reject(strictError)
-    } finally {
-      settings.afterCall()
+      value = failed(operation, fallback, thrown, meter, started)
+    } catch (err) {
+      rejection = err
     }
+    settings.afterCall()
+    if (rejection === null) resolve(value)
+    else reject(rejection)
   }
   const onValue = (answer) => {
+    if (settled) return
     let value
     try {
       value = finish(answer)
     } catch (thrown) {
       return onError(thrown)
     }
+    settled = true
     meter.record(started, value, false)
     settings.afterCall()
     resolve(value)
@@ -120,4 +133,4 @@ function failed(operation, fallback, thrown, meter, started) {
   return value
 }
 
-module.exports = { guarded, guardedSend, guardCall, guardedNow, trueWhenDone, inBackground, logFailure }
+module.exports = { guarded, guardedSend, guardCall, sendingPromise, same, guardedNow, trueWhenDone, inBackground, logFailure }

@@ -270,3 +270,64 @@ describe('SessionStore reads share the per-tick read batch', () => {
     expect(viaCallback).toEqual({ n: 1, cookie: {} })
   })
 })
+
+describe('SessionStore calls keep their order and call back once, after returning', () => {
+  test('set, then get and touch not awaited: the server sees them in that order', async () => {
+    const store = new SessionStore({ prefix: `${P}:order:` })
+    const expires = new Date(Date.now() + 60_000).toISOString()
+    const sess = (n) => ({ n, cookie: { expires } })
+    await store.set('a', sess(1))
+    // The second set's SET must reach the server before the get and the touch issued after it.
+    const written = store.set('a', sess(2))
+    const read = store.get('a')
+    const touched = store.touch('a', sess(2))
+    expect(await read).toEqual(sess(2))
+    await Promise.all([written, touched])
+    // With a serializer that answers at once, the same.
+    const sync = new SessionStore({ prefix: `${P}:order-ser:`, serializer: { stringify: (s) => `v|${JSON.stringify(s)}`, parse: (t) => JSON.parse(t.slice(2)) } })
+    await sync.set('a', sess(1))
+    const rewritten = sync.set('a', sess(3))
+    expect(await sync.get('a')).toEqual(sess(3))
+    await rewritten
+    await store.clear()
+    await sync.clear()
+  })
+
+  test('each callback runs once, after the store method has returned, on every path', async () => {
+    const logs = captureLogs(require('../..'))
+    try {
+      const store = new SessionStore({ prefix: `${P}:cb:` })
+      const noTouch = new SessionStore({ prefix: `${P}:cb:`, disableTouch: true })
+      const expired = { cookie: { expires: new Date(Date.now() - 1000).toISOString() } }
+      const live = { cookie: { expires: new Date(Date.now() + 60_000).toISOString() } }
+      const calls = [
+        ['set', (cb) => store.set('a', live, cb)],
+        ['get', (cb) => store.get('a', cb)],
+        ['get of a bad sid', (cb) => store.get('', cb)],
+        ['touch', (cb) => store.touch('a', live, cb)],
+        ['touch under disableTouch', (cb) => noTouch.touch('a', live, cb)],
+        ['touch of an expired session', (cb) => store.touch('b', expired, cb)],
+        ['destroy', (cb) => store.destroy('a', cb)],
+      ]
+      for (const [label, call] of calls) {
+        let returned = false
+        let count = 0
+        let calledBeforeReturn = false
+        const done = new Promise((resolve) => {
+          call(() => {
+            count++
+            if (!returned) calledBeforeReturn = true
+            resolve()
+          })
+        })
+        returned = true
+        await done
+        // A second callback would come within a few ticks.
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        expect({ label, count, calledBeforeReturn }).toEqual({ label, count: 1, calledBeforeReturn: false })
+      }
+    } finally {
+      logs.restore()
+    }
+  })
+})
