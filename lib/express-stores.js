@@ -279,10 +279,9 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
           resolve(withCallback ? deliver(callback, err, value) : value)
         }
         // A callback runs after the store method returned, as connect-redis's and MemoryStore's
-        // do, even when the answer came at once (bad input, the embedded store), and after the
-        // guard's after-call work (the circuit's log lines).
+        // do, even when the answer came at once (bad input, the embedded store).
         const answer = (err, value, rethrown) => {
-          if (issuing || withCallback) queueMicrotask(() => respond(err, value, rethrown))
+          if (issuing) queueMicrotask(() => respond(err, value, rethrown))
           else respond(err, value, rethrown)
         }
         guardCall(operation, failed, send, finish, (value) => answer(failure, value, false), (err) => answer(err, undefined, true))

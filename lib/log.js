@@ -72,7 +72,8 @@ function logFailedCall(operation, code, message) {
 /**
  * An after-call hook that logs each circuit state change once, in order (not once per call).
  * The breaker queues its changes; one synchronous call collects them, once for the calls that
- * settle together (a tick's batch settles 50 calls at once), before their callers resume.
+ * settle together (a tick's batch settles 50 calls at once), in a microtask: before the
+ * callers awaiting those calls resume (the express stores' callbacks may run first).
  */
 function watchCircuit(native) {
   let queued = false
