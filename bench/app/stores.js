@@ -34,6 +34,18 @@ async function child(contender) {
     touch: (i) => touch(ids[i % ids.length], sess),
     increment: (i) => limits.increment(`k${i % 1000}`),
   }
+  // BENCH_STORE_COUNT: exactly that many calls of BENCH_STORE_OP, then exit, for instructions.js.
+  const count = Number(process.env.BENCH_STORE_COUNT || 0)
+  if (count > 0) {
+    const call = calls[process.env.BENCH_STORE_OP]
+    let n = 0
+    const loop = async () => {
+      while (n < count) await call(n++)
+    }
+    await Promise.all(Array.from({ length: inFlight }, loop))
+    await m.close()
+    return
+  }
   const out = { contender }
   for (const op of OPS) {
     const call = calls[op]
@@ -103,6 +115,8 @@ async function main() {
   console.log(`\n#### Store level (${rounds} rounds, medians, 50 in flight; p50 with one in flight; load1 ${results.map((r) => r.load).join(', ')})\n`)
   console.log(lines.join('\n'))
 }
+
+module.exports = { OPS }
 
 if (require.main === module) {
   const fn = process.argv[2] ? child(process.argv[2]) : main()
