@@ -1,5 +1,7 @@
 'use strict'
 
+const { throwUncaught } = require('./errors')
+
 /**
  * Gathers the calls issued within one tick and sends them down as one batch: one crossing of
  * the napi boundary and one round trip (a pipeline) instead of one per call. A lone call takes
@@ -33,9 +35,7 @@ function settle(callback, answer) {
   try {
     callback(answer)
   } catch (thrown) {
-    process.nextTick(() => {
-      throw thrown
-    })
+    throwUncaught(thrown)
   }
 }
 
@@ -86,7 +86,7 @@ function createCoalescer(runOne, runMany) {
       settle(onError, err)
     }
   }
-  /** Queues `item`; its answer goes to `onValue`, or its Error to `onError` (neither may throw). */
+  /** Queues `item`; its answer goes to `onValue`, or its Error to `onError` (one that throws: see settle). */
   const send = (item, onValue, onError) => {
     if (holding !== flush) {
       sendHeld()
@@ -97,7 +97,7 @@ function createCoalescer(runOne, runMany) {
     settlers.push(onValue, onError)
   }
   const enqueue = (item) => new Promise((resolve, reject) => send(item, resolve, reject))
-  // For the guard's callback form (public-call.js guardedSend): no promise of its own per call.
+  // For the guard's callback form (public-call.js guardCall): no promise of its own per call.
   enqueue.send = send
   return enqueue
 }

@@ -55,4 +55,15 @@ function typed(call) {
   }
 }
 
-module.exports = { DigisRedisError, invalidArgument, toTypedError, typed }
+/**
+ * Rethrows `thrown` on the next tick: the application's bug (a throwing callback or listener)
+ * as an uncaught exception, as from any callback API or event emitter, not an unhandled
+ * rejection of a promise nobody holds, and not a failure of the call that ran it.
+ */
+function throwUncaught(thrown) {
+  process.nextTick(() => {
+    throw thrown
+  })
+}
+
+module.exports = { DigisRedisError, invalidArgument, toTypedError, typed, throwUncaught }

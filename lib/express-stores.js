@@ -6,7 +6,7 @@ const { EventEmitter } = require('node:events')
 const { guarded, guardedSend, guardCall, sendingPromise, same } = require('./public-call')
 const { MAX_TTL_SECONDS, toKey, encodeValue, decodeValue, describe } = require('./codec')
 const binding = require('../binding')
-const { invalidArgument } = require('./errors')
+const { invalidArgument, throwUncaught } = require('./errors')
 
 /** Failures that mean the backend is unreachable (not a bad reply): express-session bypasses. */
 const OUTAGE_CODES = new Set(['ERR_CONNECTION', 'ERR_TIMEOUT', 'ERR_CIRCUIT_OPEN'])
@@ -48,19 +48,13 @@ function checkOptions(owner, options) {
   if (refused) throw invalidArgument(refused)
 }
 
-/**
- * `callback(err)` or `callback(null, value)`. A throwing callback is the caller's bug: an
- * uncaught exception, as from any callback API, not an unhandled rejection of a promise nobody
- * holds.
- */
+/** `callback(err)` or `callback(null, value)`; a throwing callback is the caller's bug (throwUncaught). */
 function deliver(callback, err, value) {
   try {
     if (err) callback(err)
     else callback(null, value)
   } catch (thrown) {
-    process.nextTick(() => {
-      throw thrown
-    })
+    throwUncaught(thrown)
   }
 }
 
@@ -148,10 +142,9 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
      */
     set(sid, sess, callback) {
       return this.#run('SessionStore.set', undefined, callback, () => {
-        const key = this.#key(sid)
-        const ttl = this.#ttlOf(sess)
-        if (ttl <= 0) return native.del(Namespace.Raw, key).then(nothing)
-        const write = (text) => native.set(Namespace.Raw, key, text, this.disableTTL ? null : Math.min(ttl, MAX_TTL_SECONDS)).then(nothing)
+        const { key, seconds } = this.#lifeOf(sid, sess)
+        if (seconds === 0) return native.del(Namespace.Raw, key).then(nothing)
+        const write = (text) => native.set(Namespace.Raw, key, text, this.disableTTL ? null : seconds).then(nothing)
         // Issued now unless the serializer answers a promise: a get() right after reads this write.
         const text = this.#stringify(sess)
         return typeof text === 'string' ? write(text) : text.then(write)
@@ -162,11 +155,10 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
     touch(sid, sess, callback) {
       const expire = (onValue, onError) => {
         if (this.disableTouch || this.disableTTL) return onValue()
-        const key = this.#key(sid)
-        const ttl = this.#ttlOf(sess)
-        if (ttl <= 0) return void native.del(Namespace.Raw, key).then(onValue, onError)
+        const { key, seconds } = this.#lifeOf(sid, sess)
+        if (seconds === 0) return void native.del(Namespace.Raw, key).then(onValue, onError)
         // Through the per-tick batch of expiries, like get's reads.
-        sendExpireRaw(key, Math.min(ttl, MAX_TTL_SECONDS), onValue, onError)
+        sendExpireRaw(key, seconds, onValue, onError)
       }
       return this.#guard('SessionStore.touch', undefined, callback, expire, nothing)
     }
@@ -233,6 +225,13 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
       return isThenable(text) ? Promise.resolve(text).then(recordText) : recordText(text)
     }
 
+    /** The record's key, and its life in seconds: 0 for none left (set and touch then delete it). */
+    #lifeOf(sid, sess) {
+      const key = this.#key(sid)
+      const ttl = this.#ttlOf(sess)
+      return { key, seconds: ttl <= 0 ? 0 : Math.min(ttl, MAX_TTL_SECONDS) }
+    }
+
     /** Seconds to keep `sess`: `ttl(sess)` when ttl is a function, else the cookie's, else `ttl`. */
     #ttlOf(sess) {
       if (typeof this.ttl === 'function') {
@@ -269,11 +268,8 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
           try {
             this.#noteOutcome(err)
           } catch (thrown) {
-            // A throwing 'disconnect'/'connect' listener is the application's bug: an uncaught
-            // exception, as from any emitter, after the caller has its answer.
-            process.nextTick(() => {
-              throw thrown
-            })
+            // A throwing 'disconnect'/'connect' listener: the caller still gets its answer.
+            throwUncaught(thrown)
           }
           if (rethrown && !withCallback) return reject(err)
           resolve(withCallback ? deliver(callback, err, value) : value)

@@ -264,7 +264,7 @@ function createFeatures(native, binding, TTL) {
         nearOn = options !== null && !embedded
       },
     },
-    // In the coalescer's callback form (lib/coalescer.js send), for the guard's (guardedSend).
+    // In the coalescer's callback form (lib/coalescer.js send), for the guard's (public-call.js guardCall).
     sendRaw: { value: (key, onValue, onError) => read.send([Namespace.Raw, key], onValue, onError) },
     sendExpireRaw: { value: (key, seconds, onValue, onError) => expire.send([Namespace.Raw, key, seconds], onValue, onError) },
     sendWindowHits: { value: (key, windowMs, change, restart, onValue, onError) => windowHits.send([key, windowMs, change, restart], onValue, onError) },

@@ -31,7 +31,8 @@ function guardedSend(operation, fallback, send, finish) {
  * keep their order), `finish(answer)` makes the caller's value of its answer (sync; a throw is a
  * failure). The outcome goes to `resolve(value)` (the fallback on failure), or in strict mode to
  * `reject(typedError)`; `reject` also gets what a fallback function throws. Either is called
- * once, after the call is counted and `settings.afterCall` ran, and must not throw. With a
+ * once, after the guard's bookkeeping (the count, a failure's log line) and `settings.afterCall`
+ * ran, and must not throw. With a
  * coalescer's `send`, a read settles its caller's one promise: no async frames or promise chains
  * per call.
  */

@@ -1,6 +1,6 @@
 'use strict'
 
-const { DigisRedisError, invalidArgument, toTypedError } = require('./errors')
+const { DigisRedisError, invalidArgument, toTypedError, throwUncaught } = require('./errors')
 const { describe, decodeValue, parseJsonOrText, whyNotJson } = require('./codec')
 
 /**
@@ -258,11 +258,8 @@ class Subscriber {
       try {
         listener(data)
       } catch (thrown) {
-        // A throwing listener is the caller's bug: an uncaught exception, as from any event
-        // emitter, not the end of the subscription.
-        process.nextTick(() => {
-          throw thrown
-        })
+        // Not the end of the subscription.
+        throwUncaught(thrown)
       }
     }
   }

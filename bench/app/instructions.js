@@ -2,14 +2,13 @@
 
 // `npm run bench:instructions`: user-space instructions per store call (express-session's
 // `get` and `touch`, express-rate-limit's `increment`, 50 in flight) for each contender, counted
-// by valgrind (callgrind). Unlike CPU time on a shared 2-core machine, the count barely moves
-// from run to run, so a change of a few percent shows. Each figure is the difference between a
+// by valgrind (callgrind). On a shared 2-core machine CPU time moves by tens of percent from run
+// to run; the count moves by up to about 15% (JIT and GC timing). Each figure is the difference between a
 // child making N2 calls and one making N1, divided by N2 - N1 (setup and exit cancel out); the
 // server (Redis) is not counted. Needs valgrind (`apt-get install valgrind`). bench/README.md.
 const { spawnSync } = require('node:child_process')
 const path = require('node:path')
-const { DEFAULT_REDIS_URL, uniquePrefix, childEnv } = require('../common')
-const { OPS } = require('./stores')
+const { OPS, runOptions, roundOf, cleanUp, median } = require('./stores')
 
 const STORES = path.join(__dirname, 'stores.js')
 
@@ -26,17 +25,14 @@ function instructions(contender, op, count, env) {
 }
 
 async function main() {
-  const contenders = (process.env.BENCH_STORE_CONTENDERS || 'ours-redis,node-redis').split(',')
+  const run = runOptions()
+  const { contenders, rounds } = run
   const ops = (process.env.BENCH_STORE_OPS || OPS.join(',')).split(',')
-  const rounds = Number(process.env.BENCH_ROUNDS || 3)
   const [n1, n2] = [Number(process.env.BENCH_CALLS_FROM || 5000), Number(process.env.BENCH_CALLS_TO || 25000)]
-  const redisUrl = process.env.BENCH_REDIS_URL || DEFAULT_REDIS_URL
   if (spawnSync('valgrind', ['--version']).status !== 0) throw new Error('valgrind is not installed (apt-get install valgrind)')
-  const prefix = uniquePrefix()
   const perCall = {}
   for (let round = 0; round < rounds; round++) {
-    for (const c of round % 2 ? [...contenders].reverse() : contenders) {
-      const env = childEnv(c === 'before-redis' ? 'ours-redis' : c, { redisUrl, prefix: `${prefix}:${c}` })
+    for (const [c, env] of roundOf(run, round)) {
       for (const op of ops) {
         const figure = (instructions(c, op, n2, env) - instructions(c, op, n1, env)) / (n2 - n1)
         ;((perCall[c] ||= {})[op] ||= []).push(figure)
@@ -44,11 +40,7 @@ async function main() {
       }
     }
   }
-  const { RespClient, unlinkMatching } = require('../resp')
-  const resp = await RespClient.connect(redisUrl)
-  await unlinkMatching(resp, `*${prefix}*`)
-  resp.close()
-  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+  await cleanUp(run)
   const base = contenders[1]
   const lines = [
     `| store operation | ${contenders.join(' | ')} |${base ? ` ${contenders[0]} / ${base} |` : ''}`,

@@ -81,15 +81,42 @@ async function child(contender) {
   console.log(JSON.stringify(out))
 }
 
+/** The run's contenders, rounds, Redis and key prefix, from the environment. */
+function runOptions() {
+  return {
+    contenders: (process.env.BENCH_STORE_CONTENDERS || 'ours-redis,node-redis').split(','),
+    rounds: Number(process.env.BENCH_ROUNDS || 3),
+    redisUrl: process.env.BENCH_REDIS_URL || DEFAULT_REDIS_URL,
+    prefix: uniquePrefix(),
+  }
+}
+
+/** The contenders in round `round`'s order (alternating), each with its child's environment. */
+function roundOf({ contenders, redisUrl, prefix }, round) {
+  return (round % 2 ? [...contenders].reverse() : contenders).map((c) => [c, childEnv(c === 'before-redis' ? 'ours-redis' : c, { redisUrl, prefix: `${prefix}:${c}` })])
+}
+
+/** Deletes the run's keys. */
+async function cleanUp({ redisUrl, prefix }) {
+  const { RespClient, unlinkMatching } = require('../resp')
+  const resp = await RespClient.connect(redisUrl)
+  await unlinkMatching(resp, `*${prefix}*`)
+  resp.close()
+}
+
+/** The middle value; the mean of the two middle ones for an even count. */
+function median(xs) {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
 async function main() {
-  const contenders = (process.env.BENCH_STORE_CONTENDERS || 'ours-redis,node-redis').split(',')
-  const rounds = Number(process.env.BENCH_ROUNDS || 3)
-  const redisUrl = process.env.BENCH_REDIS_URL || DEFAULT_REDIS_URL
-  const prefix = uniquePrefix()
+  const run = runOptions()
+  const { contenders, rounds } = run
   const results = []
   for (let round = 0; round < rounds; round++) {
-    for (const c of round % 2 ? [...contenders].reverse() : contenders) {
-      const env = childEnv(c === 'before-redis' ? 'ours-redis' : c, { redisUrl, prefix: `${prefix}:${c}` })
+    for (const [c, env] of roundOf(run, round)) {
       const load = os.loadavg()[0].toFixed(2)
       const r = spawnSync(process.execPath, [__filename, c], { env, encoding: 'utf8', timeout: 120000 })
       if (r.status !== 0) throw new Error(`${c}: ${r.stderr}`)
@@ -98,11 +125,7 @@ async function main() {
       console.error(`round ${round + 1} ${c} load ${load}: ${OPS.map((op) => `${op} ${(line[op].opsPerSec / 1000).toFixed(1)}k/s ${line[op].cpuUsPerOp.toFixed(1)} µs CPU p50 ${line[op].p50Us.toFixed(0)} µs`).join('; ')}`)
     }
   }
-  const { RespClient, unlinkMatching } = require('../resp')
-  const resp = await RespClient.connect(redisUrl)
-  await unlinkMatching(resp, `*${prefix}*`)
-  resp.close()
-  const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1]
+  await cleanUp(run)
   const lines = ['| store operation | ' + contenders.map((c) => `${c} ops/s · CPU µs/op · p50 µs (c=1)`).join(' | ') + ' | ops/s ratio |', '|---' + '|---'.repeat(contenders.length) + '|---|']
   for (const op of OPS) {
     const cells = contenders.map((c) => {
@@ -116,7 +139,7 @@ async function main() {
   console.log(lines.join('\n'))
 }
 
-module.exports = { OPS }
+module.exports = { OPS, runOptions, roundOf, cleanUp, median }
 
 if (require.main === module) {
   const fn = process.argv[2] ? child(process.argv[2]) : main()
