@@ -143,8 +143,9 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
     set(sid, sess, callback) {
       return this.#run('SessionStore.set', undefined, callback, () => {
         const { key, seconds } = this.#lifeOf(sid, sess)
-        if (seconds === 0) return native.del(Namespace.Raw, key).then(nothing)
-        const write = (text) => native.set(Namespace.Raw, key, text, this.disableTTL ? null : seconds).then(nothing)
+        // The embedded store answers at once, a server backend with a promise.
+        if (seconds === 0) return Promise.resolve(native.del(Namespace.Raw, key)).then(nothing)
+        const write = (text) => Promise.resolve(native.set(Namespace.Raw, key, text, this.disableTTL ? null : seconds)).then(nothing)
         // Issued now unless the serializer answers a promise: a get() right after reads this write.
         const text = this.#stringify(sess)
         return typeof text === 'string' ? write(text) : text.then(write)
@@ -156,7 +157,7 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
       const expire = (onValue, onError) => {
         if (this.disableTouch || this.disableTTL) return onValue()
         const { key, seconds } = this.#lifeOf(sid, sess)
-        if (seconds === 0) return void native.del(Namespace.Raw, key).then(onValue, onError)
+        if (seconds === 0) return void Promise.resolve(native.del(Namespace.Raw, key)).then(onValue, onError)
         // Through the per-tick batch of expiries, like get's reads.
         sendExpireRaw(key, seconds, onValue, onError)
       }
