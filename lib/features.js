@@ -80,7 +80,8 @@ function createFeatures(native, binding, TTL) {
           binding.embeddedSet(embeddedHandle, ns, toKey(id, 'id'), encode(value), toTtl(ttl))
           return true
         })
-    : (op, ns, id, value, ttl, encode = encodeValue) => trueWhenDone(op, () => write([ns, toKey(id, 'id'), encode(value), toTtl(ttl)]))
+    : (op, ns, id, value, ttl, encode = encodeValue) =>
+        guardedSend(op, false, (onValue, onError) => write.send([ns, toKey(id, 'id'), encode(value), toTtl(ttl)], onValue, onError), written)
   const get = embedded
     ? (op, ns, id, decode = decodeValue) => guardedNow(op, null, () => decode(readNow(ns, toKey(id, 'id'))))
     : (op, ns, id, decode = decodeValue) => {
@@ -271,6 +272,9 @@ function createFeatures(native, binding, TTL) {
   })
   return namespaces
 }
+
+/** A write's answer: `true` once it is done (the contract's `false` is the guard's fallback). */
+const written = () => true
 
 /** `run()`'s answer to `onValue`, or what it throws to `onError`: the callback form of a call answered at once. */
 function answerNow(run, onValue, onError) {
