@@ -141,15 +141,15 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
      * `disableTTL`; a life of 0 or less destroys it (as connect-redis, even under disableTTL).
      */
     set(sid, sess, callback) {
-      return this.#run('SessionStore.set', undefined, callback, () => {
+      const write = () => {
         const { key, seconds } = this.#lifeOf(sid, sess)
-        // The embedded store answers at once, a server backend with a promise.
-        if (seconds === 0) return Promise.resolve(native.del(Namespace.Raw, key)).then(nothing)
-        const write = (text) => Promise.resolve(native.set(Namespace.Raw, key, text, this.disableTTL ? null : seconds)).then(nothing)
+        if (seconds === 0) return native.del(Namespace.Raw, key)
+        const store = (text) => native.set(Namespace.Raw, key, text, this.disableTTL ? null : seconds)
         // Issued now unless the serializer answers a promise: a get() right after reads this write.
         const text = this.#stringify(sess)
-        return typeof text === 'string' ? write(text) : text.then(write)
-      })
+        return typeof text === 'string' ? store(text) : text.then(store)
+      }
+      return this.#guard('SessionStore.set', undefined, callback, sendingPromise(write), nothing)
     }
 
     /** Resets the expiry as set() would, without rewriting the record (nothing under disableTouch or disableTTL). */
@@ -157,7 +157,7 @@ function createSessionStoreClass({ native, sendRaw, sendExpireRaw, TTL }) {
       const expire = (onValue, onError) => {
         if (this.disableTouch || this.disableTTL) return onValue()
         const { key, seconds } = this.#lifeOf(sid, sess)
-        if (seconds === 0) return void Promise.resolve(native.del(Namespace.Raw, key)).then(onValue, onError)
+        if (seconds === 0) return sendingPromise(() => native.del(Namespace.Raw, key))(onValue, onError)
         // Through the per-tick batch of expiries, like get's reads.
         sendExpireRaw(key, seconds, onValue, onError)
       }

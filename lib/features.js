@@ -1,6 +1,6 @@
 'use strict'
 
-const { guarded, guardedSend, guardedNow, trueWhenDone } = require('./public-call')
+const { guarded, guardedSend, guardedNow, trueWhenDone, same } = require('./public-call')
 const { toKey, encodeValue, decodeValue, encodeBalance, decodeBalance, toTtl, toSeconds, toPositiveInteger, describe, wellFormed, readOptionValues } = require('./codec')
 const { invalidArgument } = require('./errors')
 const { createRateLimiter } = require('./rate-limiter')
@@ -40,7 +40,7 @@ function createFeatures(native, binding, TTL) {
         ([ns, id, value, ttl]) => native.set(ns, id, value, ttl),
         (items) => writeMany(native, items).then((errors) => ({ values: [], errors })),
       )
-  const write = forgettingNear(batchedWrite, (item) => forgetNear(item[0], item[1]))
+  const sendWrite = forgettingNear(batchedWrite, (item) => forgetNear(item[0], item[1]))
 
   /**
    * A call gathered per tick into one batch on a server backend; on the embedded store, whose
@@ -56,7 +56,7 @@ function createFeatures(native, binding, TTL) {
     (items) => expireMany(native, items),
     ([ns, id, seconds]) => binding.embeddedExpire(embeddedHandle, ns, id, seconds),
   )
-  const expire = forgettingNear(batchedExpire, (item) => forgetNear(item[0], item[1]))
+  const sendExpire = forgettingNear(batchedExpire, (item) => forgetNear(item[0], item[1]))
   const batchedWindowHits = perTick(
     ([key, windowMs, change, restart]) => native.windowHits(key, windowMs, change, restart),
     (items) => windowHitsMany(native, items),
@@ -65,13 +65,13 @@ function createFeatures(native, binding, TTL) {
       return { hits: counted[0], resetMs: counted[1] }
     },
   )
-  const windowHits = forgettingNear(batchedWindowHits, (item) => forgetNear(Namespace.Raw, item[0]))
+  const sendWindowHits = forgettingNear(batchedWindowHits, (item) => forgetNear(Namespace.Raw, item[0]))
   // One-time code checks; one attempt cap per batch: every item of a tick read the same setting.
   const batchedVerifyCode = perTick(
     ([id, code, max]) => native.otpVerify(id, code, max),
     (items) => native.otpVerifyMany(items.map((item) => item[0]), items.map((item) => item[1]), items[0][2]),
   )
-  const verifyCode = forgettingNear(batchedVerifyCode, (item) => forgetNear(Namespace.Otp, item[0]))
+  const sendVerifyCode = forgettingNear(batchedVerifyCode, (item) => forgetNear(Namespace.Otp, item[0]))
 
   // Single-value helpers shared by every namespace: the key is built in Rust from (ns, id).
   const set = embedded
@@ -81,7 +81,7 @@ function createFeatures(native, binding, TTL) {
           return true
         })
     : (op, ns, id, value, ttl, encode = encodeValue) =>
-        guardedSend(op, false, (onValue, onError) => write.send([ns, toKey(id, 'id'), encode(value), toTtl(ttl)], onValue, onError), written)
+        guardedSend(op, false, (onValue, onError) => sendWrite([ns, toKey(id, 'id'), encode(value), toTtl(ttl)], onValue, onError), written)
   const get = embedded
     ? (op, ns, id, decode = decodeValue) => guardedNow(op, null, () => decode(readNow(ns, toKey(id, 'id'))))
     : (op, ns, id, decode = decodeValue) => {
@@ -223,8 +223,11 @@ function createFeatures(native, binding, TTL) {
     // Compared as strings (the original compared a number with a string and always failed);
     // wrong guesses are counted and destroy the code after settings.otpMaxAttempts.
     verify: (identifier, code) =>
-      guarded('otp.verify', false, () =>
-        verifyCode([toKey(identifier, 'identifier'), toCode(code), settings.otpMaxAttempts]),
+      guardedSend(
+        'otp.verify',
+        false,
+        (onValue, onError) => sendVerifyCode([toKey(identifier, 'identifier'), toCode(code), settings.otpMaxAttempts], onValue, onError),
+        same,
       ),
     // The code as stored, a string: codes are not numbers ('012345' keeps its zero).
     get: (identifier) => guarded('otp.get', null, () => read([Namespace.Otp, toKey(identifier, 'identifier')])),
@@ -267,8 +270,8 @@ function createFeatures(native, binding, TTL) {
     },
     // In the coalescer's callback form (lib/coalescer.js send), for the guard's (public-call.js guardCall).
     sendRaw: { value: (key, onValue, onError) => read.send([Namespace.Raw, key], onValue, onError) },
-    sendExpireRaw: { value: (key, seconds, onValue, onError) => expire.send([Namespace.Raw, key, seconds], onValue, onError) },
-    sendWindowHits: { value: (key, windowMs, change, restart, onValue, onError) => windowHits.send([key, windowMs, change, restart], onValue, onError) },
+    sendExpireRaw: { value: (key, seconds, onValue, onError) => sendExpire([Namespace.Raw, key, seconds], onValue, onError) },
+    sendWindowHits: { value: (key, windowMs, change, restart, onValue, onError) => sendWindowHits([key, windowMs, change, restart], onValue, onError) },
   })
   return namespaces
 }
@@ -294,17 +297,12 @@ function answeredNow(runNow) {
   return enqueue
 }
 
-/** `batched` (promise and `send` forms) calling `forget(item)` first: the near cache drops what a call changes when it is issued. */
+/** `batched.send` calling `forget(item)` first: the near cache drops what a call changes when it is issued. */
 function forgettingNear(batched, forget) {
-  const enqueue = (item) => {
-    forget(item)
-    return batched(item)
-  }
-  enqueue.send = (item, onValue, onError) => {
+  return (item, onValue, onError) => {
     forget(item)
     batched.send(item, onValue, onError)
   }
-  return enqueue
 }
 
 /** One-time codes: strings of any length, or non-negative integers (123456 is '123456'). */

@@ -32,9 +32,8 @@ function guardedSend(operation, fallback, send, finish) {
  * failure). The outcome goes to `resolve(value)` (the fallback on failure), or in strict mode to
  * `reject(typedError)`; `reject` also gets what a fallback function throws. Either is called
  * once, after the guard's bookkeeping (the count, a failure's log line) and `settings.afterCall`
- * ran, and must not throw. With a
- * coalescer's `send`, a read settles its caller's one promise: no async frames or promise chains
- * per call.
+ * ran, and must not throw. With a coalescer's `send`, a read settles its caller's one promise:
+ * no async frames or promise chains per call.
  */
 function guardCall(operation, fallback, send, finish, resolve, reject) {
   const meter = meterFor(operation)
