@@ -3,9 +3,9 @@
 // `npm run bench:instructions`: user-space instructions per store call (express-session's
 // `get` and `touch`, express-rate-limit's `increment`, 50 in flight) for each contender, counted
 // by valgrind (callgrind). On a shared 2-core machine CPU time moves by tens of percent from run
-// to run; the count moves by up to about 15% (JIT and GC timing). Each figure is the difference between a
-// child making N2 calls and one making N1, divided by N2 - N1 (setup and exit cancel out); the
-// server (Redis) is not counted. Needs valgrind (`apt-get install valgrind`). bench/README.md.
+// to run; the count moves by up to about 15% (JIT and GC timing). Each figure is the difference
+// between a child making N2 calls and one making N1, divided by N2 - N1 (setup and exit cancel
+// out); the server (Redis) is not counted. Needs valgrind (`apt-get install valgrind`). bench/README.md.
 const { spawnSync } = require('node:child_process')
 const path = require('node:path')
 const { OPS, runOptions, roundOf, cleanUp, median } = require('./stores')
