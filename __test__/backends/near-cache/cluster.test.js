@@ -115,7 +115,9 @@ describeCluster('near cache on a cluster: flushes and failovers', () => {
     const judged = []
     const reader = (async () => {
       while (reading) {
-        const startedAt = Date.now()
+        // performance.now(), not Date.now(): a read issued in the same millisecond as, but
+        // before, the write's acknowledgement must not count as started after it.
+        const startedAt = performance.now()
         const values = await readAll(A, entries)
         if (startedAt >= newDataAt) judged.push({ startedAt, values })
         await sleep(2)
@@ -124,7 +126,7 @@ describeCluster('near cache on a cluster: flushes and failovers', () => {
     try {
       await failover(entries)
       await ioWrite(entries, 2)
-      newDataAt = Date.now()
+      newDataAt = performance.now()
       let settled = false
       for (const until = Date.now() + 20000; Date.now() < until && !settled; await sleep(20)) {
         const last = judged.at(-1)
