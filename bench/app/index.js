@@ -60,13 +60,20 @@ function processCost(pid) {
   return { cpu, voluntary, involuntary, threads }
 }
 
-function startServer(contender, env, nodeArgs) {
-  const child = spawn(process.execPath, [...nodeArgs, path.join(__dirname, 'server.js'), contender], { cwd: __dirname, env, stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * Starts `contender`'s app (server.js) and resolves once it listens: { child, port, sessionId,
+ * stop, stderr }. `launcher` runs node under another program (instructions.js: valgrind), which
+ * is slow to start and to exit.
+ */
+function startServer(contender, env, nodeArgs, launcher = []) {
+  const [command, ...args] = [...launcher, process.execPath, ...nodeArgs, path.join(__dirname, 'server.js'), contender]
+  const child = spawn(command, args, { cwd: __dirname, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const patience = launcher.length ? 10 : 1
   let out = ''
   let err = ''
   child.stderr.on('data', (d) => (err = (err + d).slice(-4000)))
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${contender} server did not start: ${err}`)), 60000)
+    const timer = setTimeout(() => reject(new Error(`${contender} server did not start: ${err}`)), 60000 * patience)
     child.stdout.on('data', (d) => {
       out += d
       const m = /ready (\d+) (\S+)/.exec(out)
@@ -76,10 +83,11 @@ function startServer(contender, env, nodeArgs) {
           child,
           port: Number(m[1]),
           sessionId: m[2],
+          stderr: () => err,
           stop: () =>
             new Promise((done) => {
               if (child.exitCode !== null || child.signalCode !== null) return done()
-              const kill = setTimeout(() => child.kill('SIGKILL'), 5000)
+              const kill = setTimeout(() => child.kill('SIGKILL'), 5000 * patience)
               child.once('exit', () => (clearTimeout(kill), done()))
               child.kill('SIGTERM')
             }),
@@ -114,9 +122,14 @@ function autocannon(url, { connections, ms, rate, cookie }) {
   })
 }
 
+/** The session cookie /express needs (signed as server.js's express-session checks it). */
+function sessionCookie(route, server) {
+  return route === 'express' ? `connect.sid=${encodeURIComponent(`s:${signature.sign(server.sessionId, 'bench-app-secret')}`)}` : undefined
+}
+
 async function measureRoute(server, route, contender, o) {
   const url = `http://127.0.0.1:${server.port}/${route}`
-  const cookie = route === 'express' ? `connect.sid=${encodeURIComponent(`s:${signature.sign(server.sessionId, 'bench-app-secret')}`)}` : undefined
+  const cookie = sessionCookie(route, server)
   await autocannon(url, { connections: o.connections, ms: 1000, cookie }) // warm-up (JIT, connections)
   const loadBefore = load1()
   const max = await autocannon(url, { connections: o.connections, ms: o.ms, cookie })
@@ -267,7 +280,11 @@ async function main() {
   process.exit(0)
 }
 
-main().catch((e) => {
-  console.error(e)
-  process.exit(1)
-})
+module.exports = { startServer, sessionCookie }
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e)
+    process.exit(1)
+  })
+}

@@ -22,6 +22,9 @@
 //   before-embedded  the same build on the embedded store
 //   map        a plain JS Map holding the same JSON text; /express: express-session's MemoryStore
 //              and express-rate-limit's MemoryStore. No network: the Express ceiling.
+//   none       stores nothing: each /three call answers a prebuilt object (no JSON, no counting);
+//              /express as map. What the app costs with a store that does no work at all: the
+//              floor no client, cache or store design can go below in this app.
 const path = require('node:path')
 const { PACKAGE_DIR, enableNearCache, nearCacheCounters } = require('../common')
 
@@ -173,6 +176,25 @@ async function build(contender, env) {
       }
       return {
         three: jsModule(client),
+        sessionStore: () => new session.MemoryStore(),
+        rateLimitStore: () => new MemoryStore(),
+        close: async () => {},
+      }
+    }
+    case 'none': {
+      const session = require('express-session')
+      const { MemoryStore } = require('express-rate-limit')
+      const objects = new Map()
+      const allowed = { allowed: true, remaining: LIMIT - 1, reset: WINDOW_S }
+      return {
+        three: {
+          rateCheck: async () => allowed,
+          sessionGet: async (id) => objects.get(id) ?? null,
+          cacheGet: async (key) => objects.get(key) ?? null,
+          seed: async (sessions, caches) => {
+            for (const [id, data] of [...sessions, ...caches]) objects.set(id, data)
+          },
+        },
         sessionStore: () => new session.MemoryStore(),
         rateLimitStore: () => new MemoryStore(),
         close: async () => {},

@@ -10,15 +10,47 @@ const path = require('node:path')
 const { promisify } = require('node:util')
 const { spawnSync } = require('node:child_process')
 const { DEFAULT_REDIS_URL, uniquePrefix, childEnv } = require('../common')
-const { build } = require('./modules')
+const { build, cacheValue, sessionValue } = require('./modules')
 
 const OPS = ['get', 'touch', 'increment']
+
+/** Exactly `count` calls of `call`, `inFlight` at a time (for instructions.js). */
+async function callCount(call, count, inFlight) {
+  let n = 0
+  const loop = async () => {
+    while (n < count) await call(n++)
+  }
+  await Promise.all(Array.from({ length: inFlight }, loop))
+}
+
+/** `/three`'s three dependent calls (server.js) on 1000 seeded ids, as one call. */
+async function threeCalls(m, prefix) {
+  const ids = Array.from({ length: 1000 }, (_, i) => ({ rate: `${prefix}:r${i}`, session: `${prefix}:s${i}`, cache: `${prefix}:c${i}` }))
+  await m.three.seed(
+    ids.map((id, i) => [id.session, sessionValue(i)]),
+    ids.map((id, i) => [id.cache, cacheValue(i)]),
+  )
+  return async (i) => {
+    const id = ids[i % ids.length]
+    const limit = await m.three.rateCheck(id.rate)
+    const user = await m.three.sessionGet(id.session)
+    const value = await m.three.cacheGet(id.cache)
+    if (!limit.allowed || user === null || value === null) throw new Error('/three: seed missing')
+  }
+}
 
 async function child(contender) {
   const prefix = process.env.BENCH_PREFIX
   const ms = Number(process.env.BENCH_STORE_MS || 2000)
   const inFlight = Number(process.env.BENCH_STORE_IN_FLIGHT || 50)
   const m = await build(contender, process.env)
+  // BENCH_STORE_COUNT: exactly that many calls of BENCH_STORE_OP, then exit, for instructions.js;
+  // the op `three` is /three's calls without HTTP (every contender has them, not every one stores).
+  const count = Number(process.env.BENCH_STORE_COUNT || 0)
+  if (count > 0 && process.env.BENCH_STORE_OP === 'three') {
+    await callCount(await threeCalls(m, prefix), count, inFlight)
+    return m.close()
+  }
   const sessions = m.sessionStore(`sess:${prefix}:`)
   const limits = m.rateLimitStore(`rl:${prefix}:`)
   if (limits.init) limits.init({ windowMs: 60_000 })
@@ -34,17 +66,9 @@ async function child(contender) {
     touch: (i) => touch(ids[i % ids.length], sess),
     increment: (i) => limits.increment(`k${i % 1000}`),
   }
-  // BENCH_STORE_COUNT: exactly that many calls of BENCH_STORE_OP, then exit, for instructions.js.
-  const count = Number(process.env.BENCH_STORE_COUNT || 0)
   if (count > 0) {
-    const call = calls[process.env.BENCH_STORE_OP]
-    let n = 0
-    const loop = async () => {
-      while (n < count) await call(n++)
-    }
-    await Promise.all(Array.from({ length: inFlight }, loop))
-    await m.close()
-    return
+    await callCount(calls[process.env.BENCH_STORE_OP], count, inFlight)
+    return m.close()
   }
   const out = { contender }
   for (const op of OPS) {
