@@ -10,7 +10,7 @@
 //   node bench/app/calls.js <ours-embedded|map> [--sweep-mib=0] [--only=rate|session|cache]
 //
 // Prints one line: the median of 5 runs of 5,000 iterations, and each run.
-const { build, cacheValue, sessionValue } = require('./modules')
+const { build, threeIds, seedThree } = require('./modules')
 
 const RUNS = 5
 const ITERATIONS = 5000
@@ -28,11 +28,8 @@ async function main() {
   const only = option('only', null)
   const prefix = `bench:calls:${process.pid}`
   const m = await build(contender, process.env)
-  const ids = Array.from({ length: KEYS }, (_, i) => ({ rate: `${prefix}:r${i}`, session: `${prefix}:s${i}`, cache: `${prefix}:c${i}` }))
-  await m.three.seed(
-    ids.map((id, i) => [id.session, sessionValue(i)]),
-    ids.map((id, i) => [id.cache, cacheValue(i)]),
-  )
+  const ids = threeIds(prefix, KEYS)
+  await seedThree(m.three, ids)
   const calls = {
     rate: (id) => m.three.rateCheck(id.rate),
     session: (id) => m.three.sessionGet(id.session),

@@ -80,6 +80,28 @@ function jsModule(client) {
   }
 }
 
+/** The keys of /three's `n` ids under `prefix`: a rate-limit id, a session id, a cache key. */
+function threeIds(prefix, n = 1000) {
+  return Array.from({ length: n }, (_, i) => ({ rate: `${prefix}:r${i}`, session: `${prefix}:s${i}`, cache: `${prefix}:c${i}` }))
+}
+
+/** Stores each id's session and cached object through a contender's `three`. */
+function seedThree(three, ids) {
+  return three.seed(
+    ids.map((id, i) => [id.session, sessionValue(i)]),
+    ids.map((id, i) => [id.cache, cacheValue(i)]),
+  )
+}
+
+/** /three's calls for one id: the rate check, then (when allowed) the session and the object. */
+async function runThree(three, id) {
+  const limit = await three.rateCheck(id.rate)
+  if (!limit.allowed) return { limit, user: null, value: null }
+  const user = await three.sessionGet(id.session)
+  const value = await three.cacheGet(id.cache)
+  return { limit, user, value }
+}
+
 /** The near cache of an ours-redis-near* contender, live; null for the others. */
 async function nearCacheFor(contender, pkg, prefix) {
   if (contender === 'ours-redis-near') return enableNearCache(pkg)
@@ -209,4 +231,4 @@ const CONTENDERS = ['ours-embedded', 'map', 'ours-redis', 'ours-redis-near', 'ou
 const SERVER_CONTENDERS = new Set(['ours-redis', 'ours-redis-near', 'ours-redis-near-scoped', 'ours-redis-thread', 'before-redis', 'ioredis', 'node-redis'])
 const REST_CONTENDERS = new Set(['ours-rest', 'upstash'])
 
-module.exports = { build, cacheValue, sessionValue, LIMIT, WINDOW_S, CONTENDERS, SERVER_CONTENDERS, REST_CONTENDERS }
+module.exports = { build, threeIds, seedThree, runThree, cacheValue, sessionValue, LIMIT, WINDOW_S, CONTENDERS, SERVER_CONTENDERS, REST_CONTENDERS }

@@ -7,7 +7,7 @@ const { promisify } = require('node:util')
 const express = require('express')
 const session = require('express-session')
 const { rateLimit } = require('express-rate-limit')
-const { build, cacheValue, sessionValue, LIMIT } = require('./modules')
+const { build, threeIds, seedThree, runThree, LIMIT } = require('./modules')
 
 const KEYS = 1000
 const SECRET = 'bench-app-secret'
@@ -16,22 +16,16 @@ async function main() {
   const contender = process.argv[2]
   const prefix = process.env.BENCH_PREFIX
   const m = await build(contender, process.env)
-  const ids = Array.from({ length: KEYS }, (_, i) => ({ rate: `${prefix}:r${i}`, session: `${prefix}:s${i}`, cache: `${prefix}:c${i}` }))
-  await m.three.seed(
-    ids.map((id, i) => [id.session, sessionValue(i)]),
-    ids.map((id, i) => [id.cache, cacheValue(i)]),
-  )
+  const ids = threeIds(prefix, KEYS)
+  await seedThree(m.three, ids)
 
   const app = express()
   app.set('etag', false)
   app.set('x-powered-by', false)
   let n = 0
   app.get('/three', async (req, res) => {
-    const id = ids[n++ % KEYS]
-    const limit = await m.three.rateCheck(id.rate)
+    const { limit, user, value } = await runThree(m.three, ids[n++ % KEYS])
     if (!limit.allowed) return res.status(429).end()
-    const user = await m.three.sessionGet(id.session)
-    const value = await m.three.cacheGet(id.cache)
     if (user === null || value === null) return res.status(500).json({ error: 'seed missing' })
     res.json({ user: user.userId, creator: value.username, remaining: limit.remaining })
   })

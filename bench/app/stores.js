@@ -10,7 +10,7 @@ const path = require('node:path')
 const { promisify } = require('node:util')
 const { spawnSync } = require('node:child_process')
 const { DEFAULT_REDIS_URL, uniquePrefix, childEnv } = require('../common')
-const { build, cacheValue, sessionValue } = require('./modules')
+const { build, threeIds, seedThree, runThree } = require('./modules')
 
 const OPS = ['get', 'touch', 'increment']
 
@@ -23,18 +23,12 @@ async function callCount(call, count, inFlight) {
   await Promise.all(Array.from({ length: inFlight }, loop))
 }
 
-/** `/three`'s three dependent calls (server.js) on 1000 seeded ids, as one call. */
+/** `/three`'s calls (server.js) on 1000 seeded ids, as one call. */
 async function threeCalls(m, prefix) {
-  const ids = Array.from({ length: 1000 }, (_, i) => ({ rate: `${prefix}:r${i}`, session: `${prefix}:s${i}`, cache: `${prefix}:c${i}` }))
-  await m.three.seed(
-    ids.map((id, i) => [id.session, sessionValue(i)]),
-    ids.map((id, i) => [id.cache, cacheValue(i)]),
-  )
+  const ids = threeIds(prefix)
+  await seedThree(m.three, ids)
   return async (i) => {
-    const id = ids[i % ids.length]
-    const limit = await m.three.rateCheck(id.rate)
-    const user = await m.three.sessionGet(id.session)
-    const value = await m.three.cacheGet(id.cache)
+    const { limit, user, value } = await runThree(m.three, ids[i % ids.length])
     if (!limit.allowed || user === null || value === null) throw new Error('/three: seed missing')
   }
 }
