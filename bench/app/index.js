@@ -12,7 +12,7 @@ const { spawn, execFileSync } = require('node:child_process')
 const signature = require('cookie-signature')
 const { DEFAULT_REDIS_URL, uniquePrefix, startRestServer, childEnv } = require('../common')
 const { RespClient, unlinkMatching, waitIdle } = require('../resp')
-const { CONTENDERS, SERVER_CONTENDERS, REST_CONTENDERS } = require('./modules')
+const { CONTENDERS, SERVER_CONTENDERS, REST_CONTENDERS, SESSION_SECRET } = require('./modules')
 
 const AUTOCANNON = require.resolve('autocannon/autocannon.js')
 const CLK_TCK = 100
@@ -124,7 +124,7 @@ function autocannon(url, { connections, ms, rate, cookie }) {
 
 /** The session cookie /express needs (signed as server.js's express-session checks it). */
 function sessionCookie(route, server) {
-  return route === 'express' ? `connect.sid=${encodeURIComponent(`s:${signature.sign(server.sessionId, 'bench-app-secret')}`)}` : undefined
+  return route === 'express' ? `connect.sid=${encodeURIComponent(`s:${signature.sign(server.sessionId, SESSION_SECRET)}`)}` : undefined
 }
 
 async function measureRoute(server, route, contender, o) {

@@ -29,6 +29,8 @@ const path = require('node:path')
 const { PACKAGE_DIR, enableNearCache, nearCacheCounters } = require('../common')
 
 const LIMIT = 1_000_000_000
+/** What /express's session cookie is signed with (server.js signs, index.js sends it). */
+const SESSION_SECRET = 'bench-app-secret'
 const WINDOW_S = 60
 const SESSION_TTL_S = 86400
 const CACHE_TTL_S = 3600
@@ -231,4 +233,4 @@ const CONTENDERS = ['ours-embedded', 'map', 'ours-redis', 'ours-redis-near', 'ou
 const SERVER_CONTENDERS = new Set(['ours-redis', 'ours-redis-near', 'ours-redis-near-scoped', 'ours-redis-thread', 'before-redis', 'ioredis', 'node-redis'])
 const REST_CONTENDERS = new Set(['ours-rest', 'upstash'])
 
-module.exports = { build, threeIds, seedThree, runThree, cacheValue, sessionValue, LIMIT, WINDOW_S, CONTENDERS, SERVER_CONTENDERS, REST_CONTENDERS }
+module.exports = { build, threeIds, seedThree, runThree, cacheValue, sessionValue, LIMIT, SESSION_SECRET, WINDOW_S, CONTENDERS, SERVER_CONTENDERS, REST_CONTENDERS }

@@ -7,10 +7,9 @@ const { promisify } = require('node:util')
 const express = require('express')
 const session = require('express-session')
 const { rateLimit } = require('express-rate-limit')
-const { build, threeIds, seedThree, runThree, LIMIT } = require('./modules')
+const { build, threeIds, seedThree, runThree, LIMIT, SESSION_SECRET } = require('./modules')
 
 const KEYS = 1000
-const SECRET = 'bench-app-secret'
 
 async function main() {
   const contender = process.argv[2]
@@ -43,7 +42,7 @@ async function main() {
       userId: 'u1',
     })
     const limiter = rateLimit({ windowMs: 60_000, limit: LIMIT, store: m.rateLimitStore(`rl:${prefix}:`), standardHeaders: 'draft-8', legacyHeaders: false })
-    const sessions = session({ store, secret: SECRET, resave: false, saveUninitialized: false, cookie: { maxAge } })
+    const sessions = session({ store, secret: SESSION_SECRET, resave: false, saveUninitialized: false, cookie: { maxAge } })
     app.get('/express', limiter, sessions, (req, res) => {
       if (!req.session || req.session.userId !== 'u1') return res.status(500).json({ error: 'no session' })
       res.json({ user: req.session.userId })
